@@ -1,0 +1,95 @@
+# SDP — Secure Data Pipeline.
+#
+#   make            build the extension (sdp.so) with PGXS
+#   make install    install it into the PostgreSQL 15 found by $(PG_CONFIG)
+#   make agent      build build/sdp-agent
+#   make check      deps, build, GoogleTest, pg_regress on a temporary cluster, e2e  (CI runs this)
+#   make demo       deps, build, temporary cluster, the whole round trip
+#   make bench      throughput against peers in the same run (see bench/README.md)
+#   make deps       install the Debian packages that are missing (idempotent)
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+export PG_CONFIG
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" sdp.control)
+
+# --- extension: PGXS, in its own makefile so that `make check` stays ours ------------------------
+EXT_MAKE = $(MAKE) -f src/extension/extension.mk
+.DEFAULT_GOAL := all
+.PHONY: all install uninstall installcheck clean-extension
+all:
+	$(EXT_MAKE) all
+install:
+	$(EXT_MAKE) install
+uninstall:
+	$(EXT_MAKE) uninstall
+installcheck:
+	@mkdir -p build/regress
+	$(EXT_MAKE) installcheck
+clean-extension:
+	$(EXT_MAKE) clean
+
+# --- agent and tests (plain make, out of tree in $(BUILDDIR)) ------------------------------------
+BUILDDIR ?= build
+AGENT_CXX      ?= g++
+AGENT_CXXFLAGS ?= -O2 -g
+AGENT_CXXFLAGS += -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc/common -Isrc/agent -Isrc \
+                  -DSDP_VERSION=\"$(EXTVERSION)\" -DSDP_SOURCE_DIR=\"$(CURDIR)\" $(SDP_WERROR) $(SANITIZE_FLAGS)
+AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
+
+ifeq ($(SANITIZE),1)
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+AGENT_LIB_SRCS = $(filter-out src/agent/main.cc,$(sort $(wildcard src/agent/*.cc))) $(sort $(wildcard src/common/*.cc))
+TEST_SRCS      = $(sort $(wildcard test/agent/*_test.cc test/common/*_test.cc))
+AGENT_LIB_OBJS = $(AGENT_LIB_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
+TEST_OBJS      = $(TEST_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
+
+$(BUILDDIR)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(AGENT_CXX) $(AGENT_CXXFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/libsdp_agent.a: $(AGENT_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILDDIR)/sdp-agent: $(BUILDDIR)/obj/src/agent/main.o $(BUILDDIR)/libsdp_agent.a
+	$(AGENT_CXX) $(AGENT_CXXFLAGS) -o $@ $^ $(AGENT_LDLIBS)
+
+$(BUILDDIR)/sdp-tests: $(TEST_OBJS) $(BUILDDIR)/libsdp_agent.a
+	$(AGENT_CXX) $(AGENT_CXXFLAGS) -o $@ $^ -lgtest -lgtest_main $(AGENT_LDLIBS)
+
+-include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d
+
+.PHONY: agent sdp-tests deps check demo bench installcheck-temp format
+agent: $(BUILDDIR)/sdp-agent
+sdp-tests: $(BUILDDIR)/sdp-tests
+
+deps:
+	@bash test/deps.sh
+
+# make check: everything CI runs. Installs the extension (root), then test/run_checks.sh runs
+# GoogleTest, pg_regress on a temporary cluster and test/e2e/*.sh and prints one closing line.
+check: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) agent sdp-tests
+	bash test/run_checks.sh
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) agent
+	bash test/with_pg.sh bash demo/demo.sh
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) agent
+	bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean: clean-extension
+	rm -rf $(BUILDDIR)

@@ -1,0 +1,27 @@
+#include "signals.h"
+
+#include <csignal>
+
+namespace sdp {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void OnSignal(int) { g_interrupted = 1; }
+
+}  // namespace
+
+void InstallSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+bool Interrupted() { return g_interrupted != 0; }
+
+void SetInterruptedForTesting(bool value) { g_interrupted = value ? 1 : 0; }
+
+}  // namespace sdp

@@ -1,0 +1,12 @@
+// SIGINT/SIGTERM only set a flag: long loops poll Interrupted() between chunks, flush what they
+// have, leave no half-written file and exit 130. SIGPIPE is ignored (errors come back as EPIPE).
+#pragma once
+
+namespace sdp {
+
+void InstallSignalHandlers();
+bool Interrupted();
+// For tests and for the watch daemon's shutdown path.
+void SetInterruptedForTesting(bool value);
+
+}  // namespace sdp

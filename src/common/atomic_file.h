@@ -1,0 +1,58 @@
+// All-or-nothing output files: write to a temporary file next to the target,
+// then flush, fsync, rename over the target and fsync the directory. Until
+// Commit() succeeds the target is untouched, and a destroyed uncommitted file
+// removes its temporary, so no half-written output survives an error, a crash
+// mid-write only leaves a `<path>.tmp.XXXXXX` behind, and readers of `path`
+// see either the old file or the whole new one.
+#ifndef SDP_COMMON_ATOMIC_FILE_H_
+#define SDP_COMMON_ATOMIC_FILE_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "csv_writer.h"
+
+namespace sdp {
+
+class AtomicOutputFile {
+ public:
+  AtomicOutputFile() = default;
+  /// Unlinks the temporary file unless Commit() succeeded.
+  ~AtomicOutputFile();
+  AtomicOutputFile(const AtomicOutputFile&) = delete;
+  AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
+
+  /// Creates `path + ".tmp.XXXXXX"` (mkstemp, so in the target's directory and
+  /// on the same file system) with permissions `mode` (exactly, umask is not
+  /// applied). Fails if already open.
+  bool Open(const std::string& path, std::string* err, mode_t mode = 0600);
+
+  /// Buffered (1 MiB) sink over the temporary file; valid while open.
+  ByteSink* sink() { return sink_.get(); }
+  /// Raw descriptor of the temporary file, for callers that write directly
+  /// (flush sink() first if both are used). -1 when not open.
+  int fd() const { return fd_; }
+
+  /// Flush, fsync, close, rename over the target, fsync the directory. On
+  /// failure the temporary file is removed and the target is left as it was
+  /// (except if only the final directory fsync fails: the rename happened).
+  bool Commit(std::string* err);
+  /// Drops the temporary file now. Safe to call at any time.
+  void Abort();
+
+  bool is_open() const { return fd_ >= 0; }
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }
+
+ private:
+  std::string path_;
+  std::string temp_path_;
+  int fd_ = -1;
+  std::unique_ptr<FdByteSink> sink_;
+};
+
+}  // namespace sdp
+
+#endif  // SDP_COMMON_ATOMIC_FILE_H_

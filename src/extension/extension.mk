@@ -1,0 +1,46 @@
+# PGXS build of the extension sdp.so. Driven by the top-level Makefile (`make`, `make install`,
+# `make installcheck`), which keeps its own `check` target: PGXS's would refuse to run.
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+EXTENSION  = sdp
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sdp.control)
+
+# Shared, PostgreSQL-free code from src/common that the server needs (the CSV parser) is compiled
+# into sdp.so as well; everything else in src/common is agent-only.
+EXT_COMMON = src/common/csv_reader.cc
+EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
+MODULE_big = sdp
+OBJS       = $(EXT_SRCS:.cc=.o)
+DATA       = $(wildcard src/extension/sdp--*.sql)
+PGFILEDESC = "sdp - Secure Data Pipeline"
+
+# pg_regress: one file per concern in sql/ with its output in expected/; the schedule is the
+# list of files (test/check_schedule.sh fails on a sql/*.sql that is not listed).
+REGRESS      = $(shell cat test/regress_schedule 2>/dev/null)
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+NO_INSTALLCHECK =
+
+SHLIB_LINK += -lstdc++ -lssl -lcrypto
+
+# C++17 for our sources. PostgreSQL headers use `register`, hence -Wno-register; they are pulled
+# in with -isystem so their own warnings do not drown ours.
+override PG_CPPFLAGS += -Isrc/common -Isrc/extension -isystem $(shell $(PG_CONFIG) --includedir-server)
+override PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter -fno-omit-frame-pointer \
+                        -DSDP_VERSION=\"$(EXTVERSION)\" $(SDP_WERROR)
+
+# PGXS compiles every object to LLVM bitcode with clang when the server was built --with-llvm,
+# but only with BITCODE_CXXFLAGS and CPPFLAGS: without these lines -std=c++17 and our include
+# paths are missing there and the build breaks (pg_duckdb PR #248). PGXS also has no .cc rule.
+COMPILE.cxx.bc = $(CLANG) -xc++ -Wno-ignored-attributes -Wno-register $(BITCODE_CXXFLAGS) $(CPPFLAGS) $(PG_CPPFLAGS) -std=c++17 -DSDP_VERSION=\"$(EXTVERSION)\" -flto=thin -emit-llvm -c
+
+# The makefile is not in the top directory; paths in here are relative to it, not to this file.
+VPATH = .
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+%.bc : %.cc
+	$(COMPILE.cxx.bc) -o $@ $<
+
+# Automatic header dependencies for the extension objects.
+override CXXFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+

@@ -1,0 +1,37 @@
+-- sdp 0.1.0 install script.
+\echo Use "CREATE EXTENSION sdp" to load this file. \quit
+
+-- Tables and the sdp_* SQL API live in schema sdp; the thin PostgREST surface in sdp_api
+-- (PGRST_DB_SCHEMAS=sdp_api). Both are created here so they belong to the extension.
+CREATE SCHEMA sdp;
+CREATE SCHEMA sdp_api;
+COMMENT ON SCHEMA sdp IS 'Secure Data Pipeline: tables and the sdp_* SQL API';
+COMMENT ON SCHEMA sdp_api IS 'Secure Data Pipeline: functions exposed through PostgREST';
+REVOKE ALL ON SCHEMA sdp FROM PUBLIC;
+REVOKE ALL ON SCHEMA sdp_api FROM PUBLIC;
+
+CREATE FUNCTION sdp.sdp_version() RETURNS text
+  AS 'MODULE_PATHNAME', 'sdp_version' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sdp.sdp_version() IS 'version of the loaded sdp library';
+GRANT USAGE ON SCHEMA sdp TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
+
+-- Self-test functions for the C++ <-> PostgreSQL error bridge (sql/error_bridge.sql).
+-- Superuser only: they exist to be exercised by the regression suite and by operators.
+CREATE FUNCTION sdp.sdp_selftest_throw(sqlstate text, message text, detail text, hint text)
+  RETURNS void AS 'MODULE_PATHNAME', 'sdp_selftest_throw' LANGUAGE C STRICT;
+CREATE FUNCTION sdp.sdp_selftest_throw_std(kind text)
+  RETURNS void AS 'MODULE_PATHNAME', 'sdp_selftest_throw_std' LANGUAGE C STRICT;
+CREATE FUNCTION sdp.sdp_selftest_pg_error(input text)
+  RETURNS text AS 'MODULE_PATHNAME', 'sdp_selftest_pg_error' LANGUAGE C STRICT;
+CREATE FUNCTION sdp.sdp_selftest_pg_error_rethrow(input text)
+  RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_pg_error_rethrow' LANGUAGE C STRICT;
+CREATE FUNCTION sdp.sdp_selftest_spin()
+  RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_spin' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION sdp.sdp_selftest_throw(text, text, text, text),
+                       sdp.sdp_selftest_throw_std(text),
+                       sdp.sdp_selftest_pg_error(text),
+                       sdp.sdp_selftest_pg_error_rethrow(text),
+                       sdp.sdp_selftest_spin() FROM PUBLIC;
+
+NOTIFY pgrst, 'reload schema';

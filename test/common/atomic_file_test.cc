@@ -1,0 +1,173 @@
+#include "atomic_file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace sdp {
+namespace {
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char templ[] = "/tmp/atomic_file_test_XXXXXX";
+    ASSERT_NE(mkdtemp(templ), nullptr);
+    dir_ = templ;
+  }
+  void TearDown() override {
+    for (const std::string& name : List()) unlink((dir_ + "/" + name).c_str());
+    rmdir(dir_.c_str());
+  }
+  std::vector<std::string> List() const {
+    std::vector<std::string> names;
+    DIR* d = opendir(dir_.c_str());
+    if (d == nullptr) return names;
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    closedir(d);
+    return names;
+  }
+  std::string ReadAll(const std::string& path) const {
+    int fd = open(path.c_str(), O_RDONLY);
+    if (fd < 0) return "<missing>";
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
+    close(fd);
+    return out;
+  }
+  std::string dir_;
+};
+
+TEST_F(AtomicFileTest, CommitRenamesWithMode) {
+  std::string path = dir_ + "/out.csv";
+  AtomicOutputFile f;
+  std::string err;
+  ASSERT_TRUE(f.Open(path, &err)) << err;
+  EXPECT_EQ(f.temp_path().substr(0, path.size() + 5), path + ".tmp.");
+  ASSERT_TRUE(f.sink()->Write("hello\n", 6, &err));
+  EXPECT_EQ(ReadAll(path), "<missing>");  // nothing visible before Commit
+  ASSERT_TRUE(f.Commit(&err)) << err;
+  EXPECT_EQ(ReadAll(path), "hello\n");
+  EXPECT_EQ(List(), std::vector<std::string>{"out.csv"});
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(f.is_open());
+  EXPECT_FALSE(f.Commit(&err));
+  EXPECT_EQ(err, "output file is not open (already committed or aborted)");
+}
+
+TEST_F(AtomicFileTest, CustomModeIgnoresUmask) {
+  std::string path = dir_ + "/pub.csv";
+  mode_t old = umask(077);
+  AtomicOutputFile f;
+  std::string err;
+  ASSERT_TRUE(f.Open(path, &err, 0644)) << err;
+  ASSERT_TRUE(f.Commit(&err)) << err;
+  umask(old);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+TEST_F(AtomicFileTest, DestructorWithoutCommitLeavesNothing) {
+  std::string path = dir_ + "/out.csv";
+  {
+    AtomicOutputFile f;
+    std::string err;
+    ASSERT_TRUE(f.Open(path, &err)) << err;
+    ASSERT_TRUE(f.sink()->Write("partial", 7, &err));
+    ASSERT_TRUE(f.sink()->Flush(&err));
+    EXPECT_EQ(List().size(), 1u);  // the temp file exists meanwhile
+  }
+  EXPECT_TRUE(List().empty());
+}
+
+TEST_F(AtomicFileTest, FailedRunKeepsOldFile) {
+  std::string path = dir_ + "/out.csv";
+  {
+    AtomicOutputFile f;
+    std::string err;
+    ASSERT_TRUE(f.Open(path, &err));
+    ASSERT_TRUE(f.sink()->Write("old\n", 4, &err));
+    ASSERT_TRUE(f.Commit(&err));
+  }
+  {
+    AtomicOutputFile f;
+    std::string err;
+    ASSERT_TRUE(f.Open(path, &err));
+    ASSERT_TRUE(f.sink()->Write("new but broken", 14, &err));
+    f.Abort();
+    f.Abort();  // idempotent
+  }
+  EXPECT_EQ(ReadAll(path), "old\n");
+  EXPECT_EQ(List(), std::vector<std::string>{"out.csv"});
+}
+
+TEST_F(AtomicFileTest, ReplacesExistingFile) {
+  std::string path = dir_ + "/out.csv";
+  for (const char* content : {"one", "two"}) {
+    AtomicOutputFile f;
+    std::string err;
+    ASSERT_TRUE(f.Open(path, &err));
+    ASSERT_TRUE(f.sink()->Write(content, 3, &err));
+    ASSERT_TRUE(f.Commit(&err)) << err;
+  }
+  EXPECT_EQ(ReadAll(path), "two");
+}
+
+TEST_F(AtomicFileTest, MissingDirectory) {
+  AtomicOutputFile f;
+  std::string err;
+  std::string path = dir_ + "/nope/out.csv";
+  EXPECT_FALSE(f.Open(path, &err));
+  EXPECT_EQ(err, "creating a temporary file for '" + path +
+                     "' failed: No such file or directory; fix: check that the directory exists "
+                     "and is writable");
+  EXPECT_FALSE(f.Open(dir_ + "/", &err));
+}
+
+TEST_F(AtomicFileTest, RenameOntoDirectoryFailsAndCleansUp) {
+  std::string path = dir_ + "/sub";
+  ASSERT_EQ(mkdir(path.c_str(), 0700), 0);
+  AtomicOutputFile f;
+  std::string err;
+  ASSERT_TRUE(f.Open(path, &err)) << err;
+  ASSERT_TRUE(f.sink()->Write("x", 1, &err));
+  EXPECT_FALSE(f.Commit(&err));
+  EXPECT_NE(err.find("renaming temporary file to '" + path + "' failed"), std::string::npos) << err;
+  EXPECT_EQ(List(), std::vector<std::string>{"sub"});
+  rmdir(path.c_str());
+}
+
+TEST_F(AtomicFileTest, RelativePathUsesCurrentDirectory) {
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(chdir(dir_.c_str()), 0);
+  AtomicOutputFile f;
+  std::string err;
+  bool ok = f.Open("rel.csv", &err) && f.Commit(&err);
+  ASSERT_EQ(chdir(cwd), 0);
+  EXPECT_TRUE(ok) << err;
+  EXPECT_EQ(List(), std::vector<std::string>{"rel.csv"});
+}
+
+TEST_F(AtomicFileTest, DoubleOpenFails) {
+  AtomicOutputFile f;
+  std::string err;
+  ASSERT_TRUE(f.Open(dir_ + "/a", &err));
+  EXPECT_FALSE(f.Open(dir_ + "/b", &err));
+  EXPECT_EQ(err, "output file '" + dir_ + "/a' is already open");
+}
+
+}  // namespace
+}  // namespace sdp

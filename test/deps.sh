@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages SDP needs, only those missing: a warm machine pays one dpkg query.
+# Run by `make deps` (and so by `make check`, `make demo`, `make bench`).
+set -euo pipefail
+
+packages=(
+  # build
+  g++ make pkg-config clang-14 llvm-14
+  # server
+  postgresql-15 postgresql-server-dev-15 postgresql-contrib
+  # agent libraries
+  libpq-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev libsqlite3-dev libcli11-dev
+  nlohmann-json3-dev
+  # tests
+  libgtest-dev python3 sqlite3 iproute2 caddy openssl curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+if [[ $(id -u) -ne 0 ]]; then
+  echo "sdp deps: error: missing Debian packages: ${missing[*]}; fix: sudo apt-get update && sudo ${cmd[*]}" >&2
+  exit 3
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be absent or stale on a fresh machine: refresh once, then install.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's postgresql-common creates and starts a "main" cluster on install; SDP never uses it
+# (it runs its own under .sdp/), and it must not hold port 5432 on CI, so stop it if we started it.
+if printf '%s\n' "${missing[@]}" | grep -qx 'postgresql-15'; then
+  pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+echo "deps: done"

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The test half of `make check` (the build half is in the Makefile): GoogleTest, then pg_regress
+# and the end-to-end scripts against one temporary PostgreSQL cluster (test/with_pg.sh), then one
+# closing line "N passed, N failed" over all suites. Exit status is non-zero on any failure.
+#
+#   test/run_checks.sh [--only gtest|regress|e2e]
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+only=${2:-}
+[[ "${1:-}" == "--only" ]] || only=""
+BUILDDIR=${BUILDDIR:-build}
+results="$repo/$BUILDDIR/check"
+mkdir -p "$results"
+: >"$results/summary"
+
+record() {  # suite passed failed
+  echo "$1 $2 $3" >>"$results/summary"
+  printf '== %-8s %d passed, %d failed\n' "$1" "$2" "$3"
+}
+
+run_gtest() {
+  echo "== GoogleTest: $BUILDDIR/sdp-tests"
+  local log="$results/gtest.log"
+  "$BUILDDIR/sdp-tests" --gtest_color=no 2>&1 | tee "$log" | grep -E '^\[  (FAILED|PASSED) |^\[==========\]' || true
+  local passed failed
+  passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$log" | tail -n 1)
+  failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below:.*/\1/p' "$log" | tail -n 1)
+  if [[ -z "$passed" ]]; then  # crashed before the summary
+    echo "GoogleTest did not finish; see $log" >&2
+    record gtest 0 1
+    return
+  fi
+  record gtest "${passed:-0}" "${failed:-0}"
+}
+
+run_regress() {
+  echo "== pg_regress (schedule: test/regress_schedule)"
+  local log="$results/regress.log" unlisted=0
+  for f in sql/*.sql; do
+    name=$(basename "$f" .sql)
+    if ! grep -qx "$name" test/regress_schedule; then
+      echo "sql/$name.sql is not listed in test/regress_schedule" >&2
+      unlisted=$((unlisted + 1))
+    fi
+  done
+  make --no-print-directory installcheck >"$log" 2>&1
+  grep -E '^(test |ok |not ok )| tests? (passed|failed)' "$log" || true
+  local total failed
+  total=$(grep -cE '^test |^(ok|not ok) ' "$log")
+  failed=$(grep -cE '^test .*FAILED|^not ok ' "$log")
+  if ((total == 0)); then
+    echo "pg_regress ran no test; see $log" >&2
+    tail -n 20 "$log" >&2
+    failed=1
+  fi
+  if ((failed > 0)) && [[ -f build/regress/regression.diffs ]]; then
+    head -n 200 build/regress/regression.diffs
+  fi
+  record regress $((total - failed)) $((failed + unlisted))
+}
+
+run_e2e() {
+  echo "== end-to-end: test/e2e/*.sh"
+  local passed=0 failed=0
+  shopt -s nullglob
+  for script in test/e2e/*.sh; do
+    local name log
+    name=$(basename "$script" .sh)
+    log="$results/e2e-$name.log"
+    if bash "$script" >"$log" 2>&1; then
+      echo "ok   $name"
+      passed=$((passed + 1))
+    else
+      echo "FAIL $name (log: $log)"
+      tail -n 30 "$log"
+      failed=$((failed + 1))
+    fi
+  done
+  record e2e "$passed" "$failed"
+}
+
+if [[ -z "${PGPORT:-}" && "$only" != "gtest" ]]; then
+  # Everything that needs a server runs inside one temporary cluster.
+  exec bash test/with_pg.sh bash "$0" "$@"
+fi
+
+case "$only" in
+  gtest) run_gtest ;;
+  regress) run_regress ;;
+  e2e) run_e2e ;;
+  *) run_gtest; run_regress; run_e2e ;;
+esac
+
+total_passed=$(awk '{p += $2} END {print p + 0}' "$results/summary")
+total_failed=$(awk '{f += $3} END {print f + 0}' "$results/summary")
+echo "$total_passed passed, $total_failed failed"
+((total_failed == 0))

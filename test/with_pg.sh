@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Runs a command against a private, temporary PostgreSQL 15 cluster, then stops it.
+#
+#   test/with_pg.sh COMMAND [ARGS...]
+#
+# The cluster lives in .sdp/pg of this checkout, listens on a free port on 127.0.0.1 only (its
+# unix socket stays inside the data directory), has the sdp library preloaded, and uses
+# scram-sha-256 with a random password kept in .sdp/pgpass (mode 0600). COMMAND sees PGHOST,
+# PGPORT, PGUSER, PGDATABASE, PGPASSFILE and SDP_PG_URL. The cluster is stopped by the PID in its
+# postmaster.pid when COMMAND ends, fails, or this script is interrupted; no other PostgreSQL on
+# the machine is touched. initdb refuses to run as root, so as root the cluster belongs to the OS
+# user `postgres` (created by Debian's postgresql-common); otherwise to the calling user.
+#
+# Extra server settings: SDP_PG_SETTINGS="name=value;name=value".
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bindir=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
+state="$repo/.sdp"
+mkdir -p "$state"
+chmod 0755 "$state"
+
+if (($# == 0)); then
+  echo "usage: test/with_pg.sh COMMAND [ARGS...]" >&2
+  exit 2
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  owner=postgres
+  id "$owner" >/dev/null 2>&1 || { echo "with_pg: error: OS user 'postgres' missing; fix: make deps (installs postgresql-15)" >&2; exit 3; }
+  as_owner() { runuser -u "$owner" -- "$@"; }
+else
+  owner=$(id -un)
+  as_owner() { "$@"; }
+fi
+
+# Stop a cluster left behind by an earlier run that was killed (kill -9, power loss): only ever
+# the one whose data directory is ours.
+stop_cluster() {
+  local data=$1 mode=${2:-fast}
+  [[ -f "$data/postmaster.pid" ]] || return 0
+  local pid
+  pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    as_owner "$bindir/pg_ctl" -D "$data" -m "$mode" -w -t 30 stop >/dev/null 2>&1 ||
+      kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
+# The data directory: .sdp/pg when the cluster owner can reach it; otherwise (checkout under a
+# directory the postgres user cannot traverse, such as /root) a private directory in /tmp that
+# .sdp/pg points to.
+link="$state/pg"
+if [[ -L "$link" ]]; then
+  stop_cluster "$(readlink "$link")" immediate
+  old=$(readlink "$link")
+  [[ "$old" == /tmp/sdp-pg.* ]] && rm -rf "$old"
+  rm -f "$link"
+elif [[ -d "$link" ]]; then
+  stop_cluster "$link" immediate
+  rm -rf "$link"
+fi
+mkdir -p "$link"
+chown "$owner" "$link" 2>/dev/null || true
+if as_owner test -w "$link" 2>/dev/null; then
+  data="$link"
+else
+  rmdir "$link"
+  data=$(mktemp -d /tmp/sdp-pg.XXXXXX)
+  chown "$owner" "$data"
+  ln -s "$data" "$link"
+fi
+chmod 0700 "$data"
+
+log="$state/postgresql.log"
+: >"$log"
+chown "$owner" "$log" 2>/dev/null || true
+
+password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+pwfile=$(mktemp "$state/pw.XXXXXX")
+printf '%s\n' "$password" >"$pwfile"
+chown "$owner" "$pwfile" 2>/dev/null || true
+chmod 0600 "$pwfile"
+as_owner "$bindir/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+  --encoding=UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 ||
+  { rm -f "$pwfile"; echo "with_pg: error: initdb failed; see $state/initdb.log" >&2; exit 1; }
+rm -f "$pwfile"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+cleanup() {
+  local rc=$?
+  stop_cluster "$data" fast
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+started=0
+for attempt in 1 2 3 4 5; do
+  port=$(free_port)
+  {
+    echo "listen_addresses = '127.0.0.1'"
+    echo "port = $port"
+    echo "unix_socket_directories = '$data'"
+    echo "shared_preload_libraries = 'sdp'"
+    echo "max_connections = 40"
+    echo "logging_collector = off"
+    echo "log_min_messages = warning"
+    echo "max_wal_size = 4GB"
+    echo "${SDP_PG_SETTINGS:-}" | tr ';' '\n'
+  } >"$data/sdp.conf"
+  grep -q "^include_if_exists = 'sdp.conf'" "$data/postgresql.conf" ||
+    echo "include_if_exists = 'sdp.conf'" >>"$data/postgresql.conf"
+  if as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null 2>&1; then
+    started=1
+    break
+  fi
+  grep -q "could not bind\|Address already in use" "$log" || break
+done
+if ((started == 0)); then
+  echo "with_pg: error: PostgreSQL did not start; cause: $(tail -n 3 "$log" | tr '\n' ' '); fix: see $log" >&2
+  exit 1
+fi
+
+umask 077
+printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$password" >"$state/pgpass"
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=postgres PGPASSFILE="$state/pgpass"
+export SDP_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+export SDP_PG_DATA="$data" SDP_PG_LOG="$log"
+umask 022
+
+set +e
+"$@"
+rc=$?
+set -e
+exit "$rc"
