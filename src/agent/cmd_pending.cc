@@ -24,7 +24,8 @@ void AddKeyCommands(CLI::App* app, CommandList* commands) {
 void AddTokenizeCommands(CLI::App* app, CommandList* commands) {
   AddPending(app, commands, "tokenize-csv", "Tokenize one column of a CSV file");
   AddPending(app, commands, "tokenize-config", "Tokenize a CSV file with a YAML config");
-  AddPending(app, commands, "detokenize", "Restore original values from the vault or by FPE decryption");
+  AddPending(app, commands, "detokenize",
+             "Restore original values from the vault or by FPE decryption");
 }
 void AddVaultCommands(CLI::App* app, CommandList* commands) {
   AddPending(app, commands, "vault", "Vault maintenance: stats, verify, rotate-key");

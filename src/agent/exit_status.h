@@ -5,13 +5,13 @@
 namespace sdp {
 
 enum ExitStatus : int {
-  kExitOk = 0,           // success
-  kExitFailure = 1,      // runtime failure (bad input file, I/O error, crypto failure)
-  kExitUsage = 2,        // wrong flags or arguments
-  kExitConfig = 3,       // missing or malformed configuration, key or environment
-  kExitRetryable = 4,    // transient: network, server busy; the same command may succeed later
-  kExitRejected = 5,     // the server refused the request (4xx); retrying will not help
-  kExitInterrupted = 130 // SIGINT/SIGTERM: work so far flushed, nothing half-written
+  kExitOk = 0,            // success
+  kExitFailure = 1,       // runtime failure (bad input file, I/O error, crypto failure)
+  kExitUsage = 2,         // wrong flags or arguments
+  kExitConfig = 3,        // missing or malformed configuration, key or environment
+  kExitRetryable = 4,     // transient: network, server busy; the same command may succeed later
+  kExitRejected = 5,      // the server refused the request (4xx); retrying will not help
+  kExitInterrupted = 130  // SIGINT/SIGTERM: work so far flushed, nothing half-written
 };
 
 }  // namespace sdp

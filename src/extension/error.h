@@ -26,10 +26,10 @@ struct Error {
 
 // SQLSTATEs we use, named by what they mean to a caller.
 namespace sqlstate {
-inline constexpr const char* kInvalidParameter = "22023";       // HTTP 400
-inline constexpr const char* kInvalidText = "22P02";            // HTTP 400
-inline constexpr const char* kBadCopyFormat = "22P04";          // HTTP 400 (malformed CSV)
-inline constexpr const char* kProgramLimit = "54000";           // HTTP 500 unless mapped
+inline constexpr const char* kInvalidParameter = "22023";  // HTTP 400
+inline constexpr const char* kInvalidText = "22P02";       // HTTP 400
+inline constexpr const char* kBadCopyFormat = "22P04";     // HTTP 400 (malformed CSV)
+inline constexpr const char* kProgramLimit = "54000";      // HTTP 500 unless mapped
 inline constexpr const char* kOutOfMemory = "53200";
 inline constexpr const char* kInternal = "XX000";
 inline constexpr const char* kInsufficientPrivilege = "42501";  // HTTP 403

@@ -8,4 +8,6 @@ PG_MODULE_MAGIC;
 }
 
 // The library version, to compare against the SQL-level extension version after an upgrade.
-SDP_PG_FUNCTION(sdp_version) { return sdp::pg::PgCall([] { return CStringGetTextDatum(SDP_VERSION); }); }
+SDP_PG_FUNCTION(sdp_version) {
+  return sdp::pg::PgCall([] { return CStringGetTextDatum(SDP_VERSION); });
+}

@@ -10,8 +10,6 @@
 #define SDP_PG_HEADERS_INCLUDED 1
 
 extern "C" {
-#include "postgres.h"
-
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -19,6 +17,7 @@ extern "C" {
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "postgres.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"

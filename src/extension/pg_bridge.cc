@@ -1,8 +1,8 @@
 // Implementation of the error bridge declared in pg_bridge.h.
+#include "pg_bridge.h"
+
 #include <cstring>
 #include <string>
-
-#include "pg_bridge.h"
 
 namespace sdp::pg {
 
@@ -36,9 +36,9 @@ void RaiseCopiedError(int sqlerrcode, const char* message, const char* detail, c
     // Unexpected C++ exceptions are bugs: leave a trace in the server log as well.
     ereport(LOG, (errmsg_internal("sdp: unexpected C++ exception: %s", message)));
   }
-  ereport(ERROR, (errcode(sqlerrcode), errmsg_internal("%s", message),
-                  detail[0] ? errdetail_internal("%s", detail) : 0,
-                  hint[0] ? errhint("%s", hint) : 0));
+  ereport(ERROR,
+          (errcode(sqlerrcode), errmsg_internal("%s", message),
+           detail[0] ? errdetail_internal("%s", detail) : 0, hint[0] ? errhint("%s", hint) : 0));
   pg_unreachable();
 }
 

@@ -111,10 +111,10 @@ inline void CheckForInterrupts() {
 }  // namespace sdp::pg
 
 // Defines SQL-callable `name`; write the body as `Datum name_impl(FunctionCallInfo fcinfo)`.
-#define SDP_PG_FUNCTION(name)                                                 \
-  static Datum name##_impl(FunctionCallInfo fcinfo);                          \
-  extern "C" {                                                                \
-  PG_FUNCTION_INFO_V1(name);                                                  \
+#define SDP_PG_FUNCTION(name)                                                      \
+  static Datum name##_impl(FunctionCallInfo fcinfo);                               \
+  extern "C" {                                                                     \
+  PG_FUNCTION_INFO_V1(name);                                                       \
   Datum name(PG_FUNCTION_ARGS) { return sdp::pg::InvokeCpp(name##_impl, fcinfo); } \
-  }                                                                           \
+  }                                                                                \
   static Datum name##_impl(FunctionCallInfo fcinfo)

@@ -36,8 +36,8 @@ SDP_PG_FUNCTION(sdp_selftest_throw_std) {
   if (kind == "runtime_error") throw std::runtime_error("deliberate std::runtime_error");
   if (kind == "bad_alloc") throw std::bad_alloc();
   if (kind == "int") throw 42;
-  throw sdp::Error(sdp::sqlstate::kInvalidParameter, "unknown exception kind \"" + kind + "\"",
-                   "", "use runtime_error, bad_alloc or int");
+  throw sdp::Error(sdp::sqlstate::kInvalidParameter, "unknown exception kind \"" + kind + "\"", "",
+                   "use runtime_error, bad_alloc or int");
 }
 
 // Calls int4in() through PgCall. On a backend error returns "caught <SQLSTATE>: <message>",
@@ -46,8 +46,8 @@ SDP_PG_FUNCTION(sdp_selftest_pg_error) {
   const std::string input = sdp::pg::TextArg(fcinfo, 0);
   std::vector<std::string> alive_across_the_error(16, "kept");
   try {
-    const Datum parsed =
-        sdp::pg::PgCall([&] { return DirectFunctionCall1(int4in, CStringGetDatum(input.c_str())); });
+    const Datum parsed = sdp::pg::PgCall(
+        [&] { return DirectFunctionCall1(int4in, CStringGetDatum(input.c_str())); });
     return sdp::pg::TextDatum("parsed " + std::to_string(DatumGetInt32(parsed)));
   } catch (const sdp::Error& e) {
     return sdp::pg::TextDatum("caught " + e.sqlstate + ": " + e.message + " (" +

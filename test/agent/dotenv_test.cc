@@ -12,9 +12,10 @@ namespace {
 TEST(DotEnvTest, ParsesPlainQuotedExportedAndCommentedLines) {
   std::map<std::string, std::string> vars;
   std::string err;
-  ASSERT_TRUE(ParseDotEnv("# comment\n\nA=1\nexport B = two words  # trailing\nC='lit $x \\n'\n"
-                          "D=\"esc \\\"q\\\" \\n end\"\r\nE=\n",
-                          ".env", &vars, &err))
+  ASSERT_TRUE(
+      ParseDotEnv("# comment\n\nA=1\nexport B = two words  # trailing\nC='lit $x \\n'\n"
+                  "D=\"esc \\\"q\\\" \\n end\"\r\nE=\n",
+                  ".env", &vars, &err))
       << err;
   EXPECT_EQ(vars["A"], "1");
   EXPECT_EQ(vars["B"], "two words");
