@@ -10,7 +10,11 @@ EXT_COMMON = src/common/csv_reader.cc
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)
-DATA       = $(wildcard src/extension/sdp--*.sql)
+# The install script is assembled from src/extension/sql/NN_*.sql (one file per concern, in
+# name order); upgrade scripts sdp--A--B.sql are kept as written.
+INSTALL_SQL = src/extension/sdp--$(EXTVERSION).sql
+DATA_built  = $(INSTALL_SQL)
+DATA        = $(wildcard src/extension/sdp--*--*.sql)
 PGFILEDESC = "sdp - Secure Data Pipeline"
 
 # pg_regress: one file per concern in sql/ with its output in expected/; the schedule is the
@@ -36,6 +40,12 @@ COMPILE.cxx.bc = $(CLANG) -xc++ -Wno-ignored-attributes -Wno-register $(BITCODE_
 VPATH = .
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(INSTALL_SQL): $(sort $(wildcard src/extension/sql/*.sql)) src/extension/extension.mk
+	{ echo '-- Generated from src/extension/sql/*.sql by src/extension/extension.mk; edit those files.'; \
+	  echo '\\echo Use "CREATE EXTENSION sdp" to load this file. \\quit'; \
+	  for f in $(sort $(wildcard src/extension/sql/*.sql)); do echo; echo "-- ==== $$f"; cat $$f; done; \
+	  echo; echo "NOTIFY pgrst, 'reload schema';"; } > $@
 
 %.bc : %.cc
 	$(COMPILE.cxx.bc) -o $@ $<

@@ -9,7 +9,11 @@
 
 #define SDP_PG_HEADERS_INCLUDED 1
 
+// postgres.h must come first, so the include order below is fixed by hand.
+// clang-format off
 extern "C" {
+#include "postgres.h"
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -17,7 +21,6 @@ extern "C" {
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "postgres.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
@@ -25,6 +28,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 }
+// clang-format on
 
 // postgres.h (port.h) redefines these to its own implementations; C++ code that needs the libc
 // versions uses the std:: ones, which these macros would otherwise hijack.

@@ -1,5 +1,4 @@
--- sdp 0.1.0 install script.
-\echo Use "CREATE EXTENSION sdp" to load this file. \quit
+-- Schemas and the library version.
 
 -- Tables and the sdp_* SQL API live in schema sdp; the thin PostgREST surface in sdp_api
 -- (PGRST_DB_SCHEMAS=sdp_api). Both are created here so they belong to the extension.
@@ -34,4 +33,3 @@ REVOKE ALL ON FUNCTION sdp.sdp_selftest_throw(text, text, text, text),
                        sdp.sdp_selftest_pg_error_rethrow(text),
                        sdp.sdp_selftest_spin() FROM PUBLIC;
 
-NOTIFY pgrst, 'reload schema';
