@@ -128,7 +128,7 @@ bool CsvReader::Start(std::string* err) {
 }
 
 bool CsvReader::StartField(CsvRow* row, std::string* err) {
-  if (row->ends_.size() >= options_.max_columns) {
+  if (row->fields_.size() >= options_.max_columns) {
     return Fail(line_,
                 "record has more than " + std::to_string(options_.max_columns) +
                     " columns; fix: check the separator (only ',' is "
@@ -140,13 +140,12 @@ bool CsvReader::StartField(CsvRow* row, std::string* err) {
   return true;
 }
 
-void CsvReader::EndField(CsvRow* row) {
-  row->ends_.push_back(row->data_.size());
-  row->quoted_.push_back(field_quoted_ ? 1 : 0);
+void CsvReader::EndField(CsvRow* row, size_t end) {
+  row->fields_.push_back(CsvRow::Span{field_start_, end, field_quoted_});
 }
 
 bool CsvReader::FinishRecord(CsvRow* row, LineEnding ending) {
-  EndField(row);
+  EndField(row, row->data_.size());
   row->ending_ = ending;
   if (ending != LineEnding::kNone && !seen_ending_) {
     seen_ending_ = true;
@@ -157,21 +156,21 @@ bool CsvReader::FinishRecord(CsvRow* row, LineEnding ending) {
   return true;
 }
 
+bool CsvReader::FieldTooLong(CsvRow* row, std::string* err) {
+  return Fail(line_,
+              "field " + std::to_string(row->fields_.size() + 1) + " is longer than the limit of " +
+                  std::to_string(options_.max_field_bytes) +
+                  " bytes; fix: check for an unbalanced quote, or raise the field size limit",
+              err);
+}
+
 bool CsvReader::Append(CsvRow* row, const char* begin, const char* end, std::string* err) {
   row->data_.append(begin, static_cast<size_t>(end - begin));
-  if (row->data_.size() - field_start_ > options_.max_field_bytes) {
-    return Fail(line_,
-                "field " + std::to_string(row->ends_.size() + 1) + " is longer than the limit of " +
-                    std::to_string(options_.max_field_bytes) +
-                    " bytes; fix: check for an unbalanced quote, or raise "
-                    "the field size limit",
-                err);
-  }
+  if (row->data_.size() - field_start_ > options_.max_field_bytes) return FieldTooLong(row, err);
   if (row->data_.size() > options_.max_record_bytes) {
     return Fail(line_,
                 "record is longer than the limit of " + std::to_string(options_.max_record_bytes) +
-                    " bytes; fix: check for an unbalanced quote, or raise "
-                    "the record size limit",
+                    " bytes; fix: check for an unbalanced quote, or raise the record size limit",
                 err);
   }
   return true;
@@ -249,37 +248,61 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
       }
 
       case State::kUnquoted: {
-        const char* q = Scan(p, e, kUnquotedSpecial);
-        if (q != p && !Append(row, p, q, err)) return false;
-        if (q == e) {
-          pos_ = end_;
-          break;
-        }
-        pos_ = static_cast<size_t>(q + 1 - buf);
-        switch (*q) {
-          case ',':
-            EndField(row);
-            if (!StartField(row, err)) return false;
-            state_ = State::kFieldStart;
+        // Hot path: a run of unquoted fields is scanned in place and copied
+        // with one append (separators included; fields are begin/end spans).
+        const char* run = p;
+        const size_t base = row->data_.size();
+        for (;;) {
+          const char* q = Scan(p, e, kUnquotedSpecial);
+          if (q == e) {
+            if (!Append(row, run, e, err)) return false;
+            pos_ = end_;
             break;
-          case '\n':
+          }
+          const char c = *q;
+          if (c == ',') {
+            size_t field_end = base + static_cast<size_t>(q - run);
+            if (field_end - field_start_ > options_.max_field_bytes) {
+              row->data_.append(run, static_cast<size_t>(q - run));
+              return FieldTooLong(row, err);
+            }
+            EndField(row, field_end);
+            p = q + 1;
+            if (p == e || *p == '"') {  // leave the fast path
+              if (!Append(row, run, p, err)) return false;
+              if (!StartField(row, err)) return false;
+              pos_ = static_cast<size_t>(p - buf);
+              state_ = State::kFieldStart;
+              break;
+            }
+            if (row->fields_.size() >= options_.max_columns) {
+              if (!Append(row, run, p, err)) return false;
+              return StartField(row, err);  // fails with the column error
+            }
+            field_start_ = base + static_cast<size_t>(p - run);
+            continue;
+          }
+          if (!Append(row, run, q, err)) return false;
+          pos_ = static_cast<size_t>(q + 1 - buf);
+          if (c == '\n') {
             ++line_;
             return FinishRecord(row, LineEnding::kLf);
-          case '\r':
+          }
+          if (c == '\r') {
             state_ = State::kAfterCr;
             break;
-          case '"':
+          }
+          if (c == '"') {
             return Fail(line_,
-                        "quote inside unquoted field " + std::to_string(row->ends_.size() + 1) +
-                            "; fix: enclose the whole field in quotes and "
-                            "double the quote inside it (\"\")",
+                        "quote inside unquoted field " + std::to_string(row->fields_.size() + 1) +
+                            "; fix: enclose the whole field in quotes and double the quote "
+                            "inside it (\"\")",
                         err);
-          default:  // NUL
-            return Fail(line_,
-                        "NUL byte in field " + std::to_string(row->ends_.size() + 1) +
-                            "; fix: the input looks binary or UTF-16, "
-                            "convert it to UTF-8 text",
-                        err);
+          }
+          return Fail(line_,
+                      "NUL byte in field " + std::to_string(row->fields_.size() + 1) +
+                          "; fix: the input looks binary or UTF-16, convert it to UTF-8 text",
+                      err);
         }
         break;
       }
@@ -307,7 +330,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
             break;
           }
           return Fail(line_,
-                      "NUL byte in field " + std::to_string(row->ends_.size() + 1) +
+                      "NUL byte in field " + std::to_string(row->fields_.size() + 1) +
                           "; fix: the input looks binary or UTF-16, "
                           "convert it to UTF-8 text",
                       err);
@@ -324,7 +347,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
             state_ = State::kQuoted;
             break;
           case ',':
-            EndField(row);
+            EndField(row, row->data_.size());
             if (!StartField(row, err)) return false;
             state_ = State::kFieldStart;
             break;
@@ -337,7 +360,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
           default:
             return Fail(line_,
                         "unexpected " + Describe(c) + " after the closing quote of field " +
-                            std::to_string(row->ends_.size() + 1) +
+                            std::to_string(row->fields_.size() + 1) +
                             "; fix: put ',' or the line end right after the "
                             "closing quote, or double the quote (\"\") if it "
                             "is part of the value",

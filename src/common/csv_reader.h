@@ -90,35 +90,40 @@ enum class LineEnding {
 /// largest record seen.
 class CsvRow {
  public:
-  size_t size() const { return ends_.size(); }
+  size_t size() const { return fields_.size(); }
   /// Valid until the next call that modifies this row.
   std::string_view field(size_t i) const {
-    size_t begin = i == 0 ? 0 : ends_[i - 1];
-    return std::string_view(data_.data() + begin, ends_[i] - begin);
+    const Span& f = fields_[i];
+    return std::string_view(data_.data() + f.begin, f.end - f.begin);
   }
   /// True if the field was enclosed in quotes in the input.
-  bool was_quoted(size_t i) const { return quoted_[i] != 0; }
+  bool was_quoted(size_t i) const { return fields_[i].quoted; }
   /// The terminator that ended this record in the input.
   LineEnding ending() const { return ending_; }
 
   void Clear() {
     data_.clear();
-    ends_.clear();
-    quoted_.clear();
+    fields_.clear();
     ending_ = LineEnding::kNone;
   }
   /// Appends a field; used by tests and by code that builds rows by hand.
   void AddField(std::string_view value, bool quoted = false) {
+    size_t begin = data_.size();
     data_.append(value.data(), value.size());
-    ends_.push_back(data_.size());
-    quoted_.push_back(quoted ? 1 : 0);
+    fields_.push_back(Span{begin, data_.size(), quoted});
   }
 
  private:
   friend class CsvReader;
+  struct Span {
+    size_t begin;
+    size_t end;
+    bool quoted;
+  };
+  // Unquoted fields are copied in runs that include the separators between
+  // them (one append per run instead of per field), hence begin/end pairs.
   std::string data_;
-  std::vector<size_t> ends_;
-  std::vector<unsigned char> quoted_;
+  std::vector<Span> fields_;
   LineEnding ending_ = LineEnding::kNone;
 };
 
@@ -127,8 +132,8 @@ struct CsvReaderOptions {
   size_t max_field_bytes = size_t{64} << 20;
   /// Most fields accepted in one record.
   size_t max_columns = 16384;
-  /// Longest record accepted (all fields together), in bytes. Bounds memory:
-  /// only the current record is ever held.
+  /// Longest record accepted (field bytes, plus separators between unquoted
+  /// fields), in bytes. Bounds memory: only the current record is ever held.
   size_t max_record_bytes = size_t{256} << 20;
   /// Size of the read buffer handed to ByteSource::Read.
   size_t buffer_size = size_t{1} << 20;
@@ -171,8 +176,9 @@ class CsvReader {
   bool Fail(uint64_t line, const std::string& message, std::string* err);
   bool Append(CsvRow* row, const char* begin, const char* end, std::string* err);
   bool StartField(CsvRow* row, std::string* err);
-  void EndField(CsvRow* row);
+  void EndField(CsvRow* row, size_t end);
   bool FinishRecord(CsvRow* row, LineEnding ending);
+  bool FieldTooLong(CsvRow* row, std::string* err);
 
   ByteSource* source_;
   CsvReaderOptions options_;
