@@ -30,9 +30,12 @@ inline void Inspect(std::string_view value, bool* needs_quotes, bool* has_nul) {
   }
 }
 
+// True if `v` starts like a byte order mark (UTF-8, or UTF-16 which the
+// reader rejects) and so must not be the first bytes of the output unquoted.
 inline bool StartsWithBom(std::string_view v) {
-  return v.size() >= 3 && static_cast<unsigned char>(v[0]) == 0xEF &&
-         static_cast<unsigned char>(v[1]) == 0xBB && static_cast<unsigned char>(v[2]) == 0xBF;
+  auto b = [&v](size_t i) { return static_cast<unsigned char>(v[i]); };
+  if (v.size() >= 3 && b(0) == 0xEF && b(1) == 0xBB && b(2) == 0xBF) return true;
+  return v.size() >= 2 && ((b(0) == 0xFE && b(1) == 0xFF) || (b(0) == 0xFF && b(1) == 0xFE));
 }
 
 }  // namespace
@@ -91,7 +94,7 @@ bool CsvWriter::WriteField(std::string_view value, bool was_quoted, std::string*
     if (options_.write_bom) {
       if (!sink_->Write("\xEF\xBB\xBF", 3, err)) return false;
     } else if (StartsWithBom(value)) {
-      needs_quotes = true;  // else the reader would strip it as a BOM
+      needs_quotes = true;  // else the reader would take it for a BOM
     }
   }
   if (fields_in_row_ > 0 && !sink_->Write(",", 1, err)) return false;

@@ -8,8 +8,9 @@
 //
 // Two cases are always quoted because the reader would otherwise read them
 // back differently: a record made of a single empty field (an empty line is
-// skipped by the reader) and a first field that starts with a UTF-8 BOM at the
-// start of the output (the reader strips a leading BOM).
+// skipped by the reader) and a first field that starts like a BOM (UTF-8
+// EF BB BF, UTF-16 FE FF / FF FE) at the start of the output (the reader strips
+// a leading UTF-8 BOM and rejects UTF-16).
 //
 // Same constraints as the reader: no exceptions, no PostgreSQL includes.
 #ifndef SDP_COMMON_CSV_WRITER_H_

@@ -67,6 +67,9 @@ TEST(CsvWriterTest, LeadingBomInFirstFieldIsQuoted) {
   EXPECT_EQ(csv, "\"" + bom + "a\"," + bom + "\n");
   std::string err;
   EXPECT_EQ(Read(csv, &err), (Table{{bom + "a", bom}}));
+  EXPECT_EQ(Write({{"\xFE\xFFx"}}), "\"\xFE\xFFx\"\n");
+  EXPECT_EQ(Write({{"\xFF\xFEx"}}), "\"\xFF\xFEx\"\n");
+  EXPECT_EQ(Write({{"a"}, {"\xFF\xFEx"}}), "a\n\xFF\xFEx\n");
 }
 
 TEST(CsvWriterTest, WriteBom) {
