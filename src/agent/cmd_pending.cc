@@ -18,17 +18,11 @@ void AddPending(CLI::App* app, CommandList* commands, const char* name, const ch
 
 }  // namespace
 
-void AddKeyCommands(CLI::App* app, CommandList* commands) {
-  AddPending(app, commands, "keygen", "Print a new random SDP_CRYPTO_KEY");
-}
 void AddTokenizeCommands(CLI::App* app, CommandList* commands) {
   AddPending(app, commands, "tokenize-csv", "Tokenize one column of a CSV file");
   AddPending(app, commands, "tokenize-config", "Tokenize a CSV file with a YAML config");
   AddPending(app, commands, "detokenize",
              "Restore original values from the vault or by FPE decryption");
-}
-void AddVaultCommands(CLI::App* app, CommandList* commands) {
-  AddPending(app, commands, "vault", "Vault maintenance: stats, verify, rotate-key");
 }
 void AddServerCommands(CLI::App* app, CommandList* commands) {
   AddPending(app, commands, "upload-batch", "Upload a tokenized CSV as a batch");

@@ -1,0 +1,14 @@
+// Reads the agent's master key from the environment (or .env, loaded at start-up).
+#pragma once
+
+#include <string>
+
+#include "crypto_keys.h"
+
+namespace sdp {
+
+// Loads the key ring from environment variable `var` (SDP_CRYPTO_KEY by default). Errors name
+// the variable and how to make a key, never the value.
+bool LoadKeyRingFromEnv(const std::string& var, KeyRing* keys, std::string* err);
+
+}  // namespace sdp

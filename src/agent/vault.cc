@@ -1,0 +1,381 @@
+#include "vault.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "random.h"
+
+namespace sdp {
+namespace {
+
+constexpr const char* kFormat = "sdp-vault-v1";
+constexpr size_t kNonceBlock = AesGcm256::kNonceSize * 4096;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS vault_meta (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vault_entry (
+  domain     TEXT NOT NULL,
+  token      TEXT NOT NULL,
+  key_id     TEXT NOT NULL,
+  nonce      BLOB NOT NULL,
+  sealed     BLOB NOT NULL,   -- AES-256-GCM ciphertext || 16-byte tag
+  created_at INTEGER NOT NULL DEFAULT (unixepoch()),
+  PRIMARY KEY (domain, token)
+) WITHOUT ROWID;
+)sql";
+
+struct StmtGuard {
+  sqlite3_stmt* stmt = nullptr;
+  ~StmtGuard() { sqlite3_finalize(stmt); }
+};
+
+std::string_view ColumnText(sqlite3_stmt* stmt, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+  return p ? std::string_view(p, sqlite3_column_bytes(stmt, i)) : std::string_view();
+}
+
+std::string_view ColumnBlob(sqlite3_stmt* stmt, int i) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+  return p ? std::string_view(p, sqlite3_column_bytes(stmt, i)) : std::string_view();
+}
+
+}  // namespace
+
+std::string VaultAad(std::string_view key_id, std::string_view domain, std::string_view token) {
+  std::string aad(kFormat);
+  aad.push_back('\0');
+  aad.append(domain);
+  aad.push_back('\0');
+  aad.append(token);
+  aad.push_back('\0');
+  aad.append(key_id);
+  return aad;
+}
+
+Vault::Vault() = default;
+
+Vault::~Vault() {
+  if (db_ != nullptr) {
+    if (in_transaction_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_finalize(insert_);
+    sqlite3_finalize(select_);
+    sqlite3_close(db_);
+  }
+}
+
+bool Vault::SqliteError(const std::string& what, std::string* err) {
+  *err = "vault " + path_ + ": " + what + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open");
+  return false;
+}
+
+bool Vault::Exec(const char* sql, std::string* err) {
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteError("SQL failed", err);
+  }
+  return true;
+}
+
+bool Vault::Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err) {
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
+    return SqliteError("cannot prepare statement", err);
+  }
+  return true;
+}
+
+bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::string* err) {
+  path_ = path;
+  key_id_ = keys.key_id();
+  struct stat st;
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (!exists && mode == Mode::kReadOnly) {
+    *err = "vault " + path +
+           " does not exist; fix: pass --vault with the file written by "
+           "tokenize, or tokenize first";
+    return false;
+  }
+  if (!exists) {
+    // Create it 0600 before SQLite touches it: originals must never be readable by others.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      *err = "vault " + path + ": cannot create: " + std::strerror(errno) +
+             "; fix: check that the directory exists and is writable";
+      return false;
+    }
+    ::close(fd);
+  } else if ((st.st_mode & 077) != 0 && mode == Mode::kReadWrite) {
+    ::chmod(path.c_str(), 0600);  // tighten a vault copied with a permissive umask
+  }
+  // The -wal and -shm files inherit the umask: keep them private too.
+  const mode_t old_umask = ::umask(077);
+  const int flags =
+      mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  ::umask(old_umask);
+  if (rc != SQLITE_OK) return SqliteError("cannot open", err);
+  sqlite3_busy_timeout(db_, 10000);
+
+  // A file that is not SQLite (or is truncated/corrupted) fails here with SQLite's reason.
+  if (mode == Mode::kReadWrite) {
+    if (!Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
+              err)) {
+      return false;
+    }
+    if (!Exec(kSchema, err)) return false;
+  }
+  {
+    StmtGuard q;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM vault_meta WHERE name = 'key_id'", -1, &q.stmt,
+                           nullptr) != SQLITE_OK) {
+      return SqliteError("not a readable sdp vault", err);
+    }
+    const int step = sqlite3_step(q.stmt);
+    if (step == SQLITE_ROW) {
+      const std::string stored(ColumnText(q.stmt, 0));
+      if (stored != key_id_) {
+        *err = "vault " + path + " was written with key id " + stored + ", current key is " +
+               key_id_ + "; fix: set SDP_CRYPTO_KEY to the key this vault was written with";
+        return false;
+      }
+    } else if (step == SQLITE_DONE) {
+      if (mode == Mode::kReadOnly) {
+        *err = "vault " + path + " has no key id; fix: it is not an sdp vault or was never written";
+        return false;
+      }
+      StmtGuard ins;
+      if (sqlite3_prepare_v2(db_,
+                             "INSERT INTO vault_meta(name, value) VALUES ('key_id', ?1), "
+                             "('format', 'sdp-vault-v1')",
+                             -1, &ins.stmt, nullptr) != SQLITE_OK) {
+        return SqliteError("cannot initialise", err);
+      }
+      sqlite3_bind_text(ins.stmt, 1, key_id_.data(), static_cast<int>(key_id_.size()),
+                        SQLITE_TRANSIENT);
+      if (sqlite3_step(ins.stmt) != SQLITE_DONE) return SqliteError("cannot initialise", err);
+    } else {
+      return SqliteError("cannot read", err);
+    }
+  }
+  cipher_ = std::make_unique<AesGcm256>();
+  if (!cipher_->Init(keys.vault_key(), err)) return false;
+  if (mode == Mode::kReadWrite &&
+      !Prepare("INSERT OR IGNORE INTO vault_entry(domain, token, key_id, nonce, sealed) "
+               "VALUES (?1, ?2, ?3, ?4, ?5)",
+               &insert_, err)) {
+    return false;
+  }
+  return Prepare("SELECT key_id, nonce, sealed FROM vault_entry WHERE domain = ?1 AND token = ?2",
+                 &select_, err);
+}
+
+bool Vault::NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err) {
+  if (nonce_pos_ + AesGcm256::kNonceSize > nonce_pool_.size()) {
+    nonce_pool_.resize(kNonceBlock);
+    if (!RandomBytes(nonce_pool_.data(), nonce_pool_.size(), err)) return false;
+    nonce_pos_ = 0;
+  }
+  std::memcpy(nonce, nonce_pool_.data() + nonce_pos_, AesGcm256::kNonceSize);
+  // Never reuse pool bytes: wipe what was handed out.
+  std::memset(nonce_pool_.data() + nonce_pos_, 0, AesGcm256::kNonceSize);
+  nonce_pos_ += AesGcm256::kNonceSize;
+  return true;
+}
+
+bool Vault::Seal(AesGcm256* cipher, std::string_view key_id, std::string_view domain,
+                 std::string_view token, std::string_view original, std::string* nonce,
+                 std::string* sealed, std::string* err) {
+  uint8_t n[AesGcm256::kNonceSize];
+  if (!NextNonce(n, err)) return false;
+  nonce->assign(reinterpret_cast<const char*>(n), sizeof n);
+  return cipher->Seal(n, VaultAad(key_id, domain, token), original, sealed, err);
+}
+
+bool Vault::Begin(std::string* err) {
+  if (in_transaction_) return true;
+  if (!Exec("BEGIN IMMEDIATE", err)) return false;
+  in_transaction_ = true;
+  return true;
+}
+
+bool Vault::Put(std::string_view domain, std::string_view token, std::string_view original,
+                std::string* err) {
+  if (insert_ == nullptr) {
+    *err = "vault " + path_ + " is open read-only";
+    return false;
+  }
+  if (!Begin(err)) return false;
+  std::string nonce;
+  if (!Seal(cipher_.get(), key_id_, domain, token, original, &nonce, &sealed_scratch_, err)) {
+    return false;
+  }
+  sqlite3_bind_text(insert_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+  sqlite3_bind_text(insert_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+  sqlite3_bind_text(insert_, 3, key_id_.data(), static_cast<int>(key_id_.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(insert_, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(insert_, 5, sealed_scratch_.data(), static_cast<int>(sealed_scratch_.size()),
+                    SQLITE_STATIC);
+  const int rc = sqlite3_step(insert_);
+  sqlite3_reset(insert_);
+  if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
+  ++puts_;
+  return true;
+}
+
+bool Vault::Commit(std::string* err) {
+  if (!in_transaction_) return true;
+  if (!Exec("COMMIT", err)) return false;
+  in_transaction_ = false;
+  return true;
+}
+
+bool Vault::Get(std::string_view domain, std::string_view token, std::string* original, bool* found,
+                std::string* err) {
+  sqlite3_bind_text(select_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+  sqlite3_bind_text(select_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+  const int rc = sqlite3_step(select_);
+  bool ok = true;
+  *found = false;
+  if (rc == SQLITE_ROW) {
+    *found = true;
+    const std::string_view key_id = ColumnText(select_, 0);
+    const std::string_view nonce = ColumnBlob(select_, 1);
+    const std::string_view sealed = ColumnBlob(select_, 2);
+    if (key_id != key_id_ || nonce.size() != AesGcm256::kNonceSize) {
+      ok = false;
+      *err = "vault entry for token " + std::string(token) + " in " + std::string(domain) +
+             " is damaged (key id or nonce); fix: restore the vault from a backup";
+    } else if (!cipher_->Open(reinterpret_cast<const uint8_t*>(nonce.data()),
+                              VaultAad(key_id_, domain, token), sealed, original, err)) {
+      ok = false;
+      *err = "vault entry for token " + std::string(token) + " in " + std::string(domain) +
+             " failed authentication (tampered or corrupted); fix: restore the vault from a "
+             "backup";
+    }
+  } else if (rc != SQLITE_DONE) {
+    ok = SqliteError("cannot read entry", err);
+  }
+  sqlite3_reset(select_);
+  return ok;
+}
+
+bool Vault::Stats(VaultStats* out, std::string* err) {
+  *out = VaultStats();
+  out->key_id = key_id_;
+  StmtGuard q;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT domain, count(*) FROM vault_entry GROUP BY domain ORDER BY domain",
+                         -1, &q.stmt, nullptr) != SQLITE_OK) {
+    return SqliteError("cannot read stats", err);
+  }
+  int rc;
+  while ((rc = sqlite3_step(q.stmt)) == SQLITE_ROW) {
+    const uint64_t n = static_cast<uint64_t>(sqlite3_column_int64(q.stmt, 1));
+    out->per_domain.emplace_back(std::string(ColumnText(q.stmt, 0)), n);
+    out->entries += n;
+    ++out->domains;
+  }
+  if (rc != SQLITE_DONE) return SqliteError("cannot read stats", err);
+  struct stat st;
+  if (::stat(path_.c_str(), &st) == 0) out->file_bytes = static_cast<uint64_t>(st.st_size);
+  return true;
+}
+
+bool Vault::Verify(VaultVerifyReport* out, std::string* err) {
+  *out = VaultVerifyReport();
+  StmtGuard q;
+  if (sqlite3_prepare_v2(db_, "SELECT domain, token, key_id, nonce, sealed FROM vault_entry", -1,
+                         &q.stmt, nullptr) != SQLITE_OK) {
+    return SqliteError("cannot read entries", err);
+  }
+  std::string plain, open_err;
+  int rc;
+  while ((rc = sqlite3_step(q.stmt)) == SQLITE_ROW) {
+    ++out->checked;
+    const std::string_view domain = ColumnText(q.stmt, 0), token = ColumnText(q.stmt, 1);
+    const std::string_view key_id = ColumnText(q.stmt, 2), nonce = ColumnBlob(q.stmt, 3);
+    std::string cause;
+    if (key_id != key_id_) {
+      cause = "written with key id " + std::string(key_id);
+    } else if (nonce.size() != AesGcm256::kNonceSize) {
+      cause = "bad nonce length";
+    } else if (!cipher_->Open(reinterpret_cast<const uint8_t*>(nonce.data()),
+                              VaultAad(key_id_, domain, token), ColumnBlob(q.stmt, 4), &plain,
+                              &open_err)) {
+      cause = "authentication failed (tampered or corrupted)";
+    }
+    if (!cause.empty()) {
+      ++out->failed;
+      if (out->failures.size() < 100) {
+        out->failures.push_back(std::string(domain) + "/" + std::string(token) + ": " + cause);
+      }
+    }
+  }
+  if (rc != SQLITE_DONE) return SqliteError("cannot read entries", err);
+  return true;
+}
+
+bool Vault::RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* err) {
+  *rotated = 0;
+  if (insert_ == nullptr) {
+    *err = "vault " + path_ + " is open read-only";
+    return false;
+  }
+  AesGcm256 next;
+  if (!next.Init(new_keys.vault_key(), err)) return false;
+  if (!Commit(err) || !Exec("BEGIN IMMEDIATE", err)) return false;
+  in_transaction_ = true;
+  StmtGuard q, upd, meta;
+  if (sqlite3_prepare_v2(db_, "SELECT domain, token, key_id, nonce, sealed FROM vault_entry", -1,
+                         &q.stmt, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_,
+                         "UPDATE vault_entry SET key_id = ?3, nonce = ?4, sealed = ?5 "
+                         "WHERE domain = ?1 AND token = ?2",
+                         -1, &upd.stmt, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_, "UPDATE vault_meta SET value = ?1 WHERE name = 'key_id'", -1,
+                         &meta.stmt, nullptr) != SQLITE_OK) {
+    return SqliteError("cannot prepare rotation", err);
+  }
+  std::string plain, nonce, sealed;
+  int rc;
+  while ((rc = sqlite3_step(q.stmt)) == SQLITE_ROW) {
+    const std::string domain(ColumnText(q.stmt, 0)), token(ColumnText(q.stmt, 1));
+    const std::string_view old_nonce = ColumnBlob(q.stmt, 3);
+    if (ColumnText(q.stmt, 2) != key_id_ || old_nonce.size() != AesGcm256::kNonceSize ||
+        !cipher_->Open(reinterpret_cast<const uint8_t*>(old_nonce.data()),
+                       VaultAad(key_id_, domain, token), ColumnBlob(q.stmt, 4), &plain, err)) {
+      // All or nothing: the destructor's ROLLBACK leaves the vault as it was.
+      *err = "vault entry " + domain + "/" + token +
+             " cannot be decrypted with the current key; nothing was rotated; fix: run "
+             "`sdp-agent vault verify` and restore damaged entries first";
+      return false;
+    }
+    if (!Seal(&next, new_keys.key_id(), domain, token, plain, &nonce, &sealed, err)) return false;
+    sqlite3_bind_text(upd.stmt, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+    sqlite3_bind_text(upd.stmt, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+    sqlite3_bind_text(upd.stmt, 3, new_keys.key_id().data(),
+                      static_cast<int>(new_keys.key_id().size()), SQLITE_STATIC);
+    sqlite3_bind_blob(upd.stmt, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(upd.stmt, 5, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
+    const int step = sqlite3_step(upd.stmt);
+    sqlite3_reset(upd.stmt);
+    if (step != SQLITE_DONE) return SqliteError("cannot rotate entry", err);
+    ++*rotated;
+  }
+  if (rc != SQLITE_DONE) return SqliteError("cannot read entries", err);
+  sqlite3_bind_text(meta.stmt, 1, new_keys.key_id().data(),
+                    static_cast<int>(new_keys.key_id().size()), SQLITE_STATIC);
+  if (sqlite3_step(meta.stmt) != SQLITE_DONE) return SqliteError("cannot update key id", err);
+  if (!Commit(err)) return false;
+  key_id_ = new_keys.key_id();
+  cipher_ = std::make_unique<AesGcm256>(std::move(next));
+  return true;
+}
+
+}  // namespace sdp

@@ -1,0 +1,98 @@
+// The token vault: a local SQLite file (WAL, mode 0600) that maps (domain, token) to the
+// original value, each original sealed with AES-256-GCM under the vault subkey.
+//
+// Every entry has a fresh random 96-bit nonce, and the associated data binds the ciphertext to
+// its place: "sdp-vault-v1" || domain || token || key id (NUL-separated). Moving a ciphertext to
+// another token or domain, or editing any byte, makes it fail authentication instead of
+// decrypting to a wrong value. Deterministic tokens (HASH) are stored once (INSERT OR IGNORE).
+// Writes go through Put() and are committed in large transactions by Flush()/Commit().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aes_gcm.h"
+#include "crypto_keys.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sdp {
+
+struct VaultStats {
+  uint64_t entries = 0;
+  uint64_t domains = 0;
+  std::string key_id;  // key id recorded at creation / last rotation
+  uint64_t file_bytes = 0;
+  std::vector<std::pair<std::string, uint64_t>> per_domain;  // domain -> entries
+};
+
+struct VaultVerifyReport {
+  uint64_t checked = 0;
+  uint64_t failed = 0;
+  std::vector<std::string> failures;  // "domain/token: cause" (first 100)
+};
+
+class Vault {
+ public:
+  enum class Mode { kReadOnly, kReadWrite };
+
+  Vault();
+  ~Vault();  // rolls back anything not committed
+  Vault(const Vault&) = delete;
+  Vault& operator=(const Vault&) = delete;
+
+  // Opens (kReadWrite creates) the vault at `path` for `keys`. A vault written with another key
+  // fails with "vault <path> was written with key id X, current key is Y; fix: ...".
+  bool Open(const std::string& path, Mode mode, const KeyRing& keys, std::string* err);
+
+  // Queues (domain, token) -> original for the current transaction.
+  bool Put(std::string_view domain, std::string_view token, std::string_view original,
+           std::string* err);
+  // Commits the current transaction (Put opens one as needed).
+  bool Commit(std::string* err);
+
+  // Looks a token up; *found is false when the vault has no entry for it.
+  bool Get(std::string_view domain, std::string_view token, std::string* original, bool* found,
+           std::string* err);
+
+  bool Stats(VaultStats* out, std::string* err);
+  // Decrypts every entry; tampered ones are reported, not fatal.
+  bool Verify(VaultVerifyReport* out, std::string* err);
+  // Re-encrypts every entry under `new_keys` in one transaction (all or nothing).
+  bool RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* err);
+
+  const std::string& path() const { return path_; }
+  uint64_t puts() const { return puts_; }
+
+ private:
+  bool Exec(const char* sql, std::string* err);
+  bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
+  bool Begin(std::string* err);
+  bool SqliteError(const std::string& what, std::string* err);
+  bool Seal(AesGcm256* cipher, std::string_view key_id, std::string_view domain,
+            std::string_view token, std::string_view original, std::string* nonce,
+            std::string* sealed, std::string* err);
+  bool NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err);
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* select_ = nullptr;
+  std::string path_;
+  std::string key_id_;
+  std::unique_ptr<AesGcm256> cipher_;
+  bool in_transaction_ = false;
+  uint64_t puts_ = 0;
+  // Nonces come from the CSPRNG in blocks, to keep RAND_bytes off the per-entry path.
+  std::vector<uint8_t> nonce_pool_;
+  size_t nonce_pos_ = 0;
+  std::string sealed_scratch_;
+};
+
+// The associated data of one entry (exposed for tests).
+std::string VaultAad(std::string_view key_id, std::string_view domain, std::string_view token);
+
+}  // namespace sdp

@@ -1,0 +1,172 @@
+#include "vault.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "test_util.h"
+
+namespace sdp {
+namespace {
+
+using testing::FileExists;
+using testing::Keys;
+using testing::ScopedTempDir;
+
+// Runs one SQL statement directly on the vault file, behind the Vault's back.
+void Tamper(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* msg = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+  sqlite3_free(msg);
+  sqlite3_close(db);
+}
+
+void WriteEntries(const std::string& path, const KeyRing& keys) {
+  Vault vault;
+  std::string err;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, keys, &err)) << err;
+  ASSERT_TRUE(vault.Put("customers.email", "tokA", "alice@example.com", &err)) << err;
+  ASSERT_TRUE(vault.Put("customers.email", "tokB", "bob@example.com", &err)) << err;
+  ASSERT_TRUE(vault.Put("customers.ssn", "tokA", "123-45-6789", &err)) << err;
+  // Deterministic tokens are stored once: a second Put of the same token is ignored.
+  ASSERT_TRUE(vault.Put("customers.email", "tokA", "ALICE@example.com", &err)) << err;
+  ASSERT_TRUE(vault.Commit(&err)) << err;
+}
+
+TEST(VaultTest, RoundTripIsPrivateAndDeduplicated) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("token_vault.db");
+  const KeyRing keys = Keys();
+  WriteEntries(path, keys);
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  Vault vault;
+  std::string err, original;
+  bool found = false;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadOnly, keys, &err)) << err;
+  ASSERT_TRUE(vault.Get("customers.email", "tokA", &original, &found, &err)) << err;
+  EXPECT_TRUE(found);
+  EXPECT_EQ(original, "alice@example.com");
+  ASSERT_TRUE(vault.Get("customers.ssn", "tokA", &original, &found, &err)) << err;
+  EXPECT_EQ(original, "123-45-6789");
+  ASSERT_TRUE(vault.Get("customers.email", "nope", &original, &found, &err)) << err;
+  EXPECT_FALSE(found);
+
+  VaultStats stats;
+  ASSERT_TRUE(vault.Stats(&stats, &err)) << err;
+  EXPECT_EQ(stats.entries, 3u);
+  EXPECT_EQ(stats.domains, 2u);
+  EXPECT_EQ(stats.key_id, keys.key_id());
+}
+
+TEST(VaultTest, OriginalsAreNotStoredInClear) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  WriteEntries(path, Keys());
+  std::string bytes = testing::ReadFile(path);
+  const std::string wal = testing::ReadFile(path + "-wal");
+  bytes += wal;
+  EXPECT_EQ(bytes.find("alice@example.com"), std::string::npos);
+  EXPECT_EQ(bytes.find("123-45-6789"), std::string::npos);
+}
+
+TEST(VaultTest, WrongKeyIsNamedNotGarbage) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  WriteEntries(path, Keys());
+  Vault vault;
+  std::string err;
+  const KeyRing other = Keys(testing::kOtherKey);
+  EXPECT_FALSE(vault.Open(path, Vault::Mode::kReadOnly, other, &err));
+  EXPECT_NE(
+      err.find("was written with key id " + Keys().key_id() + ", current key is " + other.key_id()),
+      std::string::npos)
+      << err;
+}
+
+TEST(VaultTest, TamperedCiphertextAndMovedEntriesFailAuthentication) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  WriteEntries(path, Keys());
+  // Flip a byte of one ciphertext, and move another entry's ciphertext under a new token.
+  Tamper(path,
+         "UPDATE vault_entry SET sealed = X'00' || substr(sealed, 2) WHERE token = 'tokB';"
+         "INSERT INTO vault_entry(domain, token, key_id, nonce, sealed) SELECT domain, 'tokZ', "
+         "key_id, nonce, sealed FROM vault_entry WHERE domain = 'customers.ssn';");
+  Vault vault;
+  std::string err, original;
+  bool found = false;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadOnly, Keys(), &err)) << err;
+  EXPECT_FALSE(vault.Get("customers.email", "tokB", &original, &found, &err));
+  EXPECT_NE(err.find("failed authentication"), std::string::npos) << err;
+  EXPECT_FALSE(vault.Get("customers.ssn", "tokZ", &original, &found, &err));
+  VaultVerifyReport report;
+  ASSERT_TRUE(vault.Verify(&report, &err)) << err;
+  EXPECT_EQ(report.checked, 4u);
+  EXPECT_EQ(report.failed, 2u);
+}
+
+TEST(VaultTest, RotateKeyReencryptsAllOrNothing) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  const KeyRing old_keys = Keys();
+  const KeyRing new_keys = Keys(testing::kOtherKey);
+  WriteEntries(path, old_keys);
+  {
+    Vault vault;
+    std::string err;
+    uint64_t rotated = 0;
+    ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, old_keys, &err)) << err;
+    ASSERT_TRUE(vault.RotateKey(new_keys, &rotated, &err)) << err;
+    EXPECT_EQ(rotated, 3u);
+  }
+  Vault vault;
+  std::string err, original;
+  bool found = false;
+  EXPECT_FALSE(vault.Open(path, Vault::Mode::kReadOnly, old_keys, &err));
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadOnly, new_keys, &err)) << err;
+  ASSERT_TRUE(vault.Get("customers.email", "tokB", &original, &found, &err)) << err;
+  EXPECT_EQ(original, "bob@example.com");
+
+  // A damaged entry stops a rotation before anything changes.
+  Tamper(path, "UPDATE vault_entry SET sealed = X'00' || substr(sealed, 2) WHERE token = 'tokB';");
+  Vault again;
+  uint64_t rotated = 0;
+  ASSERT_TRUE(again.Open(path, Vault::Mode::kReadWrite, new_keys, &err)) << err;
+  EXPECT_FALSE(again.RotateKey(old_keys, &rotated, &err));
+  EXPECT_NE(err.find("nothing was rotated"), std::string::npos) << err;
+}
+
+TEST(VaultTest, CorruptedOrForeignFilesGiveAClearError) {
+  ScopedTempDir dir;
+  const std::string garbage = dir.File("garbage.db");
+  testing::WriteFile(garbage, std::string(8192, 'x'));
+  Vault vault;
+  std::string err;
+  EXPECT_FALSE(vault.Open(garbage, Vault::Mode::kReadOnly, Keys(), &err));
+  EXPECT_NE(err.find("vault " + garbage), std::string::npos) << err;
+
+  const std::string path = dir.File("v.db");
+  WriteEntries(path, Keys());
+  const std::string bytes = testing::ReadFile(path);
+  testing::WriteFile(dir.File("truncated.db"), bytes.substr(0, 100));
+  Vault truncated;
+  EXPECT_FALSE(truncated.Open(dir.File("truncated.db"), Vault::Mode::kReadOnly, Keys(), &err));
+
+  Vault missing;
+  EXPECT_FALSE(missing.Open(dir.File("missing.db"), Vault::Mode::kReadOnly, Keys(), &err));
+  EXPECT_NE(err.find("does not exist"), std::string::npos);
+  EXPECT_FALSE(FileExists(dir.File("missing.db")));
+}
+
+TEST(VaultTest, AadBindsDomainTokenAndKeyId) {
+  EXPECT_NE(VaultAad("k1", "a", "b"), VaultAad("k1", "ab", ""));
+  EXPECT_NE(VaultAad("k1", "a", "b"), VaultAad("k2", "a", "b"));
+}
+
+}  // namespace
+}  // namespace sdp
