@@ -58,6 +58,8 @@ CREATE TABLE sdp.processing_batch (
   content_sha256    text,
   dev_only          boolean NOT NULL DEFAULT false,
   error             text,              -- why a batch is FAILED
+  chunks            integer NOT NULL DEFAULT 0,  -- chunks stored so far (chunked upload)
+  hash_state        bytea,             -- running SHA-256 of the chunks while UPLOADING
   created_at        timestamptz NOT NULL DEFAULT now(),
   received_at       timestamptz,
   processed_at      timestamptz,
@@ -100,3 +102,11 @@ CREATE TABLE sdp.processed_result (
   defaulted_features integer NOT NULL DEFAULT 0,  -- features missing or non-numeric in the row
   PRIMARY KEY (batch_id, row_no)
 );
+
+-- pg_dump skips the contents of extension tables unless they are marked as configuration:
+-- without this a dump of an SDP database would hold the schema and none of the data.
+SELECT pg_catalog.pg_extension_config_dump('sdp.api_client', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.processing_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.batch_chunk', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.tokenized_record', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.processed_result', '');

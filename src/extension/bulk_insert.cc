@@ -1,0 +1,315 @@
+// COPY-style bulk insertion and ordered batch scans (see bulk_insert.h).
+#include "bulk_insert.h"
+
+#include <cstring>
+
+namespace sdp::pg {
+
+namespace {
+
+// Like COPY's MAX_BUFFERED_TUPLES / MAX_BUFFERED_BYTES, a bit larger: our rows are small and
+// uniform, and bigger groups mean fewer heap_multi_insert calls.
+constexpr int kMaxBuffered = 1000;
+constexpr Size kMaxBufferedBytes = 512 * 1024;
+constexpr int kMaxColumns = 8;
+
+Oid SdpRelid(const char* name) {
+  Oid nsp = get_namespace_oid("sdp", false);
+  Oid relid = get_relname_relid(name, nsp);
+  if (!OidIsValid(relid)) {
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation sdp.%s does not exist", name)));
+  }
+  return relid;
+}
+
+// Maps the logical columns `names` to attribute positions of rel; refuses extra live columns.
+void ResolveColumns(Relation rel, const char* const* names, int n, int* positions) {
+  TupleDesc desc = RelationGetDescr(rel);
+  for (int i = 0; i < n; ++i) positions[i] = -1;
+  for (int a = 0; a < desc->natts; ++a) {
+    Form_pg_attribute att = TupleDescAttr(desc, a);
+    if (att->attisdropped) continue;
+    int found = -1;
+    for (int i = 0; i < n; ++i) {
+      if (strcmp(NameStr(att->attname), names[i]) == 0) found = i;
+    }
+    if (found < 0) {
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                      errmsg("sdp: unexpected column \"%s\" in %s", NameStr(att->attname),
+                             RelationGetRelationName(rel)),
+                      errhint("The bulk loader in src/extension/bulk_insert.cc must learn it.")));
+    }
+    positions[found] = a;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (positions[i] < 0) {
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                      errmsg("sdp: column \"%s\" missing from %s", names[i],
+                             RelationGetRelationName(rel))));
+    }
+  }
+}
+
+const char* const kRecordColumns[] = {"batch_id", "row_no", "client_id", "record_key", "fields"};
+const char* const kResultColumns[] = {
+    "batch_id", "row_no",    "client_id",     "record_key",
+    "score",    "risk_band", "model_version", "defaulted_features"};
+
+// A one-dimensional text[] without NULLs, laid out exactly as construct_array() would (4-byte
+// varlena headers, int alignment), in one palloc instead of one per element plus a copy.
+Datum MakeTextArray(int n, const char* const* fields, const int* lens) {
+  Size data = 0;
+  for (int i = 0; i < n; ++i) data += INTALIGN(VARHDRSZ + lens[i]);
+  const Size header = ARR_OVERHEAD_NONULLS(1);
+  ArrayType* array = static_cast<ArrayType*>(palloc(header + data));
+  std::memset(array, 0, header);
+  SET_VARSIZE(array, header + data);
+  array->ndim = 1;
+  array->dataoffset = 0;
+  array->elemtype = TEXTOID;
+  ARR_DIMS(array)[0] = n;
+  ARR_LBOUND(array)[0] = 1;
+  char* p = ARR_DATA_PTR(array);
+  for (int i = 0; i < n; ++i) {
+    const Size size = VARHDRSZ + lens[i];
+    const Size padded = INTALIGN(size);
+    SET_VARSIZE(p, size);
+    std::memcpy(p + VARHDRSZ, fields[i], lens[i]);
+    if (padded > size) std::memset(p + size, 0, padded - size);
+    p += padded;
+  }
+  return PointerGetDatum(array);
+}
+
+}  // namespace
+
+struct BulkInserter {
+  BulkTable table;
+  MemoryContext cxt;        // everything below lives here
+  MemoryContext batch_cxt;  // datums of the buffered rows, reset after every flush
+  Relation rel;
+  EState* estate;
+  ResultRelInfo* rri;
+  BulkInsertState bistate;
+  CommandId cid;
+  int natts;
+  int pos[kMaxColumns];
+  TupleTableSlot* slots[kMaxBuffered];
+  int nbuffered;
+  Size buffered_bytes;
+  Datum batch_id;
+  Datum client_id;
+  Datum model_version;
+};
+
+BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* client_id,
+                       const char* model_version) {
+  MemoryContext cxt =
+      AllocSetContextCreate(CurrentMemoryContext, "sdp bulk insert", ALLOCSET_DEFAULT_SIZES);
+  MemoryContext old = MemoryContextSwitchTo(cxt);
+  BulkInserter* b = static_cast<BulkInserter*>(palloc0(sizeof(BulkInserter)));
+  b->table = table;
+  b->cxt = cxt;
+  b->batch_cxt = AllocSetContextCreate(cxt, "sdp bulk insert rows", ALLOCSET_DEFAULT_SIZES);
+  const bool records = table == BulkTable::kTokenizedRecord;
+  b->rel =
+      table_open(SdpRelid(records ? "tokenized_record" : "processed_result"), RowExclusiveLock);
+  if (records) {
+    ResolveColumns(b->rel, kRecordColumns, 5, b->pos);
+  } else {
+    ResolveColumns(b->rel, kResultColumns, 8, b->pos);
+  }
+  b->natts = RelationGetDescr(b->rel)->natts;
+  b->estate = CreateExecutorState();
+  b->rri = makeNode(ResultRelInfo);
+  InitResultRelInfo(b->rri, b->rel, 1, nullptr, 0);
+  ExecOpenIndices(b->rri, false);
+  b->bistate = GetBulkInsertState();
+  b->cid = GetCurrentCommandId(true);
+  for (int i = 0; i < kMaxBuffered; ++i) b->slots[i] = table_slot_create(b->rel, nullptr);
+  pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+  std::memcpy(id, batch_id, sizeof(pg_uuid_t));
+  b->batch_id = UUIDPGetDatum(id);
+  b->client_id = CStringGetTextDatum(client_id);
+  b->model_version = model_version ? CStringGetTextDatum(model_version) : (Datum)0;
+  MemoryContextSwitchTo(old);
+  return b;
+}
+
+static void Flush(BulkInserter* b) {
+  if (b->nbuffered == 0) return;
+  // table_multi_insert and the index AMs leak into the current context: make it the row context.
+  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  table_multi_insert(b->rel, b->slots, b->nbuffered, b->cid, 0, b->bistate);
+  for (int i = 0; i < b->nbuffered; ++i) {
+    List* recheck =
+        ExecInsertIndexTuples(b->rri, b->slots[i], b->estate, false, false, nullptr, NIL);
+    list_free(recheck);
+  }
+  MemoryContextSwitchTo(old);
+  for (int i = 0; i < b->nbuffered; ++i) ExecClearTuple(b->slots[i]);
+  ResetPerTupleExprContext(b->estate);
+  MemoryContextReset(b->batch_cxt);
+  b->nbuffered = 0;
+  b->buffered_bytes = 0;
+}
+
+static TupleTableSlot* NextSlot(BulkInserter* b) {
+  TupleTableSlot* slot = b->slots[b->nbuffered];
+  ExecClearTuple(slot);
+  for (int a = 0; a < b->natts; ++a) slot->tts_isnull[a] = true;  // dropped columns stay NULL
+  return slot;
+}
+
+static void Store(BulkInserter* b, TupleTableSlot* slot, Size bytes) {
+  ExecStoreVirtualTuple(slot);
+  ++b->nbuffered;
+  b->buffered_bytes += bytes;
+  if (b->nbuffered == kMaxBuffered || b->buffered_bytes >= kMaxBufferedBytes) Flush(b);
+}
+
+static inline void Set(TupleTableSlot* slot, int pos, Datum value) {
+  slot->tts_values[pos] = value;
+  slot->tts_isnull[pos] = false;
+}
+
+void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, int nfields,
+                   const char* const* fields, const int* field_lens) {
+  TupleTableSlot* slot = NextSlot(b);
+  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  Set(slot, b->pos[0], b->batch_id);
+  Set(slot, b->pos[1], Int64GetDatum(row_no));
+  Set(slot, b->pos[2], b->client_id);
+  Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+  Datum array = MakeTextArray(nfields, fields, field_lens);
+  Set(slot, b->pos[4], array);
+  MemoryContextSwitchTo(old);
+  Store(b, slot, VARSIZE(DatumGetPointer(array)) + key_len + 64);
+}
+
+void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, double score,
+                   const char* band, int defaulted_features) {
+  TupleTableSlot* slot = NextSlot(b);
+  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  Set(slot, b->pos[0], b->batch_id);
+  Set(slot, b->pos[1], Int64GetDatum(row_no));
+  Set(slot, b->pos[2], b->client_id);
+  Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+  Set(slot, b->pos[4], Float8GetDatum(score));
+  Set(slot, b->pos[5], CStringGetTextDatum(band));
+  Set(slot, b->pos[6], b->model_version);
+  Set(slot, b->pos[7], Int32GetDatum(defaulted_features));
+  MemoryContextSwitchTo(old);
+  Store(b, slot, key_len + 96);
+}
+
+void BulkFinish(BulkInserter* b) {
+  Flush(b);
+  table_finish_bulk_insert(b->rel, 0);
+  FreeBulkInsertState(b->bistate);
+  for (int i = 0; i < kMaxBuffered; ++i) ExecDropSingleTupleTableSlot(b->slots[i]);
+  ExecCloseIndices(b->rri);
+  FreeExecutorState(b->estate);
+  table_close(b->rel, NoLock);  // keep the lock until the end of the transaction
+  MemoryContextDelete(b->cxt);
+}
+
+// ---- ordered scan ------------------------------------------------------------------------
+
+namespace {
+constexpr int kMaxWanted = 64;
+}
+
+struct RecordScan {
+  MemoryContext cxt;
+  MemoryContext row_cxt;  // detoasted values of the current row
+  Relation rel;
+  Relation index;
+  IndexScanDesc scan;
+  TupleTableSlot* slot;
+  ScanKeyData key;
+  int pos[5];
+  int nwanted;
+  int wanted[kMaxWanted];
+  int max_wanted;
+};
+
+RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wanted) {
+  if (nwanted > kMaxWanted) {
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                    errmsg("a model may use at most %d features", kMaxWanted)));
+  }
+  MemoryContext cxt =
+      AllocSetContextCreate(CurrentMemoryContext, "sdp record scan", ALLOCSET_DEFAULT_SIZES);
+  MemoryContext old = MemoryContextSwitchTo(cxt);
+  RecordScan* s = static_cast<RecordScan*>(palloc0(sizeof(RecordScan)));
+  s->cxt = cxt;
+  s->row_cxt = AllocSetContextCreate(cxt, "sdp record scan row", ALLOCSET_SMALL_SIZES);
+  s->rel = table_open(SdpRelid("tokenized_record"), AccessShareLock);
+  ResolveColumns(s->rel, kRecordColumns, 5, s->pos);
+  Oid pk = RelationGetPrimaryKeyIndex(s->rel);
+  if (!OidIsValid(pk)) {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("sdp.tokenized_record has no primary key")));
+  }
+  s->index = index_open(pk, AccessShareLock);
+  s->slot = table_slot_create(s->rel, nullptr);
+  pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+  std::memcpy(id, batch_id, sizeof(pg_uuid_t));
+  ScanKeyInit(&s->key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
+  s->scan = index_beginscan(s->rel, s->index, GetActiveSnapshot(), 1, 0);
+  index_rescan(s->scan, &s->key, 1, nullptr, 0);
+  s->nwanted = nwanted;
+  s->max_wanted = -1;
+  for (int i = 0; i < nwanted; ++i) {
+    s->wanted[i] = wanted[i];
+    if (wanted[i] > s->max_wanted) s->max_wanted = wanted[i];
+  }
+  MemoryContextSwitchTo(old);
+  return s;
+}
+
+bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len,
+                    const char** values, int* value_lens) {
+  MemoryContextReset(s->row_cxt);
+  if (!index_getnext_slot(s->scan, ForwardScanDirection, s->slot)) return false;
+  MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
+  bool isnull = false;
+  *row_no = DatumGetInt64(slot_getattr(s->slot, s->pos[1] + 1, &isnull));
+  struct varlena* k = pg_detoast_datum_packed(
+      (struct varlena*)DatumGetPointer(slot_getattr(s->slot, s->pos[3] + 1, &isnull)));
+  *key = VARDATA_ANY(k);
+  *key_len = static_cast<int>(VARSIZE_ANY_EXHDR(k));
+  Datum fields = slot_getattr(s->slot, s->pos[4] + 1, &isnull);
+  for (int i = 0; i < s->nwanted; ++i) value_lens[i] = -1;
+  if (!isnull && s->max_wanted >= 0) {
+    ArrayType* array = DatumGetArrayTypeP(fields);  // detoasts into row_cxt if needed
+    if (ARR_NDIM(array) == 1 && !ARR_HASNULL(array) && ARR_ELEMTYPE(array) == TEXTOID) {
+      const int n = ARR_DIMS(array)[0];
+      const char* p = ARR_DATA_PTR(array);
+      for (int e = 0; e < n && e <= s->max_wanted; ++e) {
+        for (int i = 0; i < s->nwanted; ++i) {
+          if (s->wanted[i] == e) {
+            values[i] = VARDATA_ANY(p);
+            value_lens[i] = static_cast<int>(VARSIZE_ANY_EXHDR(p));
+          }
+        }
+        p = att_addlength_pointer(p, -1, p);
+        p = (const char*)att_align_nominal(p, TYPALIGN_INT);
+      }
+    }
+  }
+  MemoryContextSwitchTo(old);
+  return true;
+}
+
+void RecordScanClose(RecordScan* s) {
+  index_endscan(s->scan);
+  ExecDropSingleTupleTableSlot(s->slot);
+  index_close(s->index, NoLock);
+  table_close(s->rel, NoLock);
+  MemoryContextDelete(s->cxt);
+}
+
+}  // namespace sdp::pg

@@ -1,0 +1,418 @@
+// Ingestion internals called by the SQL API in sql/20_ingest.sql (sdp_ingest_csv,
+// sdp_ingest_json, sdp_batch_open/append/seal). The SQL layer does the tenant check,
+// idempotency and the batch row; these functions parse and bulk-insert the rows.
+//
+//   sdp._load_csv(batch_id, client_id, csv, key_column, first_row_no, columns, chunk_seq)
+//   sdp._load_json(batch_id, client_id, records, key_column)
+//   sdp._sha256_hex(text), sdp._sha256_update(state, text), sdp._sha256_final(state)
+//   sdp._max_batch_bytes()
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "csv_reader.h"
+#include "sha256.h"
+// Backend headers last (pg.h rule).
+#include "bulk_insert.h"
+#include "gucs.h"
+#include "pg_datum.h"
+
+namespace {
+
+using sdp::Error;
+namespace sqlstate = sdp::sqlstate;
+
+constexpr int kInterruptEvery = 4096;
+
+std::string_view TextView(FunctionCallInfo fcinfo, int i) {
+  text* value = sdp::pg::PgCall([&] { return PG_GETARG_TEXT_PP(i); });
+  return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+pg_uuid_t UuidArg(FunctionCallInfo fcinfo, int i) {
+  pg_uuid_t* value = sdp::pg::PgCall([&] { return PG_GETARG_UUID_P(i); });
+  return *value;
+}
+
+bool ArgIsNull(FunctionCallInfo fcinfo, int i) { return PG_ARGISNULL(i); }
+
+void RequireArgs(FunctionCallInfo fcinfo, std::initializer_list<int> args) {
+  for (int i : args) {
+    if (ArgIsNull(fcinfo, i)) {
+      throw Error(sqlstate::kInvalidParameter, "argument " + std::to_string(i + 1) + " is NULL");
+    }
+  }
+}
+
+// A text[] argument without NULL elements as strings.
+std::vector<std::string> TextArrayArg(FunctionCallInfo fcinfo, int i) {
+  ArrayType* array = sdp::pg::PgCall([&] { return PG_GETARG_ARRAYTYPE_P(i); });
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int n = 0;
+  sdp::pg::PgCall(
+      [&] { deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n); });
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (int k = 0; k < n; ++k) {
+    if (nulls[k]) throw Error(sqlstate::kInvalidParameter, "column list contains NULL");
+    text* t = reinterpret_cast<text*>(DatumGetPointer(elems[k]));
+    out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+  }
+  return out;
+}
+
+// Builds the sdp._load_result composite (columns text[], records bigint). C-style.
+Datum MakeLoadResult(FunctionCallInfo fcinfo, int n, const char* const* names, const int* lens,
+                     int64 records) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) {
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("sdp._load_* must return a composite type")));
+  }
+  desc = BlessTupleDesc(desc);
+  Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+  for (int i = 0; i < n; ++i)
+    elems[i] = PointerGetDatum(cstring_to_text_with_len(names[i], lens[i]));
+  Datum values[2];
+  bool nulls[2] = {false, false};
+  values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+  values[1] = Int64GetDatum(records);
+  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+Datum LoadResult(FunctionCallInfo fcinfo, const std::vector<std::string>& columns,
+                 int64_t records) {
+  std::vector<const char*> names;
+  std::vector<int> lens;
+  for (const std::string& c : columns) {
+    names.push_back(c.data());
+    lens.push_back(static_cast<int>(c.size()));
+  }
+  const int n = static_cast<int>(columns.size());
+  return sdp::pg::PgCall(
+      [&] { return MakeLoadResult(fcinfo, n, names.data(), lens.data(), records); });
+}
+
+int FindKeyColumn(const std::vector<std::string>& columns, const std::string& key_column,
+                  const std::string& available) {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == key_column) return static_cast<int>(i);
+  }
+  throw Error(sqlstate::kInvalidParameter,
+              "key column \"" + key_column + "\" not found; available columns: " + available, "",
+              "name an existing column with key_column (X-Key-Column), e.g. customer_id");
+}
+
+std::string JoinColumns(const std::vector<std::string>& columns) {
+  std::string out;
+  for (size_t i = 0; i < columns.size() && i < 50; ++i) {
+    if (i > 0) out += ", ";
+    out += columns[i];
+  }
+  if (columns.size() > 50) out += ", ... (" + std::to_string(columns.size() - 50) + " more)";
+  return out;
+}
+
+// Feeds rows into the bulk inserter, checking keys and interrupts.
+class RowSink {
+ public:
+  // Empty-key errors name the position as `where_prefix` + `unit` + " " + N.
+  RowSink(const pg_uuid_t& batch, const std::string& client, int64_t first_row_no, int key_index,
+          const std::string& key_column, std::string where_prefix, const char* unit)
+      : row_no_(first_row_no),
+        key_index_(key_index),
+        key_column_(key_column),
+        where_prefix_(std::move(where_prefix)),
+        unit_(unit) {
+    inserter_ = sdp::pg::PgCall([&] {
+      return sdp::pg::BulkOpen(sdp::pg::BulkTable::kTokenizedRecord, &batch, client.c_str(),
+                               nullptr);
+    });
+  }
+
+  // `position` is the line (CSV) or record (JSON) number, for error messages.
+  void Add(const std::vector<std::string_view>& fields, uint64_t position) {
+    const std::string_view key = fields[key_index_];
+    if (key.empty()) {
+      throw Error(sqlstate::kInvalidParameter,
+                  where_prefix_ + unit_ + " " + std::to_string(position) +
+                      ": empty value in key column \"" + key_column_ + "\"",
+                  "", "every record needs a non-empty key to join results back");
+    }
+    ptrs_.clear();
+    lens_.clear();
+    for (std::string_view f : fields) {
+      ptrs_.push_back(f.data());
+      lens_.push_back(static_cast<int>(f.size()));
+    }
+    const int64 row_no = row_no_;
+    const int n = static_cast<int>(fields.size());
+    sdp::pg::BulkInserter* b = inserter_;
+    sdp::pg::PgCall([&] {
+      sdp::pg::BulkAddRecord(b, row_no, key.data(), static_cast<int>(key.size()), n, ptrs_.data(),
+                             lens_.data());
+    });
+    ++row_no_;
+    if ((++count_ % kInterruptEvery) == 0) sdp::pg::CheckForInterrupts();
+  }
+
+  int64_t Finish() {
+    sdp::pg::BulkInserter* b = inserter_;
+    sdp::pg::PgCall([&] { sdp::pg::BulkFinish(b); });
+    return count_;
+  }
+
+ private:
+  sdp::pg::BulkInserter* inserter_ = nullptr;
+  int64_t row_no_;
+  int key_index_;
+  std::string key_column_;
+  std::string where_prefix_;
+  const char* unit_;
+  int64_t count_ = 0;
+  std::vector<const char*> ptrs_;
+  std::vector<int> lens_;
+};
+
+bool IsBlank(std::string_view s) {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// sdp._load_csv(batch_id uuid, client_id text, csv text, key_column text, first_row_no bigint,
+//               columns text[], chunk_seq int) RETURNS sdp._load_result
+// columns NULL: the first record is the header (whole body, or chunk 0); otherwise the body is
+// rows only, with the given columns. chunk_seq (may be NULL) only labels error messages.
+SDP_PG_FUNCTION(sdp_load_csv) {
+  RequireArgs(fcinfo, {0, 1, 2, 3, 4});
+  const pg_uuid_t batch = UuidArg(fcinfo, 0);
+  const std::string client = sdp::pg::TextArg(fcinfo, 1);
+  const std::string_view body = TextView(fcinfo, 2);
+  const std::string key_column = sdp::pg::TextArg(fcinfo, 3);
+  const int64_t first_row_no = PG_GETARG_INT64(4);
+  const bool header_mode = ArgIsNull(fcinfo, 5);
+  const bool chunked = !ArgIsNull(fcinfo, 6);
+  const std::string label =
+      chunked ? "malformed CSV in chunk " + std::to_string(PG_GETARG_INT32(6)) + ": "
+              : std::string("malformed CSV: ");
+  const std::string where_prefix =
+      chunked ? "chunk " + std::to_string(PG_GETARG_INT32(6)) + ", " : std::string();
+
+  if (body.empty() || (header_mode && IsBlank(body))) {
+    throw Error(sqlstate::kInvalidParameter,
+                chunked ? "chunk " + std::to_string(PG_GETARG_INT32(6)) + " is empty"
+                        : std::string("empty body: no CSV header and no rows"),
+                "", "send a CSV whose first line names the columns, e.g. customer_id,age");
+  }
+
+  sdp::MemoryByteSource source(body);
+  sdp::CsvReader reader(&source);
+  sdp::CsvTable table(&reader);
+  std::string err;
+  std::vector<std::string> columns;
+  if (header_mode) {
+    if (!table.ReadHeader(&err)) throw Error(sqlstate::kBadCopyFormat, label + err);
+    columns = table.columns();
+  } else {
+    columns = TextArrayArg(fcinfo, 5);
+  }
+  const int key_index = FindKeyColumn(columns, key_column, JoinColumns(columns));
+
+  RowSink sink(batch, client, first_row_no, key_index, key_column, where_prefix, "line");
+  sdp::CsvRow row;
+  std::vector<std::string_view> fields;
+  for (;;) {
+    const bool got = header_mode ? table.Next(&row, &err) : reader.Next(&row, &err);
+    if (!got) {
+      if (!err.empty()) throw Error(sqlstate::kBadCopyFormat, label + err);
+      break;
+    }
+    if (!header_mode && row.size() != columns.size()) {
+      throw Error(sqlstate::kBadCopyFormat,
+                  label + "line " + std::to_string(reader.line()) + ": record has " +
+                      std::to_string(row.size()) + " field" + (row.size() == 1 ? "" : "s") +
+                      " but the header has " + std::to_string(columns.size()) +
+                      "; fix: later chunks carry whole rows only, no header, one value per "
+                      "column");
+    }
+    fields.clear();
+    for (size_t i = 0; i < row.size(); ++i) fields.push_back(row.field(i));
+    sink.Add(fields, reader.line());
+  }
+  const int64_t records = sink.Finish();
+  if (records == 0 && !chunked) {
+    throw Error(sqlstate::kInvalidParameter, "CSV has a header but no data rows", "",
+                "send at least one record");
+  }
+  return LoadResult(fcinfo, columns, records);
+}
+
+namespace {
+
+// JSON scalar as the text a CSV cell would hold; nested values are refused.
+std::string ScalarText(const JsonbValue& v, int record, const std::string& key) {
+  switch (v.type) {
+    case jbvString:
+      return std::string(v.val.string.val, v.val.string.len);
+    case jbvBool:
+      return v.val.boolean ? "true" : "false";
+    case jbvNull:
+      return std::string();
+    case jbvNumeric: {
+      char* s = sdp::pg::PgCall([&] {
+        return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+      });
+      std::string out(s);
+      sdp::pg::PgCall([&] { pfree(s); });
+      return out;
+    }
+    default:
+      throw Error(sqlstate::kInvalidParameter,
+                  "record " + std::to_string(record) + ": field \"" + key +
+                      "\" is not a scalar; records must be flat JSON objects");
+  }
+}
+
+}  // namespace
+
+// sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text)
+//   RETURNS sdp._load_result
+// records: a JSON array of flat objects. The first object's keys are the columns; a later
+// object may omit keys (empty value) but not add new ones.
+SDP_PG_FUNCTION(sdp_load_json) {
+  RequireArgs(fcinfo, {0, 1, 2, 3});
+  const pg_uuid_t batch = UuidArg(fcinfo, 0);
+  const std::string client = sdp::pg::TextArg(fcinfo, 1);
+  Jsonb* jb = sdp::pg::PgCall([&] { return PG_GETARG_JSONB_P(2); });
+  const std::string key_column = sdp::pg::TextArg(fcinfo, 3);
+  if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb)) {
+    throw Error(sqlstate::kInvalidParameter,
+                "records must be a JSON array of objects, or {\"records\": [...]}");
+  }
+  JsonbIterator* it = sdp::pg::PgCall([&] { return JsonbIteratorInit(&jb->root); });
+  JsonbValue v;
+  auto next = [&]() { return sdp::pg::PgCall([&] { return JsonbIteratorNext(&it, &v, false); }); };
+
+  std::vector<std::string> columns;
+  std::unordered_map<std::string, int> index;
+  std::vector<std::string> values;
+  std::vector<bool> seen;
+  std::vector<std::string_view> fields;
+  RowSink* sink = nullptr;  // opened once the first record fixed the columns
+  std::unique_ptr<RowSink> sink_owner;
+  int record = 0;
+
+  JsonbIteratorToken tok = next();  // WJB_BEGIN_ARRAY
+  for (;;) {
+    tok = next();
+    if (tok == WJB_END_ARRAY || tok == WJB_DONE) break;
+    ++record;
+    if (tok != WJB_BEGIN_OBJECT) {
+      throw Error(sqlstate::kInvalidParameter,
+                  "record " + std::to_string(record) + " is not a JSON object");
+    }
+    const bool first = record == 1;
+    if (!first) {
+      for (auto& value : values) value.clear();
+      std::fill(seen.begin(), seen.end(), false);
+    }
+    for (;;) {
+      tok = next();
+      if (tok == WJB_END_OBJECT) break;
+      // tok == WJB_KEY
+      std::string key(v.val.string.val, v.val.string.len);
+      tok = next();
+      if (tok != WJB_VALUE) {
+        throw Error(sqlstate::kInvalidParameter,
+                    "record " + std::to_string(record) + ": field \"" + key +
+                        "\" is not a scalar; records must be flat JSON objects");
+      }
+      std::string text = ScalarText(v, record, key);
+      if (first) {
+        index.emplace(key, static_cast<int>(columns.size()));
+        columns.push_back(std::move(key));
+        values.push_back(std::move(text));
+        seen.push_back(true);
+      } else {
+        auto found = index.find(key);
+        if (found == index.end()) {
+          throw Error(
+              sqlstate::kInvalidParameter,
+              "record " + std::to_string(record) + ": key \"" + key +
+                  "\" is not in the first record; available columns: " + JoinColumns(columns),
+              "", "every record must use the keys of the first one");
+        }
+        values[found->second] = std::move(text);
+        seen[found->second] = true;
+      }
+    }
+    if (first) {
+      if (columns.empty()) {
+        throw Error(sqlstate::kInvalidParameter, "record 1 is an empty object");
+      }
+      const int key_index = FindKeyColumn(columns, key_column, JoinColumns(columns));
+      sink_owner = std::make_unique<RowSink>(batch, client, 1, key_index, key_column, "", "record");
+      sink = sink_owner.get();
+    }
+    fields.clear();
+    for (const std::string& value : values) fields.emplace_back(value);
+    sink->Add(fields, static_cast<uint64_t>(record));
+  }
+  if (sink == nullptr) {
+    throw Error(sqlstate::kInvalidParameter, "empty body: the records array is empty", "",
+                "send at least one record");
+  }
+  const int64_t records = sink->Finish();
+  return LoadResult(fcinfo, columns, records);
+}
+
+// sdp._sha256_hex(data text) RETURNS text: lowercase hex SHA-256 of the text's bytes.
+SDP_PG_FUNCTION(sdp_sha256_hex) {
+  return sdp::pg::TextDatum(sdp::Sha256::Hex(TextView(fcinfo, 0)));
+}
+
+// sdp._sha256_update(state bytea, data text) RETURNS bytea: state NULL = a fresh hash.
+SDP_PG_FUNCTION(sdp_sha256_update) {
+  RequireArgs(fcinfo, {1});
+  sdp::Sha256 hash;
+  if (!ArgIsNull(fcinfo, 0)) {
+    bytea* state = sdp::pg::PgCall([&] { return PG_GETARG_BYTEA_PP(0); });
+    std::string err;
+    if (!hash.RestoreState(std::string_view(VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state)), &err)) {
+      throw Error(sqlstate::kObjectNotInPrerequisiteState, err);
+    }
+  }
+  hash.Update(TextView(fcinfo, 1));
+  const std::string saved = hash.SaveState();
+  return sdp::pg::PgCall([&] {
+    bytea* out = static_cast<bytea*>(palloc(saved.size() + VARHDRSZ));
+    SET_VARSIZE(out, saved.size() + VARHDRSZ);
+    std::memcpy(VARDATA(out), saved.data(), saved.size());
+    return PointerGetDatum(out);
+  });
+}
+
+// sdp._sha256_final(state bytea) RETURNS text: the hex digest of a saved state (NULL = empty).
+SDP_PG_FUNCTION(sdp_sha256_final) {
+  sdp::Sha256 hash;
+  if (!ArgIsNull(fcinfo, 0)) {
+    bytea* state = sdp::pg::PgCall([&] { return PG_GETARG_BYTEA_PP(0); });
+    std::string err;
+    if (!hash.RestoreState(std::string_view(VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state)), &err)) {
+      throw Error(sqlstate::kObjectNotInPrerequisiteState, err);
+    }
+  }
+  return sdp::pg::TextDatum(hash.HexDigest());
+}
+
+// sdp._max_batch_bytes() RETURNS bigint: sdp.max_batch_bytes in bytes.
+SDP_PG_FUNCTION(sdp_max_batch_bytes) { return Int64GetDatum(sdp::guc::max_batch_bytes); }
