@@ -18,12 +18,6 @@ void AddPending(CLI::App* app, CommandList* commands, const char* name, const ch
 
 }  // namespace
 
-void AddTokenizeCommands(CLI::App* app, CommandList* commands) {
-  AddPending(app, commands, "tokenize-csv", "Tokenize one column of a CSV file");
-  AddPending(app, commands, "tokenize-config", "Tokenize a CSV file with a YAML config");
-  AddPending(app, commands, "detokenize",
-             "Restore original values from the vault or by FPE decryption");
-}
 void AddServerCommands(CLI::App* app, CommandList* commands) {
   AddPending(app, commands, "upload-batch", "Upload a tokenized CSV as a batch");
   AddPending(app, commands, "process-batch", "Tokenize, upload, process and integrate in one go");
