@@ -56,7 +56,7 @@ SELECT sdp.sdp_create_client('auth_gen') <> :'key_a' AS keys_differ;
 SELECT sdp.sdp_create_client('auth_b', :'key_b') = :'key_b' AS given_key_returned;
 -- Only a hash is stored: the key is in no column, the hash is 32 bytes (HMAC-SHA-256) and
 -- differs from a bare SHA-256 of the key (it is peppered).
-SELECT client_id, key_prefix, octet_length(key_hash) AS hash_bytes, revoked_at IS NULL AS active
+SELECT client_id, left(key_prefix, 4) AS key_prefix, octet_length(key_hash) AS hash_bytes, revoked_at IS NULL AS active
   FROM sdp.api_client WHERE client_id LIKE 'auth%' ORDER BY 1;
 SELECT count(*) AS rows_containing_a_key FROM sdp.api_client c
  WHERE position(:'key_b' IN c::text) > 0 OR position(:'key_a' IN c::text) > 0

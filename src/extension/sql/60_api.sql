@@ -75,27 +75,37 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT set_config('response.status', status::text, true) $$;
 
--- Upload answer, as the seeds: {"batch_id","accepted_records","status"}. 201 when this request
--- created the batch (its created_at is this transaction's timestamp), 200 when an idempotency
--- key returned an existing one.
+-- Response bodies, as the seeds, keys in this order and compact (row_to_json):
+--   upload  {"batch_id","accepted_records","status"}
+--   process {"batch_id","processed_records","model_version","status"}
+--   chunk   {"batch_id","seq","accepted_records"}
+CREATE TYPE sdp.sdp_api_upload AS (batch_id uuid, accepted_records bigint, status sdp.sdp_batch_status);
+CREATE TYPE sdp.sdp_api_processed AS (batch_id uuid, processed_records bigint, model_version text,
+                                      status sdp.sdp_batch_status);
+CREATE TYPE sdp.sdp_api_chunk AS (batch_id uuid, seq integer, accepted_records bigint);
+
+CREATE FUNCTION sdp.sdp_api_upload_json(b sdp.sdp_batch) RETURNS json
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT row_to_json(ROW(b.batch_id, b.accepted_records, b.status)::sdp.sdp_api_upload) $$;
+
+-- Upload answer: 201 when this request created the batch (its created_at is this transaction's
+-- timestamp), 200 when an idempotency key returned an existing one.
 CREATE FUNCTION sdp.sdp_api_upload_response(b sdp.sdp_batch) RETURNS json
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM sdp.sdp_api_status(CASE WHEN b.created_at = now() THEN 201 ELSE 200 END);
-  RETURN json_build_object('batch_id', b.batch_id, 'accepted_records', b.accepted_records,
-                           'status', b.status);
+  RETURN sdp.sdp_api_upload_json(b);
 END
 $$;
 
--- Process answer, as the seeds: {"batch_id","processed_records","model_version","status"}.
 CREATE FUNCTION sdp.sdp_api_process_response(b sdp.sdp_batch) RETURNS json
-LANGUAGE sql STABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT json_build_object('batch_id', b.batch_id, 'processed_records', b.processed_records,
-                           'model_version', b.model_version, 'status', b.status)
+  SELECT row_to_json(ROW(b.batch_id, b.processed_records, b.model_version, b.status)::sdp.sdp_api_processed)
 $$;
 
 -- ---- pre-request -----------------------------------------------------------------------------
@@ -239,7 +249,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'empty body: send the chunk';
   END IF;
   v_records := sdp.sdp_batch_append(v_batch, v_seq::integer, $1, v_sha);
-  RETURN json_build_object('batch_id', v_batch, 'seq', v_seq::integer, 'accepted_records', v_records);
+  RETURN row_to_json(ROW(v_batch, v_seq::integer, v_records)::sdp.sdp_api_chunk);
 END
 $$;
 
@@ -248,11 +258,9 @@ CREATE FUNCTION sdp_api.batch_seal(batch_id uuid, chunks integer, content_sha256
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  b sdp.sdp_batch := sdp.sdp_batch_seal(batch_seal.batch_id, batch_seal.chunks, batch_seal.content_sha256);
 BEGIN
-  RETURN json_build_object('batch_id', b.batch_id, 'accepted_records', b.accepted_records,
-                           'status', b.status);
+  RETURN sdp.sdp_api_upload_json(sdp.sdp_batch_seal(batch_seal.batch_id, batch_seal.chunks,
+                                                    batch_seal.content_sha256));
 END
 $$;
 

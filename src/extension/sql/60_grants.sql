@@ -35,6 +35,7 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_results, sdp.sdp_results_csv,
     sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
     sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
+    sdp.sdp_api_upload_json(sdp.sdp_batch),
     sdp.sdp_api_process_response(sdp.sdp_batch)
   TO sdp_client;
 

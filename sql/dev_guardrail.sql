@@ -1,0 +1,123 @@
+-- Dev guardrail: dev-only models, batches and entry points exist only when sdp.env = 'dev'
+-- (superuser-only setting); in prod they answer 404 exactly like something that does not exist.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS sdp;
+
+CREATE FUNCTION pg_temp.error_of(stmt text)
+RETURNS TABLE(code text, message text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE stmt;
+  RETURN QUERY SELECT 'none'::text, ''::text;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+  message := regexp_replace(message, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g');
+  RETURN NEXT;
+END $$;
+
+\set key_d 'regress-dev-guardrail-key-client-d-01234567'
+SELECT sdp.sdp_create_client('dev_d', :'key_d') IS NOT NULL AS created;
+CREATE ROLE regress_dev_client LOGIN IN ROLE sdp_client;
+CREATE ROLE regress_dev_admin LOGIN IN ROLE sdp_admin;
+
+-- The default is prod, and only a superuser may change it.
+SHOW sdp.env;
+SELECT sdp.sdp_is_dev() AS is_dev;
+SET SESSION AUTHORIZATION regress_dev_client;
+\set VERBOSITY sqlstate
+SET sdp.env = 'dev';
+SELECT set_config('sdp.env', 'dev', true);
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_dev_admin;
+\set VERBOSITY sqlstate
+SET sdp.env = 'dev';
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+
+-- A dev-only batch (its processing type is scored by a dev-only model) created in dev.
+SET sdp.env = 'dev';
+SET SESSION AUTHORIZATION regress_dev_client;
+BEGIN;
+SELECT sdp.sdp_authenticate(:'key_d') AS tenant;
+SELECT batch_id AS dev_batch FROM sdp.sdp_ingest_csv('dev_d', 'risk_scoring_v2', E'customer_id,age\nd1,30\n') \gset
+SELECT batch_id AS prod_batch FROM sdp.sdp_ingest_csv('dev_d', 'risk_scoring', E'customer_id,age\nd2,40\n') \gset
+COMMIT;
+RESET SESSION AUTHORIZATION;
+RESET sdp.env;
+SELECT processing_type, dev_only, status FROM sdp.processing_batch WHERE client_id = 'dev_d' ORDER BY 1;
+
+-- ---- prod: dev-only models and batches are invisible ----------------------------------------
+SET SESSION AUTHORIZATION regress_dev_client;
+BEGIN;
+SELECT sdp.sdp_authenticate(:'key_d') AS tenant;
+SELECT name, dev_only FROM sdp.model ORDER BY 1;
+SELECT processing_type FROM sdp.processing_batch ORDER BY 1;
+SELECT count(*) AS dev_rows FROM sdp.tokenized_record WHERE batch_id = :'dev_batch';
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_batch_status(%L::uuid)', :'dev_batch'));
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_process_batch(%L)', :'dev_batch'));
+-- Dev entry points: 404 whatever the batch, even the client's own prod batch.
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'dev_batch'));
+-- A dev-only processing type does not exist in prod.
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_ingest_csv(%L, %L, %L)', 'dev_d', 'risk_scoring_v2', E'customer_id\nx\n'));
+COMMIT;
+RESET SESSION AUTHORIZATION;
+-- Trusted callers do not see dev-only rows in prod either.
+SET SESSION AUTHORIZATION regress_dev_admin;
+SELECT name FROM sdp.model WHERE dev_only;
+SELECT count(*) AS dev_batches FROM sdp.processing_batch WHERE dev_only;
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
+RESET SESSION AUTHORIZATION;
+-- The superuser path: the dev entry point is closed in prod for everyone.
+SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
+
+-- Through PostgREST (POSTGREST.md §8): POST /rpc/dev_process_batch answers 404 in prod.
+SET SESSION AUTHORIZATION sdp_authenticator;
+\set VERBOSITY sqlstate
+BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;
+SELECT set_config('search_path', 'sdp_api, public', true) AS search_path,
+       set_config('role', 'sdp_anon', true) AS role,
+       set_config('request.jwt.claims', '{"role":"sdp_anon"}', true) AS claims,
+       set_config('request.method', 'POST', true) AS method,
+       set_config('request.path', '/rpc/dev_process_batch', true) AS path,
+       set_config('request.headers', json_build_object('content-type', 'application/json',
+                  'x-api-key', :'key_d', 'x-client-id', 'dev_d')::text, true) IS NOT NULL AS headers,
+       set_config('request.cookies', '{}', true) AS cookies;
+SELECT sdp_api.pre_request();
+SELECT current_user;
+SELECT sdp_api.dev_process_batch(:'prod_batch');
+ROLLBACK;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+
+-- ---- dev: everything is there ---------------------------------------------------------------
+SET sdp.env = 'dev';
+SET SESSION AUTHORIZATION regress_dev_client;
+BEGIN;
+SELECT sdp.sdp_authenticate(:'key_d') AS tenant;
+SELECT name, dev_only FROM sdp.model ORDER BY 1;
+SELECT processing_type FROM sdp.processing_batch ORDER BY 1;
+SELECT count(*) AS dev_rows FROM sdp.tokenized_record WHERE batch_id = :'dev_batch';
+SELECT status, processed_records, model_version FROM sdp.sdp_dev_process_batch(:'dev_batch');
+SELECT status, processed_records, model_version FROM sdp.sdp_dev_process_batch(:'prod_batch');
+COMMIT;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION sdp_authenticator;
+BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;
+SELECT set_config('search_path', 'sdp_api, public', true) AS search_path,
+       set_config('role', 'sdp_anon', true) AS role,
+       set_config('request.jwt.claims', '{"role":"sdp_anon"}', true) AS claims,
+       set_config('request.method', 'POST', true) AS method,
+       set_config('request.path', '/rpc/dev_process_batch', true) AS path,
+       set_config('request.headers', json_build_object('content-type', 'application/json',
+                  'x-api-key', :'key_d', 'x-client-id', 'dev_d')::text, true) IS NOT NULL AS headers,
+       set_config('request.cookies', '{}', true) AS cookies;
+SELECT sdp_api.pre_request();
+SELECT regexp_replace(sdp_api.dev_process_batch(:'dev_batch')::text, '[0-9a-f-]{36}', '<uuid>') AS body;
+SELECT nullif(current_setting('response.status', true), '') AS status;
+ROLLBACK;
+RESET SESSION AUTHORIZATION;
+RESET sdp.env;
+
+DROP ROLE regress_dev_client, regress_dev_admin;
