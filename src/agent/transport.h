@@ -1,0 +1,92 @@
+// How the agent talks to the SDP server. Two implementations behind one interface:
+//   postgresql://...  PgTransport (libpq) calling the sdp.sdp_* SQL functions directly
+//   https://...       HttpTransport (libcurl) calling PostgREST's /rpc/* surface (sdp_api.*)
+// Commands (upload-batch, process-batch, status, integrate-results, watch) only see this.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sdp {
+
+struct BatchInfo {
+  std::string batch_id;
+  std::string client_id;
+  std::string processing_type;
+  std::string status;  // UPLOADING, RECEIVED, PROCESSING, PROCESSED, FAILED
+  int64_t accepted_records = 0;
+  int64_t processed_records = 0;
+  std::string model_version;
+  std::string content_sha256;
+};
+
+struct TransportError {
+  enum class Kind {
+    kNone,
+    kRetryable,  // network error, timeout, 429/503/504, server restarting: try again later
+    kRejected,   // 400/413/415/422: the request itself is wrong; never retried
+    kAuth,       // 401/403
+    kNotFound,   // 404 (also another client's batch)
+    kConflict,   // 409
+    kFatal,      // anything else (TLS verification failure, 5xx without retry, bug)
+  };
+  Kind kind = Kind::kNone;
+  int http_status = 0;  // 0 for libpq
+  std::string code;     // SQLSTATE or PostgREST code, e.g. PT409, 22P04, PGRST202
+  std::string message;  // server's message; never contains secrets
+  std::string hint;
+};
+
+struct TransportOptions {
+  std::string url;           // postgresql://... or https://...
+  std::string api_key;       // HTTPS: X-API-Key (from SDP_API_KEY; never logged)
+  std::string ca_bundle;     // HTTPS: SDP_CA_BUNDLE
+  std::string client_cert;   // HTTPS: optional mTLS certificate (PEM)
+  std::string client_key;    // HTTPS: optional mTLS key (PEM)
+  bool insecure_http = false;  // allow http:// to a non-loopback host
+  long connect_timeout_seconds = 10;
+  long request_timeout_seconds = 300;
+  int max_retries = 5;       // for kRetryable only
+};
+
+class ServerTransport {
+ public:
+  virtual ~ServerTransport() = default;
+
+  // Opens (or, for the same client + idempotency key, returns the existing) chunked upload.
+  virtual bool OpenBatch(const std::string& client_id, const std::string& processing_type,
+                         const std::string& key_column, const std::string& idempotency_key,
+                         BatchInfo* out, TransportError* err) = 0;
+  // Sends chunk `seq` (chunk 0 starts with the CSV header; later chunks hold whole rows only).
+  // Re-sending a chunk with the same hash is a no-op on the server. *rows_so_far: rows stored.
+  virtual bool AppendChunk(const std::string& batch_id, int seq, std::string_view chunk,
+                           const std::string& chunk_sha256, int64_t* rows_so_far,
+                           TransportError* err) = 0;
+  // Verifies the chunk count and the whole-content SHA-256; the batch becomes RECEIVED.
+  virtual bool SealBatch(const std::string& batch_id, int chunks,
+                         const std::string& content_sha256, BatchInfo* out,
+                         TransportError* err) = 0;
+  // Runs the model now (dev entry point when `dev`, 404 unless the server has sdp.env=dev).
+  virtual bool ProcessBatch(const std::string& batch_id, bool dev, BatchInfo* out,
+                            TransportError* err) = 0;
+  virtual bool GetBatch(const std::string& batch_id, BatchInfo* out, TransportError* err) = 0;
+  // Results as CSV (header record_key,score,risk_band,model_version; rows in batch order).
+  virtual bool FetchResultsCsv(const std::string& batch_id, std::string* csv,
+                               TransportError* err) = 0;
+  // "postgresql" or "https", for messages.
+  virtual const char* name() const = 0;
+};
+
+// Picks the implementation from the URL scheme. Errors name the URL without credentials.
+bool MakeTransport(const TransportOptions& options, std::unique_ptr<ServerTransport>* out,
+                   std::string* err);
+
+// "https://user:secret@host/x" -> "https://host/x"; "postgresql://u:pw@h/db" -> "postgresql://u@h/db".
+std::string RedactUrl(const std::string& url);
+
+// One line for stderr: "<what>: HTTP 409 PT409: <message>" / "<what>: PT404: <message>".
+std::string DescribeTransportError(const std::string& what, const TransportError& err);
+
+}  // namespace sdp
