@@ -308,13 +308,16 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
       }
 
       case State::kQuoted: {
-        // Embedded line feeds are data; scan past them (counting lines) so a
-        // multi-line value is still appended in one piece.
-        const char* s = p;
+        // Embedded line feeds are data: scan past them (counting lines) so a
+        // multi-line value is appended in one piece. The byte after a closing
+        // quote is handled here when it is in the buffer, so runs of quoted
+        // fields stay in this loop.
+        const char* run = p;  // start of bytes not yet appended
+        const char* s = p;    // scan position
         for (;;) {
           const char* q = Scan(s, e, kQuotedSpecial);
           if (q == e) {
-            if (q != p && !Append(row, p, q, err)) return false;
+            if (q != run && !Append(row, run, q, err)) return false;
             pos_ = end_;
             break;
           }
@@ -323,17 +326,49 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
             s = q + 1;
             continue;
           }
-          if (q != p && !Append(row, p, q, err)) return false;
-          pos_ = static_cast<size_t>(q + 1 - buf);
-          if (*q == '"') {
+          if (*q == '\0') {
+            return Fail(line_,
+                        "NUL byte in field " + std::to_string(row->fields_.size() + 1) +
+                            "; fix: the input looks binary or UTF-16, convert it to UTF-8 text",
+                        err);
+          }
+          // A quote: doubled, or the end of the field.
+          if (q + 1 == e) {  // the next byte is in the next buffer
+            if (q != run && !Append(row, run, q, err)) return false;
+            pos_ = end_;
             state_ = State::kQuoteInQuoted;
             break;
           }
-          return Fail(line_,
-                      "NUL byte in field " + std::to_string(row->fields_.size() + 1) +
-                          "; fix: the input looks binary or UTF-16, "
-                          "convert it to UTF-8 text",
-                      err);
+          const char next = q[1];
+          if (next == '"') {  // "" -> one literal quote
+            if (!Append(row, run, q + 1, err)) return false;
+            s = run = q + 2;
+            continue;
+          }
+          if (q != run && !Append(row, run, q, err)) return false;
+          if (next == ',') {
+            EndField(row, row->data_.size());
+            if (!StartField(row, err)) return false;
+            const char* n = q + 2;
+            if (n < e && *n == '"') {  // another quoted field
+              field_quoted_ = true;
+              quote_line_ = line_;
+              s = run = n + 1;
+              continue;
+            }
+            pos_ = static_cast<size_t>(n - buf);
+            state_ = State::kFieldStart;
+            break;
+          }
+          if (next == '\n') {
+            pos_ = static_cast<size_t>(q + 2 - buf);
+            ++line_;
+            return FinishRecord(row, LineEnding::kLf);
+          }
+          // CR or an error: the general state handles it.
+          pos_ = static_cast<size_t>(q + 1 - buf);
+          state_ = State::kQuoteInQuoted;
+          break;
         }
         break;
       }
