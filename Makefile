@@ -33,6 +33,7 @@ BUILDDIR ?= build
 AGENT_CXX      ?= g++
 AGENT_CXXFLAGS ?= -O2 -g
 AGENT_CXXFLAGS += -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc/common -Isrc/agent -Isrc \
+                  -I$(shell $(PG_CONFIG) --includedir) \
                   -DSDP_VERSION=\"$(EXTVERSION)\" -DSDP_SOURCE_DIR=\"$(CURDIR)\" $(SDP_WERROR) $(SANITIZE_FLAGS)
 AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
 

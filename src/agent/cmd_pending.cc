@@ -18,12 +18,6 @@ void AddPending(CLI::App* app, CommandList* commands, const char* name, const ch
 
 }  // namespace
 
-void AddServerCommands(CLI::App* app, CommandList* commands) {
-  AddPending(app, commands, "upload-batch", "Upload a tokenized CSV as a batch");
-  AddPending(app, commands, "process-batch", "Tokenize, upload, process and integrate in one go");
-  AddPending(app, commands, "integrate-results", "Join a batch's results onto the raw file");
-  AddPending(app, commands, "status", "Show a batch's status");
-}
 void AddWatchCommand(CLI::App* app, CommandList* commands) {
   AddPending(app, commands, "watch", "Daemon: process CSV files dropped into an outbox folder");
 }

@@ -40,15 +40,16 @@ struct TransportError {
 };
 
 struct TransportOptions {
-  std::string url;           // postgresql://... or https://...
-  std::string api_key;       // HTTPS: X-API-Key (from SDP_API_KEY; never logged)
-  std::string ca_bundle;     // HTTPS: SDP_CA_BUNDLE
-  std::string client_cert;   // HTTPS: optional mTLS certificate (PEM)
-  std::string client_key;    // HTTPS: optional mTLS key (PEM)
+  std::string url;             // postgresql://... or https://...
+  std::string client_id;       // the client the API key belongs to (X-Client-Id)
+  std::string api_key;         // HTTPS: X-API-Key (from SDP_API_KEY; never logged)
+  std::string ca_bundle;       // HTTPS: SDP_CA_BUNDLE
+  std::string client_cert;     // HTTPS: optional mTLS certificate (PEM)
+  std::string client_key;      // HTTPS: optional mTLS key (PEM)
   bool insecure_http = false;  // allow http:// to a non-loopback host
   long connect_timeout_seconds = 10;
   long request_timeout_seconds = 300;
-  int max_retries = 5;       // for kRetryable only
+  int max_retries = 5;  // for kRetryable only
 };
 
 class ServerTransport {
@@ -65,9 +66,8 @@ class ServerTransport {
                            const std::string& chunk_sha256, int64_t* rows_so_far,
                            TransportError* err) = 0;
   // Verifies the chunk count and the whole-content SHA-256; the batch becomes RECEIVED.
-  virtual bool SealBatch(const std::string& batch_id, int chunks,
-                         const std::string& content_sha256, BatchInfo* out,
-                         TransportError* err) = 0;
+  virtual bool SealBatch(const std::string& batch_id, int chunks, const std::string& content_sha256,
+                         BatchInfo* out, TransportError* err) = 0;
   // Runs the model now (dev entry point when `dev`, 404 unless the server has sdp.env=dev).
   virtual bool ProcessBatch(const std::string& batch_id, bool dev, BatchInfo* out,
                             TransportError* err) = 0;
@@ -83,7 +83,8 @@ class ServerTransport {
 bool MakeTransport(const TransportOptions& options, std::unique_ptr<ServerTransport>* out,
                    std::string* err);
 
-// "https://user:secret@host/x" -> "https://host/x"; "postgresql://u:pw@h/db" -> "postgresql://u@h/db".
+// "https://user:secret@host/x" -> "https://host/x"; "postgresql://u:pw@h/db" ->
+// "postgresql://u@h/db".
 std::string RedactUrl(const std::string& url);
 
 // One line for stderr: "<what>: HTTP 409 PT409: <message>" / "<what>: PT404: <message>".

@@ -1,0 +1,177 @@
+#include "integrate.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "atomic_file.h"
+#include "column_tokenizer.h"
+#include "csv_batch_reader.h"
+#include "csv_writer.h"
+#include "progress.h"
+#include "signals.h"
+
+namespace sdp {
+namespace {
+
+struct ResultCells {
+  std::string score, risk_band, model_version;
+};
+
+// Parses the results CSV into key -> cells.
+bool LoadResults(const std::string& csv, std::unordered_map<std::string, ResultCells>* out,
+                 std::string* err) {
+  MemoryByteSource source(csv);
+  CsvReader reader(&source);
+  CsvTable table(&reader);
+  if (!table.ReadHeader(err)) {
+    *err = "results: " + *err;
+    return false;
+  }
+  int key, score, band, model;
+  if (!table.RequireColumn("record_key", &key, err) || !table.RequireColumn("score", &score, err) ||
+      !table.RequireColumn("risk_band", &band, err) ||
+      !table.RequireColumn("model_version", &model, err)) {
+    *err = "results: " + *err;
+    return false;
+  }
+  CsvRow row;
+  while (table.Next(&row, err)) {
+    (*out)[std::string(row.field(key))] = ResultCells{
+        std::string(row.field(score)), std::string(row.field(band)), std::string(row.field(model))};
+  }
+  if (!err->empty()) {
+    *err = "results: " + *err;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::string* err) {
+  const auto start = std::chrono::steady_clock::now();
+  *report = IntegrateReport();
+  std::unordered_map<std::string, ResultCells> results;
+  if (!LoadResults(job.results_csv, &results, err)) return false;
+  report->results = results.size();
+
+  // The key column as the server knows it: re-tokenized when the config tokenizes it.
+  std::unique_ptr<ColumnTokenizer> key_tokenizer;
+  if (job.config != nullptr) {
+    if (const ColumnRule* rule = job.config->Find(job.key_column)) {
+      if (rule->type != TokenType::kHash && rule->type != TokenType::kFpe) {
+        *err = "key column '" + job.key_column + "' is tokenized as " + TokenTypeName(rule->type) +
+               ", which cannot be re-derived to join; fix: tokenize the key column with HASH or "
+               "FPE";
+        return false;
+      }
+      if (job.keys == nullptr) {
+        *err = "key column '" + job.key_column + "' is tokenized; fix: set SDP_CRYPTO_KEY";
+        return false;
+      }
+      key_tokenizer = std::make_unique<ColumnTokenizer>();
+      if (!key_tokenizer->Init(*rule, *job.config, *job.keys, err)) return false;
+    }
+  }
+
+  const int fd = ::open(job.raw_input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = job.raw_input + ": cannot open: " + std::strerror(errno) +
+           "; fix: check the --raw-input path";
+    return false;
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  const uint64_t raw_bytes = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  FdByteSource source(fd);
+  CsvReader reader(&source);
+  CsvTable table(&reader);
+  auto located = [&](std::string* e) {
+    *e = job.raw_input + ":" + (e->rfind("line ", 0) == 0 ? e->substr(5) : " " + *e);
+    return false;
+  };
+  if (!table.ReadHeader(err)) return located(err);
+  int key_index;
+  if (!table.RequireColumn(job.key_column, &key_index, err)) return located(err);
+  for (const char* added : {"score", "risk_band", "model_version"}) {
+    if (table.ColumnIndex(added) >= 0) {
+      *err = job.raw_input + ": already has a column '" + added +
+             "'; fix: rename it before integrating results";
+      return false;
+    }
+  }
+
+  AtomicOutputFile out;
+  if (!out.Open(job.output, err)) return false;
+  CsvWriterOptions options;
+  options.preserve_quoting = true;
+  options.write_bom = reader.had_bom();
+  options.escape_formulas = job.escape_formulas;
+  options.line_ending =
+      reader.line_ending() == LineEnding::kCrLf ? LineEnding::kCrLf : LineEnding::kLf;
+  CsvWriter writer(out.sink(), options);
+  const CsvRow& header = table.header_row();
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (!writer.WriteField(header.field(i), header.was_quoted(i), err)) return false;
+  }
+  if (!writer.WriteField("score", err) || !writer.WriteField("risk_band", err) ||
+      !writer.WriteField("model_version", err) || !writer.EndRow(header.ending(), err)) {
+    return false;
+  }
+
+  CsvBatchReader batches(&table);
+  Progress progress("integrate", raw_bytes);
+  std::string token, lookup_err;
+  const ResultCells empty;
+  while (const RowBatch* batch = batches.Next(err)) {
+    if (Interrupted()) {
+      *err = "interrupted; nothing was written";
+      return false;
+    }
+    for (size_t r = 0; r < batch->size; ++r) {
+      const CsvRow& row = batch->rows[r];
+      std::string_view key = row.field(key_index);
+      if (key_tokenizer) {
+        bool store = false;
+        if (!key_tokenizer->Tokenize(key, &token, &store, &lookup_err)) {
+          *err = job.raw_input + ":" + std::to_string(batch->lines[r]) + ": " + lookup_err;
+          return false;
+        }
+        key = token;
+      }
+      const auto it = key.empty() ? results.end() : results.find(std::string(key));
+      const ResultCells& cells = it == results.end() ? empty : it->second;
+      report->matched_rows += it != results.end();
+      for (size_t c = 0; c < row.size(); ++c) {
+        if (!writer.WriteField(row.field(c), row.was_quoted(c), err)) return false;
+      }
+      // A row that ended the file without a newline gets one: result columns follow.
+      if (!writer.WriteField(cells.score, err) || !writer.WriteField(cells.risk_band, err) ||
+          !writer.WriteField(cells.model_version, err) ||
+          !writer.EndRow(row.ending() == LineEnding::kNone ? options.line_ending : row.ending(),
+                         err)) {
+        return false;
+      }
+    }
+    report->raw_rows += batch->size;
+    progress.Update(report->raw_rows, batches.bytes_read());
+  }
+  if (!err->empty()) return located(err);
+  if (!writer.Flush(err) || !out.Commit(err)) return false;
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return true;
+}
+
+}  // namespace sdp

@@ -1,0 +1,37 @@
+// Joins a batch's results back onto the raw (untokenized) file, locally.
+//
+// Output = every raw column, in the raw order and quoting, plus score, risk_band and
+// model_version. Raw rows without a result keep empty result columns; every raw row whose key
+// has a result gets it (duplicate keys included). When the key column was tokenized, the raw
+// key is re-tokenized with the same config and key to find its result; that needs a
+// deterministic rule (HASH or FPE) for the key column.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "crypto_keys.h"
+#include "tokenization_config.h"
+
+namespace sdp {
+
+struct IntegrateJob {
+  std::string raw_input;
+  std::string output;
+  std::string key_column = "customer_id";
+  std::string results_csv;                     // record_key,score,risk_band,model_version
+  const TokenizationConfig* config = nullptr;  // to re-derive a tokenized key; may be null
+  const KeyRing* keys = nullptr;               // needed when the key column is tokenized
+  bool escape_formulas = false;                // guard raw cells against spreadsheet formulas
+};
+
+struct IntegrateReport {
+  uint64_t raw_rows = 0;
+  uint64_t matched_rows = 0;
+  uint64_t results = 0;
+  double seconds = 0;
+};
+
+bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::string* err);
+
+}  // namespace sdp
