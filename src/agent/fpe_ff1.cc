@@ -322,15 +322,20 @@ bool Ff1::Crypt(bool encrypt, const std::vector<uint16_t>& in, std::string_view 
       u128 y = 0;  // d <= 12 bytes here
       for (size_t k = 0; k < d; ++k) y = y << 8 | s[k];
       const u128 mod = (i % 2 == 0) ? pow_u : pow_v_fast;
-      const u128 ym = y % mod;
+      // A 128-bit division is a libgcc call; short inputs (d <= 8, e.g.
+      // up to 19 digits) get by with a native 64-bit one.
+      const u128 ym = (y < kTwo64 && mod < kTwo64)
+                          ? static_cast<uint64_t>(y) % static_cast<uint64_t>(mod)
+                          : y % mod;
+      // Both operands are below mod, so one conditional subtraction reduces.
+      u128 c = encrypt ? static_cast<u128>(a) + ym : static_cast<u128>(bb) + (mod - ym);
+      if (c >= mod) c -= mod;
       if (encrypt) {
-        const uint64_t c = static_cast<uint64_t>((a + ym) % mod);
         a = bb;
-        bb = c;
+        bb = static_cast<uint64_t>(c);
       } else {
-        const uint64_t c = static_cast<uint64_t>((bb + mod - ym) % mod);
         bb = a;
-        a = c;
+        a = static_cast<uint64_t>(c);
       }
     }
     StrFast(a, radix, out->data(), u);

