@@ -67,9 +67,13 @@ SDP_PG_FUNCTION(sdp_score_logistic) {
 // Reads the batch's rows in row order, scores each in C++ and bulk-inserts processed_result.
 // feature_idx[i] is the 0-based position of feature i in the batch's columns, or -1 if absent.
 SDP_PG_FUNCTION(sdp_score_batch) {
+  static const char* const kArgs[] = {"batch_id", "client_id", "model_version", "feature_idx",
+                                      "weights",  "bias",      "center",        "scale",
+                                      "defaults", "clip",      "bands.medium",  "bands.high"};
   for (int i = 0; i < 12; ++i) {
     if (PG_ARGISNULL(i)) {
-      throw Error(sqlstate::kInvalidParameter, "argument " + std::to_string(i + 1) + " is NULL");
+      throw Error(sqlstate::kInvalidParameter,
+                  std::string("invalid model: parameter ") + kArgs[i] + " is missing");
     }
   }
   pg_uuid_t batch = *sdp::pg::PgCall([&] { return PG_GETARG_UUID_P(0); });
