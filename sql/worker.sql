@@ -75,6 +75,32 @@ SELECT pg_temp.wait_for($$SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHER
 SELECT status, processed_records, error FROM sdp.processing_batch WHERE batch_id = :'race';
 SELECT count(*) AS results, count(DISTINCT row_no) AS distinct_rows FROM sdp.processed_result WHERE batch_id = :'race';
 
+-- Under REPEATABLE READ the same race cannot wait-and-reread: the batch row changed after this
+-- transaction's snapshot. The caller gets PT409 (retry), never SQLSTATE 40001 (PostgREST would
+-- retry that forever). The worker's commit is detected through the statistics it flushes when
+-- it exits, which do not depend on this transaction's snapshot.
+ALTER SYSTEM SET sdp.auto_process = off;
+SELECT pg_reload_conf();
+SELECT pg_sleep(1);
+SELECT pg_temp.wait_for($$SELECT current_setting('sdp.auto_process') = 'off'$$) AS paused;
+SELECT pg_temp.wait_for($$SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'sdp worker')$$) AS idle;
+SELECT batch_id AS rr FROM sdp.sdp_ingest_csv('worker_a', 'risk_scoring', E'customer_id,age\nq1,30\n') \gset
+ALTER SYSTEM SET sdp.auto_process = on;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT status FROM sdp.sdp_batch_status(:'rr'::uuid);
+SELECT pg_stat_clear_snapshot();
+SELECT pg_stat_get_tuples_updated('sdp.processing_batch'::regclass) AS updates_before \gset
+SELECT pg_reload_conf();
+SELECT pg_temp.wait_for(format($$SELECT pg_stat_get_tuples_updated('sdp.processing_batch'::regclass) >= %s + 2
+                                   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'sdp worker')$$,
+                               :updates_before)) AS worker_committed;
+\set VERBOSITY sqlstate
+SELECT status FROM sdp.sdp_process_batch(:'rr');
+\set VERBOSITY default
+ROLLBACK;
+SELECT status, processed_records FROM sdp.processing_batch WHERE batch_id = :'rr';
+SELECT count(*) AS results FROM sdp.processed_result WHERE batch_id = :'rr';
+
 -- Back to the defaults: no more workers.
 ALTER SYSTEM RESET sdp.auto_process;
 ALTER SYSTEM RESET sdp.worker_naptime;
