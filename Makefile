@@ -81,7 +81,7 @@ demo: deps
 	$(MAKE) all
 	$(MAKE) install
 	$(MAKE) agent
-	bash test/with_pg.sh bash demo/demo.sh
+	SDP_PG_SETTINGS="sdp.auto_process=on;sdp.worker_naptime=200ms" bash test/with_pg.sh bash demo/demo.sh
 
 bench: deps
 	$(MAKE) all

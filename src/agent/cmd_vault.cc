@@ -89,15 +89,20 @@ void AddVaultCommands(CLI::App* app, CommandList* commands) {
   auto flags = std::make_shared<VaultFlags>();
   CLI::App* vault = app->add_subcommand("vault", "Vault maintenance: stats, verify, rotate-key");
   vault->require_subcommand(1);
-  vault->add_option("--vault", flags->vault, "Vault file")->capture_default_str();
 
+  auto add_vault_flag = [flags](CLI::App* sub) {
+    sub->add_option("--vault", flags->vault, "Vault file")->capture_default_str();
+  };
   CLI::App* stats = vault->add_subcommand("stats", "Entries per domain, key id, file size");
+  add_vault_flag(stats);
   commands->push_back({stats, [flags] { return RunStats(*flags); }});
   CLI::App* verify =
       vault->add_subcommand("verify", "Decrypt every entry; report tampered or corrupted ones");
+  add_vault_flag(verify);
   commands->push_back({verify, [flags] { return RunVerify(*flags); }});
   CLI::App* rotate = vault->add_subcommand(
       "rotate-key", "Re-encrypt every entry under a new key, atomically (all or nothing)");
+  add_vault_flag(rotate);
   rotate
       ->add_option("--new-key-env", flags->new_key_env,
                    "Name of the environment variable holding the new key (never the key itself)")
