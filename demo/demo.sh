@@ -101,12 +101,28 @@ values = set()
 with open(sys.argv[1], newline="", encoding="utf-8") as f:
     for r in csv.DictReader(f):
         values.update(r[c] for c in pii if r[c])
+# Long values are searched anywhere in the dump; values under 6 characters (a 3-letter name)
+# could occur inside a random base64 token by chance, so they are compared with whole cells.
+long_values = sorted(v for v in values if len(v) >= 6)
+short_values = sorted(v for v in values if len(v) < 6)
 with open(sys.argv[2], "w", encoding="utf-8") as out:
-    out.write("\n".join(sorted(values)) + "\n")
-print(f"    {len(values)} distinct raw PII values from the {pii.__len__()} PII columns of the input")
+    out.write("\n".join(long_values) + "\n")
+with open(sys.argv[2] + ".short", "w", encoding="utf-8") as out:
+    out.write("".join(v + "\n" for v in short_values))
+print(f"    {len(values)} distinct raw PII values from the {len(pii)} PII columns of the input "
+      f"({len(long_values)} searched anywhere in the dump, {len(short_values)} short ones compared with every stored cell)")
 EOF
-# Whole-word, fixed-string, all patterns at once (Aho-Corasick in GNU grep).
-found=$(grep -F -w -o -f "$work/pii_values.txt" "$work/server_dump.sql" | sort -u | wc -l || true)
+# Fixed strings, all patterns at once (Aho-Corasick in GNU grep).
+found_long=$(grep -F -o -f "$work/pii_values.txt" "$work/server_dump.sql" | sort -u | wc -l || true)
+found_short=$(psql -XAtq -v ON_ERROR_STOP=1 <<SQL
+CREATE TEMP TABLE short_pii(v text);
+\copy short_pii FROM '$work/pii_values.txt.short'
+SELECT count(DISTINCT v) FROM short_pii
+ WHERE v IN (SELECT unnest(fields) FROM sdp.tokenized_record)
+    OR v IN (SELECT record_key FROM sdp.processed_result);
+SQL
+)
+found=$((found_long + found_short))
 echo "    dump: $(du -h "$work/server_dump.sql" | cut -f1), tokenized rows on the server: $(psql -XAtc 'SELECT count(*) FROM sdp.tokenized_record')"
 [[ "${SDP_DEMO_KEEP:-0}" == 1 ]] || rm -f "$work/server_dump.sql"
 printf '\n\033[1m%s raw PII values on the server\033[0m\n' "$found"
