@@ -34,7 +34,7 @@ struct ServerFlags {
   bool insecure_http = false;
   bool escape_formulas = false;
   double timeout_seconds = 600;
-  size_t chunk_mb = 8;
+  size_t chunk_kb = 8192;
   std::string vault = "token_vault.db";
 };
 
@@ -77,7 +77,7 @@ int Upload(const ServerFlags& flags, const std::string& file, ServerTransport* t
   job.client_id = flags.client_id;
   job.processing_type = flags.processing_type;
   job.key_column = flags.key_column;
-  job.chunk_bytes = flags.chunk_mb << 20;
+  job.chunk_bytes = flags.chunk_kb << 10;
   std::string err;
   int exit_code = kExitFailure;
   if (!UploadCsvFile(job, transport, outcome, &err, &exit_code)) {
@@ -282,7 +282,7 @@ void AddServerCommands(CLI::App* app, CommandList* commands) {
     sub->add_option("--client-id", f->client_id, "Client id")->required();
     sub->add_option("--processing-type", f->processing_type, "e.g. risk_scoring")->required();
     sub->add_option("--key-column", f->key_column, "Join key column")->capture_default_str();
-    sub->add_option("--chunk-mb", f->chunk_mb, "Chunk size in MiB")->capture_default_str();
+    sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")->capture_default_str();
     AddConnectionFlags(sub, f.get());
     commands->push_back({sub, [f] { return RunUpload(*f); }});
   }
@@ -302,7 +302,7 @@ void AddServerCommands(CLI::App* app, CommandList* commands) {
                   "Process now through the dev entry point (server must run sdp.env = dev)");
     sub->add_option("--timeout", f->timeout_seconds, "Seconds to wait for PROCESSED")
         ->capture_default_str();
-    sub->add_option("--chunk-mb", f->chunk_mb, "Chunk size in MiB")->capture_default_str();
+    sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")->capture_default_str();
     sub->add_flag("--escape-formulas", f->escape_formulas,
                   "Prefix cells starting with = + - @ with ' in the merged output");
     AddConnectionFlags(sub, f.get());

@@ -1,0 +1,48 @@
+# Shared helpers for test/e2e/*.sh (sourced). Each script runs inside test/with_pg.sh, creates
+# its own database and work directory, and cleans both up.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+agent="$repo/build/sdp-agent"
+export SDP_CRYPTO_KEY=Miql-SH11OTpm4rFOh5QF7iNG2fPolSwwvvb1YceREw=
+unset SDP_API_KEY SDP_SERVER_URL
+e2e_work=$(mktemp -d /tmp/sdp-e2e.XXXXXX)
+e2e_db=""
+checks=0
+
+e2e_cleanup() {
+  [[ -n "$e2e_db" ]] && PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
+    -c "DROP DATABASE IF EXISTS $e2e_db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$e2e_work"
+}
+trap e2e_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { checks=$((checks + 1)); echo "ok: $*"; }
+
+# Creates database $1 with the extension and exports SDP_SERVER_URL for it.
+e2e_database() {
+  e2e_db=$1
+  PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
+    -c "DROP DATABASE IF EXISTS $e2e_db WITH (FORCE)" -c "CREATE DATABASE $e2e_db"
+  psql -XAtq -d "$e2e_db" -c "CREATE EXTENSION sdp"
+  export PGDATABASE=$e2e_db
+  export SDP_SERVER_URL="postgresql://postgres@127.0.0.1:$PGPORT/$e2e_db"
+}
+
+# Runs the agent expecting exit code $1; stdout to $e2e_work/out, stderr to $e2e_work/err.
+expect_exit() {
+  local want=$1
+  shift
+  set +e
+  "$agent" "$@" >"$e2e_work/out" 2>"$e2e_work/err"
+  local got=$?
+  set -e
+  [[ $got == "$want" ]] || fail "sdp-agent $* exited $got, expected $want; stderr: $(cat "$e2e_work/err")"
+}
+
+# stderr must be exactly one line in the agent's format and contain $1.
+expect_one_error_line() {
+  [[ $(wc -l <"$e2e_work/err") == 1 ]] || fail "expected one stderr line, got: $(cat "$e2e_work/err")"
+  grep -q '^sdp-agent: error: ' "$e2e_work/err" || fail "bad error format: $(cat "$e2e_work/err")"
+  grep -qF -- "$1" "$e2e_work/err" || fail "error does not mention '$1': $(cat "$e2e_work/err")"
+}
