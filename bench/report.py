@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""The reporting half of `make bench`: medians, rows/s, ratios against targets, the table on
+stdout, latest.json, latest.md and the bar chart latest.png (gnuplot, pngcairo).
+
+    bench/report.py --out DIR [--quick] [--readme bench/README.md]
+
+Reads DIR/measurements.tsv and DIR/checks.tsv (bench/stages.sh) and DIR/meta.txt (bench/run.sh).
+Exit status: 1 if a check failed or a stage has no figure; in a full run also 1 if a ratio is
+BELOW TARGET. A QUICK run prints the ratios but never fails on them (20k rows on a shared,
+noisy machine say nothing about throughput).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+# stage id -> title; contenders in display order: (id, label, kind) where kind is
+# "ours", "peer" or "part" (a component of ours, shown for explanation only).
+STAGES = [
+    ("tokenize_hash", "tokenize HASH, 6 PII columns, no vault", [
+        ("sdp-agent", "sdp-agent tokenize-config", "ours"),
+        ("python_hmac", "Python csv + hmac", "peer"),
+        ("python_hmac_nowrite", "Python csv + hmac, no writing", "peer"),
+    ]),
+    ("tokenize_vault", "tokenize full config, with vault", [
+        ("sdp-agent", "sdp-agent tokenize-config", "ours"),
+        ("@tokenize_hash/python_hmac", "Python csv + hmac (HASH work only)", "peer"),
+    ]),
+    ("tokenize_fpe", "tokenize FPE FF1 on card_number", [
+        ("sdp-agent", "sdp-agent tokenize-config", "ours"),
+    ]),
+    ("ingest", "ingest tokenized rows", [
+        ("sdp_ingest_csv", "sdp_ingest_csv(pg_read_file)", "ours"),
+        ("copy_file", "COPY FROM file, table with PK", "peer"),
+        ("upload_batch", "sdp-agent upload-batch (libpq, chunks)", "ours"),
+        ("psql_copy_stdin", "psql \\copy FROM STDIN, table with PK", "peer"),
+    ]),
+    ("score", "score (demo_v1 logistic)", [
+        ("sdp_process_batch", "sdp_process_batch", "ours"),
+        ("sql_expression", "SQL expression, INSERT ... SELECT", "peer"),
+    ]),
+    ("integrate", "integrate results onto raw rows", [
+        ("sdp-agent", "sdp-agent integrate-results (whole command)", "ours"),
+        ("local_join", "integrate-results local part (IntegrateResults)", "ours"),
+        ("pandas_merge", "pandas merge (order kept)", "peer"),
+        ("miller_join", "Miller join", "peer"),
+    ]),
+    ("round_trip", "full round trip (process-batch)", [
+        ("sdp-agent", "tokenize+vault, upload, process, integrate", "ours"),
+    ]),
+]
+
+# (name, stage, ours, peer, target, how): ratio = peer time / ours time (= ours rows/s over
+# peer rows/s) must be >= target.
+RATIOS = [
+    ("tokenize HASH no vault vs Python csv+hmac", "tokenize_hash", "sdp-agent", "python_hmac", 8.0),
+    ("tokenize full config with vault vs Python csv+hmac", "tokenize_vault", "sdp-agent",
+     "@tokenize_hash/python_hmac", 2.0),
+    ("ingest: sdp_ingest_csv vs COPY FROM file", "ingest", "sdp_ingest_csv", "copy_file", 0.7),
+    ("ingest: upload-batch vs psql \\copy", "ingest", "upload_batch", "psql_copy_stdin", 0.7),
+    ("score: sdp_process_batch vs SQL expression", "score", "sdp_process_batch", "sql_expression", 2.0),
+    ("integrate (local part) vs pandas merge", "integrate", "local_join", "pandas_merge", 10.0),
+    ("integrate (local part) vs Miller join", "integrate", "local_join", "miller_join", None),
+    ("integrate (whole command) vs pandas merge", "integrate", "sdp-agent", "pandas_merge", None),
+    ("integrate (whole command) vs Miller join", "integrate", "sdp-agent", "miller_join", None),
+]
+SHORT = {"ingest: sdp_ingest_csv vs COPY FROM file": "sdp_ingest_csv/COPY ",
+         "ingest: upload-batch vs psql \\copy": "upload-batch/psql copy "}
+RATIO_STAGE = {name: stage for name, stage, *_ in RATIOS}
+RATIO_STAGE["full round trip, seconds per 1M rows"] = "round_trip"
+ROUND_TRIP_TARGET_S_PER_MILLION = 20.0
+RSS_TARGET = 1.2
+
+
+def read_tsv(path, ncols):
+    rows = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) >= ncols:
+                    rows.append(parts)
+    return rows
+
+
+def read_meta(path):
+    meta = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                meta[k] = v
+    return meta
+
+
+def fnum(v):
+    return None if v in ("-", "") else float(v)
+
+
+def collect(meas):
+    """{(stage, contender): {"wall": [...], "cpu": [...], "rss": [...], "rows": n}}"""
+    data = {}
+    for stage, contender, rep, wall, cpu, rss, rows in meas:
+        d = data.setdefault((stage, contender), {"wall": [], "cpu": [], "rss": [], "rows": int(rows)})
+        d["wall"].append(float(wall))
+        if fnum(cpu) is not None:
+            d["cpu"].append(float(cpu))
+        if fnum(rss) is not None:
+            d["rss"].append(int(float(rss)))
+    return data
+
+
+def figure(data, stage, contender):
+    """Median figures of one contender; '@stage/contender' refers to another stage's run."""
+    if contender.startswith("@"):
+        stage, contender = contender[1:].split("/", 1)
+    d = data.get((stage, contender))
+    if not d:
+        return None
+    med = statistics.median(d["wall"])
+    return {"median_s": med, "rows": d["rows"], "runs": d["wall"],
+            "cpu_median_s": statistics.median(d["cpu"]) if d["cpu"] else None,
+            "max_rss_kb": max(d["rss"]) if d["rss"] else None}
+
+
+def human(n):
+    return f"{n:,.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--readme")
+    args = ap.parse_args()
+    out = args.out
+    meta = read_meta(os.path.join(out, "meta.txt"))
+    data = collect(read_tsv(os.path.join(out, "measurements.tsv"), 7))
+    checks = read_tsv(os.path.join(out, "checks.tsv"), 2)
+    rows = int(meta.get("rows", "0"))
+    problems = []
+
+    figures = []
+    lines = []
+    md = ["| stage | contender | median s | rows/s | CPU s | runs |", "|---|---|---:|---:|---:|---|"]
+    hdr = f"{'stage':<38} {'contender':<46} {'median s':>9} {'rows/s':>11} {'CPU s':>7}"
+    lines += [hdr, "-" * len(hdr)]
+    for stage, title, contenders in STAGES:
+        first = True
+        for cid, label, kind in contenders:
+            f = figure(data, stage, cid)
+            if f is None:
+                problems.append(f"no figure for {stage}/{cid}")
+                continue
+            rps = f["rows"] / f["median_s"]
+            figures.append({"stage": stage, "stage_title": title, "contender": cid, "label": label,
+                            "kind": kind, "rows": f["rows"], "median_s": round(f["median_s"], 4),
+                            "rows_per_s": round(rps), "runs_s": [round(x, 4) for x in f["runs"]],
+                            "cpu_median_s": f["cpu_median_s"],
+                            "cpu_rows_per_s": round(f["rows"] / f["cpu_median_s"]) if f["cpu_median_s"] else None,
+                            "max_rss_kb": f["max_rss_kb"]})
+            cpu = f"{f['cpu_median_s']:.2f}" if f["cpu_median_s"] is not None else "-"
+            mark = "*" if kind == "ours" else " "
+            lines.append(f"{(title if first else ''):<38} {mark}{label:<45} {f['median_s']:>9.2f} {human(rps):>11} {cpu:>7}")
+            runs = ", ".join(f"{x:.2f}" for x in f["runs"])
+            md.append(f"| {title if first else ''} | {'**' + label + '**' if kind == 'ours' else label} | "
+                      f"{f['median_s']:.2f} | {human(rps)} | {cpu} | {runs} |")
+            first = False
+    lines.append("(* = ours; rows/s = rows / median wall-clock seconds; CPU s = user+sys of the client process)")
+
+    # ---- ratios and targets ----
+    ratios = []
+    for name, stage, ours, peer, target in RATIOS:
+        fo, fp = figure(data, stage, ours), figure(data, stage, peer)
+        if fo is None or fp is None:
+            problems.append(f"no ratio for {name}")
+            continue
+        value = fp["median_s"] / fo["median_s"]
+        cpu_value = (fp["cpu_median_s"] / fo["cpu_median_s"]
+                     if fp.get("cpu_median_s") and fo.get("cpu_median_s") else None)
+        ratios.append({"name": name, "value": round(value, 3),
+                       "cpu_value": round(cpu_value, 3) if cpu_value else None,
+                       "target": target, "op": ">=",
+                       "met": None if target is None else value >= target})
+    rt = figure(data, "round_trip", "sdp-agent")
+    if rt:
+        per_million = rt["median_s"] * 1e6 / rt["rows"]
+        ratios.append({"name": "full round trip, seconds per 1M rows", "value": round(per_million, 2),
+                       "cpu_value": None, "target": ROUND_TRIP_TARGET_S_PER_MILLION, "op": "<",
+                       "met": per_million < ROUND_TRIP_TARGET_S_PER_MILLION})
+    m1, m5 = figure(data, "memory", "rows_1x"), figure(data, "memory", "rows_5x")
+    memory = None
+    if m1 and m5 and m1["max_rss_kb"] and m5["max_rss_kb"]:
+        value = m5["max_rss_kb"] / m1["max_rss_kb"]
+        memory = {"rows_1x": m1["rows"], "rss_1x_kb": m1["max_rss_kb"], "seconds_1x": round(m1["median_s"], 3),
+                  "rows_5x": m5["rows"], "rss_5x_kb": m5["max_rss_kb"], "seconds_5x": round(m5["median_s"], 3)}
+        ratios.append({"name": f"agent peak RSS, {m5['rows']:,} vs {m1['rows']:,} rows (no vault)",
+                       "value": round(value, 3), "cpu_value": None, "target": RSS_TARGET, "op": "<=",
+                       "met": value <= RSS_TARGET})
+    else:
+        problems.append("no peak RSS figures")
+
+    lines.append("")
+    rhdr = f"{'ratio (ours over peer, by median wall time)':<62} {'value':>8} {'CPU':>7} {'target':>9}  verdict"
+    lines += [rhdr, "-" * len(rhdr)]
+    rmd = ["| ratio | value | by CPU time | target | verdict |", "|---|---:|---:|---:|---|"]
+    below = []
+    for r in ratios:
+        unit = "" if r["op"] == "<" else "x"
+        tgt = f"{r['op']} {r['target']}{unit}" if r["target"] is not None else "-"
+        if r["met"] is None:
+            verdict = "(reported)"
+        elif r["met"]:
+            verdict = "met"
+        else:
+            verdict = "BELOW TARGET" + (" (QUICK: not enforced)" if args.quick else "")
+            below.append(r["name"])
+        cpu = f"{r['cpu_value']:.2f}x" if r["cpu_value"] else "-"
+        lines.append(f"{r['name']:<62} {r['value']:>7.2f}{unit or ' '} {cpu:>7} {tgt:>9}  {verdict}")
+        rmd.append(f"| {r['name']} | {r['value']:.2f}{unit} | {cpu} | {tgt} | {verdict} |")
+    if memory:
+        lines.append(f"peak RSS: {memory['rss_1x_kb'] / 1024:.1f} MiB for {memory['rows_1x']:,} rows, "
+                     f"{memory['rss_5x_kb'] / 1024:.1f} MiB for {memory['rows_5x']:,} rows")
+
+    lines.append("")
+    failed_checks = [c for c in checks if c[1] != "ok"]
+    for c in checks:
+        lines.append(f"check {c[1]:<4} {c[0]}: {c[2] if len(c) > 2 else ''}")
+    if not checks:
+        problems.append("no correctness checks recorded")
+    problems += [f"check failed: {c[0]}" for c in failed_checks]
+    lines.append("")
+    lines.append(f"machine: {meta.get('nproc')} CPUs, {meta.get('cpu_model')}, load average "
+                 f"{meta.get('load_at_start')} at start, {meta.get('load_at_end')} at end; "
+                 f"{rows:,} rows, {meta.get('reps')} repetitions (median); {meta.get('total_seconds')} s in all")
+
+    result = {
+        "machine": {k: meta.get(k) for k in ("nproc", "cpu_model", "mem_total", "load_at_start",
+                                             "load_at_end", "kernel")},
+        "versions": {k: meta.get(k) for k in ("sdp_agent", "git_commit", "postgresql", "python",
+                                              "pandas", "miller", "openssl", "compiler", "gnuplot")},
+        "run": {"rows": rows, "repetitions": int(meta.get("reps", "0")), "quick": args.quick,
+                "seed": meta.get("seed"), "started": meta.get("started"),
+                "total_seconds": int(meta.get("total_seconds", "0") or 0)},
+        "figures": figures,
+        "ratios": ratios,
+        "memory": memory,
+        "checks": [{"name": c[0], "ok": c[1] == "ok", "detail": c[2] if len(c) > 2 else ""} for c in checks],
+        "below_target": below,
+        "problems": problems,
+    }
+    with open(os.path.join(out, "latest.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    table_md = "\n".join(md) + "\n\n" + "\n".join(rmd) + "\n"
+    machine_md = (f"Measured {meta.get('started')} on {meta.get('nproc')} CPUs ({meta.get('cpu_model')}), "
+                  f"load average {meta.get('load_at_start')} at start; {rows:,} rows, "
+                  f"{meta.get('reps')} repetitions, median; {meta.get('postgresql')}; "
+                  f"{meta.get('python')}, pandas {meta.get('pandas')}, {meta.get('miller')}; "
+                  f"commit {meta.get('git_commit')}.\n")
+    with open(os.path.join(out, "latest.md"), "w", encoding="utf-8") as f:
+        f.write(machine_md + "\n" + table_md)
+    chart(out, figures, ratios, meta, rows)
+    if args.readme:
+        update_readme(args.readme, machine_md + "\n" + table_md)
+
+    print("\n".join(lines))
+    for p in problems:
+        print(f"bench: error: {p}", file=sys.stderr)
+    if below and not args.quick:
+        print(f"bench: {len(below)} ratio(s) BELOW TARGET: {'; '.join(below)}", file=sys.stderr)
+    print(f"bench: wrote {out}/latest.json, latest.md, latest.png")
+    if problems or (below and not args.quick):
+        return 1
+    return 0
+
+
+def chart(out, figures, ratios, meta, rows):
+    """Horizontal bars of rows/s (log scale): one group per stage, headed by its verdict, ours in
+    blue (the local join in light blue) above the peers in grey."""
+    verdicts = {}
+    for r in ratios:
+        stage = RATIO_STAGE.get(r["name"])
+        if stage and r["target"] is not None:
+            unit = "x" if r["op"] != "<" else " s/1M rows"
+            v = "met" if r["met"] else "BELOW TARGET"
+            verdicts.setdefault(stage, []).append(SHORT.get(r["name"], "") + f"{r['value']:.2f}{unit} ({r['op']} {r['target']:g}{unit.strip() and unit}: {v})")
+    dat = os.path.join(out, "chart.dat")
+    y = 0.0
+    heads = []
+    last = None
+    with open(dat, "w", encoding="utf-8") as f:
+        for b in (b for b in figures if b["kind"] != "part"):
+            if b["stage"] != last:
+                y -= 1.0 if last is None else 1.6
+                last = b["stage"]
+                text = b["stage_title"]
+                if last in verdicts:
+                    text += "   " + "; ".join(verdicts[last])
+                heads.append((y, text, any("BELOW" in v for v in verdicts.get(last, []))))
+                y -= 1.0
+            colour = {"ours": "0x1f6fb4", "peer": "0x9a9a9a"}[b["kind"]]
+            if b["contender"] == "local_join":
+                colour = "0x6fa8dc"
+            label = b["label"].replace('"', "'").replace("\\", "\\\\")
+            f.write(f'{y} {b["rows_per_s"]} {colour} "{label}" "{human(b["rows_per_s"])} rows/s"\n')
+            y -= 1.0
+    lo = 1000
+    labels = "\n".join(
+        f'set label "{t}" at {lo * 1.1}, {yy} left font "DejaVu Sans:Bold,10" tc rgb "{"#b00000" if bad else "#000000"}"'
+        for yy, t, bad in heads)
+    height = int(120 + 26 * (-y))
+    title = f"SDP make bench: rows/s per stage, ours (blue) beside peers (grey), same run, same {rows:,} rows"
+    sub = (f"{meta.get('nproc')} CPUs {meta.get('cpu_model')}, load average {meta.get('load_at_start')} at start; "
+           f"median of {meta.get('reps')}; {meta.get('started')}; ratios = ours rows/s over the peer's")
+    script = f"""
+set terminal pngcairo size 1400,{height} font "DejaVu Sans,10" noenhanced
+set output "{os.path.join(out, 'latest.png')}"
+set title "{title}\\n{sub}"
+set logscale x
+set xrange [{lo}:*]
+set yrange [{y + 0.5}:0]
+set format x "%.0s%c"
+set xlabel "rows per second (log scale; longer is faster)"
+set grid xtics mxtics
+set style fill solid 0.9 border -1
+set key off
+set ytics nomirror scale 0 font ",9"
+set lmargin 42
+set rmargin 14
+{labels}
+plot "{dat}" using ({lo}):1:({lo}):2:($1-0.38):($1+0.38):3:ytic(4) with boxxyerror lc rgb variable, \\
+     "{dat}" using ($2*1.05):1:5 with labels left font ",9"
+"""
+    gp = os.path.join(out, "chart.gp")
+    with open(gp, "w", encoding="utf-8") as f:
+        f.write(script)
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"bench: warning: gnuplot failed: {r.stderr.strip()}", file=sys.stderr)
+
+
+def update_readme(path, table):
+    begin, end = "<!-- latest:begin -->", "<!-- latest:end -->"
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        return
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + begin + "\n" + table + end + tail)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

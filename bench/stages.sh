@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# The measuring half of `make bench`: runs every stage, ours and its peers, on the same data in the
+# same run, and appends one line per timed run to $BENCH_OUT/measurements.tsv:
+#
+#   stage  contender  rep  wall_s  cpu_s  max_rss_kb  rows
+#
+# (cpu_s and max_rss_kb are "-" where they cannot be measured, e.g. inside the server), plus
+# correctness checks to $BENCH_OUT/checks.tsv (name ok|FAIL detail). bench/report.py turns both
+# into the table, latest.json and the chart. Called by bench/run.sh inside a PostgreSQL cluster
+# (test/with_pg.sh, or the one of `make check`); it works in a database of its own, dropped at
+# the end.
+#
+# Environment (set by bench/run.sh): BENCH_RAW (raw customers CSV), BENCH_RAW_BIG (the same rows
+# repeated, for the RSS check), BENCH_ROWS, BENCH_BIG_ROWS, BENCH_REPS, BENCH_OUT, SDP_AGENT,
+# BENCH_PYTHON, BENCH_VERIFY_ROWS, BENCH_INTEGRATE_LOCAL (bench/tools/integrate_local.cc), PG* and SDP_PG_URL, SDP_PG_DATA.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+: "${BENCH_RAW:?}" "${BENCH_ROWS:?}" "${BENCH_OUT:?}" "${SDP_AGENT:?}" "${BENCH_INTEGRATE_LOCAL:?}" "${PGPORT:?}"
+reps=${BENCH_REPS:-3}
+py=${BENCH_PYTHON:-/usr/bin/python3}
+verify_rows=${BENCH_VERIFY_ROWS:-50000}
+export SDP_CRYPTO_KEY=${SDP_CRYPTO_KEY:-Miql-SH11OTpm4rFOh5QF7iNG2fPolSwwvvb1YceREw=}
+# The agent must not pick up a developer's .env for anything else.
+unset SDP_SERVER_URL SDP_API_KEY || true
+
+meas="$BENCH_OUT/measurements.tsv"
+checks="$BENCH_OUT/checks.tsv"
+logs="$BENCH_OUT/logs"
+mkdir -p "$logs"
+: >"$meas"
+: >"$checks"
+work=$(mktemp -d "${TMPDIR:-/tmp}/sdp-bench.XXXXXX")
+
+# The server reads files (COPY FROM file, pg_read_file) as its own OS user: give it a directory
+# inside its data directory.
+srvdir="$SDP_PG_DATA/bench_files"
+mkdir -p "$srvdir"
+owner=$(stat -c %U "$SDP_PG_DATA")
+chown "$owner" "$srvdir" 2>/dev/null || true
+
+db="sdp_bench_$$"
+dbquoted="\"$db\""
+cleanup() {
+  local rc=$?
+  if [[ -z "${BENCH_KEEP_DB:-}" ]]; then
+    PGDATABASE=postgres psql -X -q -c "DROP DATABASE IF EXISTS $dbquoted WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work" "$srvdir"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+check() {  # name ok|FAIL detail
+  printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$checks"
+  [[ "$2" == ok ]] || say "CHECK FAILED: $1: ${3:-}"
+}
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+record() {  # stage contender rep wall cpu rss rows
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$meas"
+}
+
+# run_cmd STAGE CONTENDER REP ROWS CMD...: wall by the clock, CPU and peak RSS by GNU time.
+run_cmd() {
+  local stage=$1 contender=$2 rep=$3 rows=$4
+  shift 4
+  local tf="$work/time.$$" log="$logs/$stage.$contender.$rep.log" t0 t1
+  t0=$(date +%s.%N)
+  if ! /usr/bin/time -f '%U %S %M' -o "$tf" "$@" >"$log" 2>&1; then
+    say "$stage/$contender failed: $* (log: $log)"
+    tail -n 20 "$log" >&2
+    return 1
+  fi
+  t1=$(date +%s.%N)
+  local u s m
+  read -r u s m < <(tail -n 1 "$tf")
+  record "$stage" "$contender" "$rep" "$(elapsed "$t0" "$t1")" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')" "$m" "$rows"
+}
+
+psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# sql_time STAGE CONTENDER REP ROWS STATEMENT: times one statement inside the server
+# (clock_timestamp around it, in the same session), so connection set-up is not counted.
+sql_time() {
+  local stage=$1 contender=$2 rep=$3 rows=$4 stmt=$5 secs
+  secs=$(psqlq -At <<SQL 2>"$logs/$stage.$contender.$rep.log"
+SET client_min_messages = warning;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+\o /dev/null
+$stmt;
+\o
+SELECT extract(epoch FROM clock_timestamp()) - :t0;
+SQL
+  ) || { say "$stage/$contender failed (log: $logs/$stage.$contender.$rep.log)"; cat "$logs/$stage.$contender.$rep.log" >&2; return 1; }
+  record "$stage" "$contender" "$rep" "$secs" - - "$rows"
+}
+
+# wall_time STAGE CONTENDER REP ROWS CMD...: client commands whose work happens in the server
+# (psql \copy): wall only.
+wall_time() {
+  local stage=$1 contender=$2 rep=$3 rows=$4 t0 t1
+  shift 4
+  t0=$(date +%s.%N)
+  "$@" >"$logs/$stage.$contender.$rep.log" 2>&1 ||
+    { say "$stage/$contender failed (log: $logs/$stage.$contender.$rep.log)"; tail -n 20 "$logs/$stage.$contender.$rep.log" >&2; return 1; }
+  t1=$(date +%s.%N)
+  record "$stage" "$contender" "$rep" "$(elapsed "$t0" "$t1")" - - "$rows"
+}
+
+# csv_same A B N NAME: the first N data rows of two CSV files hold the same cells (quoting may
+# differ: the agent keeps the raw file's quoting, Python's and pandas' writers quote minimally).
+csv_same() {
+  local detail
+  if detail=$("$py" - "$1" "$2" "$3" <<'PY'
+import csv, itertools, sys
+a, b, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(a, newline="", encoding="utf-8") as fa, open(b, newline="", encoding="utf-8") as fb:
+    ra, rb = csv.reader(fa), csv.reader(fb)
+    for i, (x, y) in enumerate(itertools.islice(zip(ra, rb), n + 1)):
+        if x != y:
+            print(f"row {i}: {x[:4]}... != {y[:4]}...")
+            sys.exit(1)
+    print(f"{min(i, n)} data rows identical")
+PY
+  ); then check "$4" ok "$detail"; else check "$4" FAIL "$detail"; fi
+}
+
+say "database $db, $BENCH_ROWS rows, $reps repetitions, agent $SDP_AGENT"
+PGDATABASE=postgres psqlq -c "CREATE DATABASE $dbquoted" >/dev/null
+export PGDATABASE=$db
+export SDP_PG_URL="postgresql://${PGUSER:-postgres}@${PGHOST:-127.0.0.1}:$PGPORT/$db"
+psqlq >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION sdp;
+SELECT sdp.sdp_create_client('bench');
+ALTER DATABASE $dbquoted SET sdp.env = 'dev';
+ALTER DATABASE $dbquoted SET sdp.max_batch_bytes = '1GB';
+CREATE TABLE bench_copy (
+  customer_id text PRIMARY KEY, first_name text, last_name text, email text, phone text,
+  ssn text, card_number text, iban text, birth_date text, address text, city text,
+  country text, age text, income text, balance text, num_transactions text, segment text);
+CREATE TABLE bench_sql_result (LIKE sdp.processed_result INCLUDING ALL);
+SQL
+
+raw=$BENCH_RAW
+rows=$BENCH_ROWS
+agent=$SDP_AGENT
+cfg_hash="$repo/bench/configs/hash_novault.yml"
+cfg_full="$repo/configs/customers_tokenization.yml"
+cfg_fpe="$repo/bench/configs/fpe_card.yml"
+
+# ---- 1-3. tokenize ----------------------------------------------------------------------------
+say "tokenize: HASH no vault, full config with vault, FPE FF1; Python csv+hmac (with and without writing)"
+for rep in $(seq 1 "$reps"); do
+  run_cmd tokenize_hash sdp-agent "$rep" "$rows" \
+    "$agent" tokenize-config --config "$cfg_hash" --input "$raw" --output "$work/tok_hash.csv" --vault "$work/unused.db"
+  run_cmd tokenize_hash python_hmac "$rep" "$rows" "$py" "$repo/bench/py_hmac_tokenize.py" "$raw" "$work/py_hash.csv"
+  run_cmd tokenize_hash python_hmac_nowrite "$rep" "$rows" "$py" "$repo/bench/py_hmac_tokenize.py" "$raw" --no-write
+  rm -f "$work"/vault.db*
+  run_cmd tokenize_vault sdp-agent "$rep" "$rows" \
+    "$agent" tokenize-config --config "$cfg_full" --input "$raw" --output "$work/tok_full.csv" --vault "$work/vault.db"
+  run_cmd tokenize_fpe sdp-agent "$rep" "$rows" \
+    "$agent" tokenize-config --config "$cfg_fpe" --input "$raw" --output "$work/tok_fpe.csv" --vault "$work/unused.db"
+done
+csv_same "$work/tok_hash.csv" "$work/py_hash.csv" "$verify_rows" "tokenize_hash: sdp-agent and Python give the same tokens"
+vault_rows=$(sqlite3 "$work/vault.db" 'SELECT count(*) FROM vault_entry' 2>/dev/null || echo 0)
+check "tokenize_vault: vault written" "$(((vault_rows > 0)) && echo ok || echo FAIL)" "$vault_rows entries, $(du -h "$work/vault.db" | cut -f1)"
+rm -f "$work/py_hash.csv" "$work/tok_fpe.csv" "$work/tok_full.csv" "$work"/vault.db*
+
+# ---- 4. ingest --------------------------------------------------------------------------------
+tok="$srvdir/tokenized.csv"
+cp "$work/tok_hash.csv" "$tok"
+chown "$owner" "$tok" 2>/dev/null || true
+chmod 0644 "$tok"
+reset_server() {
+  psqlq >/dev/null <<SQL
+SET client_min_messages = warning;
+TRUNCATE bench_copy, bench_sql_result;
+TRUNCATE sdp.processing_batch CASCADE;
+CHECKPOINT;
+SQL
+}
+say "ingest: COPY FROM file vs sdp_ingest_csv; psql \\copy vs sdp-agent upload-batch (libpq, 8 MiB chunks)"
+for rep in $(seq 1 "$reps"); do
+  reset_server
+  sql_time ingest copy_file "$rep" "$rows" "COPY bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"
+  reset_server
+  sql_time ingest sdp_ingest_csv "$rep" "$rows" \
+    "SELECT sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$tok'), 'customer_id', NULL)"
+  reset_server
+  wall_time ingest psql_copy_stdin "$rep" "$rows" \
+    psqlq -c "\\copy bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"
+  reset_server
+  run_cmd ingest upload_batch "$rep" "$rows" \
+    "$agent" upload-batch --file "$tok" --client-id bench --processing-type risk_scoring --server-url "$SDP_PG_URL"
+done
+batch=$(psqlq -At -c "SELECT batch_id FROM sdp.processing_batch")
+accepted=$(psqlq -At -c "SELECT accepted_records FROM sdp.processing_batch")
+check "ingest: upload-batch accepted every row" "$([[ "$accepted" == "$rows" ]] && echo ok || echo FAIL)" "$accepted of $rows"
+
+# ---- 5. score ---------------------------------------------------------------------------------
+# demo_v1 as one SQL expression (docs/model_demo_v1.md), on the stored rows: a feature is a number
+# when it matches the model's decimal syntax, else it takes its default and is counted.
+read -r i_age i_income i_balance i_ntx < <(psqlq -At -F ' ' -c "
+  SELECT array_position(columns, 'age'), array_position(columns, 'income'),
+         array_position(columns, 'balance'), array_position(columns, 'num_transactions')
+    FROM sdp.processing_batch WHERE batch_id = '$batch'")
+num_re='^[ \t]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?[ \t]*$'
+feature() { echo "CASE WHEN t.fields[$1] ~ '$num_re' THEN t.fields[$1]::float8 END"; }
+model_sql="INSERT INTO bench_sql_result (batch_id, row_no, client_id, record_key, score, risk_band, model_version, defaulted_features)
+  SELECT t.batch_id, t.row_no, t.client_id, t.record_key, s.score,
+         CASE WHEN s.score >= 0.6 THEN 'high' WHEN s.score >= 0.3 THEN 'medium' ELSE 'low' END,
+         'demo_v1', (x.age IS NULL)::int + (x.income IS NULL)::int + (x.balance IS NULL)::int + (x.ntx IS NULL)::int
+    FROM sdp.tokenized_record t,
+    LATERAL (SELECT $(feature "$i_age") AS age, $(feature "$i_income") AS income,
+                    $(feature "$i_balance") AS balance, $(feature "$i_ntx") AS ntx) x,
+    LATERAL (SELECT 1 / (1 + exp(-(-0.9
+         + -0.35 * least(greatest((coalesce(x.age, 45) - 45) / 15, -5), 5)
+         + -0.90 * least(greatest((coalesce(x.income, 60000) - 60000) / 30000, -5), 5)
+         + -0.60 * least(greatest((coalesce(x.balance, 15000) - 15000) / 20000, -5), 5)
+         +  0.55 * least(greatest((coalesce(x.ntx, 40) - 40) / 30, -5), 5)))) AS score) s
+   WHERE t.batch_id = '$batch'"
+psqlq -c "VACUUM ANALYZE sdp.tokenized_record" >/dev/null
+say "score: sdp_process_batch vs demo_v1 as a SQL expression in INSERT ... SELECT"
+for rep in $(seq 1 "$reps"); do
+  psqlq -c "TRUNCATE bench_sql_result" -c "CHECKPOINT" >/dev/null
+  sql_time score sql_expression "$rep" "$rows" "$model_sql"
+  psqlq >/dev/null <<SQL
+SET client_min_messages = warning;
+TRUNCATE sdp.processed_result;
+UPDATE sdp.processing_batch SET status = 'RECEIVED', processed_records = 0, processed_at = NULL,
+       model_version = NULL, error = NULL WHERE batch_id = '$batch';
+CHECKPOINT;
+SQL
+  sql_time score sdp_process_batch "$rep" "$rows" "SELECT sdp.sdp_process_batch('$batch')"
+done
+read -r processed mismatches < <(psqlq -At -F ' ' -c "
+  SELECT (SELECT count(*) FROM sdp.processed_result WHERE batch_id = '$batch'),
+         (SELECT count(*) FROM sdp.processed_result r FULL JOIN bench_sql_result s USING (batch_id, row_no)
+           WHERE r.row_no IS NULL OR s.row_no IS NULL OR abs(r.score - s.score) > 1e-9
+              OR r.risk_band <> s.risk_band OR r.defaulted_features <> s.defaulted_features)")
+check "score: sdp_process_batch and the SQL expression agree on every row" \
+  "$([[ "$processed" == "$rows" && "$mismatches" == 0 ]] && echo ok || echo FAIL)" "$processed rows scored, $mismatches differ"
+
+# ---- 6. integrate -----------------------------------------------------------------------------
+results="$work/results.csv"
+psqlq -c "\\copy (SELECT record_key, score, risk_band, model_version FROM sdp.sdp_results('$batch') ORDER BY row_no) TO '$results' WITH (FORMAT csv, HEADER)" >/dev/null
+say "integrate: sdp-agent integrate-results (whole command, and its local join alone) vs pandas merge and Miller join"
+for rep in $(seq 1 "$reps"); do
+  run_cmd integrate sdp-agent "$rep" "$rows" \
+    "$agent" integrate-results --batch-id "$batch" --raw-input "$raw" --output "$work/merged_ours.csv" \
+    --key-column customer_id --server-url "$SDP_PG_URL"
+  run_cmd integrate local_join "$rep" "$rows" \
+    "$BENCH_INTEGRATE_LOCAL" "$raw" "$results" "$work/merged_local.csv" customer_id
+  run_cmd integrate pandas_merge "$rep" "$rows" "$py" "$repo/bench/pandas_merge.py" "$raw" "$results" "$work/merged_pandas.csv"
+  run_cmd integrate miller_join "$rep" "$rows" \
+    bash -c "mlr --csv join --ur -j customer_id -l record_key -r customer_id -f '$results' '$raw' >'$work/merged_mlr.csv'"
+done
+csv_same "$work/merged_ours.csv" "$work/merged_pandas.csv" "$verify_rows" "integrate: sdp-agent and pandas give the same merged rows"
+cmp -s "$work/merged_ours.csv" "$work/merged_local.csv" && check "integrate: local join = whole command, byte for byte" ok ||
+  check "integrate: local join = whole command, byte for byte" FAIL "outputs differ"
+mlr_rows=$(($(wc -l <"$work/merged_mlr.csv") - 1))
+check "integrate: Miller join kept every raw row" "$([[ "$mlr_rows" == "$rows" ]] && echo ok || echo FAIL)" "$mlr_rows rows"
+rm -f "$work"/merged_*.csv "$results"
+
+# ---- 7. full round trip -----------------------------------------------------------------------
+say "round trip: sdp-agent process-batch (tokenize with vault, upload, dev process, fetch, integrate)"
+for rep in $(seq 1 "$reps"); do
+  reset_server
+  rm -rf "$work/rt" && mkdir -p "$work/rt"
+  run_cmd round_trip sdp-agent "$rep" "$rows" \
+    "$agent" process-batch --raw-input "$raw" --output "$work/rt/merged.csv" --config "$cfg_full" \
+    --vault "$work/rt/vault.db" --client-id bench --processing-type risk_scoring --use-dev-processor \
+    --server-url "$SDP_PG_URL"
+done
+rt_rows=$(($(wc -l <"$work/rt/merged.csv") - 1))
+rt_scored=$(awk -F, 'NR > 1 && $NF == "demo_v1"' "$work/rt/merged.csv" | wc -l)
+check "round_trip: every raw row came back scored" "$([[ "$rt_rows" -ge "$rows" && "$rt_scored" -ge "$rows" ]] && echo ok || echo FAIL)" "$rt_scored scored lines"
+rm -rf "$work/rt"
+reset_server
+
+# ---- 8. peak RSS, N vs 5N rows ----------------------------------------------------------------
+if [[ -n "${BENCH_RAW_BIG:-}" ]]; then
+  say "memory: peak RSS of tokenize-config (HASH, no vault) on $rows and ${BENCH_BIG_ROWS} rows"
+  run_cmd memory rows_1x 1 "$rows" \
+    "$agent" tokenize-config --config "$cfg_hash" --input "$raw" --output "$work/rss.csv" --vault "$work/unused.db"
+  run_cmd memory rows_5x 1 "$BENCH_BIG_ROWS" \
+    "$agent" tokenize-config --config "$cfg_hash" --input "$BENCH_RAW_BIG" --output "$work/rss.csv" --vault "$work/unused.db"
+  rm -f "$work/rss.csv"
+fi
+rm -f "$work/tok_hash.csv"
+say "done"
