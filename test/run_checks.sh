@@ -66,6 +66,7 @@ run_e2e() {
   local passed=0 failed=0
   shopt -s nullglob
   for script in test/e2e/*.sh; do
+    [[ $(basename "$script") == lib* ]] && continue  # sourced helpers, not tests
     local name log
     name=$(basename "$script" .sh)
     log="$results/e2e-$name.log"

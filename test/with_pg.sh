@@ -5,7 +5,7 @@
 #
 # The cluster lives in .sdp/pg of this checkout, listens on a free port on 127.0.0.1 only (its
 # unix socket stays inside the data directory), has the sdp library preloaded, and uses
-# scram-sha-256 with a random password kept in .sdp/pgpass (mode 0600). COMMAND sees PGHOST,
+# scram-sha-256 with a random password kept in .sdp/pg.pgpass (mode 0600). COMMAND sees PGHOST,
 # PGPORT, PGUSER, PGDATABASE, PGPASSFILE and SDP_PG_URL. The cluster is stopped by the PID in its
 # postmaster.pid when COMMAND ends, fails, or this script is interrupted; no other PostgreSQL on
 # the machine is touched. initdb refuses to run as root, so as root the cluster belongs to the OS
@@ -47,10 +47,15 @@ stop_cluster() {
   fi
 }
 
-# The data directory: .sdp/pg when the cluster owner can reach it; otherwise (checkout under a
-# directory the postgres user cannot traverse, such as /root) a private directory in /tmp that
-# .sdp/pg points to.
+# Which directory: .sdp/pg, unless another with_pg.sh run is using it right now (its owner
+# PID is alive), in which case this run gets its own .sdp/pg.<pid> so the two never stop each
+# other's cluster. A cluster whose owner is gone (kill -9) is stopped and removed first.
 link="$state/pg"
+owner_file="$link.owner"
+if [[ -f "$owner_file" ]] && kill -0 "$(cat "$owner_file" 2>/dev/null)" 2>/dev/null; then
+  link="$state/pg.$$"
+  owner_file="$link.owner"
+fi
 if [[ -L "$link" ]]; then
   stop_cluster "$(readlink "$link")" immediate
   old=$(readlink "$link")
@@ -60,8 +65,12 @@ elif [[ -d "$link" ]]; then
   stop_cluster "$link" immediate
   rm -rf "$link"
 fi
+echo $$ >"$owner_file"
 mkdir -p "$link"
 chown "$owner" "$link" 2>/dev/null || true
+# .sdp/pg when the cluster owner can reach it; otherwise (checkout under a directory the
+# postgres user cannot traverse, such as /root) a private directory in /tmp that .sdp/pg
+# points to.
 if as_owner test -w "$link" 2>/dev/null; then
   data="$link"
 else
@@ -72,7 +81,7 @@ else
 fi
 chmod 0700 "$data"
 
-log="$state/postgresql.log"
+log="$link.log"
 : >"$log"
 chown "$owner" "$log" 2>/dev/null || true
 
@@ -82,8 +91,8 @@ printf '%s\n' "$password" >"$pwfile"
 chown "$owner" "$pwfile" 2>/dev/null || true
 chmod 0600 "$pwfile"
 as_owner "$bindir/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
-  --encoding=UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 ||
-  { rm -f "$pwfile"; echo "with_pg: error: initdb failed; see $state/initdb.log" >&2; exit 1; }
+  --encoding=UTF8 --locale=C.UTF-8 >"$link.initdb.log" 2>&1 ||
+  { rm -f "$pwfile"; echo "with_pg: error: initdb failed; see $link.initdb.log" >&2; exit 1; }
 rm -f "$pwfile"
 
 free_port() {
@@ -93,6 +102,12 @@ free_port() {
 cleanup() {
   local rc=$?
   stop_cluster "$data" fast
+  rm -f "$owner_file" "$link.pgpass"
+  # A per-run directory is removed with its run; .sdp/pg is kept for inspection until the next.
+  if [[ "$link" != "$state/pg" ]]; then
+    [[ -L "$link" ]] && rm -rf "$(readlink "$link")"
+    rm -rf "$link" "$link.log" "$link.initdb.log"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -126,8 +141,8 @@ if ((started == 0)); then
 fi
 
 umask 077
-printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$password" >"$state/pgpass"
-export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=postgres PGPASSFILE="$state/pgpass"
+printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$password" >"$link.pgpass"
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=postgres PGPASSFILE="$link.pgpass"
 export SDP_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
 export SDP_PG_DATA="$data" SDP_PG_LOG="$log"
 umask 022

@@ -2,20 +2,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
 
 #include "command.h"
 #include "exit_status.h"
-#include "integrate.h"
+#include "round_trip.h"
 #include "key_env.h"
 #include "signals.h"
-#include "tokenize_file.h"
 #include "transport.h"
 #include "uploader.h"
 
@@ -70,91 +65,41 @@ nlohmann::json BatchJson(const BatchInfo& b) {
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump().c_str()); }
 
-int Upload(const ServerFlags& flags, const std::string& file, ServerTransport* transport,
-           UploadOutcome* outcome) {
-  UploadJob job;
-  job.file = file;
-  job.client_id = flags.client_id;
-  job.processing_type = flags.processing_type;
-  job.key_column = flags.key_column;
-  job.chunk_bytes = flags.chunk_kb << 10;
-  std::string err;
-  int exit_code = kExitFailure;
-  if (!UploadCsvFile(job, transport, outcome, &err, &exit_code)) {
-    return ReportError(exit_code, err);
-  }
-  return kExitOk;
+RoundTripOptions OptionsFrom(const ServerFlags& flags) {
+  RoundTripOptions o;
+  o.raw_input = flags.raw_input;
+  o.output = flags.output;
+  o.config_path = flags.config;
+  o.tokenized_file = flags.tokenized_file;
+  o.vault_path = flags.vault;
+  o.client_id = flags.client_id;
+  o.processing_type = flags.processing_type;
+  o.key_column = flags.key_column;
+  o.use_dev_processor = flags.use_dev_processor;
+  o.timeout_seconds = flags.timeout_seconds;
+  o.chunk_bytes = flags.chunk_kb << 10;
+  o.escape_formulas = flags.escape_formulas;
+  return o;
 }
 
 int RunUpload(const ServerFlags& flags) {
   std::unique_ptr<ServerTransport> transport;
   std::string err;
   if (!OpenTransport(flags, &transport, &err)) return ReportError(kExitConfig, err);
+  UploadJob job;
+  job.file = flags.file;
+  job.client_id = flags.client_id;
+  job.processing_type = flags.processing_type;
+  job.key_column = flags.key_column;
+  job.chunk_bytes = flags.chunk_kb << 10;
   UploadOutcome outcome;
-  if (int rc = Upload(flags, flags.file, transport.get(), &outcome)) return rc;
+  int exit_code = kExitFailure;
+  if (!UploadCsvFile(job, transport.get(), &outcome, &err, &exit_code)) {
+    return ReportError(exit_code, err);
+  }
   PrintJson({{"batch_id", outcome.batch.batch_id},
              {"accepted_records", outcome.batch.accepted_records},
              {"status", outcome.batch.status}});
-  return kExitOk;
-}
-
-// Waits until the batch is PROCESSED (or FAILED), polling with backoff.
-int WaitProcessed(const ServerFlags& flags, ServerTransport* transport, BatchInfo* batch) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<long>(flags.timeout_seconds * 1000));
-  auto delay = std::chrono::milliseconds(100);
-  for (;;) {
-    TransportError terr;
-    if (!transport->GetBatch(batch->batch_id, batch, &terr)) {
-      return ReportError(ExitCodeFor(terr), DescribeTransportError("status", terr));
-    }
-    if (batch->status == "PROCESSED") return kExitOk;
-    if (batch->status == "FAILED") {
-      return ReportError(kExitRejected, "batch " + batch->batch_id +
-                                            " FAILED on the server; fix: see `sdp-agent status "
-                                            "--batch-id " +
-                                            batch->batch_id + "` and the server log");
-    }
-    if (Interrupted()) return ReportError(kExitInterrupted, "interrupted while waiting");
-    if (std::chrono::steady_clock::now() + delay > deadline) {
-      return ReportError(kExitRetryable,
-                         "batch " + batch->batch_id + " is still " + batch->status + " after " +
-                             std::to_string(static_cast<long>(flags.timeout_seconds)) +
-                             " s; fix: check that the server's worker runs (sdp.auto_process = "
-                             "on), raise --timeout, or pass --use-dev-processor on a dev server");
-    }
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
-  }
-}
-
-int Integrate(const ServerFlags& flags, const std::string& batch_id, ServerTransport* transport,
-              IntegrateReport* report) {
-  std::string err;
-  TransportError terr;
-  IntegrateJob job;
-  if (!transport->FetchResultsCsv(batch_id, &job.results_csv, &terr)) {
-    return ReportError(ExitCodeFor(terr), DescribeTransportError("fetching results", terr));
-  }
-  TokenizationConfig config;
-  KeyRing keys;
-  if (!flags.config.empty()) {
-    if (!LoadTokenizationConfig(flags.config, &config, &err)) return ReportError(kExitConfig, err);
-    job.config = &config;
-    if (config.Find(flags.key_column) != nullptr) {
-      if (!LoadKeyRingFromEnv("SDP_CRYPTO_KEY", &keys, &err)) {
-        return ReportError(kExitConfig, err);
-      }
-      job.keys = &keys;
-    }
-  }
-  job.raw_input = flags.raw_input;
-  job.output = flags.output;
-  job.key_column = flags.key_column;
-  job.escape_formulas = flags.escape_formulas;
-  if (!IntegrateResults(job, report, &err)) {
-    return ReportError(Interrupted() ? kExitInterrupted : kExitFailure, err);
-  }
   return kExitOk;
 }
 
@@ -163,7 +108,10 @@ int RunIntegrate(const ServerFlags& flags) {
   std::string err;
   if (!OpenTransport(flags, &transport, &err)) return ReportError(kExitConfig, err);
   IntegrateReport report;
-  if (int rc = Integrate(flags, flags.batch_id, transport.get(), &report)) return rc;
+  Failure failure;
+  if (!FetchAndIntegrate(OptionsFrom(flags), flags.batch_id, transport.get(), &report, &failure)) {
+    return ReportError(failure.exit_code, failure.message);
+  }
   PrintJson({{"batch_id", flags.batch_id},
              {"raw_rows", report.raw_rows},
              {"matched_rows", report.matched_rows},
@@ -184,83 +132,36 @@ int RunStatus(const ServerFlags& flags) {
   return kExitOk;
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Tokenizes the raw file for process-batch, reusing an earlier run's tokenized file when it was
-// made from the same raw bytes with the same config: RANDOM tokens differ on every run, and a
-// re-run after a crash must upload the same content to resume the same batch.
-int TokenizeForProcess(const ServerFlags& flags, std::string* tokenized) {
-  std::string err;
-  *tokenized = flags.output + ".tokenized.csv";
-  const std::string stamp_path = *tokenized + ".source";
-  std::string raw_sha, config_sha;
-  if (!Sha256File(flags.raw_input, &raw_sha, &err) ||
-      !Sha256File(flags.config, &config_sha, &err)) {
-    return ReportError(kExitFailure, err);
-  }
-  const std::string stamp = raw_sha + " " + config_sha + "\n";
-  if (::access(tokenized->c_str(), R_OK) == 0 && ReadSmallFile(stamp_path) == stamp) {
-    std::fprintf(stderr, "sdp-agent: reusing %s (same raw file and config)\n", tokenized->c_str());
-    return kExitOk;
-  }
-  TokenizeJob job;
-  if (!LoadTokenizationConfig(flags.config, &job.config, &err)) {
-    return ReportError(kExitConfig, err);
-  }
-  KeyRing keys;
-  if (!LoadKeyRingFromEnv("SDP_CRYPTO_KEY", &keys, &err)) return ReportError(kExitConfig, err);
-  job.input = flags.raw_input;
-  job.output = *tokenized;
-  job.vault_path = flags.vault;
-  FileReport report;
-  if (!TokenizeCsvFile(job, keys, &report, &err)) {
-    return ReportError(Interrupted() ? kExitInterrupted : kExitFailure, err);
-  }
-  std::ofstream(stamp_path) << stamp;
-  std::fprintf(stderr, "sdp-agent: tokenized %llu rows in %.2f s -> %s\n",
-               static_cast<unsigned long long>(report.rows), report.seconds, tokenized->c_str());
-  return kExitOk;
-}
-
 int RunProcess(const ServerFlags& flags) {
-  std::string err;
-  if (flags.config.empty() == flags.tokenized_file.empty()) {
-    return ReportError(kExitUsage,
-                       "process-batch needs exactly one of --config (tokenize here) or "
-                       "--tokenized-file (already tokenized)");
-  }
   std::unique_ptr<ServerTransport> transport;
+  std::string err;
   if (!OpenTransport(flags, &transport, &err)) return ReportError(kExitConfig, err);
-  std::string tokenized = flags.tokenized_file;
-  if (!flags.config.empty()) {
-    if (int rc = TokenizeForProcess(flags, &tokenized)) return rc;
-  }
-  UploadOutcome upload;
-  if (int rc = Upload(flags, tokenized, transport.get(), &upload)) return rc;
-  std::fprintf(stderr, "sdp-agent: batch %s %s with %lld records (%d chunks)\n",
-               upload.batch.batch_id.c_str(), upload.resumed ? "resumed" : "uploaded",
-               static_cast<long long>(upload.batch.accepted_records), upload.chunks);
-  BatchInfo batch = upload.batch;
-  if (flags.use_dev_processor && batch.status != "PROCESSED") {
-    TransportError terr;
-    if (!transport->ProcessBatch(batch.batch_id, /*dev=*/true, &batch, &terr)) {
-      return ReportError(ExitCodeFor(terr), DescribeTransportError("dev processing", terr));
+  RoundTripResult result;
+  Failure failure;
+  auto on_step = [](const char* step, const RoundTripResult& r) {
+    if (std::string(step) == "tokenized") {
+      if (r.reused_tokenized) {
+        std::fprintf(stderr, "sdp-agent: reusing the tokenized file (same raw file and config)\n");
+      } else {
+        std::fprintf(stderr, "sdp-agent: tokenized %llu rows in %.2f s\n",
+                     static_cast<unsigned long long>(r.tokenize.rows), r.tokenize.seconds);
+      }
+    } else if (std::string(step) == "uploaded") {
+      std::fprintf(stderr, "sdp-agent: batch %s %s with %lld records (%d chunks)\n",
+                   r.batch.batch_id.c_str(), r.upload.resumed ? "resumed" : "uploaded",
+                   static_cast<long long>(r.batch.accepted_records), r.upload.chunks);
     }
+  };
+  if (!RunRoundTrip(OptionsFrom(flags), transport.get(), &result, &failure, on_step)) {
+    return ReportError(failure.exit_code, failure.message);
   }
-  if (int rc = WaitProcessed(flags, transport.get(), &batch)) return rc;
-  IntegrateReport report;
-  if (int rc = Integrate(flags, batch.batch_id, transport.get(), &report)) return rc;
+  const BatchInfo& batch = result.batch;
   PrintJson({{"batch_id", batch.batch_id},
              {"accepted_records", batch.accepted_records},
              {"processed_records", batch.processed_records},
              {"model_version", batch.model_version},
              {"status", batch.status},
-             {"matched_rows", report.matched_rows},
+             {"matched_rows", result.integrate.matched_rows},
              {"output", flags.output}});
   return kExitOk;
 }

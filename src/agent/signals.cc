@@ -7,7 +7,10 @@ namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
+volatile std::sig_atomic_t g_stop_requested = 0;
+
 void OnSignal(int) { g_interrupted = 1; }
+void OnDaemonSignal(int) { g_stop_requested = 1; }
 
 }  // namespace
 
@@ -21,6 +24,17 @@ void InstallSignalHandlers() {
 }
 
 bool Interrupted() { return g_interrupted != 0; }
+
+void InstallDaemonSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnDaemonSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+bool StopRequested() { return g_stop_requested != 0; }
 
 void SetInterruptedForTesting(bool value) { g_interrupted = value ? 1 : 0; }
 

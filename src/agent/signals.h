@@ -6,6 +6,11 @@ namespace sdp {
 
 void InstallSignalHandlers();
 bool Interrupted();
+
+// Daemon mode (watch): SIGINT/SIGTERM only request a stop; the current step finishes normally
+// and the daemon exits 0 before starting the next one.
+void InstallDaemonSignalHandlers();
+bool StopRequested();
 // For tests and for the watch daemon's shutdown path.
 void SetInterruptedForTesting(bool value);
 

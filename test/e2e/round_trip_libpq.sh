@@ -74,8 +74,7 @@ grep -q "\"batch_id\":\"$id1\"" "$w/upload.json" || fail "upload-batch opened an
 pass "upload-batch of the same content returns the same batch"
 
 # Rows without a result stay unchanged; integrate-results standalone.
-head -n 1 "$w/raw.csv" >"$w/extra.csv"
-tail -n +2 "$w/raw.csv" | head -n 5 >>"$w/extra.csv"
+sed -n '1,6p' "$w/raw.csv" >"$w/extra.csv"
 echo 'C99999999,New,Person,new@example.com,+44 7000 000000,111-22-3333,4111111111111111,GB82WEST12345698765432,1990-01-01,"1 Nowhere, London",London,GB,30,1,2,3,retail' >>"$w/extra.csv"
 "$agent" integrate-results --batch-id "$id1" --raw-input "$w/extra.csv" --output "$w/extra_out.csv" \
   --config "$cfg" >/dev/null

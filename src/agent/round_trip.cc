@@ -1,0 +1,175 @@
+#include "round_trip.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "exit_status.h"
+#include "key_env.h"
+#include "signals.h"
+
+namespace sdp {
+namespace {
+
+bool Fail(Failure* failure, int exit_code, std::string message) {
+  failure->exit_code = exit_code;
+  failure->message = std::move(message);
+  return false;
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Tokenizes the raw file, reusing an earlier run's tokenized file when it was made from the
+// same raw bytes with the same config: RANDOM tokens differ on every run, and a re-run after a
+// crash must upload the same content to resume the same batch.
+bool TokenizeForUpload(const RoundTripOptions& options, const std::string& tokenized,
+                       RoundTripResult* result, Failure* failure) {
+  std::string err;
+  const std::string stamp_path = tokenized + ".source";
+  std::string raw_sha, config_sha;
+  if (!Sha256File(options.raw_input, &raw_sha, &err) ||
+      !Sha256File(options.config_path, &config_sha, &err)) {
+    return Fail(failure, kExitFailure, err);
+  }
+  const std::string stamp = raw_sha + " " + config_sha + "\n";
+  if (::access(tokenized.c_str(), R_OK) == 0 && ReadSmallFile(stamp_path) == stamp) {
+    result->reused_tokenized = true;
+    return true;
+  }
+  TokenizeJob job;
+  if (!LoadTokenizationConfig(options.config_path, &job.config, &err)) {
+    return Fail(failure, kExitConfig, err);
+  }
+  KeyRing keys;
+  if (!LoadKeyRingFromEnv("SDP_CRYPTO_KEY", &keys, &err)) return Fail(failure, kExitConfig, err);
+  job.input = options.raw_input;
+  job.output = tokenized;
+  job.vault_path = options.vault_path;
+  if (!TokenizeCsvFile(job, keys, &result->tokenize, &err)) {
+    return Fail(failure, Interrupted() ? kExitInterrupted : kExitFailure, err);
+  }
+  std::ofstream(stamp_path) << stamp;
+  return true;
+}
+
+}  // namespace
+
+bool WaitProcessed(const std::string& batch_id, double timeout_seconds, ServerTransport* transport,
+                   BatchInfo* batch, Failure* failure) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  auto delay = std::chrono::milliseconds(100);
+  for (;;) {
+    TransportError terr;
+    if (!transport->GetBatch(batch_id, batch, &terr)) {
+      return Fail(failure, ExitCodeFor(terr), DescribeTransportError("status", terr));
+    }
+    if (batch->status == "PROCESSED") return true;
+    if (batch->status == "FAILED") {
+      return Fail(failure, kExitRejected,
+                  "batch " + batch_id + " FAILED on the server; fix: see `sdp-agent status " +
+                      "--batch-id " + batch_id + "` and the server log");
+    }
+    if (Interrupted()) return Fail(failure, kExitInterrupted, "interrupted while waiting");
+    if (std::chrono::steady_clock::now() + delay > deadline) {
+      return Fail(failure, kExitRetryable,
+                  "batch " + batch_id + " is still " + batch->status + " after " +
+                      std::to_string(static_cast<long>(timeout_seconds)) +
+                      " s; fix: check that the server's worker runs (sdp.auto_process = on), "
+                      "raise --timeout, or pass --use-dev-processor on a dev server");
+    }
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+bool FetchAndIntegrate(const RoundTripOptions& options, const std::string& batch_id,
+                       ServerTransport* transport, IntegrateReport* report, Failure* failure) {
+  std::string err;
+  TransportError terr;
+  IntegrateJob job;
+  if (!transport->FetchResultsCsv(batch_id, &job.results_csv, &terr)) {
+    return Fail(failure, ExitCodeFor(terr), DescribeTransportError("fetching results", terr));
+  }
+  TokenizationConfig config;
+  KeyRing keys;
+  if (!options.config_path.empty()) {
+    if (!LoadTokenizationConfig(options.config_path, &config, &err)) {
+      return Fail(failure, kExitConfig, err);
+    }
+    job.config = &config;
+    if (config.Find(options.key_column) != nullptr) {
+      if (!LoadKeyRingFromEnv("SDP_CRYPTO_KEY", &keys, &err)) {
+        return Fail(failure, kExitConfig, err);
+      }
+      job.keys = &keys;
+    }
+  }
+  job.raw_input = options.raw_input;
+  job.output = options.output;
+  job.key_column = options.key_column;
+  job.escape_formulas = options.escape_formulas;
+  if (!IntegrateResults(job, report, &err)) {
+    return Fail(failure, Interrupted() ? kExitInterrupted : kExitFailure, err);
+  }
+  return true;
+}
+
+bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
+                  RoundTripResult* result, Failure* failure, const StepCallback& on_step) {
+  *result = RoundTripResult();
+  if (options.config_path.empty() == options.tokenized_file.empty()) {
+    return Fail(failure, kExitUsage,
+                "give exactly one of --config (tokenize here) or --tokenized-file (already "
+                "tokenized)");
+  }
+  std::string tokenized = options.tokenized_file;
+  if (!options.config_path.empty()) {
+    tokenized = options.tokenized_path.empty() ? options.output + ".tokenized.csv"
+                                               : options.tokenized_path;
+    if (!TokenizeForUpload(options, tokenized, result, failure)) return false;
+    if (on_step) on_step("tokenized", *result);
+  }
+
+  UploadJob upload;
+  upload.file = tokenized;
+  upload.client_id = options.client_id;
+  upload.processing_type = options.processing_type;
+  upload.key_column = options.key_column;
+  upload.chunk_bytes = options.chunk_bytes;
+  std::string err;
+  int exit_code = kExitFailure;
+  if (!UploadCsvFile(upload, transport, &result->upload, &err, &exit_code)) {
+    return Fail(failure, exit_code, err);
+  }
+  result->batch = result->upload.batch;
+  if (on_step) on_step("uploaded", *result);
+
+  if (options.use_dev_processor && result->batch.status != "PROCESSED") {
+    TransportError terr;
+    if (!transport->ProcessBatch(result->batch.batch_id, /*dev=*/true, &result->batch, &terr)) {
+      return Fail(failure, ExitCodeFor(terr), DescribeTransportError("dev processing", terr));
+    }
+  }
+  if (!WaitProcessed(result->batch.batch_id, options.timeout_seconds, transport, &result->batch,
+                     failure)) {
+    return false;
+  }
+  if (on_step) on_step("processed", *result);
+  if (!FetchAndIntegrate(options, result->batch.batch_id, transport, &result->integrate,
+                         failure)) {
+    return false;
+  }
+  if (on_step) on_step("integrated", *result);
+  return true;
+}
+
+}  // namespace sdp
