@@ -8,8 +8,8 @@
 
 #include "command.h"
 #include "exit_status.h"
-#include "round_trip.h"
 #include "key_env.h"
+#include "round_trip.h"
 #include "signals.h"
 #include "transport.h"
 #include "uploader.h"
@@ -183,7 +183,8 @@ void AddServerCommands(CLI::App* app, CommandList* commands) {
     sub->add_option("--client-id", f->client_id, "Client id")->required();
     sub->add_option("--processing-type", f->processing_type, "e.g. risk_scoring")->required();
     sub->add_option("--key-column", f->key_column, "Join key column")->capture_default_str();
-    sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")->capture_default_str();
+    sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")
+        ->capture_default_str();
     AddConnectionFlags(sub, f.get());
     commands->push_back({sub, [f] { return RunUpload(*f); }});
   }
@@ -203,7 +204,8 @@ void AddServerCommands(CLI::App* app, CommandList* commands) {
                   "Process now through the dev entry point (server must run sdp.env = dev)");
     sub->add_option("--timeout", f->timeout_seconds, "Seconds to wait for PROCESSED")
         ->capture_default_str();
-    sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")->capture_default_str();
+    sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")
+        ->capture_default_str();
     sub->add_flag("--escape-formulas", f->escape_formulas,
                   "Prefix cells starting with = + - @ with ' in the merged output");
     AddConnectionFlags(sub, f.get());

@@ -133,8 +133,8 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
   }
   std::string tokenized = options.tokenized_file;
   if (!options.config_path.empty()) {
-    tokenized = options.tokenized_path.empty() ? options.output + ".tokenized.csv"
-                                               : options.tokenized_path;
+    tokenized =
+        options.tokenized_path.empty() ? options.output + ".tokenized.csv" : options.tokenized_path;
     if (!TokenizeForUpload(options, tokenized, result, failure)) return false;
     if (on_step) on_step("tokenized", *result);
   }
@@ -164,8 +164,7 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
     return false;
   }
   if (on_step) on_step("processed", *result);
-  if (!FetchAndIntegrate(options, result->batch.batch_id, transport, &result->integrate,
-                         failure)) {
+  if (!FetchAndIntegrate(options, result->batch.batch_id, transport, &result->integrate, failure)) {
     return false;
   }
   if (on_step) on_step("integrated", *result);

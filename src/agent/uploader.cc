@@ -153,6 +153,11 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
     int64_t stored = 0;
     if (!transport->AppendChunk(batch.batch_id, seq, chunk, Sha256Hex(chunk), &stored, &terr)) {
       *exit_code = ExitCodeFor(terr);
+      if (terr.kind == TransportError::Kind::kConflict && outcome->resumed) {
+        // Resuming a batch whose chunks were cut differently (another --chunk-kb).
+        terr.hint = "this upload resumes batch " + batch.batch_id +
+                    ", started with another chunk size; re-run with the same --chunk-kb";
+      }
       *err = DescribeTransportError(
           "upload of " + job.file + " failed at chunk " + std::to_string(seq), terr);
       return false;

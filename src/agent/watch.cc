@@ -212,8 +212,7 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
   if (!RunRoundTrip(rt, transport_, &result, &failure, on_step)) {
     if (failure.exit_code == kExitRetryable) {
       Journal(name, JournalState(name), "", failure.message);
-      LogEvent("warn", "retry_later", name,
-               "\"error\":" + nlohmann::json(failure.message).dump());
+      LogEvent("warn", "retry_later", name, "\"error\":" + nlohmann::json(failure.message).dump());
       return Outcome::kRetryLater;
     }
     if (failure.exit_code == kExitInterrupted) return Outcome::kStopped;
@@ -232,7 +231,8 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
   char fields[256];
   std::snprintf(fields, sizeof fields,
                 "\"batch_id\":\"%s\",\"rows\":%lld,\"matched_rows\":%llu,\"seconds\":%.3f",
-                result.batch.batch_id.c_str(), static_cast<long long>(result.batch.accepted_records),
+                result.batch.batch_id.c_str(),
+                static_cast<long long>(result.batch.accepted_records),
                 static_cast<unsigned long long>(result.integrate.matched_rows), seconds);
   LogEvent("info", "file_done", name, fields);
   return Outcome::kDone;
@@ -286,8 +286,8 @@ bool Watcher::Sweep(bool* retry_later, bool* worked) {
 }
 
 bool Watcher::SleepInterruptibly(double seconds) {
-  const auto until =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   while (std::chrono::steady_clock::now() < until) {
     if (StopRequested()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
