@@ -164,7 +164,7 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
     }
   }
   cipher_ = std::make_unique<AesGcm256>();
-  if (!cipher_->Init(keys.vault_key(), err)) return false;
+  if (!cipher_->Init(keys.vault_key(), err) || !sealer_.Init(keys, err)) return false;
   if (mode == Mode::kReadWrite &&
       !Prepare("INSERT OR IGNORE INTO vault_entry(domain, token, key_id, nonce, sealed) "
                "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -175,7 +175,12 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
                  &select_, err);
 }
 
-bool Vault::NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err) {
+bool VaultSealer::Init(const KeyRing& keys, std::string* err) {
+  key_id_ = keys.key_id();
+  return cipher_.Init(keys.vault_key(), err);
+}
+
+bool VaultSealer::NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err) {
   if (nonce_pos_ + AesGcm256::kNonceSize > nonce_pool_.size()) {
     nonce_pool_.resize(kNonceBlock);
     if (!RandomBytes(nonce_pool_.data(), nonce_pool_.size(), err)) return false;
@@ -188,13 +193,12 @@ bool Vault::NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err) {
   return true;
 }
 
-bool Vault::Seal(AesGcm256* cipher, std::string_view key_id, std::string_view domain,
-                 std::string_view token, std::string_view original, std::string* nonce,
-                 std::string* sealed, std::string* err) {
+bool VaultSealer::Seal(std::string_view domain, std::string_view token, std::string_view original,
+                       std::string* nonce, std::string* sealed, std::string* err) {
   uint8_t n[AesGcm256::kNonceSize];
   if (!NextNonce(n, err)) return false;
   nonce->assign(reinterpret_cast<const char*>(n), sizeof n);
-  return cipher->Seal(n, VaultAad(key_id, domain, token), original, sealed, err);
+  return cipher_.Seal(n, VaultAad(key_id_, domain, token), original, sealed, err);
 }
 
 bool Vault::Begin(std::string* err) {
@@ -206,21 +210,22 @@ bool Vault::Begin(std::string* err) {
 
 bool Vault::Put(std::string_view domain, std::string_view token, std::string_view original,
                 std::string* err) {
+  return sealer_.Seal(domain, token, original, &nonce_scratch_, &sealed_scratch_, err) &&
+         PutSealed(domain, token, nonce_scratch_, sealed_scratch_, err);
+}
+
+bool Vault::PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
+                      std::string_view sealed, std::string* err) {
   if (insert_ == nullptr) {
     *err = "vault " + path_ + " is open read-only";
     return false;
   }
   if (!Begin(err)) return false;
-  std::string nonce;
-  if (!Seal(cipher_.get(), key_id_, domain, token, original, &nonce, &sealed_scratch_, err)) {
-    return false;
-  }
   sqlite3_bind_text(insert_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
   sqlite3_bind_text(insert_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
   sqlite3_bind_text(insert_, 3, key_id_.data(), static_cast<int>(key_id_.size()), SQLITE_STATIC);
   sqlite3_bind_blob(insert_, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
-  sqlite3_bind_blob(insert_, 5, sealed_scratch_.data(), static_cast<int>(sealed_scratch_.size()),
-                    SQLITE_STATIC);
+  sqlite3_bind_blob(insert_, 5, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
   const int rc = sqlite3_step(insert_);
   sqlite3_reset(insert_);
   if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
@@ -328,7 +333,8 @@ bool Vault::RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* e
     return false;
   }
   AesGcm256 next;
-  if (!next.Init(new_keys.vault_key(), err)) return false;
+  VaultSealer next_sealer;
+  if (!next.Init(new_keys.vault_key(), err) || !next_sealer.Init(new_keys, err)) return false;
   if (!Commit(err) || !Exec("BEGIN IMMEDIATE", err)) return false;
   in_transaction_ = true;
   StmtGuard q, upd, meta;
@@ -356,7 +362,7 @@ bool Vault::RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* e
              "`sdp-agent vault verify` and restore damaged entries first";
       return false;
     }
-    if (!Seal(&next, new_keys.key_id(), domain, token, plain, &nonce, &sealed, err)) return false;
+    if (!next_sealer.Seal(domain, token, plain, &nonce, &sealed, err)) return false;
     sqlite3_bind_text(upd.stmt, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
     sqlite3_bind_text(upd.stmt, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
     sqlite3_bind_text(upd.stmt, 3, new_keys.key_id().data(),

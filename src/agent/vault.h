@@ -36,6 +36,25 @@ struct VaultVerifyReport {
   std::vector<std::string> failures;  // "domain/token: cause" (first 100)
 };
 
+// Seals originals for the vault. One per thread (the cipher context is not shareable); the
+// tokenizing threads seal, the thread that owns the Vault only inserts (Vault::PutSealed).
+class VaultSealer {
+ public:
+  bool Init(const KeyRing& keys, std::string* err);
+  bool Seal(std::string_view domain, std::string_view token, std::string_view original,
+            std::string* nonce, std::string* sealed, std::string* err);
+  const std::string& key_id() const { return key_id_; }
+
+ private:
+  bool NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err);
+
+  AesGcm256 cipher_;
+  std::string key_id_;
+  // Nonces come from the CSPRNG in blocks, to keep RAND_bytes off the per-entry path.
+  std::vector<uint8_t> nonce_pool_;
+  size_t nonce_pos_ = 0;
+};
+
 class Vault {
  public:
   enum class Mode { kReadOnly, kReadWrite };
@@ -52,6 +71,9 @@ class Vault {
   // Queues (domain, token) -> original for the current transaction.
   bool Put(std::string_view domain, std::string_view token, std::string_view original,
            std::string* err);
+  // Stores an entry sealed by a VaultSealer of the same key.
+  bool PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
+                 std::string_view sealed, std::string* err);
   // Commits the current transaction (Put opens one as needed).
   bool Commit(std::string* err);
 
@@ -73,23 +95,17 @@ class Vault {
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
-  bool Seal(AesGcm256* cipher, std::string_view key_id, std::string_view domain,
-            std::string_view token, std::string_view original, std::string* nonce,
-            std::string* sealed, std::string* err);
-  bool NextNonce(uint8_t nonce[AesGcm256::kNonceSize], std::string* err);
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* select_ = nullptr;
   std::string path_;
   std::string key_id_;
-  std::unique_ptr<AesGcm256> cipher_;
+  std::unique_ptr<AesGcm256> cipher_;  // for Get / Verify / RotateKey
+  VaultSealer sealer_;                 // for Put
   bool in_transaction_ = false;
   uint64_t puts_ = 0;
-  // Nonces come from the CSPRNG in blocks, to keep RAND_bytes off the per-entry path.
-  std::vector<uint8_t> nonce_pool_;
-  size_t nonce_pos_ = 0;
-  std::string sealed_scratch_;
+  std::string nonce_scratch_, sealed_scratch_;
 };
 
 // The associated data of one entry (exposed for tests).
