@@ -74,6 +74,26 @@ const RowBatch* CsvBatchReader::Next(std::string* err) {
   return nullptr;
 }
 
+std::unique_ptr<RowBatch> CsvBatchReader::Take(std::string* err) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !ready_.empty() || done_; });
+  if (!ready_.empty()) {
+    std::unique_ptr<RowBatch> batch = std::move(ready_.front());
+    ready_.pop_front();
+    return batch;
+  }
+  *err = error_;
+  return nullptr;
+}
+
+void CsvBatchReader::Recycle(std::unique_ptr<RowBatch> batch) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(batch));
+  }
+  cv_.notify_all();
+}
+
 uint64_t CsvBatchReader::bytes_read() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_read_;

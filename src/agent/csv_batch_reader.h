@@ -33,6 +33,10 @@ class CsvBatchReader {
   // The next batch, valid until the following call; nullptr at end of input (err empty) or on
   // a parse error (*err set: "line N: cause").
   const RowBatch* Next(std::string* err);
+  // Ownership-passing variant for consumers that work on several batches at once: the caller
+  // must hand every batch back with Recycle() (memory stays bounded by `depth` batches).
+  std::unique_ptr<RowBatch> Take(std::string* err);
+  void Recycle(std::unique_ptr<RowBatch> batch);
   uint64_t bytes_read() const;
 
  private:

@@ -7,8 +7,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "atomic_file.h"
 #include "column_tokenizer.h"
@@ -154,6 +159,231 @@ bool StreamRows(FileSession* session, const char* what, FileReport* report, Cell
   return true;
 }
 
+// Tokenizing runs on worker threads, one batch of rows each, while the reader thread parses
+// ahead and this thread writes finished batches in input order and inserts their (already
+// sealed) vault entries. Each worker owns its tokenizers and sealer: cipher contexts are not
+// shared between threads.
+struct VaultRecord {
+  size_t column = 0;
+  std::string token, nonce, sealed;
+};
+
+struct TokenizedBatch {
+  uint64_t seq = 0;
+  std::unique_ptr<RowBatch> rows;
+  std::string csv;
+  std::vector<VaultRecord> vault;  // [0, vault_count) valid; capacity reused
+  size_t vault_count = 0;
+  uint64_t cells = 0;
+  std::string err;
+};
+
+class TokenizeWorkers {
+ public:
+  TokenizeWorkers(const std::string& input_name, const TokenizationConfig& config,
+                  const std::vector<std::string>& columns, const KeyRing& keys, bool seal,
+                  size_t threads)
+      : input_name_(input_name) {
+    for (size_t t = 0; t < threads; ++t) {
+      auto state = std::make_unique<WorkerState>();
+      state->tokenizers.resize(columns.size());
+      for (size_t c = 0; c < columns.size(); ++c) {
+        const ColumnRule* rule = config.Find(columns[c]);
+        if (rule == nullptr) continue;
+        state->tokenizers[c] = std::make_unique<ColumnTokenizer>();
+        if (!state->tokenizers[c]->Init(*rule, config, keys, &init_error_)) return;
+      }
+      if (seal && !state->sealer.Init(keys, &init_error_)) return;
+      states_.push_back(std::move(state));
+    }
+    for (auto& state : states_) {
+      threads_.emplace_back([this, st = state.get()] { Loop(st); });
+    }
+  }
+
+  ~TokenizeWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  const std::string& init_error() const { return init_error_; }
+
+  void Submit(std::unique_ptr<TokenizedBatch> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      todo_.push_back(std::move(job));
+    }
+    cv_.notify_all();
+  }
+
+  // Blocks until batch `seq` is tokenized.
+  std::unique_ptr<TokenizedBatch> Wait(uint64_t seq) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_.count(seq) > 0; });
+    auto job = std::move(done_[seq]);
+    done_.erase(seq);
+    return job;
+  }
+
+ private:
+  struct WorkerState {
+    std::vector<std::unique_ptr<ColumnTokenizer>> tokenizers;
+    VaultSealer sealer;
+    std::string value;
+  };
+
+  void Loop(WorkerState* st) {
+    for (;;) {
+      std::unique_ptr<TokenizedBatch> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !todo_.empty(); });
+        if (stop_) return;
+        job = std::move(todo_.front());
+        todo_.pop_front();
+      }
+      Tokenize(st, job.get());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        const uint64_t seq = job->seq;
+        done_[seq] = std::move(job);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  void Tokenize(WorkerState* st, TokenizedBatch* job) {
+    job->csv.clear();
+    job->vault_count = 0;
+    job->cells = 0;
+    job->err.clear();
+    StringByteSink sink(&job->csv);
+    CsvWriterOptions options;
+    options.preserve_quoting = true;
+    CsvWriter writer(&sink, options);
+    std::string& err = job->err;
+    const RowBatch& batch = *job->rows;
+    for (size_t r = 0; r < batch.size; ++r) {
+      const CsvRow& row = batch.rows[r];
+      for (size_t c = 0; c < row.size(); ++c) {
+        ColumnTokenizer* tokenizer = st->tokenizers[c].get();
+        if (tokenizer == nullptr) {
+          writer.WriteField(row.field(c), row.was_quoted(c), &err);
+          continue;
+        }
+        bool store = false;
+        if (!tokenizer->Tokenize(row.field(c), &st->value, &store, &err)) {
+          err = input_name_ + ":" + std::to_string(batch.lines[r]) + ": " + err;
+          return;
+        }
+        if (store) {
+          if (job->vault_count == job->vault.size()) job->vault.emplace_back();
+          VaultRecord& rec = job->vault[job->vault_count++];
+          rec.column = c;
+          rec.token = st->value;
+          if (!st->sealer.Seal(tokenizer->rule().domain, rec.token, row.field(c), &rec.nonce,
+                               &rec.sealed, &err)) {
+            return;
+          }
+        }
+        ++job->cells;
+        writer.WriteField(st->value, row.was_quoted(c), &err);
+      }
+      writer.EndRow(row.ending(), &err);
+    }
+  }
+
+  std::string input_name_;
+  std::string init_error_;
+  std::vector<std::unique_ptr<WorkerState>> states_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<TokenizedBatch>> todo_;
+  std::map<uint64_t, std::unique_ptr<TokenizedBatch>> done_;
+  bool stop_ = false;
+};
+
+size_t WorkerThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 2 : std::min<unsigned>(std::max<unsigned>(n, 2), 8);
+}
+
+bool TokenizeParallel(FileSession* session, const TokenizationConfig& config, const KeyRing& keys,
+                      Vault* vault, FileReport* report, std::string* err) {
+  constexpr size_t kInFlight = 6;
+  CsvBatchReader reader(session->table(), 2048, kInFlight + 2);
+  TokenizeWorkers workers(session->input_name(), config, session->table()->columns(), keys,
+                          vault != nullptr, WorkerThreads());
+  if (!workers.init_error().empty()) {
+    *err = workers.init_error();
+    return false;
+  }
+  std::vector<std::string> domains(session->table()->columns().size());
+  for (size_t c = 0; c < domains.size(); ++c) {
+    if (const ColumnRule* rule = config.Find(session->table()->columns()[c])) {
+      domains[c] = rule->domain;
+    }
+  }
+  Progress progress("tokenize", session->input_bytes());
+  ByteSink* sink = session->out()->sink();
+  std::deque<std::unique_ptr<TokenizedBatch>> spare;
+  uint64_t submitted = 0, written = 0;
+  bool eof = false;
+  std::string read_err;
+  for (;;) {
+    while (!eof && submitted - written < kInFlight) {
+      std::unique_ptr<RowBatch> rows = reader.Take(&read_err);
+      if (!rows) {
+        eof = true;
+        break;
+      }
+      std::unique_ptr<TokenizedBatch> job;
+      if (spare.empty()) {
+        job = std::make_unique<TokenizedBatch>();
+      } else {
+        job = std::move(spare.front());
+        spare.pop_front();
+      }
+      job->seq = submitted++;
+      job->rows = std::move(rows);
+      workers.Submit(std::move(job));
+    }
+    if (written == submitted) break;
+    std::unique_ptr<TokenizedBatch> job = workers.Wait(written++);
+    if (!job->err.empty()) {
+      *err = job->err;
+      return false;
+    }
+    if (Interrupted()) {
+      *err = "interrupted; nothing was written";
+      return false;
+    }
+    if (!sink->Write(job->csv.data(), job->csv.size(), err)) return false;
+    for (size_t i = 0; i < job->vault_count; ++i) {
+      const VaultRecord& rec = job->vault[i];
+      if (!vault->PutSealed(domains[rec.column], rec.token, rec.nonce, rec.sealed, err)) {
+        return false;
+      }
+      if (++report->vault_puts % kVaultCommitEvery == 0 && !vault->Commit(err)) return false;
+    }
+    report->rows += job->rows->size;
+    report->cells += job->cells;
+    reader.Recycle(std::move(job->rows));
+    spare.push_back(std::move(job));
+    progress.Update(report->rows, reader.bytes_read());
+  }
+  if (!read_err.empty()) {
+    *err = read_err;
+    return session->Located(err);
+  }
+  return true;
+}
+
 }  // namespace
 
 bool TokenizeCsvFile(const TokenizeJob& job, const KeyRing& keys, FileReport* report,
@@ -167,17 +397,8 @@ bool TokenizeCsvFile(const TokenizeJob& job, const KeyRing& keys, FileReport* re
     vault = std::make_unique<Vault>();
     if (!vault->Open(job.vault_path, Vault::Mode::kReadWrite, keys, err)) return false;
   }
-  bool store = false;
-  auto tokenize_cell = [&](ColumnTokenizer* tokenizer, std::string_view in, std::string* out,
-                           std::string* cell_err) {
-    if (!tokenizer->Tokenize(in, out, &store, cell_err)) return false;
-    if (store) {
-      if (!vault->Put(tokenizer->rule().domain, *out, in, cell_err)) return false;
-      if (++report->vault_puts % kVaultCommitEvery == 0 && !vault->Commit(cell_err)) return false;
-    }
-    return true;
-  };
-  if (!StreamRows(&session, "tokenize", report, tokenize_cell, err)) return false;
+  if (!session.writer()->Flush(err)) return false;  // the header, before the batches
+  if (!TokenizeParallel(&session, job.config, keys, vault.get(), report, err)) return false;
   // Vault first: every token in the output must be restorable once the output exists.
   if (vault && !vault->Commit(err)) return false;
   if (!session.writer()->Flush(err) || !session.out()->Commit(err)) return false;
