@@ -2,6 +2,7 @@
 #include <string>
 
 #include "gucs.h"
+#include "metrics.h"
 #include "pg_bridge.h"
 #include "worker.h"
 
@@ -9,13 +10,16 @@ extern "C" {
 PG_MODULE_MAGIC;
 
 // Defines the sdp.* GUCs and, when loaded through shared_preload_libraries, registers the
-// background worker launcher (docs/worker.md). Loaded any other way (LOAD, or on first use of a
-// function) the GUCs exist but there is no worker: sdp.auto_process then has no effect and
-// sdp_ready() reports the worker as missing when auto_process is on. C-style body: the calls
+// background worker launcher (docs/worker.md) and the shared-memory metrics
+// (docs/observability.md). Loaded any other way (LOAD, or on first use of a function) the GUCs
+// exist but there is no worker and no metrics: sdp.auto_process then has no effect, sdp_ready()
+// reports the worker as missing when auto_process is on, and sdp_metrics() raises 55000. C-style body: the calls
 // below may ereport and nothing here has a destructor.
 void _PG_init(void) {
   DefineSdpGucs();
-  if (process_shared_preload_libraries_in_progress) sdp::worker::RegisterLauncher();
+  if (!process_shared_preload_libraries_in_progress) return;
+  sdp::worker::RegisterLauncher();
+  SdpMetricsInit();  // shared-memory metrics (docs/observability.md)
 }
 }
 

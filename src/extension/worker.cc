@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "gucs.h"
+#include "metrics.h"
 
 namespace {
 
@@ -209,6 +210,7 @@ void sdp_launcher_main(Datum) {
   BackgroundWorkerUnblockSignals();
   // No database: this only makes the launcher visible in pg_stat_activity (sdp_ready checks).
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+  sdp::metrics::SetLauncherAlive();  // sdp_worker_up
   ereport(LOG, (errmsg("sdp launcher started")));
   while (!got_sigterm) {
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -261,6 +261,7 @@ DECLARE
   v_client text;
 BEGIN
   IF api_key IS NULL OR api_key = '' THEN
+    PERFORM sdp.sdp_metrics_count('sdp_auth_failures_total', 1);  -- 65_metrics.sql
     RAISE EXCEPTION USING ERRCODE = 'PT401', MESSAGE = 'missing API key',
       HINT = 'send the client''s key in the X-API-Key header';
   END IF;
@@ -273,11 +274,13 @@ BEGIN
     v_pos := sdp.sdp_auth_match(sdp.sdp_auth_pepper(), api_key, coalesce(v_hashes, ''::bytea));
   END IF;
   IF coalesce(v_pos, 0) = 0 THEN
+    PERFORM sdp.sdp_metrics_count('sdp_auth_failures_total', 1);  -- 65_metrics.sql
     RAISE EXCEPTION USING ERRCODE = 'PT401', MESSAGE = 'invalid API key',
       HINT = 'the key is unknown or was revoked; ask the operator for a new one';
   END IF;
   v_client := v_ids[v_pos];
   IF sdp_authenticate.client_id IS NOT NULL AND sdp_authenticate.client_id <> v_client THEN
+    PERFORM sdp.sdp_metrics_count('sdp_auth_failures_total', 1);  -- 65_metrics.sql
     RAISE EXCEPTION USING ERRCODE = 'PT403',
       MESSAGE = 'the API key does not belong to the client named in the request',
       HINT = 'X-Client-Id (or client_id) must be the client the key was issued to';

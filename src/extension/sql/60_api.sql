@@ -109,7 +109,7 @@ AS $$
 $$;
 
 -- ---- pre-request -----------------------------------------------------------------------------
--- Runs before every request as sdp_anon. health and readyz need no key. Everything else needs
+-- Runs before every request as sdp_anon. health, readyz and metrics need no key. Everything else needs
 -- X-API-Key: missing or unknown → PT401, key of another client than X-Client-Id → PT403 (JSON
 -- body {"code","message","details","hint"} from PostgREST). On success the tenant is set for this
 -- transaction and the role switched to sdp_client. SECURITY INVOKER and without SET clauses:
@@ -120,7 +120,8 @@ AS $$
 DECLARE
   v_path text := nullif(pg_catalog.current_setting('request.path', true), '');
 BEGIN
-  IF v_path IN ('/rpc/health', '/rpc/readyz') THEN
+  PERFORM sdp._metrics_request(v_path);  -- sdp_api_requests_total, counted when the request ends
+  IF v_path IN ('/rpc/health', '/rpc/readyz', '/rpc/metrics') THEN
     RETURN;
   END IF;
   PERFORM sdp.sdp_authenticate(sdp.sdp_api_header('x-api-key'), sdp.sdp_api_header('x-client-id'));
