@@ -236,7 +236,7 @@ class HttpTransport : public ServerTransport {
     *out = BatchInfo();
     out->client_id = client_id;
     out->processing_type = processing_type;
-    return ParseReply(resp, out, err);
+    return ParseReply("batch_open", resp, out, err);
   }
 
   bool AppendChunk(const std::string& batch_id, int seq, std::string_view chunk,
@@ -256,7 +256,9 @@ class HttpTransport : public ServerTransport {
       return false;
     }
     std::string why;
-    if (!ParseChunkJson(resp.body, rows_so_far, &why)) return BadReply("batch_append", why, err);
+    if (!ParseChunkJson(resp.body, rows_so_far, &why)) {
+      return BadReply("batch_append", "HTTP " + std::to_string(resp.status) + ", " + why, err);
+    }
     return true;
   }
 
@@ -271,7 +273,7 @@ class HttpTransport : public ServerTransport {
     *out = BatchInfo();
     out->client_id = client_id_;
     out->content_sha256 = content_sha256;
-    return ParseReply(resp, out, err);
+    return ParseReply("batch_seal", resp, out, err);
   }
 
   bool ProcessBatch(const std::string& batch_id, bool dev, BatchInfo* out,
@@ -285,7 +287,7 @@ class HttpTransport : public ServerTransport {
     }
     *out = BatchInfo();
     out->client_id = client_id_;
-    return ParseReply(resp, out, err);
+    return ParseReply(dev ? "dev_process_batch" : "process_batch", resp, out, err);
   }
 
   bool GetBatch(const std::string& batch_id, BatchInfo* out, TransportError* err) override {
@@ -293,7 +295,7 @@ class HttpTransport : public ServerTransport {
     HttpResponse resp;
     if (!Call(false, "batch", "batch_id=" + batch_id, {}, {}, "", &resp, err)) return false;
     *out = BatchInfo();
-    return ParseReply(resp, out, err);
+    return ParseReply("batch", resp, out, err);
   }
 
   bool FetchResultsCsv(const std::string& batch_id, std::string* csv,
@@ -337,13 +339,17 @@ class HttpTransport : public ServerTransport {
     *err = TransportError();
     err->kind = TransportError::Kind::kFatal;
     err->message = "unexpected reply from /rpc/" + fn + ": " + why;
-    err->hint = "is SDP_SERVER_URL a PostgREST serving sdp_api?";
+    err->hint =
+        "check that SDP_SERVER_URL names the SDP server exactly as its certificate and proxy "
+        "expect (a proxy answers unknown host names with an empty 200)";
     return false;
   }
 
-  bool ParseReply(const HttpResponse& resp, BatchInfo* out, TransportError* err) {
+  bool ParseReply(const char* fn, const HttpResponse& resp, BatchInfo* out, TransportError* err) {
     std::string why;
-    if (!ParseBatchJson(resp.body, out, &why)) return BadReply("batch reply", why, err);
+    if (!ParseBatchJson(resp.body, out, &why)) {
+      return BadReply(fn, "HTTP " + std::to_string(resp.status) + ", " + why, err);
+    }
     if (out->client_id.empty()) out->client_id = client_id_;
     if (client_id_.empty()) client_id_ = out->client_id;
     return true;
@@ -513,7 +519,7 @@ bool ParseRetryAfter(std::string_view value, int64_t now_unix_seconds, int64_t* 
 bool ParseBatchJson(std::string_view body, BatchInfo* out, std::string* err) {
   Json j;
   if (!ParseObject(body, &j)) {
-    *err = "not a JSON object: " + CleanText(body, 120);
+    *err = body.empty() ? "empty body" : "not a JSON object: " + CleanText(body, 120);
     return false;
   }
   std::string s;
@@ -539,7 +545,7 @@ bool ParseBatchJson(std::string_view body, BatchInfo* out, std::string* err) {
 bool ParseChunkJson(std::string_view body, int64_t* rows, std::string* err) {
   Json j;
   if (!ParseObject(body, &j)) {
-    *err = "not a JSON object: " + CleanText(body, 120);
+    *err = body.empty() ? "empty body" : "not a JSON object: " + CleanText(body, 120);
     return false;
   }
   if (!IntField(j, "accepted_records", rows) || *rows < 0) {

@@ -188,4 +188,34 @@ st=$(req POST /api/v1/process-file -H "X-API-Key: $key_a" -H 'Content-Type: text
 [[ "$st" == 413 ]] || fail "17 MiB body: HTTP $st, expected 413; body: $(head -c 300 "$w/body")"
 pass "17 MiB body over the 16MB limit -> 413 from Caddy"
 
+# ---- the agent's HTTPS transport (src/agent/http_transport.cc) against the same stack ---------
+agent=${SDP_E2E_AGENT:-$agent}
+if [[ -x "$agent" ]]; then
+  export SDP_API_KEY=$key_a
+  "$agent" status --batch-id "$cb" --client-id bank_demo >"$w/status.json" 2>"$w/err" ||
+    fail "agent status over HTTPS: $(cat "$w/err")"
+  [[ $(jq -r .status "$w/status.json") == RECEIVED ]] || fail "agent status: $(cat "$w/status.json")"
+  pass "sdp-agent status over HTTPS (X-API-Key, SDP_CA_BUNDLE)"
+  set +e
+  SDP_CA_BUNDLE=$SDP_HTTPS_WRONG_CA "$agent" status --batch-id "$cb" >/dev/null 2>"$w/err"
+  rc=$?
+  set -e
+  [[ $rc != 0 ]] || fail "agent accepted a server certificate its CA bundle does not trust"
+  grep -qF "TLS: server certificate not trusted by SDP_CA_BUNDLE=$SDP_HTTPS_WRONG_CA" "$w/err" ||
+    fail "agent TLS message: $(cat "$w/err")"
+  grep -qF "fix:" "$w/err" || fail "agent TLS message without a fix: $(cat "$w/err")"
+  [[ $(wc -l <"$w/err") == 1 ]] || fail "agent TLS failure: more than one stderr line: $(cat "$w/err")"
+  pass "sdp-agent with a wrong SDP_CA_BUNDLE -> exit $rc, one line: TLS: server certificate not trusted by SDP_CA_BUNDLE=..."
+  set +e
+  SDP_API_KEY=$key_b "$agent" status --batch-id "$cb" >/dev/null 2>"$w/err"
+  rc=$?
+  set -e
+  [[ $rc == 5 ]] || fail "agent with another client's key: exit $rc, expected 5: $(cat "$w/err")"
+  grep -q "$key_b" "$w/err" && fail "the API key appeared in the agent's error"
+  pass "sdp-agent: another client's batch -> exit 5 (rejected), key not printed"
+  unset SDP_API_KEY
+else
+  echo "note: $agent not built; agent checks skipped"
+fi
+
 echo "https_surface: $checks checks passed (real Caddy + TLS, test-only PostgREST double, PostgreSQL)"
