@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "integrity_crypto.h"
+
 namespace sdp::pg {
 
 namespace {
@@ -11,7 +13,7 @@ namespace {
 // uniform, and bigger groups mean fewer heap_multi_insert calls.
 constexpr int kMaxBuffered = 1000;
 constexpr Size kMaxBufferedBytes = 512 * 1024;
-constexpr int kMaxColumns = 8;
+constexpr int kMaxColumns = 9;
 
 Oid SdpRelid(const char* name) {
   Oid nsp = get_namespace_oid("sdp", false);
@@ -51,10 +53,48 @@ void ResolveColumns(Relation rel, const char* const* names, int n, int* position
   }
 }
 
-const char* const kRecordColumns[] = {"batch_id", "row_no", "client_id", "record_key", "fields"};
+const char* const kRecordColumns[] = {"batch_id",   "row_no", "client_id",
+                                      "record_key", "fields", "integrity_hmac"};
 const char* const kResultColumns[] = {
-    "batch_id", "row_no",    "client_id",     "record_key",
-    "score",    "risk_band", "model_version", "defaulted_features"};
+    "batch_id",  "row_no",        "client_id",          "record_key",    "score",
+    "risk_band", "model_version", "defaulted_features", "integrity_hmac"};
+
+// Reads the 32-byte integrity key from sdp.integrity_secret (owner-only table, 77_integrity.sql)
+// straight from the heap: the loader runs inside the SECURITY DEFINER sdp_* functions.
+void ReadIntegrityKey(sdp::integrity::IntegrityKey* key) {
+  Relation rel = table_open(SdpRelid("integrity_secret"), AccessShareLock);
+  AttrNumber att = get_attnum(RelationGetRelid(rel), "secret");
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
+  bool ok = false;
+  if (att != InvalidAttrNumber && table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+    bool isnull = true;
+    Datum d = slot_getattr(slot, att, &isnull);
+    if (!isnull) {
+      bytea* secret = DatumGetByteaPP(d);
+      if (VARSIZE_ANY_EXHDR(secret) == sdp::integrity::kKeyBytes) {
+        sdp::integrity::InitKey(key, reinterpret_cast<const uint8_t*>(VARDATA_ANY(secret)),
+                                sdp::integrity::kKeyBytes);
+        ok = true;
+      }
+    }
+  }
+  table_endscan(scan);
+  ExecDropSingleTupleTableSlot(slot);
+  table_close(rel, NoLock);
+  if (!ok) {
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("sdp: the integrity key in sdp.integrity_secret is missing or invalid")));
+  }
+}
+
+Datum MacDatum(const uint8_t* mac) {
+  bytea* out = static_cast<bytea*>(palloc(sdp::integrity::kMacBytes + VARHDRSZ));
+  SET_VARSIZE(out, sdp::integrity::kMacBytes + VARHDRSZ);
+  std::memcpy(VARDATA(out), mac, sdp::integrity::kMacBytes);
+  return PointerGetDatum(out);
+}
 
 // A one-dimensional text[] without NULLs, laid out exactly as construct_array() would (4-byte
 // varlena headers, int alignment), in one palloc instead of one per element plus a copy.
@@ -101,6 +141,13 @@ struct BulkInserter {
   Datum batch_id;
   Datum client_id;
   Datum model_version;
+  // Integrity MAC inputs (see integrity_crypto.h): keyed states and the per-batch constants.
+  sdp::integrity::IntegrityKey key;
+  uint8_t batch_bytes[16];
+  const char* client;
+  int client_len;
+  const char* model;
+  int model_len;
 };
 
 BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* client_id,
@@ -116,9 +163,9 @@ BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* c
   b->rel =
       table_open(SdpRelid(records ? "tokenized_record" : "processed_result"), RowExclusiveLock);
   if (records) {
-    ResolveColumns(b->rel, kRecordColumns, 5, b->pos);
+    ResolveColumns(b->rel, kRecordColumns, 6, b->pos);
   } else {
-    ResolveColumns(b->rel, kResultColumns, 8, b->pos);
+    ResolveColumns(b->rel, kResultColumns, 9, b->pos);
   }
   b->natts = RelationGetDescr(b->rel)->natts;
   b->estate = CreateExecutorState();
@@ -133,6 +180,12 @@ BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* c
   b->batch_id = UUIDPGetDatum(id);
   b->client_id = CStringGetTextDatum(client_id);
   b->model_version = model_version ? CStringGetTextDatum(model_version) : (Datum)0;
+  ReadIntegrityKey(&b->key);
+  std::memcpy(b->batch_bytes, batch_id->data, 16);
+  b->client = pstrdup(client_id);
+  b->client_len = static_cast<int>(strlen(client_id));
+  b->model = model_version ? pstrdup(model_version) : "";
+  b->model_len = model_version ? static_cast<int>(strlen(model_version)) : 0;
   MemoryContextSwitchTo(old);
   return b;
 }
@@ -184,6 +237,10 @@ void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
   Datum array = MakeTextArray(nfields, fields, field_lens);
   Set(slot, b->pos[4], array);
+  uint8_t mac[sdp::integrity::kMacBytes];
+  sdp::integrity::RecordMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
+                            {key, size_t(key_len)}, nfields, fields, field_lens, mac);
+  Set(slot, b->pos[5], MacDatum(mac));
   MemoryContextSwitchTo(old);
   Store(b, slot, VARSIZE(DatumGetPointer(array)) + key_len + 64);
 }
@@ -200,6 +257,11 @@ void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   Set(slot, b->pos[5], CStringGetTextDatum(band));
   Set(slot, b->pos[6], b->model_version);
   Set(slot, b->pos[7], Int32GetDatum(defaulted_features));
+  uint8_t mac[sdp::integrity::kMacBytes];
+  sdp::integrity::ResultMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
+                            {key, size_t(key_len)}, score, band, {b->model, size_t(b->model_len)},
+                            defaulted_features, mac);
+  Set(slot, b->pos[8], MacDatum(mac));
   MemoryContextSwitchTo(old);
   Store(b, slot, key_len + 96);
 }
@@ -212,6 +274,7 @@ void BulkFinish(BulkInserter* b) {
   ExecCloseIndices(b->rri);
   FreeExecutorState(b->estate);
   table_close(b->rel, NoLock);  // keep the lock until the end of the transaction
+  sdp::integrity::Wipe(&b->key);
   MemoryContextDelete(b->cxt);
 }
 
@@ -229,7 +292,7 @@ struct RecordScan {
   IndexScanDesc scan;
   TupleTableSlot* slot;
   ScanKeyData key;
-  int pos[5];
+  int pos[6];
   int nwanted;
   int wanted[kMaxWanted];
   int max_wanted;
@@ -247,7 +310,7 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
   s->cxt = cxt;
   s->row_cxt = AllocSetContextCreate(cxt, "sdp record scan row", ALLOCSET_SMALL_SIZES);
   s->rel = table_open(SdpRelid("tokenized_record"), AccessShareLock);
-  ResolveColumns(s->rel, kRecordColumns, 5, s->pos);
+  ResolveColumns(s->rel, kRecordColumns, 6, s->pos);
   Oid pk = RelationGetPrimaryKeyIndex(s->rel);
   if (!OidIsValid(pk)) {
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -41,17 +41,34 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_caller_role() IS
   'role the request runs as outside SECURITY DEFINER functions: the SET ROLE role, else the login';
 
--- Trusted = superuser or member of sdp_admin (membership, not the NOINHERIT-able privilege set).
-CREATE FUNCTION sdp.sdp_caller_is_trusted() RETURNS boolean
+-- The outer role is a superuser or a member of `role` (membership, not the NOINHERIT-able
+-- privilege set). False when the role does not exist.
+CREATE FUNCTION sdp.sdp_caller_has_role(role name) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = sdp.sdp_caller_role()), false)
-      OR (EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sdp_admin')
-          AND pg_catalog.pg_has_role(sdp.sdp_caller_role(), 'sdp_admin', 'MEMBER'))
+      OR (EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = role)
+          AND pg_catalog.pg_has_role(sdp.sdp_caller_role(), role, 'MEMBER'))
+$$;
+COMMENT ON FUNCTION sdp.sdp_caller_has_role(name) IS
+  'the outer role is a superuser or a member of the given role';
+
+-- Trusted = not bound to one tenant: superuser, or a member of sdp_admin or of one of the staff
+-- roles of docs/governance.md (sdp_engineer, sdp_analyst, sdp_auditor, sdp_viewer). What each
+-- staff role may *do* is decided by grants and by sdp.sdp_caller_has_role() checks in the
+-- functions (75_governance_roles.sql); trusted only means "sees every client's rows" where its
+-- table and function privileges reach.
+CREATE FUNCTION sdp.sdp_caller_is_trusted() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT sdp.sdp_caller_has_role('sdp_admin') OR sdp.sdp_caller_has_role('sdp_engineer')
+      OR sdp.sdp_caller_has_role('sdp_analyst') OR sdp.sdp_caller_has_role('sdp_auditor')
+      OR sdp.sdp_caller_has_role('sdp_viewer')
 $$;
 COMMENT ON FUNCTION sdp.sdp_caller_is_trusted() IS
-  'the outer role is a superuser or a member of sdp_admin';
+  'the outer role is a superuser, a member of sdp_admin or of a staff role (acts for any client)';
 
 CREATE FUNCTION sdp.sdp_current_client() RETURNS text
 LANGUAGE plpgsql STABLE

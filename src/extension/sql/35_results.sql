@@ -7,14 +7,19 @@ AS $$ SELECT sdp._batch_out(sdp._visible_batch(batch_id, false)) $$;
 COMMENT ON FUNCTION sdp.sdp_batch_status(uuid) IS 'the batch, or PT404 if the caller may not see it';
 
 -- One row per scored record, in row order (empty until the batch is PROCESSED).
+-- Governance (issue 7, 76_audit.sql / 77_integrity.sql): the rows' integrity MACs are verified
+-- (XX001 if any was changed outside the API) and the read is written to sdp.access_log; hence
+-- VOLATILE (sdp_api.results stays STABLE for GET: under READ ONLY the access goes to the log).
 CREATE FUNCTION sdp.sdp_results(batch_id uuid)
 RETURNS TABLE(row_no bigint, record_key text, score float8, risk_band text, model_version text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   b sdp.processing_batch := sdp._visible_batch(sdp_results.batch_id, false);
 BEGIN
+  PERFORM sdp._check_batch_integrity(b.batch_id, false, true);
+  PERFORM sdp._access('results', b.batch_id::text, 'allowed', b.processed_records);
   RETURN QUERY
     SELECT r.row_no, r.record_key, r.score, r.risk_band, r.model_version
       FROM sdp.processed_result r
@@ -33,12 +38,14 @@ AS $$
 $$;
 
 CREATE FUNCTION sdp.sdp_results_csv(batch_id uuid) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   b sdp.processing_batch := sdp._visible_batch(sdp_results_csv.batch_id, false);
 BEGIN
+  PERFORM sdp._check_batch_integrity(b.batch_id, false, true);  -- as sdp_results
+  PERFORM sdp._access('results_csv', b.batch_id::text, 'allowed', b.processed_records);
   RETURN 'record_key,score,risk_band,model_version' || E'\n' ||
          coalesce((SELECT string_agg(sdp._csv_field(r.record_key) || ',' || r.score::text || ',' ||
                                      r.risk_band || ',' || sdp._csv_field(r.model_version),

@@ -89,7 +89,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF sdp.sdp_auth_tenant() IS NOT NULL OR NOT sdp.sdp_caller_is_trusted() THEN
+  IF sdp.sdp_auth_tenant() IS NOT NULL OR NOT sdp.sdp_caller_has_role('sdp_admin') THEN
     RAISE EXCEPTION USING ERRCODE = '42501',
       MESSAGE = 'managing clients and API keys needs a superuser or a member of sdp_admin';
   END IF;

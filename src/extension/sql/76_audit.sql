@@ -1,0 +1,215 @@
+-- Hash-chained, append-only audit log and the access log (docs/governance.md). Issue 7.
+--
+-- sdp.audit_log: one row per event, numbered without gaps by seq. Every entry is chained:
+--   entry_hash = SHA-256(prev_hash || convert_to(canonical entry, 'UTF8'))
+-- where prev_hash is the previous entry's entry_hash (32 zero bytes for seq 1) and the canonical
+-- entry is the jsonb text of [seq, at (UTC, microseconds), actor, client_id, event, target,
+-- details]. sdp_audit_verify() recomputes the chain and names the first broken link. Entries
+-- never hold raw PII or secrets: callers pass identifiers, counts and column names only.
+--
+-- Append-only: no UPDATE/DELETE/TRUNCATE privilege for anybody, and a trigger refuses them even
+-- for the owner and superusers (a superuser who disables the trigger first is caught by the
+-- chain). The chain head lives in sdp.audit_head (one row, locked by each append), so appends are
+-- serialised: the lock is held until the appending transaction ends, which is why the sdp_*
+-- functions audit at their end. A REPEATABLE READ/SERIALIZABLE conflict on the head (40001) is
+-- reported as PT409, never 40001 (POSTGREST.md §2).
+CREATE TABLE sdp.audit_log (
+  seq        bigint PRIMARY KEY,
+  at         timestamptz NOT NULL,
+  actor      text NOT NULL,          -- the calling role (sdp.sdp_caller_role())
+  client_id  text,                   -- the authenticated tenant, if any
+  event      text NOT NULL,
+  target     text,                   -- batch id, record id, client id, hold id ...
+  details    jsonb NOT NULL DEFAULT '{}',
+  prev_hash  bytea NOT NULL,
+  entry_hash bytea NOT NULL
+);
+COMMENT ON TABLE sdp.audit_log IS 'append-only, hash-chained audit events (no PII, no secrets)';
+
+CREATE TABLE sdp.audit_head (
+  id   integer PRIMARY KEY CHECK (id = 1),
+  seq  bigint NOT NULL,
+  hash bytea NOT NULL
+);
+INSERT INTO sdp.audit_head VALUES (1, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
+
+REVOKE ALL ON sdp.audit_log, sdp.audit_head FROM PUBLIC;
+
+CREATE FUNCTION sdp._audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = '42501',
+    MESSAGE = format('sdp.audit_log is append-only: %s refused', TG_OP);
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON sdp.audit_log
+  FOR EACH ROW EXECUTE FUNCTION sdp._audit_refuse_change();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON sdp.audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._audit_refuse_change();
+
+-- The canonical text of an entry (what the hash covers).
+CREATE FUNCTION sdp._audit_canonical(seq bigint, at timestamptz, actor text, client_id text,
+                                     event text, target text, details jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+           seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           actor, client_id, event, target, details)::text, 'UTF8')
+$$;
+
+-- Appends one event; returns its seq. Internal (owner only): the public functions call it.
+CREATE FUNCTION sdp._audit(p_event text, p_target text, p_details jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_seq bigint;
+  v_prev bytea;
+  v_at timestamptz := pg_catalog.clock_timestamp();
+  v_actor text := sdp.sdp_caller_role();
+  v_client text := sdp.sdp_auth_tenant();
+  v_details jsonb := coalesce(p_details, '{}');
+  v_hash bytea;
+BEGIN
+  BEGIN
+    SELECT h.seq + 1, h.hash INTO v_seq, v_prev FROM sdp.audit_head h WHERE h.id = 1 FOR UPDATE;
+    v_hash := pg_catalog.sha256(v_prev || sdp._audit_canonical(v_seq, v_at, v_actor, v_client,
+                                                                p_event, p_target, v_details));
+    INSERT INTO sdp.audit_log (seq, at, actor, client_id, event, target, details, prev_hash, entry_hash)
+    VALUES (v_seq, v_at, v_actor, v_client, p_event, p_target, v_details, v_prev, v_hash);
+    UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
+  EXCEPTION WHEN serialization_failure THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = 'the audit log was appended to concurrently; retry the request';
+  END;
+  RETURN v_seq;
+END
+$$;
+
+-- First broken link of the chain, or no row when the chain is intact. `reason`: entry_hash
+-- (content changed), prev_hash (link to the previous entry broken), gap (seq missing: deleted),
+-- head (the last entry is not the recorded head: entries removed at the end).
+CREATE FUNCTION sdp.sdp_audit_verify()
+RETURNS TABLE(seq bigint, reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  e sdp.audit_log;
+  v_prev bytea := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');
+  v_expect bigint := 1;
+  h sdp.audit_head;
+BEGIN
+  PERFORM sdp._require_capability('audit', 'audit_verify');
+  FOR e IN SELECT * FROM sdp.audit_log l ORDER BY l.seq LOOP
+    IF e.seq <> v_expect THEN
+      seq := v_expect; reason := 'gap'; RETURN NEXT; RETURN;
+    END IF;
+    IF e.prev_hash <> v_prev THEN
+      seq := e.seq; reason := 'prev_hash'; RETURN NEXT; RETURN;
+    END IF;
+    IF e.entry_hash <> pg_catalog.sha256(v_prev || sdp._audit_canonical(e.seq, e.at, e.actor,
+                                           e.client_id, e.event, e.target, e.details)) THEN
+      seq := e.seq; reason := 'entry_hash'; RETURN NEXT; RETURN;
+    END IF;
+    v_prev := e.entry_hash;
+    v_expect := e.seq + 1;
+  END LOOP;
+  SELECT * INTO h FROM sdp.audit_head x WHERE x.id = 1;
+  IF h.seq <> v_expect - 1 OR h.hash <> v_prev THEN
+    seq := v_expect; reason := 'head'; RETURN NEXT;
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_audit_verify() IS
+  'recomputes the audit hash chain; the first broken link (seq, reason) or no row';
+
+-- ---- access log ------------------------------------------------------------------------------
+-- Seed shape: user, action, target, timestamp, outcome. Written by the functions that read
+-- records and results (sdp_results, sdp_results_csv, sdp_records, sdp_record_history). Only in
+-- a read-write transaction: PostgREST runs GET requests READ ONLY, where the row cannot be
+-- written; those reads are then logged to the server log instead (docs/governance.md).
+CREATE TABLE sdp.access_log (
+  id        bigserial PRIMARY KEY,
+  at        timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  actor     text NOT NULL,
+  client_id text,
+  action    text NOT NULL,
+  target    text,
+  outcome   text NOT NULL CHECK (outcome IN ('allowed', 'denied')),
+  rows      bigint
+);
+REVOKE ALL ON sdp.access_log FROM PUBLIC;
+
+CREATE FUNCTION sdp._access(p_action text, p_target text, p_outcome text, p_rows bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+    RAISE LOG 'sdp access: role=% client=% action=% target=% outcome=% rows=%',
+      sdp.sdp_caller_role(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
+      coalesce(p_target, '-'), p_outcome, coalesce(p_rows::text, '-');
+    RETURN;
+  END IF;
+  INSERT INTO sdp.access_log (actor, client_id, action, target, outcome, rows)
+  VALUES (sdp.sdp_caller_role(), sdp.sdp_auth_tenant(), p_action, p_target, p_outcome, p_rows);
+END
+$$;
+
+-- ---- events of the existing data path, by trigger ---------------------------------------------
+-- processing_batch and api_client have one row per batch / client, so row triggers cost nothing
+-- on the bulk path (tokenized_record and processed_result carry no trigger). They are deferred
+-- constraint triggers: the events are appended at commit, so the chain head is locked only for
+-- the commit itself, not for a whole upload.
+CREATE FUNCTION sdp._audit_batch() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM sdp._audit('batch.upload', NEW.batch_id::text,
+      pg_catalog.jsonb_build_object('client_id', NEW.client_id, 'processing_type', NEW.processing_type,
+                                    'status', NEW.status, 'records', NEW.accepted_records));
+  ELSIF TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status THEN
+    PERFORM sdp._audit(CASE WHEN NEW.status IN ('PROCESSING', 'PROCESSED', 'FAILED')
+                            THEN 'batch.process' ELSE 'batch.upload' END,
+      NEW.batch_id::text,
+      pg_catalog.jsonb_build_object('client_id', NEW.client_id, 'from', OLD.status, 'to', NEW.status,
+                                    'records', NEW.accepted_records, 'processed', NEW.processed_records,
+                                    'model', NEW.model_version));
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER processing_batch_audit AFTER INSERT OR UPDATE ON sdp.processing_batch
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sdp._audit_batch();
+
+-- Client and key changes; never the key, its hash or its prefix.
+CREATE FUNCTION sdp._audit_client() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM sdp._audit('client.create', NEW.client_id, '{}');
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM sdp._audit('client.delete', OLD.client_id, '{}');
+  ELSIF NEW.key_hash IS NULL AND OLD.key_hash IS NOT NULL THEN
+    PERFORM sdp._audit('client.key_revoke', NEW.client_id, '{}');
+  ELSIF NEW.key_hash IS DISTINCT FROM OLD.key_hash THEN
+    PERFORM sdp._audit('client.key_rotate', NEW.client_id, '{}');
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER api_client_audit AFTER INSERT OR UPDATE OR DELETE ON sdp.api_client
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sdp._audit_client();
+
+SELECT pg_catalog.pg_extension_config_dump('sdp.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.audit_head', '');
+SELECT pg_catalog.pg_extension_config_dump('sdp.access_log', '');
