@@ -90,6 +90,7 @@ bool ColumnTokenizer::RandomToken(std::string* token, std::string* err) {
   }
   token->assign("r");
   AppendBase64UrlNoPad(random_pool_.data() + random_pos_, kRandomTokenBytes, token);
+  last_random_ = true;
   OPENSSL_cleanse(random_pool_.data() + random_pos_, kRandomTokenBytes);
   random_pos_ += kRandomTokenBytes;
   return true;
@@ -98,6 +99,7 @@ bool ColumnTokenizer::RandomToken(std::string* token, std::string* err) {
 bool ColumnTokenizer::Tokenize(std::string_view value, std::string* token, bool* store_in_vault,
                                std::string* err) {
   *store_in_vault = false;
+  last_random_ = false;
   if (value.empty() && empty_values_ == EmptyValues::kKeep) {
     token->clear();
     return true;

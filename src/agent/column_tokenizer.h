@@ -43,6 +43,9 @@ class ColumnTokenizer {
   bool Detokenize(std::string_view token, Vault* vault, std::string* original, std::string* err);
 
   const ColumnRule& rule() const { return rule_; }
+  // True when the last Tokenize() produced a fresh 128-bit random token (RANDOM, or the FPE
+  // short-value fallback): such a token cannot already be in the vault.
+  bool last_token_random() const { return last_random_; }
   // True when tokens of this column may have vault entries.
   bool uses_vault() const;
 
@@ -58,6 +61,7 @@ class ColumnTokenizer {
   std::string normalized_;  // scratch
   std::vector<uint8_t> random_pool_;
   size_t random_pos_ = 0;
+  bool last_random_ = false;
 };
 
 // Appends base64url (no padding) of `n` bytes to *out.

@@ -165,6 +165,7 @@ bool StreamRows(FileSession* session, const char* what, FileReport* report, Cell
 // shared between threads.
 struct VaultRecord {
   size_t column = 0;
+  bool unique = false;  // a fresh random token: no duplicate check needed
   std::string token, nonce, sealed;
 };
 
@@ -284,6 +285,7 @@ class TokenizeWorkers {
           if (job->vault_count == job->vault.size()) job->vault.emplace_back();
           VaultRecord& rec = job->vault[job->vault_count++];
           rec.column = c;
+          rec.unique = tokenizer->last_token_random();
           rec.token = st->value;
           if (!st->sealer.Seal(tokenizer->rule().domain, rec.token, row.field(c), &rec.nonce,
                                &rec.sealed, &err)) {
@@ -366,7 +368,8 @@ bool TokenizeParallel(FileSession* session, const TokenizationConfig& config, co
     if (!sink->Write(job->csv.data(), job->csv.size(), err)) return false;
     for (size_t i = 0; i < job->vault_count; ++i) {
       const VaultRecord& rec = job->vault[i];
-      if (!vault->PutSealed(domains[rec.column], rec.token, rec.nonce, rec.sealed, err)) {
+      if (!vault->PutSealed(domains[rec.column], rec.token, rec.nonce, rec.sealed, rec.unique,
+                            err)) {
         return false;
       }
       if (++report->vault_puts % kVaultCommitEvery == 0 && !vault->Commit(err)) return false;

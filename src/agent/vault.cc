@@ -16,21 +16,31 @@ namespace {
 constexpr const char* kFormat = "sdp-vault-v1";
 constexpr size_t kNonceBlock = AesGcm256::kNonceSize * 4096;
 
+// Rows are appended in insertion order (rowid table), and found through a small index on a
+// 64-bit hash of (domain, token). Keying the table itself on the random tokens made every insert
+// touch a random page of the whole table (measured: ~2x the CPU and 3x the I/O per entry at 1M
+// entries); the hash index is ~16 bytes an entry and stays in cache. The hash only narrows the
+// search: every lookup also compares domain and token, so a collision costs a row, never a
+// wrong answer.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS vault_meta (
   name  TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vault_entry (
+  id         INTEGER PRIMARY KEY,
+  lookup     INTEGER NOT NULL,  -- FNV-1a 64 of domain 0x00 token
   domain     TEXT NOT NULL,
   token      TEXT NOT NULL,
   key_id     TEXT NOT NULL,
   nonce      BLOB NOT NULL,
-  sealed     BLOB NOT NULL,   -- AES-256-GCM ciphertext || 16-byte tag
-  created_at INTEGER NOT NULL DEFAULT (unixepoch()),
-  PRIMARY KEY (domain, token)
-) WITHOUT ROWID;
+  sealed     BLOB NOT NULL,     -- AES-256-GCM ciphertext || 16-byte tag
+  created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup);
 )sql";
+
+constexpr const char* kFormatVersion = "sdp-vault-v2";
 
 struct StmtGuard {
   sqlite3_stmt* stmt = nullptr;
@@ -49,6 +59,20 @@ std::string_view ColumnBlob(sqlite3_stmt* stmt, int i) {
 
 }  // namespace
 
+int64_t VaultLookupKey(std::string_view domain, std::string_view token) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](std::string_view bytes) {
+    for (char c : bytes) {
+      h ^= static_cast<uint8_t>(c);
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(domain);
+  mix(std::string_view("\0", 1));
+  mix(token);
+  return static_cast<int64_t>(h);
+}
+
 std::string VaultAad(std::string_view key_id, std::string_view domain, std::string_view token) {
   std::string aad(kFormat);
   aad.push_back('\0');
@@ -66,6 +90,7 @@ Vault::~Vault() {
   if (db_ != nullptr) {
     if (in_transaction_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_finalize(insert_);
+    sqlite3_finalize(probe_);
     sqlite3_finalize(select_);
     sqlite3_close(db_);
   }
@@ -124,7 +149,7 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
 
   // A file that is not SQLite (or is truncated/corrupted) fails here with SQLite's reason.
   if (mode == Mode::kReadWrite) {
-    if (!Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
+    if (!Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144;",
               err)) {
       return false;
     }
@@ -137,6 +162,7 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
       return SqliteError("not a readable sdp vault", err);
     }
     const int step = sqlite3_step(q.stmt);
+    if (step == SQLITE_ROW && !CheckFormat(err)) return false;
     if (step == SQLITE_ROW) {
       const std::string stored(ColumnText(q.stmt, 0));
       if (stored != key_id_) {
@@ -152,7 +178,7 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
       StmtGuard ins;
       if (sqlite3_prepare_v2(db_,
                              "INSERT INTO vault_meta(name, value) VALUES ('key_id', ?1), "
-                             "('format', 'sdp-vault-v1')",
+                             "('format', 'sdp-vault-v2')",
                              -1, &ins.stmt, nullptr) != SQLITE_OK) {
         return SqliteError("cannot initialise", err);
       }
@@ -166,13 +192,17 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
   cipher_ = std::make_unique<AesGcm256>();
   if (!cipher_->Init(keys.vault_key(), err) || !sealer_.Init(keys, err)) return false;
   if (mode == Mode::kReadWrite &&
-      !Prepare("INSERT OR IGNORE INTO vault_entry(domain, token, key_id, nonce, sealed) "
-               "VALUES (?1, ?2, ?3, ?4, ?5)",
-               &insert_, err)) {
+      (!Prepare("INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed) "
+                "VALUES (?6, ?1, ?2, ?3, ?4, ?5)",
+                &insert_, err) ||
+       !Prepare("SELECT 1 FROM vault_entry WHERE lookup = ?3 AND domain = ?1 AND token = ?2",
+                &probe_, err))) {
     return false;
   }
-  return Prepare("SELECT key_id, nonce, sealed FROM vault_entry WHERE domain = ?1 AND token = ?2",
-                 &select_, err);
+  return Prepare(
+      "SELECT key_id, nonce, sealed FROM vault_entry WHERE lookup = ?3 AND domain = ?1 AND "
+      "token = ?2",
+      &select_, err);
 }
 
 bool VaultSealer::Init(const KeyRing& keys, std::string* err) {
@@ -201,6 +231,22 @@ bool VaultSealer::Seal(std::string_view domain, std::string_view token, std::str
   return cipher_.Seal(n, VaultAad(key_id_, domain, token), original, sealed, err);
 }
 
+bool Vault::CheckFormat(std::string* err) {
+  StmtGuard q;
+  std::string format;
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM vault_meta WHERE name = 'format'", -1, &q.stmt,
+                         nullptr) == SQLITE_OK &&
+      sqlite3_step(q.stmt) == SQLITE_ROW) {
+    format = std::string(ColumnText(q.stmt, 0));
+  }
+  if (format != kFormatVersion) {
+    *err = "vault " + path_ + " has format '" + format + "', this agent reads " + kFormatVersion +
+           "; fix: detokenize with the agent that wrote it, or start a new vault";
+    return false;
+  }
+  return true;
+}
+
 bool Vault::Begin(std::string* err) {
   if (in_transaction_) return true;
   if (!Exec("BEGIN IMMEDIATE", err)) return false;
@@ -211,21 +257,33 @@ bool Vault::Begin(std::string* err) {
 bool Vault::Put(std::string_view domain, std::string_view token, std::string_view original,
                 std::string* err) {
   return sealer_.Seal(domain, token, original, &nonce_scratch_, &sealed_scratch_, err) &&
-         PutSealed(domain, token, nonce_scratch_, sealed_scratch_, err);
+         PutSealed(domain, token, nonce_scratch_, sealed_scratch_, /*token_is_unique=*/false, err);
 }
 
 bool Vault::PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
-                      std::string_view sealed, std::string* err) {
+                      std::string_view sealed, bool token_is_unique, std::string* err) {
   if (insert_ == nullptr) {
     *err = "vault " + path_ + " is open read-only";
     return false;
   }
   if (!Begin(err)) return false;
+  const int64_t lookup = VaultLookupKey(domain, token);
+  if (!token_is_unique) {
+    // Deterministic tokens are stored once: the first original stays.
+    sqlite3_bind_text(probe_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+    sqlite3_bind_text(probe_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(probe_, 3, lookup);
+    const int found = sqlite3_step(probe_);
+    sqlite3_reset(probe_);
+    if (found == SQLITE_ROW) return true;
+    if (found != SQLITE_DONE) return SqliteError("cannot look up entry", err);
+  }
   sqlite3_bind_text(insert_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
   sqlite3_bind_text(insert_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
   sqlite3_bind_text(insert_, 3, key_id_.data(), static_cast<int>(key_id_.size()), SQLITE_STATIC);
   sqlite3_bind_blob(insert_, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
   sqlite3_bind_blob(insert_, 5, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(insert_, 6, lookup);
   const int rc = sqlite3_step(insert_);
   sqlite3_reset(insert_);
   if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
@@ -244,6 +302,7 @@ bool Vault::Get(std::string_view domain, std::string_view token, std::string* or
                 std::string* err) {
   sqlite3_bind_text(select_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
   sqlite3_bind_text(select_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(select_, 3, VaultLookupKey(domain, token));
   const int rc = sqlite3_step(select_);
   bool ok = true;
   *found = false;
@@ -338,11 +397,11 @@ bool Vault::RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* e
   if (!Commit(err) || !Exec("BEGIN IMMEDIATE", err)) return false;
   in_transaction_ = true;
   StmtGuard q, upd, meta;
-  if (sqlite3_prepare_v2(db_, "SELECT domain, token, key_id, nonce, sealed FROM vault_entry", -1,
-                         &q.stmt, nullptr) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(db_, "SELECT domain, token, key_id, nonce, sealed, id FROM vault_entry",
+                         -1, &q.stmt, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(db_,
                          "UPDATE vault_entry SET key_id = ?3, nonce = ?4, sealed = ?5 "
-                         "WHERE domain = ?1 AND token = ?2",
+                         "WHERE id = ?6",
                          -1, &upd.stmt, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(db_, "UPDATE vault_meta SET value = ?1 WHERE name = 'key_id'", -1,
                          &meta.stmt, nullptr) != SQLITE_OK) {
@@ -369,6 +428,7 @@ bool Vault::RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* e
                       static_cast<int>(new_keys.key_id().size()), SQLITE_STATIC);
     sqlite3_bind_blob(upd.stmt, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
     sqlite3_bind_blob(upd.stmt, 5, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(upd.stmt, 6, sqlite3_column_int64(q.stmt, 5));
     const int step = sqlite3_step(upd.stmt);
     sqlite3_reset(upd.stmt);
     if (step != SQLITE_DONE) return SqliteError("cannot rotate entry", err);

@@ -30,6 +30,19 @@ struct VaultStats {
   std::vector<std::pair<std::string, uint64_t>> per_domain;  // domain -> entries
 };
 
+// What `Vault::Forget` removes: by `token` (in `domain`, or in every domain when `domain` is
+// empty), or by original `value` within `domain`.
+struct VaultForgetQuery {
+  std::string domain;
+  std::string token;
+  std::string value;
+};
+
+struct VaultForgetReport {
+  uint64_t removed = 0;
+  std::vector<std::string> entries;  // "domain/token" of the removed entries (first 100)
+};
+
 struct VaultVerifyReport {
   uint64_t checked = 0;
   uint64_t failed = 0;
@@ -72,8 +85,10 @@ class Vault {
   bool Put(std::string_view domain, std::string_view token, std::string_view original,
            std::string* err);
   // Stores an entry sealed by a VaultSealer of the same key.
+  // `token_is_unique`: the caller knows the token is new (a 128-bit random token), so the
+  // duplicate check is skipped.
   bool PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
-                 std::string_view sealed, std::string* err);
+                 std::string_view sealed, bool token_is_unique, std::string* err);
   // Commits the current transaction (Put opens one as needed).
   bool Commit(std::string* err);
 
@@ -86,6 +101,11 @@ class Vault {
   bool Verify(VaultVerifyReport* out, std::string* err);
   // Re-encrypts every entry under `new_keys` in one transaction (all or nothing).
   bool RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* err);
+  // Crypto-shredding (GDPR art. 17): removes the matching entries so their tokens can never be
+  // reversed again (RANDOM tokens exist nowhere else). Deleted content is overwritten
+  // (secure_delete) and the WAL is checkpointed and truncated. Finding by value decrypts the
+  // domain's entries. Nothing matching is not an error (out->removed == 0). vault_forget.cc.
+  bool Forget(const VaultForgetQuery& query, VaultForgetReport* out, std::string* err);
 
   const std::string& path() const { return path_; }
   uint64_t puts() const { return puts_; }
@@ -94,11 +114,13 @@ class Vault {
   bool Exec(const char* sql, std::string* err);
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
+  bool CheckFormat(std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* select_ = nullptr;
+  sqlite3_stmt* probe_ = nullptr;
   std::string path_;
   std::string key_id_;
   std::unique_ptr<AesGcm256> cipher_;  // for Get / Verify / RotateKey
@@ -107,6 +129,9 @@ class Vault {
   uint64_t puts_ = 0;
   std::string nonce_scratch_, sealed_scratch_;
 };
+
+// The 64-bit index key of (domain, token); narrows lookups, never decides them.
+int64_t VaultLookupKey(std::string_view domain, std::string_view token);
 
 // The associated data of one entry (exposed for tests).
 std::string VaultAad(std::string_view key_id, std::string_view domain, std::string_view token);

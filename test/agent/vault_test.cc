@@ -93,10 +93,12 @@ TEST(VaultTest, TamperedCiphertextAndMovedEntriesFailAuthentication) {
   const std::string path = dir.File("v.db");
   WriteEntries(path, Keys());
   // Flip a byte of one ciphertext, and move another entry's ciphertext under a new token.
-  Tamper(path,
-         "UPDATE vault_entry SET sealed = X'00' || substr(sealed, 2) WHERE token = 'tokB';"
-         "INSERT INTO vault_entry(domain, token, key_id, nonce, sealed) SELECT domain, 'tokZ', "
-         "key_id, nonce, sealed FROM vault_entry WHERE domain = 'customers.ssn';");
+  const std::string moved =
+      "UPDATE vault_entry SET sealed = X'00' || substr(sealed, 2) WHERE token = 'tokB';"
+      "INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed) SELECT " +
+      std::to_string(VaultLookupKey("customers.ssn", "tokZ")) +
+      ", domain, 'tokZ', key_id, nonce, sealed FROM vault_entry WHERE domain = 'customers.ssn';";
+  Tamper(path, moved.c_str());
   Vault vault;
   std::string err, original;
   bool found = false;
@@ -161,6 +163,25 @@ TEST(VaultTest, CorruptedOrForeignFilesGiveAClearError) {
   EXPECT_FALSE(missing.Open(dir.File("missing.db"), Vault::Mode::kReadOnly, Keys(), &err));
   EXPECT_NE(err.find("does not exist"), std::string::npos);
   EXPECT_FALSE(FileExists(dir.File("missing.db")));
+}
+
+TEST(VaultTest, LookupKeyNarrowsButNeverDecides) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  WriteEntries(path, Keys());
+  // Force a "collision": give another entry the lookup key of tokA in customers.email. Lookups
+  // still compare domain and token, so both entries keep resolving to their own originals.
+  const std::string collide = "UPDATE vault_entry SET lookup = " +
+                              std::to_string(VaultLookupKey("customers.email", "tokA")) +
+                              " WHERE token = 'tokB';";
+  Tamper(path, collide.c_str());
+  Vault vault;
+  std::string err, original;
+  bool found = false;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadOnly, Keys(), &err)) << err;
+  ASSERT_TRUE(vault.Get("customers.email", "tokA", &original, &found, &err)) << err;
+  EXPECT_EQ(original, "alice@example.com");
+  EXPECT_NE(VaultLookupKey("a", "bc"), VaultLookupKey("ab", "c"));
 }
 
 TEST(VaultTest, AadBindsDomainTokenAndKeyId) {
