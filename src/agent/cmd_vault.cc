@@ -1,5 +1,7 @@
-// `sdp-agent vault stats|verify|rotate-key`.
+// `sdp-agent vault stats|verify|rotate-key|forget`.
 #include <cstdio>
+#include <iostream>
+#include <string>
 
 #include "command.h"
 #include "exit_status.h"
@@ -12,6 +14,7 @@ namespace {
 struct VaultFlags {
   std::string vault = "token_vault.db";
   std::string new_key_env;
+  VaultForgetQuery forget;
 };
 
 int OpenVault(const VaultFlags& flags, Vault::Mode mode, KeyRing* keys, Vault* vault) {
@@ -83,11 +86,46 @@ int RunRotate(const VaultFlags& flags) {
   return kExitOk;
 }
 
+// `vault forget (--token T [--domain D] | --value V --domain D)`: erasure. `--value -` reads
+// the value from the first line of stdin, which keeps it out of argv (ps, /proc/*/cmdline).
+int RunForget(VaultFlags flags) {
+  if (flags.forget.value == "-") {
+    std::string line;
+    if (!std::getline(std::cin, line)) {
+      return ReportError(kExitUsage, "--value -: no value on stdin; fix: pipe the value in");
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    flags.forget.value = line;
+  }
+  if (flags.forget.token.empty() == flags.forget.value.empty()) {
+    return ReportError(kExitUsage,
+                       "vault forget: give exactly one of --token or --value; fix: `sdp-agent "
+                       "vault forget --token T` or `--value V --domain D`");
+  }
+  if (!flags.forget.value.empty() && flags.forget.domain.empty()) {
+    return ReportError(kExitUsage,
+                       "vault forget --value needs --domain (the token domain of the column)");
+  }
+  KeyRing keys;
+  Vault vault;
+  if (int rc = OpenVault(flags, Vault::Mode::kReadWrite, &keys, &vault)) return rc;
+  VaultForgetReport report;
+  std::string err;
+  if (!vault.Forget(flags.forget, &report, &err)) return ReportError(kExitFailure, err);
+  for (const auto& entry : report.entries) std::printf("FORGOT %s\n", entry.c_str());
+  std::printf("forgot %llu entries\n", static_cast<unsigned long long>(report.removed));
+  if (report.removed == 0) {
+    std::fprintf(stderr, "sdp-agent: warning: no vault entry matched; nothing to forget\n");
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddVaultCommands(CLI::App* app, CommandList* commands) {
   auto flags = std::make_shared<VaultFlags>();
-  CLI::App* vault = app->add_subcommand("vault", "Vault maintenance: stats, verify, rotate-key");
+  CLI::App* vault =
+      app->add_subcommand("vault", "Vault maintenance: stats, verify, rotate-key, forget");
   vault->require_subcommand(1);
 
   auto add_vault_flag = [flags](CLI::App* sub) {
@@ -108,6 +146,17 @@ void AddVaultCommands(CLI::App* app, CommandList* commands) {
                    "Name of the environment variable holding the new key (never the key itself)")
       ->required();
   commands->push_back({rotate, [flags] { return RunRotate(*flags); }});
+  CLI::App* forget = vault->add_subcommand(
+      "forget",
+      "Erase vault entries so their tokens can never be reversed again (crypto-shredding)");
+  add_vault_flag(forget);
+  forget->add_option("--token", flags->forget.token,
+                     "Token to forget (every domain unless --domain)");
+  forget->add_option("--value", flags->forget.value,
+                     "Original value to forget, in --domain; '-' reads it from stdin (keeps it "
+                     "out of the process list)");
+  forget->add_option("--domain", flags->forget.domain, "Token domain (the column's domain)");
+  commands->push_back({forget, [flags] { return RunForget(*flags); }});
 }
 
 }  // namespace sdp

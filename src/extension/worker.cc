@@ -189,6 +189,43 @@ void ProcessOne(const char* batch) {
   EndWork();
 }
 
+// Retention (docs/governance.md): deletes expired, unheld batches through
+// sdp.sdp_purge_expired(), kPurgeBatch batches per transaction, at most kMaxPurgeRounds
+// transactions per round. An error is logged and ends the purge for this round.
+constexpr int kPurgeBatch = 100;
+constexpr int kMaxPurgeRounds = 10;
+
+void PurgeExpired() {
+  for (int round = 0; round < kMaxPurgeRounds; ++round) {
+    volatile uint64 purged = 0;
+    volatile bool failed = false;
+    PG_TRY();
+    {
+      BeginWork("sdp worker: retention purge");
+      if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'sdp'", true, 1) ==
+              SPI_OK_SELECT &&
+          SPI_processed == 1 &&
+          SPI_execute("SELECT 1 FROM sdp.sdp_purge_expired(pg_catalog.now(), 100)", false, 0) ==
+              SPI_OK_SELECT) {
+        purged = SPI_processed;
+      }
+      EndWork();
+    }
+    PG_CATCH();
+    {
+      HOLD_INTERRUPTS();
+      EmitErrorReport();
+      AbortOutOfAnyTransaction();
+      FlushErrorState();
+      RESUME_INTERRUPTS();
+      failed = true;
+    }
+    PG_END_TRY();
+    if (failed || purged < static_cast<uint64>(kPurgeBatch)) break;
+    CHECK_FOR_INTERRUPTS();
+  }
+}
+
 }  // namespace
 
 namespace sdp::worker {
@@ -251,6 +288,7 @@ void sdp_worker_main(Datum) {
     ProcessOne(batch);
     strlcpy(previous, batch, sizeof(previous));
   }
+  if (sdp::guc::auto_process) PurgeExpired();
   proc_exit(0);
 }
 

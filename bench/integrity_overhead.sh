@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A/B cost of the row integrity MACs (docs/governance.md, "Integrity") on ingestion and scoring.
+#
+#   bash bench/integrity_overhead.sh [BASE_REV]
+#
+# B (base) = sdp.so and install script built from BASE_REV (default: the commit before the
+# governance work), A = this checkout as built by `make`. Each is installed into its own
+# relocated copy of the PostgreSQL 15 tree under /tmp (the system installation is not touched),
+# and run in a temporary cluster by test/with_pg.sh (PG_CONFIG pointing at that copy). Reports the
+# median backend CPU time (from /proc/<pid>/schedstat, insensitive to other load) of
+#   ingest:  one sdp_ingest_csv of ROWS rows (default 200000), REPS times (default 7)
+#   process: sdp_process_batch of that batch (scores + bulk-inserts ROWS results)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+base_rev=${1:-$(git -C "$repo" log --format=%H -1 --grep='^governance: roles' | xargs -r -I{} git -C "$repo" rev-parse {}^)}
+[[ -n "$base_rev" ]] || { echo "integrity_overhead: no base revision" >&2; exit 2; }
+rows=${ROWS:-200000}
+reps=${REPS:-7}
+
+if [[ ${1:-} != --inner ]]; then
+  work=$(mktemp -d /tmp/sdp-integrity-bench.XXXXXX)
+  chmod 0755 "$work"
+  trap 'git -C "$repo" worktree remove --force "$work/base-src" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+  base_src=${BASE_SRC:-}  # an already built checkout of the base, to skip its build
+  if [[ -z $base_src ]]; then
+    base_src=$work/base-src
+    git -C "$repo" worktree add -f --detach "$base_src" "$base_rev" >/dev/null 2>&1
+    make -C "$base_src" -j2 >/dev/null
+  fi
+  make -C "$repo" >/dev/null
+  for side in A B; do
+    src=$repo
+    [[ $side == B ]] && src=$base_src
+    tree=$work/pg$side
+    mkdir -p "$tree/usr/lib/postgresql" "$tree/usr/share/postgresql"
+    cp -a /usr/lib/postgresql/15 "$tree/usr/lib/postgresql/15"
+    cp -a /usr/share/postgresql/15 "$tree/usr/share/postgresql/15"
+    cp "$src/sdp.so" "$tree/usr/lib/postgresql/15/lib/sdp.so"
+    cp "$src/sdp.control" "$src"/src/extension/sdp--*.sql "$tree/usr/share/postgresql/15/extension/"
+    chmod -R a+rX "$tree"
+    PG_CONFIG=$tree/usr/lib/postgresql/15/bin/pg_config ROWS=$rows REPS=$reps \
+      bash "$repo/test/with_pg.sh" bash "$0" --inner >"$work/$side.txt"
+  done
+  read -r a_ing a_proc <"$work/A.txt"
+  read -r b_ing b_proc <"$work/B.txt"
+  python3 -c "
+a_ing, a_proc, b_ing, b_proc = $a_ing, $a_proc, $b_ing, $b_proc
+print(f'ingest  {$rows} rows: with MACs {a_ing:.1f} ms, base {b_ing:.1f} ms backend CPU (median of $reps) -> {100 * (a_ing - b_ing) / b_ing:+.1f}%  ({$rows / a_ing * 1000:,.0f} vs {$rows / b_ing * 1000:,.0f} rows/s)')
+print(f'process {$rows} rows: with MACs {a_proc:.1f} ms, base {b_proc:.1f} ms backend CPU (median of $reps) -> {100 * (a_proc - b_proc) / b_proc:+.1f}%')"
+  echo "base = $(git -C "$base_src" log --oneline -1)"
+  exit 0
+fi
+
+# ---- inner: inside test/with_pg.sh for one tree; prints "<ingest ms> <process ms>" ----------
+db=sdp_bench_integrity
+work=$(mktemp -d /tmp/sdp-integrity-inner.XXXXXX)
+chmod 0755 "$work"
+trap 'rm -rf "$work"; psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+export PGDATABASE=$db
+psql -XAtq -c "SET client_min_messages = warning" -c "CREATE EXTENSION sdp" \
+  -c "SELECT sdp.sdp_create_client('bench')" >/dev/null
+python3 - "$rows" >"$work/big.csv" <<'PY'
+import sys
+n = int(sys.argv[1])
+print("customer_id,age,income,balance,num_transactions")
+for i in range(n):
+    print(f"c{i},{20 + i % 60},{30000 + i * 7 % 90000},{i * 3 % 10000},{i % 40}")
+PY
+chmod 0644 "$work/big.csv"
+cpu_ms() {  # backend CPU of the SQL in $1, ms
+  {
+    echo 'SELECT pg_backend_pid() AS pid \gset'
+    echo '\setenv BACKEND_PID :pid'
+    echo '\! awk '"'"'{print "before", $1}'"'"' /proc/$BACKEND_PID/schedstat'
+    cat "$1"
+    echo '\! awk '"'"'{print "after", $1}'"'"' /proc/$BACKEND_PID/schedstat'
+  } | psql -XAq -v ON_ERROR_STOP=1 | awk '/^before /{b=$2} /^after /{a=$2} END {printf "%.3f\n", (a-b)/1e6}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+cat >"$work/ingest.sql" <<SQL
+SELECT (sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$work/big.csv'))).batch_id AS b \gset
+\! echo :b > $work/batch
+SQL
+: >"$work/ing"; : >"$work/proc"
+for ((r = 0; r <= reps; r++)); do
+  ing=$(cpu_ms "$work/ingest.sql")
+  batch=$(cat "$work/batch")
+  echo "SELECT status FROM sdp.sdp_process_batch('$batch') \\g /dev/null" >"$work/process.sql"
+  proc=$(cpu_ms "$work/process.sql")
+  if ((r > 0)); then echo "$ing" >>"$work/ing"; echo "$proc" >>"$work/proc"; fi  # r = 0 warms up
+  psql -XAtq -c "DELETE FROM sdp.processing_batch" >/dev/null
+done
+echo "$(median <"$work/ing") $(median <"$work/proc")"
