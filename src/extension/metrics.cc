@@ -2,7 +2,7 @@
 //
 //   sdp.sdp_metrics() RETURNS text                       Prometheus text exposition (0.0.4)
 //   sdp.sdp_metrics_count(name text, delta bigint)       add to an unlabelled counter, now
-//   sdp._metrics_batch(status, accepted, bytes, processed)  a batch entered `status` (on commit)
+//   sdp._metrics_batch_trigger()                         a batch entered a status (on commit)
 //   sdp._metrics_request(path text)                      PostgREST request of this transaction
 //
 // Locking rules: there are none. Every metric is a pg_atomic_uint64 updated with
@@ -324,28 +324,70 @@ SDP_PG_FUNCTION(sdp_metrics_count) {
   return BoolGetDatum(sdp::metrics::Available());
 }
 
-// sdp._metrics_batch(status text, accepted bigint, bytes bigint, processed bigint) RETURNS void
-// A batch entered `status` (trigger on sdp.processing_batch). On commit: batches_total{status};
-// RECEIVED adds records ingested and bytes; PROCESSED adds records processed and observes the
-// latency of the current statement (sdp_process_batch) in the histogram.
-SDP_PG_FUNCTION(sdp_metrics_batch) {
+namespace {
+
+// The int8 column `name` of `tuple`, 0 if absent or NULL. C-style (may ereport).
+int64 Int8Column(HeapTuple tuple, TupleDesc desc, const char* name) {
+  const int attnum = SPI_fnumber(desc, name);
+  if (attnum <= 0) return 0;
+  bool isnull = false;
+  const Datum d = heap_getattr(tuple, attnum, desc, &isnull);
+  return isnull ? 0 : DatumGetInt64(d);
+}
+
+struct BatchRow {
+  char status[NAMEDATALEN];
+  int64 accepted;
+  int64 bytes;
+  int64 processed;
+};
+
+// Copies what the metrics need out of the trigger's new row. C-style (may ereport).
+bool ReadBatchRow(FunctionCallInfo fcinfo, BatchRow* out) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) return false;
+  TriggerData* td = reinterpret_cast<TriggerData*>(fcinfo->context);
+  HeapTuple tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  const int status_att = SPI_fnumber(desc, "status");
+  bool isnull = true;
+  const Datum status = status_att > 0 ? heap_getattr(tuple, status_att, desc, &isnull) : 0;
+  if (isnull) return false;
+  char* label = DatumGetCString(DirectFunctionCall1(enum_out, status));
+  strlcpy(out->status, label, sizeof(out->status));
+  pfree(label);
+  out->accepted = Int8Column(tuple, desc, "accepted_records");
+  out->bytes = Int8Column(tuple, desc, "received_bytes");
+  out->processed = Int8Column(tuple, desc, "processed_records");
+  return true;
+}
+
+}  // namespace
+
+// sdp._metrics_batch_trigger() RETURNS trigger: AFTER INSERT / UPDATE OF status on
+// sdp.processing_batch, so every status change counts whoever makes it (SQL API, worker,
+// operator). On commit: sdp_batches_total{status}; RECEIVED adds records ingested and bytes;
+// PROCESSED adds records processed and observes the latency of the current statement
+// (sdp_process_batch) in the histogram. Written in C: a plpgsql trigger cost ~0.3 ms a batch.
+SDP_PG_FUNCTION(sdp_metrics_batch_trigger) {
   using namespace sdp::metrics;
-  if (PG_ARGISNULL(0)) return (Datum)0;
-  const std::string status = sdp::pg::TextArg(fcinfo, 0);
-  const int64 accepted = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
-  const int64 bytes = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
-  const int64 processed = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
-  for (int i = 0; i < kNumStatuses; ++i) {
-    if (status == kStatuses[i]) AddSlotOnCommit(kBatchSlot0 + i, 1);
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw sdp::Error("39P01", "sdp._metrics_batch_trigger() must be called as a trigger");
   }
-  if (status == "RECEIVED") {
-    if (accepted > 0) AddOnCommit(Counter::kRecordsIngested, static_cast<uint64_t>(accepted));
-    if (bytes > 0) AddOnCommit(Counter::kIngestBytes, static_cast<uint64_t>(bytes));
-  } else if (status == "PROCESSED") {
-    if (processed > 0) AddOnCommit(Counter::kRecordsProcessed, static_cast<uint64_t>(processed));
+  BatchRow row;
+  if (shared == nullptr || !sdp::pg::PgCall([&] { return ReadBatchRow(fcinfo, &row); })) {
+    return PointerGetDatum(nullptr);
+  }
+  for (int i = 0; i < kNumStatuses; ++i) {
+    if (std::strcmp(row.status, kStatuses[i]) == 0) AddSlotOnCommit(kBatchSlot0 + i, 1);
+  }
+  if (std::strcmp(row.status, "RECEIVED") == 0) {
+    if (row.accepted > 0) AddOnCommit(Counter::kRecordsIngested, row.accepted);
+    if (row.bytes > 0) AddOnCommit(Counter::kIngestBytes, row.bytes);
+  } else if (std::strcmp(row.status, "PROCESSED") == 0) {
+    if (row.processed > 0) AddOnCommit(Counter::kRecordsProcessed, row.processed);
     ObserveLatencyOnCommit(GetCurrentTimestamp() - GetCurrentStatementStartTimestamp());
   }
-  return (Datum)0;
+  return PointerGetDatum(nullptr);
 }
 
 // sdp._metrics_request(path text) RETURNS void: called by sdp_api.pre_request; the request
