@@ -29,17 +29,21 @@ clean-extension:
 	$(EXT_MAKE) clean
 
 # --- agent and tests (plain make, out of tree in $(BUILDDIR)) ------------------------------------
+# SANITIZE=1 builds the agent and tests with ASan+UBSan, in their own directory so objects of
+# the two kinds never mix.
+ifeq ($(SANITIZE),1)
+BUILDDIR ?= build-asan
+SANITIZE_FLAGS ?= -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
 BUILDDIR ?= build
+export BUILDDIR
 AGENT_CXX      ?= g++
-AGENT_CXXFLAGS ?= -O2 -g
-AGENT_CXXFLAGS += -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc/common -Isrc/agent -Isrc \
+AGENT_OPT      ?= -O2 -g
+AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc/common -Isrc/agent -Isrc \
                   -I$(shell $(PG_CONFIG) --includedir) \
                   -DSDP_VERSION=\"$(EXTVERSION)\" -DSDP_SOURCE_DIR=\"$(CURDIR)\" $(SDP_WERROR) $(SANITIZE_FLAGS)
 AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
 
-ifeq ($(SANITIZE),1)
-SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
-endif
 
 AGENT_LIB_SRCS = $(filter-out src/agent/main.cc,$(sort $(wildcard src/agent/*.cc))) $(sort $(wildcard src/common/*.cc))
 TEST_SRCS      = $(sort $(wildcard test/agent/*_test.cc test/common/*_test.cc))
@@ -62,7 +66,24 @@ $(BUILDDIR)/sdp-tests: $(TEST_OBJS) $(BUILDDIR)/libsdp_agent.a
 
 -include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d
 
-.PHONY: agent sdp-tests deps check demo bench installcheck-temp format
+# libFuzzer targets (test/fuzz/*_fuzzer.cc) built with clang, ASan and UBSan in build-fuzz/.
+FUZZDIR  = build-fuzz
+FUZZERS  = $(basename $(notdir $(wildcard test/fuzz/*_fuzzer.cc)))
+FUZZ_SECONDS ?= 300
+$(BUILDDIR)/fuzz/%: $(BUILDDIR)/obj/test/fuzz/%.o $(BUILDDIR)/libsdp_agent.a
+	@mkdir -p $(dir $@)
+	$(AGENT_CXX) $(AGENT_CXXFLAGS) -fsanitize=fuzzer -o $@ $^ $(AGENT_LDLIBS)
+
+fuzz-build:
+	$(MAKE) BUILDDIR=$(FUZZDIR) AGENT_CXX=clang++-14 AGENT_OPT="-O1 -g" \
+	  SANITIZE_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  $(FUZZERS:%=$(FUZZDIR)/fuzz/%)
+
+# make fuzz FUZZ_SECONDS=300: every fuzzer for that long on a copy of its seed corpus.
+fuzz: deps fuzz-build
+	bash test/run_fuzzers.sh $(FUZZ_SECONDS)
+
+.PHONY: agent sdp-tests deps check demo bench installcheck-temp format fuzz fuzz-build
 agent: $(BUILDDIR)/sdp-agent
 sdp-tests: $(BUILDDIR)/sdp-tests
 
@@ -74,7 +95,7 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) install
-	$(MAKE) agent sdp-tests
+	$(MAKE) -j2 agent sdp-tests
 	bash test/run_checks.sh
 
 demo: deps
@@ -94,3 +115,4 @@ format:
 
 clean: clean-extension
 	rm -rf $(BUILDDIR)
+.SECONDARY:

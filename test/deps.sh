@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev
   # tests
   libgtest-dev python3 sqlite3 iproute2 caddy openssl curl
+  # fuzzing (make fuzz, test/e2e/fuzz_short.sh): libFuzzer, ASan and UBSan runtimes for clang
+  libclang-rt-14-dev
   # observability e2e and promtool checks (test/e2e/observability.sh, docker/prometheus/)
   prometheus prometheus-postgres-exporter
   # HTTPS e2e: the test-only PostgREST double (test/gateway/), JSON checks, docker/ validation

@@ -160,7 +160,7 @@ void AddTokenizeCommands(CLI::App* app, CommandList* commands) {
                     "Columns to restore (with --config: a subset; alone: as tokenize-csv made "
                     "them, with the same --token-type and --source-table)");
     AddColumnFlags(sub, flags.get());
-    sub->callback([sub, flags] {
+    sub->callback([flags] {
       if (flags->config.empty() && flags->columns.empty()) {
         throw CLI::ValidationError("detokenize", "give --config CFG or --columns a,b");
       }
