@@ -79,13 +79,15 @@ cpu_ms() {  # backend CPU of the SQL in $1, ms
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 cat >"$work/ingest.sql" <<SQL
-SELECT (sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$work/big.csv'))).batch_id AS b \gset
-\! echo :b > $work/batch
+\pset tuples_only on
+\o $work/batch
+SELECT (sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$work/big.csv'))).batch_id;
+\o
 SQL
 : >"$work/ing"; : >"$work/proc"
 for ((r = 0; r <= reps; r++)); do
   ing=$(cpu_ms "$work/ingest.sql")
-  batch=$(cat "$work/batch")
+  batch=$(tr -d ' \n' <"$work/batch")
   echo "SELECT status FROM sdp.sdp_process_batch('$batch') \\g /dev/null" >"$work/process.sql"
   proc=$(cpu_ms "$work/process.sql")
   if ((r > 0)); then echo "$ing" >>"$work/ing"; echo "$proc" >>"$work/proc"; fi  # r = 0 warms up

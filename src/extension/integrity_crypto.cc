@@ -22,15 +22,18 @@ static_assert(sizeof(SHA256_CTX) <= 128, "SHA256_CTX does not fit IntegrityKey")
 
 SHA256_CTX* Ctx(unsigned char* p) { return reinterpret_cast<SHA256_CTX*>(p); }
 
-// Streams the canonical encoding into the inner hash.
+// Builds the canonical encoding in a stack buffer and hashes it with as few SHA256_Update calls
+// as possible (one for a typical row): many small updates cost more than the compressions.
 class Writer {
  public:
   explicit Writer(const IntegrityKey& k) { std::memcpy(&ctx_, k.inner, sizeof(ctx_)); }
-  ~Writer() { OPENSSL_cleanse(&ctx_, sizeof(ctx_)); }
+  ~Writer() { OPENSSL_cleanse(&ctx_, sizeof(ctx_)); }  // keyed state
   void U32(uint32_t v) {
-    unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                          static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-    SHA256_Update(&ctx_, b, 4);
+    Reserve(4);
+    buf_[used_++] = static_cast<unsigned char>(v >> 24);
+    buf_[used_++] = static_cast<unsigned char>(v >> 16);
+    buf_[used_++] = static_cast<unsigned char>(v >> 8);
+    buf_[used_++] = static_cast<unsigned char>(v);
   }
   void U64(uint64_t v) {
     U32(static_cast<uint32_t>(v >> 32));
@@ -38,10 +41,19 @@ class Writer {
   }
   void Bytes(const void* p, size_t n) {
     U32(static_cast<uint32_t>(n));
-    if (n > 0) SHA256_Update(&ctx_, p, n);
+    if (n == 0) return;
+    if (n > sizeof(buf_) / 2) {  // a long value: hash it in place
+      Flush();
+      SHA256_Update(&ctx_, p, n);
+      return;
+    }
+    Reserve(n);
+    std::memcpy(buf_ + used_, p, n);
+    used_ += n;
   }
   void Str(std::string_view s) { Bytes(s.data(), s.size()); }
   void Finish(const IntegrityKey& k, uint8_t out[kMacBytes]) {
+    Flush();
     unsigned char inner[SHA256_DIGEST_LENGTH];
     SHA256_Final(inner, &ctx_);
     std::memcpy(&ctx_, k.outer, sizeof(ctx_));
@@ -51,7 +63,17 @@ class Writer {
   }
 
  private:
+  void Reserve(size_t n) {
+    if (used_ + n > sizeof(buf_)) Flush();
+  }
+  void Flush() {
+    if (used_ > 0) SHA256_Update(&ctx_, buf_, used_);
+    used_ = 0;
+  }
+
   SHA256_CTX ctx_;
+  unsigned char buf_[512];
+  size_t used_ = 0;
 };
 
 }  // namespace
