@@ -10,6 +10,7 @@
 #include "command.h"
 #include "dotenv.h"
 #include "exit_status.h"
+#include "log.h"
 #include "signals.h"
 
 namespace {
@@ -41,6 +42,17 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "sdp-agent " SDP_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
+  // Event log on stderr (log.h): before the subcommand, or from the environment.
+  std::string log_format = "json";
+  std::string log_level = "info";
+  app.add_option("--log-format", log_format, "Event log on stderr: json or text")
+      ->envname("SDP_LOG_FORMAT")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "Lowest event level logged: debug, info, warn, error")
+      ->envname("SDP_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
 
   sdp::CommandList commands;
   sdp::AddTokenizeCommands(&app, &commands);
@@ -61,6 +73,12 @@ int main(int argc, char** argv) {
     return sdp::ReportError(sdp::kExitUsage,
                             std::string(e.what()) + "; fix: see `sdp-agent --help`");
   }
+
+  sdp::log::Format format = sdp::log::Format::kJson;
+  sdp::log::Level level = sdp::log::Level::kInfo;
+  sdp::log::ParseFormat(log_format, &format);  // validated by CLI::IsMember above
+  sdp::log::ParseLevel(log_level, &level);
+  sdp::log::Configure(format, level);
 
   int status = sdp::kExitUsage;
   try {

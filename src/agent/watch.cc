@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "exit_status.h"
+#include "log.h"
 #include "signals.h"
 
 namespace sdp {
@@ -78,15 +79,10 @@ std::string NowIso() {
 
 void LogEvent(const char* level, const char* event, const std::string& file,
               const std::string& extra_json_fields) {
-  nlohmann::json j = {{"ts", NowIso()}, {"level", level}, {"event", event}};
-  if (!file.empty()) j["file"] = file;
-  std::string line = j.dump();
-  if (!extra_json_fields.empty()) {
-    line.pop_back();  // '}'
-    line += "," + extra_json_fields + "}";
-  }
-  std::fprintf(stderr, "%s\n", line.c_str());
-  std::fflush(stderr);
+  // Format (json/text) and the level filter come from --log-format / --log-level (log.h).
+  log::Level parsed = log::Level::kInfo;
+  log::ParseLevel(level, &parsed);
+  log::Event(parsed, event, file, extra_json_fields);
 }
 
 Watcher::Watcher(WatchOptions options, ServerTransport* transport)
@@ -210,13 +206,20 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
     LogEvent("info", step, name, fields);
   };
   if (!RunRoundTrip(rt, transport_, &result, &failure, on_step)) {
+    char timing[64];
+    std::snprintf(timing, sizeof timing, ",\"seconds\":%.3f",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const std::string batch =
+        result.batch.batch_id.empty() ? "" : ",\"batch_id\":\"" + result.batch.batch_id + "\"";
     if (failure.exit_code == kExitRetryable) {
       Journal(name, JournalState(name), "", failure.message);
-      LogEvent("warn", "retry_later", name, "\"error\":" + nlohmann::json(failure.message).dump());
+      LogEvent("warn", "retry_later", name,
+               "\"error\":" + nlohmann::json(failure.message).dump() + batch + timing);
       return Outcome::kRetryLater;
     }
     if (failure.exit_code == kExitInterrupted) return Outcome::kStopped;
-    LogEvent("error", "file_failed", name, "\"error\":" + nlohmann::json(failure.message).dump());
+    LogEvent("error", "file_failed", name,
+             "\"error\":" + nlohmann::json(failure.message).dump() + batch + timing);
     MoveToFailed(name, failure.message);
     return Outcome::kFailed;
   }

@@ -81,7 +81,8 @@ class Watcher {
   uint64_t failed_ = 0;
 };
 
-// One JSON line on stderr: {"ts":..., "level":..., "event":..., fields...}.
+// One line on stderr through the agent log (log.h): JSON {"ts","level","event","file",fields...}
+// by default, or text with --log-format text; below --log-level it is dropped.
 void LogEvent(const char* level, const char* event, const std::string& file,
               const std::string& extra_json_fields);
 

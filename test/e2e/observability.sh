@@ -153,4 +153,27 @@ wait_for 60 "BreachDetected to fire" is_firing BreachDetected
 [[ $(alert_state WorkerDown) == inactive ]] || fail "WorkerDown is $(alert_state WorkerDown) while the worker runs"
 pass "BreachDetected firing in Prometheus; WorkerDown inactive"
 
+# ---- agent event log: --log-format text, --log-level --------------------------------------------
+if [[ -x "$agent" ]]; then
+  psql -XAtq -c "ALTER DATABASE $e2e_db SET sdp.env = 'dev'" -c "SELECT sdp.sdp_create_client('obs_agent')" >/dev/null
+  out=$e2e_work/outbox in=$e2e_work/inbox
+  mkdir -p "$out" "$in"
+  python3 "$repo/bench/gen_customers.py" 50 "$e2e_work/one.tmp" --seed 7
+  mv "$e2e_work/one.tmp" "$out/one.csv"
+  watch_args=(watch --outbox "$out" --inbox "$in" --config "$repo/configs/customers_tokenization.yml"
+    --vault "$e2e_work/vault.db" --client-id obs_agent --processing-type risk_scoring
+    --use-dev-processor --poll-interval 0.2 --once)
+  "$agent" --log-format text "${watch_args[@]}" 2>"$e2e_work/agent.log" ||
+    fail "sdp-agent watch: $(tail -n 3 "$e2e_work/agent.log")"
+  grep -qE '^[0-9T:.-]+Z INFO  file_done file=one.csv batch_id=[0-9a-f-]{36} rows=50 .*seconds=[0-9.]+$' "$e2e_work/agent.log" ||
+    fail "no text file_done line: $(cat "$e2e_work/agent.log")"
+  grep -q '^{' "$e2e_work/agent.log" && fail "JSON line in text mode: $(cat "$e2e_work/agent.log")"
+  SDP_LOG_LEVEL=warn "$agent" --log-format json "${watch_args[@]}" 2>"$e2e_work/agent2.log" ||
+    fail "sdp-agent watch (warn): $(tail -n 3 "$e2e_work/agent2.log")"
+  [[ ! -s "$e2e_work/agent2.log" ]] || fail "info events logged at level warn: $(cat "$e2e_work/agent2.log")"
+  pass "sdp-agent --log-format text: one line per event, file_done with batch id, rows and seconds; SDP_LOG_LEVEL=warn drops info"
+else
+  echo "note: $agent not built; agent log checks skipped"
+fi
+
 echo "observability: $checks checks passed"
