@@ -213,7 +213,8 @@ class HttpTransport : public ServerTransport {
       : options_(options),
         base_(std::move(base)),
         client_(std::move(client)),
-        env_(std::move(env)) {}
+        env_(std::move(env)),
+        client_id_(options.client_id) {}
 
   ~HttpTransport() override {
     // Best effort: the key copy in options_ is wiped rather than left in freed memory.

@@ -46,3 +46,10 @@ expect_one_error_line() {
   grep -q '^sdp-agent: error: ' "$e2e_work/err" || fail "bad error format: $(cat "$e2e_work/err")"
   grep -qF -- "$1" "$e2e_work/err" || fail "error does not mention '$1': $(cat "$e2e_work/err")"
 }
+
+# Like expect_one_error_line, for commands that also print progress lines on stderr: exactly one
+# error line, in the agent's format, containing $1.
+expect_error_line() {
+  [[ $(grep -c '^sdp-agent: error: ' "$e2e_work/err") == 1 ]] || fail "expected one error line, got: $(cat "$e2e_work/err")"
+  grep '^sdp-agent: error: ' "$e2e_work/err" | grep -qF -- "$1" || fail "error does not mention '$1': $(cat "$e2e_work/err")"
+}
