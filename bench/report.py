@@ -221,6 +221,8 @@ def main():
         lines.append(f"{r['name']:<62} {r['value']:>7.2f}{unit or ' '} {cpu:>7} {tgt:>9}  {verdict}")
         rmd.append(f"| {r['name']} | {r['value']:.2f}{unit} | {cpu} | {tgt} | {verdict} |")
     if memory:
+        rmd.append(f"\nPeak RSS of tokenize-config (HASH, no vault): {memory['rss_1x_kb'] / 1024:.1f} MiB for "
+                   f"{memory['rows_1x']:,} rows, {memory['rss_5x_kb'] / 1024:.1f} MiB for {memory['rows_5x']:,} rows.")
         lines.append(f"peak RSS: {memory['rss_1x_kb'] / 1024:.1f} MiB for {memory['rows_1x']:,} rows, "
                      f"{memory['rss_5x_kb'] / 1024:.1f} MiB for {memory['rows_5x']:,} rows")
 
@@ -239,7 +241,7 @@ def main():
     result = {
         "machine": {k: meta.get(k) for k in ("nproc", "cpu_model", "mem_total", "load_at_start",
                                              "load_at_end", "kernel")},
-        "versions": {k: meta.get(k) for k in ("sdp_agent", "git_commit", "postgresql", "python",
+        "versions": {k: meta.get(k) for k in ("sdp_agent", "sdp_extension", "git_commit", "postgresql", "python",
                                               "pandas", "miller", "openssl", "compiler", "gnuplot")},
         "run": {"rows": rows, "repetitions": int(meta.get("reps", "0")), "quick": args.quick,
                 "seed": meta.get("seed"), "started": meta.get("started"),

@@ -61,10 +61,10 @@ record() {  # stage contender rep wall cpu rss rows
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$meas"
 }
 
-# A contender whose first run took longer than BENCH_SLOW_S seconds runs only once: a run that
+# A contender whose first run took longer than BENCH_SLOW_S (10) seconds runs only once: a run that
 # long is already an average over many scheduler hiccups, and repeating it would break the
 # 15-minute budget of `make bench` on this machine. (report.py shows how many runs each has.)
-slow_s=${BENCH_SLOW_S:-20}
+slow_s=${BENCH_SLOW_S:-10}
 declare -A first_wall=()
 skip_slow() {  # stage contender rep -> true if this repetition is skipped
   local key="$1/$2" w=${first_wall["$1/$2"]:-}
@@ -166,6 +166,10 @@ CREATE TABLE bench_copy (
   country text, age text, income text, balance text, num_transactions text, segment text);
 CREATE TABLE bench_sql_result (LIKE sdp.processed_result INCLUDING ALL);
 SQL
+
+# Which server code was measured: the installed library may be newer than the checkout.
+so="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --pkglibdir)/sdp.so"
+echo "sdp_extension=$(psqlq -At -c "SELECT extversion FROM pg_extension WHERE extname = 'sdp'") ($so built $(date -u -r "$so" +%Y-%m-%dT%H:%M:%SZ))" >>"$BENCH_OUT/meta.txt"
 
 raw=$BENCH_RAW
 rows=$BENCH_ROWS
