@@ -176,4 +176,18 @@ else
   echo "note: $agent not built; agent log checks skipped"
 fi
 
+# ---- without shared_preload_libraries: a clear 55000, and counting is a harmless no-op ----------
+cat >"$e2e_work/no_preload.sh" <<'SH'
+set -euo pipefail
+psql -XAtq -c "SET client_min_messages = warning" -c "CREATE EXTENSION sdp" -c "INSERT INTO sdp.api_client (client_id) VALUES ('np')"
+msg=$(psql -XAtq -v VERBOSITY=verbose -c "SELECT sdp.sdp_metrics()" 2>&1 || true)
+echo "$msg"
+[[ "$msg" == *'ERROR:  55000: '*'must be loaded via shared_preload_libraries'* ]]
+[[ $(psql -XAtq -c "SELECT sdp.sdp_metrics_count('record_integrity_failures_total', 1)") == f ]]
+[[ $(psql -XAtq -c "SELECT status FROM sdp.sdp_ingest_csv('np', 'risk_scoring', E'customer_id,age\\nk1,1\\n')") == RECEIVED ]]
+SH
+SDP_PG_SETTINGS="shared_preload_libraries = ''" bash "$repo/test/with_pg.sh" bash "$e2e_work/no_preload.sh" \
+  >"$e2e_work/no_preload.log" 2>&1 || fail "not preloaded: $(tail -n 5 "$e2e_work/no_preload.log")"
+pass "not preloaded: sdp_metrics() raises 55000 naming shared_preload_libraries; sdp_metrics_count returns false; ingest works"
+
 echo "observability: $checks checks passed"
