@@ -13,8 +13,8 @@ PG_MODULE_MAGIC;
 // background worker launcher (docs/worker.md) and the shared-memory metrics
 // (docs/observability.md). Loaded any other way (LOAD, or on first use of a function) the GUCs
 // exist but there is no worker and no metrics: sdp.auto_process then has no effect, sdp_ready()
-// reports the worker as missing when auto_process is on, and sdp_metrics() raises 55000. C-style body: the calls
-// below may ereport and nothing here has a destructor.
+// reports the worker as missing when auto_process is on, and sdp_metrics() raises 55000. C-style
+// body: the calls below may ereport and nothing here has a destructor.
 void _PG_init(void) {
   DefineSdpGucs();
   if (!process_shared_preload_libraries_in_progress) return;
