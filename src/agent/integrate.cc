@@ -61,8 +61,7 @@ bool LoadResults(const std::string& csv, ResultIndex* out, std::string* err) {
     return false;
   }
   int key, score, band, model;
-  if (!table.RequireColumn("record_key", &key, err) ||
-      !table.RequireColumn("score", &score, err) ||
+  if (!table.RequireColumn("record_key", &key, err) || !table.RequireColumn("score", &score, err) ||
       !table.RequireColumn("risk_band", &band, err) ||
       !table.RequireColumn("model_version", &model, err)) {
     *err = "results: " + *err;

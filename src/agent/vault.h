@@ -89,7 +89,8 @@ class Vault {
   // duplicate check is skipped.
   bool PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
                  std::string_view sealed, bool token_is_unique, std::string* err);
-  // Commits the current transaction (Put opens one as needed).
+  // Inserts what Put/PutSealed queued and commits (entries are queued, then inserted in index
+  // order, in batches of up to kMaxPending).
   bool Commit(std::string* err);
 
   // Looks a token up; *found is false when the vault has no entry for it.
@@ -108,6 +109,7 @@ class Vault {
   bool Forget(const VaultForgetQuery& query, VaultForgetReport* out, std::string* err);
 
   const std::string& path() const { return path_; }
+  // Entries inserted so far (queued ones and duplicates not counted).
   uint64_t puts() const { return puts_; }
 
  private:
@@ -115,6 +117,7 @@ class Vault {
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
   bool CheckFormat(std::string* err);
+  bool FlushPending(std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
 
   sqlite3* db_ = nullptr;
@@ -128,6 +131,13 @@ class Vault {
   bool in_transaction_ = false;
   uint64_t puts_ = 0;
   std::string nonce_scratch_, sealed_scratch_;
+  struct PendingEntry {
+    int64_t lookup;
+    std::string domain, token, nonce, sealed;
+    bool unique;
+  };
+  static constexpr size_t kMaxPending = 200000;
+  std::vector<PendingEntry> pending_;
 };
 
 // The 64-bit index key of (domain, token); narrows lookups, never decides them.
