@@ -1,8 +1,8 @@
 // Per-row cost of the integrity MACs (src/extension/integrity_crypto.h), isolated from
 // PostgreSQL: the CPU the bulk loader adds per stored record / result.
-//   g++ -O2 -std=c++17 -Isrc/extension bench/tools/integrity_mac_bench.cc \
-//       src/extension/integrity_crypto.cc -lcrypto -o /tmp/integrity_mac_bench &&
-//       /tmp/integrity_mac_bench
+//   g++ -O2 -std=c++17 -Isrc/extension bench/tools/integrity_mac_bench.cc
+//       src/extension/integrity_crypto.cc -lcrypto -o /tmp/integrity_mac_bench
+//   /tmp/integrity_mac_bench
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
