@@ -176,6 +176,22 @@ else
   echo "note: $agent not built; agent log checks skipped"
 fi
 
+# ---- GET /rpc/metrics over HTTPS: real Caddy + the test-only PostgREST double (lib_https.sh) ----
+source "$(dirname "$0")/lib_https.sh"
+before=$(psql -XAtq -c "SELECT value FROM sdp.sdp_metrics_samples() WHERE name = 'sdp_api_requests_total' AND labels = '{\"function\":\"metrics\",\"outcome\":\"ok\"}'")
+https_start "$e2e_db"
+code=$(curl -sS --max-time 10 --cacert "$SDP_CA_BUNDLE" -H 'Accept: text/plain' -D "$e2e_work/headers" \
+  -o "$e2e_work/rpc_metrics.txt" -w '%{http_code}' "$SDP_SERVER_URL/rpc/metrics")
+[[ "$code" == 200 ]] || fail "GET /rpc/metrics: HTTP $code: $(head -c 300 "$e2e_work/rpc_metrics.txt")"
+grep -qi '^content-type: text/plain' "$e2e_work/headers" || fail "content type: $(cat "$e2e_work/headers")"
+promtool check metrics <"$e2e_work/rpc_metrics.txt" >"$e2e_work/check_rpc.log" 2>&1 ||
+  fail "promtool check metrics (HTTPS): $(cat "$e2e_work/check_rpc.log")"
+after=$(psql -XAtq -c "SELECT value FROM sdp.sdp_metrics_samples() WHERE name = 'sdp_api_requests_total' AND labels = '{\"function\":\"metrics\",\"outcome\":\"ok\"}'")
+python3 -c "import sys; sys.exit(0 if float('$after') >= float('$before') + 1 else 1)" ||
+  fail "sdp_api_requests_total{function=metrics,outcome=ok}: $before -> $after"
+https_stop
+pass "GET /rpc/metrics through Caddy (TLS) and the PostgREST double: 200 text/plain, promtool-valid, counted as an ok request"
+
 # ---- without shared_preload_libraries: a clear 55000, and counting is a harmless no-op ----------
 cat >"$e2e_work/no_preload.sh" <<'SH'
 set -euo pipefail
