@@ -190,6 +190,10 @@ BEGIN
   END IF;
   RETURN pg_catalog.jsonb_build_object('record_id', sdp_update_record.record_id, 'version_id', v_id,
     'status', CASE WHEN v_apply THEN 'current' ELSE 'pending' END, 'version_no', v_no);
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  RAISE EXCEPTION USING ERRCODE = 'PT409',
+    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_update_record(text, jsonb) IS
@@ -239,6 +243,10 @@ BEGIN
                                   'proposed_by', v.proposed_by, 'columns', v.changed_columns));
   RETURN pg_catalog.jsonb_build_object('record_id', v_rid, 'version_id', p_version_id,
                                        'status', 'current', 'version_no', v_no);
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  RAISE EXCEPTION USING ERRCODE = 'PT409',
+    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
 $$;
 

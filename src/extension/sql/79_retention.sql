@@ -137,6 +137,10 @@ BEGIN
   END IF;
   PERFORM sdp._audit('retention.set', sdp_set_retention.client_id,
                      pg_catalog.jsonb_build_object('ttl', ttl::text));
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  RAISE EXCEPTION USING ERRCODE = 'PT409',
+    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_set_retention(text, interval) IS
@@ -200,6 +204,10 @@ BEGIN
     PERFORM sdp._audit('retention.skip_held', NULL,
                        pg_catalog.jsonb_build_object('batches', v_held));
   END IF;
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  RAISE EXCEPTION USING ERRCODE = 'PT409',
+    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_purge_expired(timestamptz, integer) IS
@@ -229,6 +237,10 @@ BEGIN
   d := sdp._delete_batch(b.batch_id);
   PERFORM sdp._audit('erasure.batch', b.batch_id::text, d || pg_catalog.jsonb_build_object('client_id', b.client_id));
   RETURN d || '{"status":"deleted"}'::jsonb;
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  RAISE EXCEPTION USING ERRCODE = 'PT409',
+    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_forget_batch(uuid) IS
@@ -279,6 +291,10 @@ BEGIN
     pg_catalog.jsonb_build_object('batches', v_batches, 'records', v_records, 'results', v_results));
   RETURN pg_catalog.jsonb_build_object('client_id', v_client, 'status', 'deleted', 'batches', v_batches,
                                        'records', v_records, 'results', v_results);
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  RAISE EXCEPTION USING ERRCODE = 'PT409',
+    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_forget_client(text) IS
