@@ -72,6 +72,26 @@ COMMIT;
 SELECT * FROM pg_temp.deltas();
 SELECT pg_temp.reset();
 
+-- 100 ingests, each in its own subtransaction (plpgsql EXCEPTION block): the pending deltas are
+-- merged into the parent's, so nothing overflows into an early count; a rollback drops them all,
+-- a commit counts them all.
+CREATE FUNCTION pg_temp.ingest_in_subxacts(n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. n LOOP
+    BEGIN
+      PERFORM sdp.sdp_ingest_csv('metrics_a', 'risk_scoring', E'customer_id,age\ns' || i || E',1\n');
+    EXCEPTION WHEN OTHERS THEN RAISE;
+    END;
+  END LOOP;
+END $$;
+BEGIN;
+SELECT pg_temp.ingest_in_subxacts(100);
+ROLLBACK;
+SELECT * FROM pg_temp.deltas();
+SELECT pg_temp.ingest_in_subxacts(100);
+SELECT * FROM pg_temp.deltas() WHERE metric NOT LIKE 'sdp_ingest_bytes%';
+SELECT pg_temp.reset();
+
 -- A failed processing: FAILED counted, no records processed, no latency observed.
 SELECT batch_id AS bad FROM sdp.sdp_ingest_csv('metrics_a', 'risk_scoring', E'customer_id,age\nz1,1\n') \gset
 BEGIN;

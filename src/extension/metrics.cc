@@ -154,9 +154,23 @@ void OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void
     }
     num_pending = kept;
   } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+    // Hand the subtransaction's deltas to its parent, merging them into the parent's entries so
+    // a loop of subtransactions (plpgsql EXCEPTION blocks) never fills the array.
+    int kept = 0;
     for (int i = 0; i < num_pending; ++i) {
-      if (pending[i].level >= level) pending[i].level = level - 1;
+      Pending p = pending[i];
+      if (p.level >= level) p.level = level - 1;
+      bool merged = false;
+      for (int j = 0; j < kept; ++j) {
+        if (pending[j].slot == p.slot && pending[j].level == p.level) {
+          pending[j].delta += p.delta;
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) pending[kept++] = p;
     }
+    num_pending = kept;
   }
 }
 
