@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
@@ -33,22 +32,11 @@ struct ServerFlags {
   std::string vault = "token_vault.db";
 };
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 bool OpenTransport(const ServerFlags& flags, std::unique_ptr<ServerTransport>* transport,
                    std::string* err) {
-  TransportOptions options;
-  options.url = flags.server_url.empty() ? Env("SDP_SERVER_URL") : flags.server_url;
-  options.client_id = flags.client_id;
-  options.api_key = Env("SDP_API_KEY");
-  options.ca_bundle = Env("SDP_CA_BUNDLE");
-  options.client_cert = Env("SDP_CLIENT_CERT");
-  options.client_key = Env("SDP_CLIENT_KEY");
-  options.insecure_http = flags.insecure_http;
-  return MakeTransport(options, transport, err);
+  return MakeTransport(
+      TransportOptionsFromEnv(flags.server_url, flags.client_id, flags.insecure_http), transport,
+      err);
 }
 
 nlohmann::json BatchJson(const BatchInfo& b) {

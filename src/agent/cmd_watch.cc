@@ -1,5 +1,4 @@
 // `sdp-agent watch`: the outbox/inbox daemon (watch.h).
-#include <cstdlib>
 
 #include "command.h"
 #include "exit_status.h"
@@ -18,15 +17,8 @@ struct WatchFlags {
 
 int RunWatch(WatchFlags& flags) {
   InstallDaemonSignalHandlers();
-  TransportOptions transport_options;
-  const char* env_url = std::getenv("SDP_SERVER_URL");
-  transport_options.url = !flags.server_url.empty() ? flags.server_url : env_url ? env_url : "";
-  transport_options.client_id = flags.options.client_id;
-  if (const char* v = std::getenv("SDP_API_KEY")) transport_options.api_key = v;
-  if (const char* v = std::getenv("SDP_CA_BUNDLE")) transport_options.ca_bundle = v;
-  if (const char* v = std::getenv("SDP_CLIENT_CERT")) transport_options.client_cert = v;
-  if (const char* v = std::getenv("SDP_CLIENT_KEY")) transport_options.client_key = v;
-  transport_options.insecure_http = flags.insecure_http;
+  TransportOptions transport_options =
+      TransportOptionsFromEnv(flags.server_url, flags.options.client_id, flags.insecure_http);
   // The daemon does its own backoff across files; keep each call's retries short.
   transport_options.max_retries = 2;
   std::unique_ptr<ServerTransport> transport;

@@ -1,5 +1,7 @@
 #include "transport.h"
 
+#include <cstdlib>
+
 #include "pg_transport.h"
 
 namespace sdp {
@@ -7,6 +9,23 @@ namespace sdp {
 // Defined in http_transport.cc.
 std::unique_ptr<ServerTransport> NewHttpTransport(const TransportOptions& options,
                                                   std::string* err);
+
+TransportOptions TransportOptionsFromEnv(const std::string& url_flag, const std::string& client_id,
+                                         bool insecure_http) {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  TransportOptions options;
+  options.url = url_flag.empty() ? env("SDP_SERVER_URL") : url_flag;
+  options.client_id = client_id;
+  options.api_key = env("SDP_API_KEY");
+  options.ca_bundle = env("SDP_CA_BUNDLE");
+  options.client_cert = env("SDP_CLIENT_CERT");
+  options.client_key = env("SDP_CLIENT_KEY");
+  options.insecure_http = insecure_http;
+  return options;
+}
 
 std::string RedactUrl(const std::string& url) {
   const size_t scheme = url.find("://");

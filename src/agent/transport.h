@@ -79,6 +79,11 @@ class ServerTransport {
   virtual const char* name() const = 0;
 };
 
+// Options from the command line (`url_flag` may be empty) and the environment: SDP_SERVER_URL,
+// SDP_API_KEY, SDP_CA_BUNDLE, SDP_CLIENT_CERT, SDP_CLIENT_KEY.
+TransportOptions TransportOptionsFromEnv(const std::string& url_flag, const std::string& client_id,
+                                         bool insecure_http);
+
 // Picks the implementation from the URL scheme. Errors name the URL without credentials.
 bool MakeTransport(const TransportOptions& options, std::unique_ptr<ServerTransport>* out,
                    std::string* err);

@@ -62,19 +62,6 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
-std::string NowIso() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
 }  // namespace
 
 void LogEvent(const char* level, const char* event, const std::string& file,
@@ -133,7 +120,7 @@ void Watcher::Journal(const std::string& name, const std::string& state,
                      "batch_id = coalesce(nullif(?3, ''), batch_id), error = nullif(?4, ''), "
                      "attempts = attempts + (?2 = 'claimed'), updated_at = ?5",
                      -1, &stmt, nullptr);
-  const std::string now = NowIso();
+  const std::string now = log::NowIso();
   sqlite3_bind_text(stmt, 1, name.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(stmt, 2, state.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(stmt, 3, batch_id.c_str(), -1, SQLITE_TRANSIENT);
@@ -178,7 +165,7 @@ bool Watcher::Claim(const std::string& name, std::string* err) {
 void Watcher::MoveToFailed(const std::string& name, const std::string& reason) {
   const std::string target = failed_dir_ + "/" + name;
   ::rename((processing_dir_ + "/" + name).c_str(), target.c_str());
-  std::ofstream(target + ".error") << NowIso() << " " << reason << "\n";
+  std::ofstream(target + ".error") << log::NowIso() << " " << reason << "\n";
   Journal(name, "failed", "", reason);
   ++failed_;
 }
