@@ -2,7 +2,7 @@
 # its own database and work directory, and cleans both up.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-agent="$repo/build/sdp-agent"
+agent="${SDP_AGENT:-$repo/${BUILDDIR:-build}/sdp-agent}"
 export SDP_CRYPTO_KEY=Miql-SH11OTpm4rFOh5QF7iNG2fPolSwwvvb1YceREw=
 unset SDP_API_KEY SDP_SERVER_URL
 e2e_work=$(mktemp -d /tmp/sdp-e2e.XXXXXX)
