@@ -267,9 +267,25 @@ bool Vault::PutSealed(std::string_view domain, std::string_view token, std::stri
     *err = "vault " + path_ + " is open read-only";
     return false;
   }
-  pending_.push_back(PendingEntry{VaultLookupKey(domain, token), std::string(domain),
-                                  std::string(token), std::string(nonce), std::string(sealed),
-                                  token_is_unique});
+  uint32_t domain_id = 0;
+  while (domain_id < pending_domains_.size() && pending_domains_[domain_id] != domain) ++domain_id;
+  if (domain_id == pending_domains_.size()) pending_domains_.emplace_back(domain);
+  auto append = [this](std::string_view bytes, uint32_t* off, uint32_t* len) {
+    *off = static_cast<uint32_t>(pending_bytes_.size());
+    *len = static_cast<uint32_t>(bytes.size());
+    pending_bytes_.append(bytes);
+  };
+  PendingEntry e;
+  e.lookup = VaultLookupKey(domain, token);
+  e.seq = static_cast<uint32_t>(pending_.size());
+  e.domain = domain_id;
+  append(token, &e.token_off, &e.token_len);
+  append(nonce, &e.nonce_off, &e.nonce_len);
+  append(sealed, &e.sealed_off, &e.sealed_len);
+  e.unique = token_is_unique;
+  pending_.push_back(e);
+  // The arena is addressed with 32-bit offsets: flush well before 4 GiB.
+  if (pending_bytes_.size() > (size_t{1} << 30)) return FlushPending(err);
   return pending_.size() < kMaxPending || FlushPending(err);
 }
 
@@ -279,43 +295,47 @@ bool Vault::PutSealed(std::string_view domain, std::string_view token, std::stri
 bool Vault::FlushPending(std::string* err) {
   if (pending_.empty()) return true;
   if (!Begin(err)) return false;
-  std::stable_sort(pending_.begin(), pending_.end(),
-                   [](const PendingEntry& a, const PendingEntry& b) {
-                     if (a.lookup != b.lookup) return a.lookup < b.lookup;
-                     if (a.domain != b.domain) return a.domain < b.domain;
-                     return a.token < b.token;
-                   });
+  std::sort(pending_.begin(), pending_.end(), [this](const PendingEntry& a, const PendingEntry& b) {
+    if (a.lookup != b.lookup) return a.lookup < b.lookup;
+    if (a.domain != b.domain) return a.domain < b.domain;
+    const int c =
+        PendingView(a.token_off, a.token_len).compare(PendingView(b.token_off, b.token_len));
+    return c != 0 ? c < 0 : a.seq < b.seq;
+  });
   const PendingEntry* previous = nullptr;
   for (const PendingEntry& e : pending_) {
+    const std::string& domain = pending_domains_[e.domain];
+    const std::string_view token = PendingView(e.token_off, e.token_len);
+    const std::string_view nonce = PendingView(e.nonce_off, e.nonce_len);
+    const std::string_view sealed = PendingView(e.sealed_off, e.sealed_len);
     // The same deterministic token twice in this flush: the first original stays.
     if (previous != nullptr && previous->lookup == e.lookup && previous->domain == e.domain &&
-        previous->token == e.token) {
+        PendingView(previous->token_off, previous->token_len) == token) {
       continue;
     }
     previous = &e;
     if (!e.unique) {
-      sqlite3_bind_text(probe_, 1, e.domain.data(), static_cast<int>(e.domain.size()),
-                        SQLITE_STATIC);
-      sqlite3_bind_text(probe_, 2, e.token.data(), static_cast<int>(e.token.size()), SQLITE_STATIC);
+      sqlite3_bind_text(probe_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+      sqlite3_bind_text(probe_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
       sqlite3_bind_int64(probe_, 3, e.lookup);
       const int found = sqlite3_step(probe_);
       sqlite3_reset(probe_);
       if (found == SQLITE_ROW) continue;
       if (found != SQLITE_DONE) return SqliteError("cannot look up entry", err);
     }
-    sqlite3_bind_text(insert_, 1, e.domain.data(), static_cast<int>(e.domain.size()),
-                      SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 2, e.token.data(), static_cast<int>(e.token.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
     sqlite3_bind_text(insert_, 3, key_id_.data(), static_cast<int>(key_id_.size()), SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 4, e.nonce.data(), static_cast<int>(e.nonce.size()), SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 5, e.sealed.data(), static_cast<int>(e.sealed.size()),
-                      SQLITE_STATIC);
+    sqlite3_bind_blob(insert_, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(insert_, 5, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
     sqlite3_bind_int64(insert_, 6, e.lookup);
     const int rc = sqlite3_step(insert_);
     sqlite3_reset(insert_);
     if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
     ++puts_;
   }
+  pending_bytes_.clear();
+  pending_domains_.clear();
   pending_.clear();
   return true;
 }

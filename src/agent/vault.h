@@ -131,13 +131,22 @@ class Vault {
   bool in_transaction_ = false;
   uint64_t puts_ = 0;
   std::string nonce_scratch_, sealed_scratch_;
+  // Queued entries: small fixed records pointing into one byte arena, so queueing costs no
+  // allocation per entry and sorting moves 40-byte records, not strings.
   struct PendingEntry {
     int64_t lookup;
-    std::string domain, token, nonce, sealed;
+    uint32_t seq;  // arrival order: the first of equal tokens wins
+    uint32_t domain;
+    uint32_t token_off, token_len, nonce_off, nonce_len, sealed_off, sealed_len;
     bool unique;
   };
   static constexpr size_t kMaxPending = 200000;
   std::vector<PendingEntry> pending_;
+  std::string pending_bytes_;
+  std::vector<std::string> pending_domains_;  // interned domain names of the queued entries
+  std::string_view PendingView(uint32_t off, uint32_t len) const {
+    return std::string_view(pending_bytes_).substr(off, len);
+  }
 };
 
 // The 64-bit index key of (domain, token); narrows lookups, never decides them.
