@@ -36,6 +36,11 @@ grep -qi '^content-type: application/json' "$w/headers" || fail "health content 
 grep -qi '^strict-transport-security:' "$w/headers" || fail "no HSTS header from Caddy"
 pass "GET /health -> 200 {\"status\":\"ok\",\"service\":\"ingestion_api\"} over TLS"
 
+st=$(req GET /metrics)
+expect_status 200 "$st" "GET /metrics"
+grep -q '^# TYPE sdp_batches_total counter' "$w/body" || fail "metrics body: $(head -c 300 "$w/body")"
+pass "GET /metrics -> Prometheus text exposition through Caddy"
+
 st=$(req GET /readyz)
 [[ "$st" == 200 || "$st" == 503 ]] || fail "readyz: HTTP $st"
 jq -e 'has("status")' "$w/body" >/dev/null || fail "readyz body: $(cat "$w/body")"
