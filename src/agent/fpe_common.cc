@@ -80,6 +80,21 @@ bool CheckRadix(uint32_t radix, const char* algorithm, std::string* err) {
   return true;
 }
 
+bool CheckReadyAndMinLength(bool initialized, size_t n, size_t min_len, uint32_t radix,
+                            const char* algorithm, std::string* err) {
+  if (!initialized) {
+    *err = std::string(algorithm) + " used before Init";
+    return false;
+  }
+  if (n < min_len) {
+    *err = "input has " + std::to_string(n) + " numerals; " + algorithm + " over radix " +
+           std::to_string(radix) + " needs at least " + std::to_string(min_len) +
+           " (NIST SP 800-38G minimum domain radix^n >= 1000000)";
+    return false;
+  }
+  return true;
+}
+
 bool CheckNumerals(const std::vector<uint16_t>& in, uint32_t radix, std::string* err) {
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] >= radix) {

@@ -47,6 +47,10 @@ class AesEcb {
 
 // Checks radix is in [2, 65536] for `algorithm`.
 bool CheckRadix(uint32_t radix, const char* algorithm, std::string* err);
+// Checks that the cipher was initialised and that `n` numerals meet the NIST minimum domain
+// (radix^n >= 1,000,000); the error names the algorithm, radix and minimum, never the value.
+bool CheckReadyAndMinLength(bool initialized, size_t n, size_t min_len, uint32_t radix,
+                            const char* algorithm, std::string* err);
 // Checks every numeral is below radix. The error names the position only:
 // numerals are plaintext (PII), which must not reach logs.
 bool CheckNumerals(const std::vector<uint16_t>& in, uint32_t radix, std::string* err);

@@ -247,15 +247,9 @@ bool Ff1::Decrypt(const std::vector<uint16_t>& in, std::string_view tweak,
 bool Ff1::Crypt(bool encrypt, const std::vector<uint16_t>& in, std::string_view tweak,
                 std::vector<uint16_t>* out, std::string* err) const {
   out->clear();
-  if (!aes_.initialized() || radix_ == 0) {
-    *err = "FF1 used before Init";
-    return false;
-  }
   const size_t n = in.size();
-  if (n < min_len_) {
-    *err = "input has " + std::to_string(n) + " numerals; FF1 over radix " +
-           std::to_string(radix_) + " needs at least " + std::to_string(min_len_) +
-           " (NIST SP 800-38G minimum domain radix^n >= 1000000)";
+  if (!fpe_internal::CheckReadyAndMinLength(aes_.initialized() && radix_ != 0, n, min_len_, radix_,
+                                            "FF1", err)) {
     return false;
   }
   if (n > UINT32_MAX) {
