@@ -17,14 +17,14 @@ struct WatchFlags {
 
 int RunWatch(WatchFlags& flags) {
   InstallDaemonSignalHandlers();
-  TransportOptions transport_options =
-      TransportOptionsFromEnv(flags.server_url, flags.options.client_id, flags.insecure_http);
+  TransportOptions transport_options = TransportOptionsFromEnv(
+      flags.server_url, flags.options.round_trip.client_id, flags.insecure_http);
   // The daemon does its own backoff across files; keep each call's retries short.
   transport_options.max_retries = 2;
   std::unique_ptr<ServerTransport> transport;
   std::string err;
   if (!MakeTransport(transport_options, &transport, &err)) return ReportError(kExitConfig, err);
-  flags.options.chunk_bytes = flags.chunk_kb << 10;
+  flags.options.round_trip.chunk_bytes = flags.chunk_kb << 10;
   Watcher watcher(flags.options, transport.get());
   if (!watcher.Init(&err)) return ReportError(kExitConfig, err);
   return watcher.Run();
@@ -35,25 +35,26 @@ int RunWatch(WatchFlags& flags) {
 void AddWatchCommand(CLI::App* app, CommandList* commands) {
   auto f = std::make_shared<WatchFlags>();
   WatchOptions& o = f->options;
+  RoundTripOptions& rt = o.round_trip;
   CLI::App* sub = app->add_subcommand(
       "watch", "Daemon: CSV files renamed into --outbox come back merged in --inbox");
   sub->add_option("--outbox", o.outbox, "Folder to watch for *.csv")->required();
   sub->add_option("--inbox", o.inbox, "Folder for merged results")->required();
-  sub->add_option("--config", o.config_path, "Tokenization config")->required();
-  sub->add_option("--client-id", o.client_id, "Client id")->required();
-  sub->add_option("--processing-type", o.processing_type, "e.g. risk_scoring")->required();
-  sub->add_option("--key-column", o.key_column, "Join key column")->capture_default_str();
-  sub->add_option("--vault", o.vault_path, "Token vault")->capture_default_str();
+  sub->add_option("--config", rt.config_path, "Tokenization config")->required();
+  sub->add_option("--client-id", rt.client_id, "Client id")->required();
+  sub->add_option("--processing-type", rt.processing_type, "e.g. risk_scoring")->required();
+  sub->add_option("--key-column", rt.key_column, "Join key column")->capture_default_str();
+  sub->add_option("--vault", rt.vault_path, "Token vault")->capture_default_str();
   sub->add_option("--server-url", f->server_url, "Default SDP_SERVER_URL");
   sub->add_flag("--insecure-http", f->insecure_http, "Allow http:// to a non-loopback host");
   sub->add_flag("--once", o.once, "Process what is there (and what a crash left), then exit");
   sub->add_flag("--require-ready", o.require_ready,
                 "Only pick up NAME.csv once NAME.csv.ready exists");
-  sub->add_flag("--use-dev-processor", o.use_dev_processor,
+  sub->add_flag("--use-dev-processor", rt.use_dev_processor,
                 "Process through the dev entry point instead of waiting for the worker");
   sub->add_option("--poll-interval", o.poll_seconds, "Seconds between outbox scans")
       ->capture_default_str();
-  sub->add_option("--timeout", o.timeout_seconds, "Seconds to wait for one batch")
+  sub->add_option("--timeout", rt.timeout_seconds, "Seconds to wait for one batch")
       ->capture_default_str();
   sub->add_option("--chunk-kb", f->chunk_kb, "Upload chunk size in KiB")->capture_default_str();
   commands->push_back({sub, [f] { return RunWatch(*f); }});

@@ -172,18 +172,10 @@ void Watcher::MoveToFailed(const std::string& name, const std::string& reason) {
 
 Watcher::Outcome Watcher::Process(const std::string& name) {
   const auto start = std::chrono::steady_clock::now();
-  RoundTripOptions rt;
+  RoundTripOptions rt = options_.round_trip;
   rt.raw_input = processing_dir_ + "/" + name;
   rt.output = options_.inbox + "/" + name;
-  rt.config_path = options_.config_path;
   rt.tokenized_path = work_dir_ + "/" + name + ".tokenized.csv";
-  rt.vault_path = options_.vault_path;
-  rt.client_id = options_.client_id;
-  rt.processing_type = options_.processing_type;
-  rt.key_column = options_.key_column;
-  rt.use_dev_processor = options_.use_dev_processor;
-  rt.timeout_seconds = options_.timeout_seconds;
-  rt.chunk_bytes = options_.chunk_bytes;
   RoundTripResult result;
   Failure failure;
   auto on_step = [&](const char* step, const RoundTripResult& r) {
@@ -298,8 +290,8 @@ int Watcher::Run() {
     if (retry_later) {
       const auto now = std::chrono::steady_clock::now();
       if (retrying_since == std::chrono::steady_clock::time_point()) retrying_since = now;
-      if (options_.once &&
-          std::chrono::duration<double>(now - retrying_since).count() > options_.timeout_seconds) {
+      if (options_.once && std::chrono::duration<double>(now - retrying_since).count() >
+                               options_.round_trip.timeout_seconds) {
         LogEvent("error", "watch_gave_up", "", "\"reason\":\"server unreachable\"");
         return kExitRetryable;
       }

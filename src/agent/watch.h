@@ -31,18 +31,13 @@ namespace sdp {
 struct WatchOptions {
   std::string outbox;
   std::string inbox;
-  std::string config_path;
-  std::string vault_path = "token_vault.db";
-  std::string client_id;
-  std::string processing_type;
-  std::string key_column = "customer_id";
+  // What every file's round trip uses (config, vault, client, processing type, key column,
+  // dev processor, timeout, chunk size); raw_input, output and tokenized_path are set per file.
+  RoundTripOptions round_trip;
   bool once = false;
   bool require_ready = false;
-  bool use_dev_processor = false;
   double poll_seconds = 2;
-  double timeout_seconds = 600;
   double max_backoff_seconds = 60;
-  size_t chunk_bytes = size_t{8} << 20;
 };
 
 class Watcher {
