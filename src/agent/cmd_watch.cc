@@ -57,6 +57,8 @@ void AddWatchCommand(CLI::App* app, CommandList* commands) {
   sub->add_option("--timeout", rt.timeout_seconds, "Seconds to wait for one batch")
       ->capture_default_str();
   sub->add_option("--chunk-kb", f->chunk_kb, "Upload chunk size in KiB")->capture_default_str();
+  sub->add_flag("--escape-formulas", rt.escape_formulas,
+                "Prefix cells starting with = + - @ with ' in the merged output");
   commands->push_back({sub, [f] { return RunWatch(*f); }});
 }
 

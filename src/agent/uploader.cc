@@ -38,6 +38,146 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode(digest, len);
 }
 
+// Hashes every byte the CSV reader pulls through it.
+class HashingByteSource : public ByteSource {
+ public:
+  HashingByteSource(int fd, EVP_MD_CTX* ctx) : inner_(fd), ctx_(ctx) {}
+  long Read(char* buf, size_t n, std::string* err) override {
+    const long got = inner_.Read(buf, n, err);
+    if (got > 0) EVP_DigestUpdate(ctx_, buf, static_cast<size_t>(got));
+    return got;
+  }
+
+ private:
+  FdByteSource inner_;
+  EVP_MD_CTX* ctx_;
+};
+
+// Offset of the first byte of `s` that is not part of a well-formed UTF-8 sequence (RFC 3629:
+// no overlongs, no surrogates, nothing above U+10FFFF), or npos.
+size_t InvalidUtf8At(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// What the pre-upload scan learnt about the file.
+struct ScannedFile {
+  std::string sha256;
+  std::vector<uint64_t> chunk_ends;  // byte offset where each chunk ends
+  std::vector<uint64_t> rows_at;     // records read when each chunk ends (for progress)
+};
+
+// Reads the whole file once before anything is sent: hashes it, checks that it is well-formed
+// CSV whose every cell is valid UTF-8 and that it has at least one data row, and decides where
+// the chunks end (at record boundaries, so a quoted newline is never split; chunk 0 holds the
+// header and at least one row). A hostile or broken file is refused here with its line, so the
+// server never holds a half-uploaded batch of it. Values never appear in the error text.
+bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, int* exit_code) {
+  *exit_code = kExitFailure;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    *err = "cannot initialise SHA-256";
+    return false;
+  }
+  HashingByteSource source(fd, ctx.get());
+  CsvReader reader(&source);
+  CsvRow row;
+  std::vector<std::string> header;
+  uint64_t chunk_start = 0, last_end = 0, rows = 0;
+  for (;;) {
+    if (Interrupted()) {
+      *exit_code = kExitInterrupted;
+      *err = "upload of " + job.file + " interrupted while checking the file; nothing was sent";
+      return false;
+    }
+    if (!reader.Next(&row, err)) {
+      if (!err->empty()) {
+        *err = job.file + ":" + (err->rfind("line ", 0) == 0 ? err->substr(5) : *err);
+        return false;
+      }
+      break;
+    }
+    ++rows;
+    for (size_t i = 0; i < row.size(); ++i) {
+      const size_t bad = InvalidUtf8At(row.field(i));
+      if (bad == std::string_view::npos) continue;
+      const unsigned char byte = static_cast<unsigned char>(row.field(i)[bad]);
+      std::string where = "field " + std::to_string(i + 1);
+      if (rows == 1) {
+        where = "header " + where;
+      } else if (i < header.size() && InvalidUtf8At(header[i]) == std::string_view::npos) {
+        where += " ('" + header[i] + "')";
+      }
+      *err = job.file + ":" + std::to_string(reader.line()) + ": " + where +
+             " is not valid UTF-8 (byte 0x" + HexEncode(&byte, 1) + " at offset " +
+             std::to_string(bad) +
+             " of the value); fix: re-encode the raw file as UTF-8 (e.g. iconv -f latin1 -t "
+             "UTF-8) and tokenize it again";
+      return false;
+    }
+    if (rows == 1) {
+      for (size_t i = 0; i < row.size(); ++i) header.emplace_back(row.field(i));
+    }
+    const uint64_t end = reader.bytes_read();
+    if (end - chunk_start > job.chunk_bytes && last_end > chunk_start && rows > 2) {
+      out->chunk_ends.push_back(last_end);
+      out->rows_at.push_back(rows - 1);
+      chunk_start = last_end;
+    }
+    last_end = end;
+  }
+  if (rows == 0) {
+    *err = job.file +
+           ": the file is empty; fix: upload a CSV with a header line and at least "
+           "one record";
+    return false;
+  }
+  if (rows == 1) {
+    *err = job.file +
+           ": no data rows, only a header; fix: upload a CSV with at least one "
+           "record after the header";
+    return false;
+  }
+  if (last_end > chunk_start) {
+    out->chunk_ends.push_back(last_end);
+    out->rows_at.push_back(rows);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  out->sha256 = HexEncode(digest, len);
+  return true;
+}
+
 bool ReadRange(int fd, uint64_t offset, uint64_t length, std::string* out, std::string* err) {
   out->resize(length);
   uint64_t done = 0;
@@ -104,19 +244,30 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   const auto start = std::chrono::steady_clock::now();
   *outcome = UploadOutcome();
   *exit_code = kExitFailure;
-  std::string content_sha;
-  if (!Sha256File(job.file, &content_sha, err)) return false;
 
-  Fd data, scan;
+  Fd data;
   data.fd = ::open(job.file.c_str(), O_RDONLY | O_CLOEXEC);
-  scan.fd = ::open(job.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (data.fd < 0 || scan.fd < 0) {
+  if (data.fd < 0) {
     *err = job.file + ": cannot open: " + std::strerror(errno);
     return false;
   }
   struct stat st;
   ::fstat(data.fd, &st);
   const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
+
+  // One pass over the file before the server hears of it: hash, well-formedness, UTF-8, rows,
+  // chunk boundaries (see ScanFile).
+  ScannedFile scanned;
+  {
+    Fd scan;
+    scan.fd = ::open(job.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (scan.fd < 0) {
+      *err = job.file + ": cannot open: " + std::strerror(errno);
+      return false;
+    }
+    if (!ScanFile(job, scan.fd, &scanned, err, exit_code)) return false;
+  }
+  const std::string& content_sha = scanned.sha256;
 
   // Same file, client, type and key column -> same key -> same batch on the server.
   const std::string idempotency_key =
@@ -139,17 +290,23 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   }
   outcome->resumed = batch.accepted_records > 0;
 
-  // Cut chunks at record ends: parse the file with the CSV reader (which also rejects a
-  // malformed file before anything is sent) and send byte ranges read with pread.
-  FdByteSource source(scan.fd);
-  CsvReader reader(&source);
-  CsvRow row;
+  // Send the byte ranges the scan decided on, read with pread.
   Progress progress("upload", file_bytes);
-  uint64_t chunk_start = 0, last_end = 0, rows = 0;
+  uint64_t chunk_start = 0;
   int seq = 0;
   std::string chunk;
-  auto send = [&](uint64_t end) {
-    if (!ReadRange(data.fd, chunk_start, end - chunk_start, &chunk, err)) return false;
+  for (size_t c = 0; c < scanned.chunk_ends.size(); ++c) {
+    if (Interrupted()) {
+      *exit_code = kExitInterrupted;
+      *err = "upload of " + job.file + " interrupted after " + std::to_string(seq) +
+             " chunks; run the same command again to resume batch " + batch.batch_id;
+      return false;
+    }
+    const uint64_t end = scanned.chunk_ends[c];
+    if (!ReadRange(data.fd, chunk_start, end - chunk_start, &chunk, err)) {
+      *err = job.file + ": " + *err + "; fix: do not change the file while it is uploaded";
+      return false;
+    }
     int64_t stored = 0;
     if (!transport->AppendChunk(batch.batch_id, seq, chunk, Sha256Hex(chunk), &stored, &terr)) {
       *exit_code = ExitCodeFor(terr);
@@ -164,32 +321,8 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
     }
     ++seq;
     chunk_start = end;
-    progress.Update(rows, end);
-    return true;
-  };
-  for (;;) {
-    if (Interrupted()) {
-      *exit_code = kExitInterrupted;
-      *err = "upload of " + job.file + " interrupted after " + std::to_string(seq) +
-             " chunks; run the same command again to resume batch " + batch.batch_id;
-      return false;
-    }
-    if (!reader.Next(&row, err)) {
-      if (!err->empty()) {
-        *err = job.file + ":" + (err->rfind("line ", 0) == 0 ? err->substr(5) : *err);
-        return false;
-      }
-      break;
-    }
-    ++rows;
-    const uint64_t end = reader.bytes_read();
-    // Chunk 0 must hold the header and at least one row; later chunks at least one row.
-    if (end - chunk_start > job.chunk_bytes && last_end > chunk_start && rows > 2) {
-      if (!send(last_end)) return false;
-    }
-    last_end = end;
+    progress.Update(scanned.rows_at[c], end);
   }
-  if (last_end > chunk_start && !send(last_end)) return false;
   if (!transport->SealBatch(batch.batch_id, seq, content_sha, &batch, &terr)) {
     *exit_code = ExitCodeFor(terr);
     *err = DescribeTransportError("upload of " + job.file + " failed to seal the batch", terr);

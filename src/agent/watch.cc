@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -158,6 +157,17 @@ bool Watcher::Claim(const std::string& name, std::string* err) {
     return false;
   }
   ::unlink((from + ".ready").c_str());
+  // The name was checked with lstat before the rename, but someone with write access to the
+  // outbox can swap the file for a symlink in between. processing/ is ours (0700), so checking
+  // again after the rename closes the race: a symlink is never opened and followed.
+  if (!IsRegularFile(to)) {
+    Journal(name, "claimed", "", "");
+    MoveToFailed(name,
+                 "not a regular file (replaced by a symlink or a special file while being picked "
+                 "up); nothing was read; fix: rename a complete regular file into the outbox");
+    *err = "not a regular file; moved to failed/";
+    return false;
+  }
   Journal(name, "claimed", "", "");
   return true;
 }
@@ -165,7 +175,21 @@ bool Watcher::Claim(const std::string& name, std::string* err) {
 void Watcher::MoveToFailed(const std::string& name, const std::string& reason) {
   const std::string target = failed_dir_ + "/" + name;
   ::rename((processing_dir_ + "/" + name).c_str(), target.c_str());
-  std::ofstream(target + ".error") << log::NowIso() << " " << reason << "\n";
+  // O_NOFOLLOW: a symlink planted at failed/NAME.csv.error must not redirect the write.
+  const std::string error_path = target + ".error";
+  ::unlink(error_path.c_str());
+  const int fd =
+      ::open(error_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    const std::string line = log::NowIso() + " " + reason + "\n";
+    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      LogEvent("warn", "error_file_write_failed", name, "");
+    }
+    ::close(fd);
+  } else {
+    LogEvent("warn", "error_file_write_failed", name,
+             "\"error\":" + nlohmann::json(std::strerror(errno)).dump());
+  }
   Journal(name, "failed", "", reason);
   ++failed_;
 }

@@ -49,6 +49,15 @@ std::string Describe(char c) {
   return s;
 }
 
+// "64 MiB (67108864 bytes)" for whole MiB, else "10 bytes".
+std::string DescribeBytes(size_t n) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (n >= kMiB && n % kMiB == 0) {
+    return std::to_string(n / kMiB) + " MiB (" + std::to_string(n) + " bytes)";
+  }
+  return std::to_string(n) + " bytes";
+}
+
 }  // namespace
 
 long FdByteSource::Read(char* buf, size_t n, std::string* err) {
@@ -157,10 +166,15 @@ bool CsvReader::FinishRecord(CsvRow* row, LineEnding ending) {
 }
 
 bool CsvReader::FieldTooLong(CsvRow* row, std::string* err) {
-  return Fail(line_,
-              "field " + std::to_string(row->fields_.size() + 1) + " is longer than the limit of " +
-                  std::to_string(options_.max_field_bytes) +
-                  " bytes; fix: check for an unbalanced quote, or raise the field size limit",
+  // The limit is fixed for a given caller (sdp-agent and the extension use the defaults): the
+  // fix names what to look for, never an option the user does not have. A quoted field is
+  // reported on the line where its quote opened: that is where an unbalanced quote is.
+  return Fail(field_quoted_ ? quote_line_ : line_,
+              "field " + std::to_string(row->fields_.size() + 1) +
+                  (field_quoted_ ? " (quoted)" : "") + " is longer than the limit of " +
+                  DescribeBytes(options_.max_field_bytes) +
+                  "; fix: check for an unbalanced quote; values over the limit are not "
+                  "supported, keep them out of the CSV",
               err);
 }
 
@@ -169,8 +183,9 @@ bool CsvReader::Append(CsvRow* row, const char* begin, const char* end, std::str
   if (row->data_.size() - field_start_ > options_.max_field_bytes) return FieldTooLong(row, err);
   if (row->data_.size() > options_.max_record_bytes) {
     return Fail(line_,
-                "record is longer than the limit of " + std::to_string(options_.max_record_bytes) +
-                    " bytes; fix: check for an unbalanced quote, or raise the record size limit",
+                "record is longer than the limit of " + DescribeBytes(options_.max_record_bytes) +
+                    "; fix: check for an unbalanced quote; records over the limit are not "
+                    "supported, split the table or keep large values out of the CSV",
                 err);
   }
   return true;

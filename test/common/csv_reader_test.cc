@@ -339,9 +339,71 @@ TEST(CsvReaderTest, FieldLongerThanLimit) {
   EXPECT_EQ(p.rows.size(), 1u);
   EXPECT_EQ(p.error,
             "line 2: field 2 is longer than the limit of 10 bytes; fix: check for an unbalanced "
-            "quote, or raise the field size limit");
+            "quote; values over the limit are not supported, keep them out of the CSV");
   p = Parse("\"0123456789\"\n\"01234\"\"56789\"\n", opts);  // quoted, counts unescaped bytes
-  EXPECT_EQ(p.error.substr(0, 46), "line 2: field 1 is longer than the limit of 10");
+  EXPECT_EQ(p.error.substr(0, 55), "line 2: field 1 (quoted) is longer than the limit of 10");
+  // An unbalanced quote swallows the following lines: the error points at the opening quote.
+  p = Parse("a,b\n1,\"oops\n2,x\n3,y\n4,z\n", opts);
+  EXPECT_EQ(p.error.substr(0, 55), "line 2: field 2 (quoted) is longer than the limit of 10");
+}
+
+// Streams `header`, then `prefix`, then `n` filler bytes, then `suffix`, without ever holding
+// the whole input: a 100 MB field costs no 100 MB string in the test.
+class GeneratedSource : public ByteSource {
+ public:
+  GeneratedSource(std::string head, uint64_t n, char filler, std::string tail)
+      : head_(std::move(head)), tail_(std::move(tail)), n_(n), filler_(filler) {}
+  long Read(char* buf, size_t n, std::string*) override {
+    const uint64_t total = head_.size() + n_ + tail_.size();
+    size_t done = 0;
+    while (done < n && pos_ < total) {
+      if (pos_ < head_.size()) {
+        buf[done++] = head_[pos_++];
+      } else if (pos_ < head_.size() + n_) {
+        const uint64_t run = std::min<uint64_t>(n - done, head_.size() + n_ - pos_);
+        memset(buf + done, filler_, run);
+        done += run;
+        pos_ += run;
+      } else {
+        buf[done++] = tail_[pos_ - head_.size() - n_];
+        ++pos_;
+      }
+    }
+    return static_cast<long>(done);
+  }
+  uint64_t consumed() const { return pos_; }
+
+ private:
+  std::string head_, tail_;
+  uint64_t n_;
+  char filler_;
+  uint64_t pos_ = 0;
+};
+
+// Hostile input: a single 100 MB field. The reader holds at most one record, so memory stays
+// bounded by the 64 MiB field limit; the error names the line, the field and the limit, and
+// the row before it was delivered intact.
+TEST(CsvReaderTest, HundredMegabyteFieldIsRejectedAtTheDefaultLimit) {
+  constexpr uint64_t k100MB = 100ull * 1000 * 1000;
+  for (bool quoted : {false, true}) {
+    GeneratedSource src(quoted ? "id,blob\n1,ok\n2,\"" : "id,blob\n1,ok\n2,", k100MB, 'x',
+                        quoted ? "\"\n3,after\n" : "\n3,after\n");
+    CsvReader reader(&src);
+    CsvRow row;
+    std::string err;
+    ASSERT_TRUE(reader.Next(&row, &err)) << err;
+    ASSERT_TRUE(reader.Next(&row, &err)) << err;
+    EXPECT_EQ(row.field(1), "ok");
+    EXPECT_FALSE(reader.Next(&row, &err));
+    EXPECT_EQ(err, std::string("line 3: field 2") + (quoted ? " (quoted)" : "") +
+                       " is longer than the limit of 64 MiB (67108864 bytes); fix: check for an "
+                       "unbalanced quote; values over the limit are not supported, keep them out "
+                       "of the CSV");
+    // It stopped soon after the limit instead of reading the whole field.
+    EXPECT_LT(src.consumed(), (uint64_t{64} << 20) + (uint64_t{4} << 20));
+    EXPECT_FALSE(reader.Next(&row, &err));  // and stays failed
+    EXPECT_NE(err, "");
+  }
 }
 
 TEST(CsvReaderTest, RecordLongerThanLimit) {
@@ -349,7 +411,10 @@ TEST(CsvReaderTest, RecordLongerThanLimit) {
   opts.max_record_bytes = 9;  // separators between unquoted fields count
   Parsed p = Parse("1234,5678\n1234,56789\n", opts);
   EXPECT_EQ(p.rows.size(), 1u);
-  EXPECT_EQ(p.error.substr(0, 47), "line 2: record is longer than the limit of 9 by");
+  EXPECT_EQ(p.error,
+            "line 2: record is longer than the limit of 9 bytes; fix: check for an unbalanced "
+            "quote; records over the limit are not supported, split the table or keep large "
+            "values out of the CSV");
 }
 
 TEST(CsvReaderTest, OneMegabyteField) {

@@ -1,0 +1,168 @@
+#include "uploader.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "exit_status.h"
+#include "test_util.h"
+
+namespace sdp {
+namespace {
+
+// Records what the uploader sends; never fails.
+class RecordingTransport : public ServerTransport {
+ public:
+  bool OpenBatch(const std::string&, const std::string&, const std::string&, const std::string&,
+                 BatchInfo* out, TransportError*) override {
+    ++opened;
+    out->batch_id = "00000000-0000-4000-8000-000000000001";
+    out->status = "UPLOADING";
+    return true;
+  }
+  bool AppendChunk(const std::string&, int, std::string_view chunk, const std::string&,
+                   int64_t* rows_so_far, TransportError*) override {
+    chunks.emplace_back(chunk);
+    *rows_so_far = 0;
+    return true;
+  }
+  bool SealBatch(const std::string&, int n, const std::string& sha, BatchInfo* out,
+                 TransportError*) override {
+    sealed_chunks = n;
+    sealed_sha = sha;
+    out->status = "RECEIVED";
+    return true;
+  }
+  bool ProcessBatch(const std::string&, bool, BatchInfo*, TransportError*) override {
+    return false;
+  }
+  bool GetBatch(const std::string&, BatchInfo*, TransportError*) override { return false; }
+  bool FetchResultsCsv(const std::string&, std::string*, TransportError*) override { return false; }
+  const char* name() const override { return "fake"; }
+
+  int opened = 0;
+  std::vector<std::string> chunks;
+  int sealed_chunks = -1;
+  std::string sealed_sha;
+};
+
+struct Upload {
+  bool ok = false;
+  std::string err;
+  int exit_code = 0;
+  RecordingTransport transport;
+};
+
+void UploadContent(const std::string& content, Upload* u, size_t chunk_bytes = size_t{8} << 20) {
+  testing::ScopedTempDir dir;
+  UploadJob job;
+  job.file = dir.File("t.csv");
+  testing::WriteFile(job.file, content);
+  job.client_id = "c";
+  job.processing_type = "risk_scoring";
+  job.chunk_bytes = chunk_bytes;
+  UploadOutcome outcome;
+  u->ok = UploadCsvFile(job, &u->transport, &outcome, &u->err, &u->exit_code);
+  // Paths are random: keep only the file name in the message.
+  const size_t at = u->err.find("/t.csv");
+  if (at != std::string::npos) u->err = u->err.substr(at + 1);
+}
+
+TEST(UploaderTest, ChunksAtRecordBoundariesAndHashesTheWholeFile) {
+  std::string csv = "customer_id,note\n";
+  for (int i = 0; i < 50; ++i) csv += "k" + std::to_string(i) + ",\"two\nlines\"\n";
+  Upload u;
+  UploadContent(csv, &u, 64);
+  ASSERT_TRUE(u.ok) << u.err;
+  EXPECT_EQ(u.transport.opened, 1);
+  ASSERT_GT(u.transport.chunks.size(), 1u);
+  std::string joined;
+  for (const auto& c : u.transport.chunks) joined += c;
+  EXPECT_EQ(joined, csv);
+  EXPECT_EQ(u.transport.chunks[0].rfind("customer_id,note\nk0,", 0), 0u);
+  for (const auto& c : u.transport.chunks) EXPECT_EQ(c.back(), '\n');
+  EXPECT_EQ(u.transport.sealed_chunks, static_cast<int>(u.transport.chunks.size()));
+  std::string sha;
+  testing::ScopedTempDir dir;
+  testing::WriteFile(dir.File("x"), csv);
+  std::string err;
+  ASSERT_TRUE(Sha256File(dir.File("x"), &sha, &err));
+  EXPECT_EQ(u.transport.sealed_sha, sha);
+}
+
+// Hostile inputs are refused before the server hears of the file: no batch is opened, so
+// nothing is stored half-way. The error names the file and line, never the value.
+TEST(UploaderTest, InvalidUtf8IsRefusedBeforeAnythingIsSent) {
+  Upload u;
+  UploadContent("customer_id,note\nk1,ok\nk2,caf\xe9 secret\n", &u);
+  EXPECT_FALSE(u.ok);
+  EXPECT_EQ(u.exit_code, kExitFailure);
+  EXPECT_EQ(u.transport.opened, 0);
+  EXPECT_EQ(u.err,
+            "t.csv:3: field 2 ('note') is not valid UTF-8 (byte 0xe9 at offset 3 of the value); "
+            "fix: re-encode the raw file as UTF-8 (e.g. iconv -f latin1 -t UTF-8) and tokenize it "
+            "again");
+  EXPECT_EQ(u.err.find("secret"), std::string::npos);
+}
+
+TEST(UploaderTest, Utf8ValidationFollowsRfc3629) {
+  const char* good[] = {"\xc3\xa9",         "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                        "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "\xef\xbb\xbf"};
+  for (const char* v : good) {
+    Upload u;
+    UploadContent(std::string("customer_id,v\nk,") + v + "\n", &u);
+    EXPECT_TRUE(u.ok) << v << ": " << u.err;
+  }
+  const char* bad[] = {"\xc0\xaf",          // overlong '/'
+                       "\xe0\x80\xaf",      // overlong
+                       "\xed\xa0\x80",      // UTF-16 surrogate
+                       "\xf4\x90\x80\x80",  // above U+10FFFF
+                       "\xf8\x88\x80\x80",  // 5-byte form
+                       "\xc3",              // truncated at the end of the value
+                       "\xe2\x82",
+                       "\x80",
+                       "\xff"};
+  for (const char* v : bad) {
+    Upload u;
+    UploadContent(std::string("customer_id,v\nk,") + v + "\n", &u);
+    EXPECT_FALSE(u.ok) << v;
+    EXPECT_EQ(u.transport.opened, 0);
+    EXPECT_NE(u.err.find("t.csv:2: field 2 ('v') is not valid UTF-8"), std::string::npos) << u.err;
+  }
+  Upload h;
+  UploadContent("customer_id,n\xe9\nk,1\n", &h);
+  EXPECT_EQ(h.err.substr(0, 47), "t.csv:1: header field 2 is not valid UTF-8 (byt");
+}
+
+TEST(UploaderTest, EmptyAndHeaderOnlyFilesAreRefusedBeforeAnythingIsSent) {
+  Upload empty;
+  UploadContent("", &empty);
+  EXPECT_FALSE(empty.ok);
+  EXPECT_EQ(empty.transport.opened, 0);
+  EXPECT_EQ(empty.err,
+            "t.csv: the file is empty; fix: upload a CSV with a header line and at least one "
+            "record");
+  Upload header;
+  UploadContent("customer_id,age\n\n", &header);
+  EXPECT_FALSE(header.ok);
+  EXPECT_EQ(header.transport.opened, 0);
+  EXPECT_EQ(header.err,
+            "t.csv: no data rows, only a header; fix: upload a CSV with at least one record "
+            "after the header");
+}
+
+TEST(UploaderTest, MalformedCsvIsRefusedBeforeAnythingIsSent) {
+  for (const std::string& csv :
+       {std::string("customer_id,age\nk1,1\nk2,\"2\n"), std::string("customer_id,age\rk1,1\r"),
+        std::string("customer_id,age\nk1,1\0\n", 22)}) {
+    Upload u;
+    UploadContent(csv, &u);
+    EXPECT_FALSE(u.ok);
+    EXPECT_EQ(u.transport.opened, 0) << u.err;
+    EXPECT_EQ(u.err.substr(0, 6), "t.csv:") << u.err;
+  }
+}
+
+}  // namespace
+}  // namespace sdp
