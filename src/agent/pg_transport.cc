@@ -4,6 +4,8 @@
 // without it the connecting role must be trusted by the extension (owner or sdp_admin).
 #include "pg_transport.h"
 
+#include "log.h"
+
 #include <libpq-fe.h>
 
 #include <cctype>
@@ -129,6 +131,7 @@ class PgTransport : public ServerTransport {
   bool Connect(TransportError* err) {
     if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return true;
     conn_.reset(PQconnectdb(options_.url.c_str()));
+    quiet_auth_checked_ = false;
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
       err->code = "08001";
@@ -200,15 +203,71 @@ class PgTransport : public ServerTransport {
     }
   }
 
+  // The API key travels as a bind parameter, which a server logging statements
+  // (log_statement, log_min_duration_statement, log_min_error_statement) would write to its log
+  // in full: a plaintext credential in a file that the server otherwise only knows a keyed hash
+  // of. So the authentication statement runs with parameter logging off for that one statement
+  // (SET LOCAL, restored before the real call, whose parameters are only tokenized data).
+  // log_parameter_max_length is superuser-only unless granted (PG15: GRANT SET ON PARAMETER,
+  // which the extension gives sdp_client); the _on_error twin is open to everyone.
+  bool CheckQuietAuth(TransportError* err) {
+    if (quiet_auth_checked_) return true;
+    Result r;
+    if (!Exec("SELECT pg_catalog.current_setting('log_parameter_max_length'), "
+              "pg_catalog.current_setting('log_parameter_max_length_on_error'), "
+              "pg_catalog.has_parameter_privilege('log_parameter_max_length', 'SET')",
+              {}, &r, err)) {
+      return false;
+    }
+    log_param_len_ = PQgetvalue(r.get(), 0, 0);
+    log_param_len_on_error_ = PQgetvalue(r.get(), 0, 1);
+    quiet_auth_ = std::strcmp(PQgetvalue(r.get(), 0, 2), "t") == 0;
+    quiet_auth_checked_ = true;
+    if (!quiet_auth_ && log_param_len_ != "0") {
+      log::Event(log::Level::kWarn, "api_key_may_be_logged", "",
+                 "\"reason\":\"this role may not set log_parameter_max_length; a server logging "
+                 "statements with their parameters would log the API key\","
+                 "\"fix\":\"GRANT SET ON PARAMETER log_parameter_max_length TO this role "
+                 "(members of sdp_client have it)\"");
+    }
+    return true;
+  }
+
+  bool Authenticate(TransportError* err) {
+    Result ignored;
+    const bool quiet = quiet_auth_ && log_param_len_ != "0";
+    const bool quiet_on_error = log_param_len_on_error_ != "0";
+    if (quiet || quiet_on_error) {
+      std::string sql = "SELECT ";
+      if (quiet) sql += "pg_catalog.set_config('log_parameter_max_length', '0', true), ";
+      sql += "pg_catalog.set_config('log_parameter_max_length_on_error', '0', true)";
+      if (!Exec(sql.c_str(), {}, &ignored, err)) return false;
+    }
+    if (!Exec("SELECT sdp.sdp_authenticate($1, $2)", {options_.api_key, client_id_}, &ignored,
+              err)) {
+      return false;
+    }
+    if (!quiet && !quiet_on_error) return true;
+    std::vector<std::string> restore;
+    std::string sql = "SELECT ";
+    if (quiet) {
+      sql += "pg_catalog.set_config('log_parameter_max_length', $1, true), ";
+      restore.push_back(log_param_len_);
+    }
+    sql += "pg_catalog.set_config('log_parameter_max_length_on_error', $" +
+           std::to_string(restore.size() + 1) + ", true)";
+    restore.push_back(log_param_len_on_error_);
+    return Exec(sql.c_str(), restore, &ignored, err);
+  }
+
   bool CallOnce(const char* sql, const std::vector<std::string>& params, Result* out,
                 TransportError* err) {
     if (!Connect(err)) return false;
     if (options_.api_key.empty()) return Exec(sql, params, out, err);
+    if (!CheckQuietAuth(err)) return false;
     Result ignored;
     if (!Exec("BEGIN", {}, &ignored, err)) return false;
-    bool ok = Exec("SELECT sdp.sdp_authenticate($1, $2)", {options_.api_key, client_id_}, &ignored,
-                   err) &&
-              Exec(sql, params, out, err) && Exec("COMMIT", {}, &ignored, err);
+    bool ok = Authenticate(err) && Exec(sql, params, out, err) && Exec("COMMIT", {}, &ignored, err);
     if (!ok && conn_) {
       Result rollback;
       TransportError rollback_err;
@@ -244,6 +303,12 @@ class PgTransport : public ServerTransport {
   std::unique_ptr<PGconn, ConnDeleter> conn_;
   std::string client_id_;
   std::string* copy_target_ = nullptr;  // receives COPY TO STDOUT data during FetchResultsCsv
+  // Per connection (CheckQuietAuth): may this role turn parameter logging off, and the
+  // session's values to restore after the authentication statement.
+  bool quiet_auth_checked_ = false;
+  bool quiet_auth_ = false;
+  std::string log_param_len_;
+  std::string log_param_len_on_error_;
 };
 
 }  // namespace

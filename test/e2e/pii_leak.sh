@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The product's core promise: after a full round trip over libpq (process-batch, then
+# upload-batch / status / integrate-results by hand) of realistic customers tokenized with
+# configs/customers_tokenization.yml, none of the raw values of the input's PII columns (every
+# distinct value of length >= 5), no API key and no SDP_CRYPTO_KEY appear in
+#   - a pg_dump of the server database,
+#   - the PostgreSQL server log written meanwhile with log_statement = 'all' (and bind parameters
+#     logged in full, also on error),
+#   - the agent's own logs (stderr, JSON events at debug level),
+#   - the tokenized file the agent sent.
+# Prints "leaked 0 of N values". The scanner (test/e2e/pii_scan.py) first proves it can fail:
+# on the raw input it must find all N values, and both secrets in a file holding them.
+# 10,000 rows; SDP_STRESS=1: 100,000.
+source "$(dirname "$0")/lib.sh"
+rows=10000
+[[ "${SDP_STRESS:-0}" == 1 ]] && rows=100000
+[[ -n "${SDP_PG_LOG:-}" && -f "$SDP_PG_LOG" ]] || fail "SDP_PG_LOG not set: run inside test/with_pg.sh"
+w=$e2e_work
+cfg="$repo/configs/customers_tokenization.yml"
+scan="$repo/test/e2e/pii_scan.py"
+
+e2e_database sdp_e2e_pii
+psql -XAtq -c "ALTER DATABASE sdp_e2e_pii SET sdp.env = 'dev'"
+SDP_API_KEY=$(psql -XAtc "SELECT sdp.sdp_create_client('bank_pii')")
+export SDP_API_KEY
+[[ ${#SDP_API_KEY} -ge 16 ]] || fail "no API key created"
+
+# Server logging: every statement with its parameters, for this test only (reset on any exit).
+log_settings() {  # ALTER SYSTEM is not allowed in a transaction block: one -c per command
+  psql -XAtq -d postgres -c "ALTER SYSTEM $1 log_statement$2" \
+    -c "ALTER SYSTEM $1 log_parameter_max_length$3" \
+    -c "ALTER SYSTEM $1 log_parameter_max_length_on_error$3" -c "SELECT pg_reload_conf()" >/dev/null
+}
+pii_cleanup() {
+  log_settings RESET "" "" || true
+  e2e_cleanup
+}
+trap pii_cleanup EXIT
+log_start=$(stat -c %s "$SDP_PG_LOG")
+log_settings SET " = 'all'" " = -1"
+for _ in $(seq 50); do
+  [[ $(psql -XAtc "SHOW log_statement") == all ]] && break
+  sleep 0.1
+done
+[[ $(psql -XAtc "SHOW log_statement") == all ]] || fail "log_statement = 'all' did not take effect"
+
+python3 "$repo/bench/gen_customers.py" "$rows" "$w/raw.csv" --seed 4242
+n=$(python3 "$scan" extract "$w/raw.csv" "$cfg" "$w/scan")
+echo "$rows rows, $n distinct raw PII values of length >= 5"
+
+# The round trip, as a client would run it; the agent logs at debug level, JSON on stderr.
+export SDP_LOG_LEVEL=debug SDP_LOG_FORMAT=json
+start=$(date +%s.%N)
+"$agent" process-batch --raw-input "$w/raw.csv" --output "$w/merged.csv" --config "$cfg" \
+  --vault "$w/vault.db" --client-id bank_pii --processing-type risk_scoring --use-dev-processor \
+  --chunk-kb 1024 >"$w/summary.json" 2>"$w/agent-process.log"
+grep -q '"status":"PROCESSED"' "$w/summary.json" || fail "not processed: $(cat "$w/summary.json")"
+sent="$w/merged.csv.tokenized.csv"
+[[ -f "$sent" ]] || fail "the tokenized file process-batch sent is not at $sent"
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch_id"])' "$w/summary.json")
+"$agent" upload-batch --file "$sent" --client-id bank_pii --processing-type risk_scoring \
+  --chunk-kb 1024 >"$w/upload.json" 2>"$w/agent-upload.log"
+grep -q "\"batch_id\":\"$id\"" "$w/upload.json" || fail "upload-batch: another batch: $(cat "$w/upload.json")"
+"$agent" status --batch-id "$id" >"$w/status.json" 2>"$w/agent-status.log"
+"$agent" integrate-results --batch-id "$id" --raw-input "$w/raw.csv" --output "$w/merged2.csv" \
+  --config "$cfg" >"$w/integrate.json" 2>"$w/agent-integrate.log"
+cmp -s "$w/merged.csv" "$w/merged2.csv" || fail "integrate-results differs from process-batch"
+awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "round trip of %d rows: %.1f s\n", '"$rows"', b - a }'
+[[ $(wc -l <"$w/merged.csv") == $((rows + 1)) ]] || fail "merged rows"
+pass "round trip of $rows rows over libpq with an API key"
+
+log_settings RESET "" ""
+tail -c +"$((log_start + 1))" "$SDP_PG_LOG" >"$w/server.log"
+# The server log really holds the statements and their parameters (else the scan proves nothing).
+grep -q 'sdp_batch_append' "$w/server.log" || fail "server log has no logged statement"
+grep -q 'DETAIL:  parameters: \$1 = ' "$w/server.log" || fail "server log has no bind parameters"
+pg_dump --no-owner sdp_e2e_pii >"$w/server_dump.sql"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record") == "$rows" ]] || fail "rows on the server"
+first_token=$(sed -n '2p' "$sent" | cut -d, -f1)
+grep -qF -- "$first_token" "$w/server_dump.sql" || fail "the dump does not hold the tokenized rows"
+cat "$w"/agent-*.log "$w"/summary.json "$w"/upload.json "$w"/status.json "$w"/integrate.json >"$w/agent.log"
+echo "server log slice $(wc -l <"$w/server.log") lines, dump $(du -h "$w/server_dump.sql" | cut -f1)"
+
+# The scanner can fail: on the raw input it finds every value, and both secrets in a file of them.
+printf 'SDP_API_KEY=%s\nSDP_CRYPTO_KEY=%s\n' "$SDP_API_KEY" "$SDP_CRYPTO_KEY" >"$w/secrets.env"
+python3 "$scan" scan "$w/scan" --secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY --expect-all \
+  "raw=$w/raw.csv" "secrets=$w/secrets.env" || fail "the scanner misses values it must find"
+pass "scanner finds all $n values in the raw input and both secrets"
+
+python3 "$scan" scan "$w/scan" --secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY \
+  "pg_dump=$w/server_dump.sql" "server_log=$w/server.log" "agent_logs=$w/agent.log" \
+  "sent_file=$sent" || fail "raw PII or a secret left the client (columns above)"
+pass "no raw PII value, API key or SDP_CRYPTO_KEY in the dump, server log, agent logs or sent file"
+echo "$checks checks passed"
