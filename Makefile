@@ -4,6 +4,7 @@
 #   make install    install it into the PostgreSQL 15 found by $(PG_CONFIG)
 #   make agent      build build/sdp-agent
 #   make check      deps, build, GoogleTest, pg_regress on a temporary cluster, e2e  (CI runs this)
+#   make stress     the same build and suites in their long forms (SDP_STRESS=1), < 30 min
 #   make demo       deps, build, temporary cluster, the whole round trip
 #   make bench      throughput against peers in the same run (see bench/README.md)
 #   make deps       install the Debian packages that are missing (idempotent)
@@ -83,7 +84,7 @@ fuzz-build:
 fuzz: deps fuzz-build
 	bash test/run_fuzzers.sh $(FUZZ_SECONDS)
 
-.PHONY: agent sdp-tests deps check demo bench installcheck-temp format fuzz fuzz-build
+.PHONY: agent sdp-tests deps check stress demo bench installcheck-temp format fuzz fuzz-build
 agent: $(BUILDDIR)/sdp-agent
 sdp-tests: $(BUILDDIR)/sdp-tests
 
@@ -97,6 +98,17 @@ check: deps
 	$(MAKE) install
 	$(MAKE) -j2 agent sdp-tests
 	bash test/run_checks.sh
+
+# make stress: what make check builds and runs, in the long forms (test/run_checks.sh with
+# SDP_STRESS=1): e2e scripts on bigger inputs and more rounds (PII leak on 100,000 rows,
+# concurrency rounds, fault injection), every fuzzer STRESS_FUZZ_SECONDS instead of 20. Sized to
+# end within 30 minutes on a 2-core machine, with the same closing line "N passed, N failed".
+STRESS_FUZZ_SECONDS ?= 90
+stress: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) -j2 agent sdp-tests
+	SDP_STRESS=1 SDP_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) bash test/run_checks.sh
 
 demo: deps
 	$(MAKE) all

@@ -4,7 +4,14 @@
 # closing line "N passed, N failed" over all suites. Exit status is non-zero on any failure.
 #
 #   test/run_checks.sh [--only gtest|regress|e2e]
+#
+# SDP_STRESS=1 (make stress) runs the same suites in their long forms: every e2e script reads
+# SDP_STRESS for bigger inputs and more rounds, and the fuzzers run SDP_FUZZ_SECONDS each
+# (90 unless set) instead of 20.
 set -uo pipefail
+if [[ "${SDP_STRESS:-0}" == 1 ]]; then
+  export SDP_STRESS SDP_FUZZ_SECONDS=${SDP_FUZZ_SECONDS:-90}
+fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -12,6 +19,7 @@ only=${2:-}
 [[ "${1:-}" == "--only" ]] || only=""
 BUILDDIR=${BUILDDIR:-build}
 results="$repo/$BUILDDIR/check"
+[[ "${SDP_STRESS:-0}" == 1 ]] && results="$repo/$BUILDDIR/stress"
 mkdir -p "$results"
 : >"$results/summary"
 
@@ -62,7 +70,7 @@ run_regress() {
 }
 
 run_e2e() {
-  echo "== end-to-end: test/e2e/*.sh"
+  echo "== end-to-end: test/e2e/*.sh${SDP_STRESS:+ (SDP_STRESS=$SDP_STRESS)}"
   local passed=0 failed=0
   shopt -s nullglob
   for script in test/e2e/*.sh; do
@@ -70,11 +78,12 @@ run_e2e() {
     local name log
     name=$(basename "$script" .sh)
     log="$results/e2e-$name.log"
+    local t0=$SECONDS
     if bash "$script" >"$log" 2>&1; then
-      echo "ok   $name"
+      echo "ok   $name ($((SECONDS - t0)) s)"
       passed=$((passed + 1))
     else
-      echo "FAIL $name (log: $log)"
+      echo "FAIL $name ($((SECONDS - t0)) s, log: $log)"
       tail -n 30 "$log"
       failed=$((failed + 1))
     fi
@@ -94,6 +103,7 @@ case "$only" in
   *) run_gtest; run_regress; run_e2e ;;
 esac
 
+[[ "${SDP_STRESS:-0}" == 1 ]] && echo "stress run: $SECONDS s"
 total_passed=$(awk '{p += $2} END {print p + 0}' "$results/summary")
 total_failed=$(awk '{f += $3} END {print f + 0}' "$results/summary")
 echo "$total_passed passed, $total_failed failed"
