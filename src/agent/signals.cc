@@ -21,6 +21,9 @@ void InstallSignalHandlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG, reported like a full
+  // disk, instead of the signal killing the agent without a word.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 bool Interrupted() { return g_interrupted != 0; }
@@ -32,6 +35,9 @@ void InstallDaemonSignalHandlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG, reported like a full
+  // disk, instead of the signal killing the agent without a word.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 bool StopRequested() { return g_stop_requested != 0; }

@@ -1,12 +1,15 @@
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 namespace sdp {
@@ -24,7 +27,73 @@ std::string DirectoryOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// FdByteSink over the temporary file, whose errors name the output and the fix: its own text
+// ("write failed: No space left on device") says neither which file nor what to do.
+class OutputSink : public ByteSink {
+ public:
+  OutputSink(int fd, std::string target) : sink_(fd), target_(std::move(target)) {}
+  bool Write(const char* data, size_t n, std::string* err) override {
+    return sink_.Write(data, n, err) || Explain(err);
+  }
+  bool Flush(std::string* err) override { return sink_.Flush(err) || Explain(err); }
+
+ private:
+  bool Explain(std::string* err) const {
+    const int code = errno;  // still the failed write's: nothing since has failed
+    const char* fix;
+    switch (code) {
+      case ENOSPC:
+      case EDQUOT:
+        fix = "free space on its file system or write the output elsewhere";
+        break;
+      case EFBIG:
+        fix = "raise the file size limit (ulimit -f) or write the output elsewhere";
+        break;
+      default:
+        fix = "check the output's file system";
+        break;
+    }
+    *err = "cannot write '" + target_ + "': " + std::strerror(code) +
+           " (nothing was written); fix: " + fix;
+    return false;
+  }
+
+  FdByteSink sink_;
+  std::string target_;
+};
+
 }  // namespace
+
+int RemoveStaleTemporaries(const std::string& path) {
+  const std::string dir = DirectoryOf(path);
+  const std::string prefix = BaseName(path) + ".tmp.";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  int removed = 0;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string name = entry->d_name;
+    if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string temp = (dir == "/" ? "" : dir) + "/" + name;
+    const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) continue;
+    struct stat st;
+    // A live writer holds the lock from just after creating its file; in between, its file is
+    // empty and new, so an empty recent one is left alone and never even locked here.
+    const bool candidate = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                           (st.st_size > 0 || std::time(nullptr) - st.st_mtime > 60);
+    if (candidate && ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(temp.c_str()) == 0) {
+      ++removed;
+    }
+    ::close(fd);
+  }
+  ::closedir(d);
+  return removed;
+}
 
 AtomicOutputFile::~AtomicOutputFile() { Abort(); }
 
@@ -37,6 +106,7 @@ bool AtomicOutputFile::Open(const std::string& path, std::string* err, mode_t mo
     *err = "output path '" + path + "' is not a file name; fix: give a file path";
     return false;
   }
+  RemoveStaleTemporaries(path);
   std::string templ = path + ".tmp.XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
@@ -54,7 +124,14 @@ bool AtomicOutputFile::Open(const std::string& path, std::string* err, mode_t mo
     Abort();
     return false;
   }
-  sink_.reset(new FdByteSink(fd_));
+  // Held until the descriptor closes (Commit, Abort or the process's death): marks the
+  // temporary as a live writer's for RemoveStaleTemporaries.
+  if (::flock(fd_, LOCK_EX) != 0) {
+    *err = ErrnoText("locking", temp_path_);
+    Abort();
+    return false;
+  }
+  sink_.reset(new OutputSink(fd_, path_));
   return true;
 }
 
@@ -63,33 +140,34 @@ bool AtomicOutputFile::Commit(std::string* err) {
     *err = "output file is not open (already committed or aborted)";
     return false;
   }
-  if (!sink_->Flush(err)) {
-    *err = "writing '" + temp_path_ + "': " + *err + "; fix: check free disk space";
+  if (!sink_->Flush(err)) {  // the sink's error names the output and the fix
     Abort();
     return false;
   }
   if (::fsync(fd_) != 0) {
-    *err = ErrnoText("fsync of", temp_path_) + "; fix: check the disk";
+    const int code = errno;
+    *err = "cannot write '" + path_ + "': fsync failed: " + std::strerror(code) +
+           " (nothing was written); fix: " +
+           (code == ENOSPC || code == EDQUOT ? "free space on its file system" : "check the disk");
     Abort();
     return false;
   }
+  // Renamed while still open, so still locked: no other writer's Open() can mistake the
+  // temporary for a dead writer's between the two steps.
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    *err = ErrnoText("renaming temporary file to", path_) +
+           "; fix: check that the target is not a directory and is writable";
+    Abort();
+    return false;
+  }
+  temp_path_.clear();
   int fd = fd_;
   fd_ = -1;
   sink_.reset();
   if (::close(fd) != 0) {
-    *err = ErrnoText("closing", temp_path_);
-    ::unlink(temp_path_.c_str());
-    temp_path_.clear();
+    *err = ErrnoText("closing", path_);
     return false;
   }
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    *err = ErrnoText("renaming temporary file to", path_) +
-           "; fix: check that the target is not a directory and is writable";
-    ::unlink(temp_path_.c_str());
-    temp_path_.clear();
-    return false;
-  }
-  temp_path_.clear();
   // The rename is durable only once the directory entry is on disk.
   std::string dir = DirectoryOf(path_);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

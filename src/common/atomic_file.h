@@ -1,9 +1,16 @@
 // All-or-nothing output files: write to a temporary file next to the target,
 // then flush, fsync, rename over the target and fsync the directory. Until
 // Commit() succeeds the target is untouched, and a destroyed uncommitted file
-// removes its temporary, so no half-written output survives an error, a crash
-// mid-write only leaves a `<path>.tmp.XXXXXX` behind, and readers of `path`
-// see either the old file or the whole new one.
+// removes its temporary, so no half-written output survives an error, and
+// readers of `path` see either the old file or the whole new one.
+//
+// A crash (kill -9, power loss) mid-write leaves a `<path>.tmp.XXXXXX` behind.
+// The writer holds an flock on its temporary for as long as it is open, so the
+// next Open() of the same path recognises a temporary nobody holds as the
+// remains of a dead writer and removes it; a live writer's is never touched.
+//
+// Write errors (a full disk, EFBIG under `ulimit -f`) name the output and say
+// how to fix them, ready for the agent's one error line.
 #ifndef SDP_COMMON_ATOMIC_FILE_H_
 #define SDP_COMMON_ATOMIC_FILE_H_
 
@@ -26,7 +33,8 @@ class AtomicOutputFile {
 
   /// Creates `path + ".tmp.XXXXXX"` (mkstemp, so in the target's directory and
   /// on the same file system) with permissions `mode` (exactly, umask is not
-  /// applied). Fails if already open.
+  /// applied), locked for this writer, after removing the unlocked temporaries
+  /// that crashed writers of `path` left. Fails if already open.
   bool Open(const std::string& path, std::string* err, mode_t mode = 0600);
 
   /// Buffered (1 MiB) sink over the temporary file; valid while open.
@@ -50,8 +58,12 @@ class AtomicOutputFile {
   std::string path_;
   std::string temp_path_;
   int fd_ = -1;
-  std::unique_ptr<FdByteSink> sink_;
+  std::unique_ptr<ByteSink> sink_;
 };
+
+/// Removes the `<path>.tmp.XXXXXX` files of writers that died before Commit()
+/// (unlocked, and not just being created); returns how many. Open() calls it.
+int RemoveStaleTemporaries(const std::string& path);
 
 }  // namespace sdp
 

@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -167,6 +170,64 @@ TEST_F(AtomicFileTest, DoubleOpenFails) {
   ASSERT_TRUE(f.Open(dir_ + "/a", &err));
   EXPECT_FALSE(f.Open(dir_ + "/b", &err));
   EXPECT_EQ(err, "output file '" + dir_ + "/a' is already open");
+}
+
+TEST_F(AtomicFileTest, RemovesTemporariesOfDeadWritersOnly) {
+  const std::string path = dir_ + "/out.csv";
+  auto write_file = [](const std::string& p, const std::string& content) {
+    int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    close(fd);
+  };
+  write_file(path + ".tmp.dead01", "half a file from a writer killed by kill -9");
+  write_file(path + ".tmp.new000", "");              // a writer between mkstemp and its lock
+  write_file(path + ".tmp.other_name", "not ours");  // not a mkstemp name
+  write_file(dir_ + "/other.csv.tmp.dead02", "another output's");
+  AtomicOutputFile live;
+  std::string err;
+  ASSERT_TRUE(live.Open(path, &err)) << err;
+  ASSERT_TRUE(live.sink()->Write("live", 4, &err));
+  ASSERT_TRUE(live.sink()->Flush(&err));
+  std::vector<std::string> names = List();
+  std::sort(names.begin(), names.end());
+  const std::string live_name = live.temp_path().substr(dir_.size() + 1);
+  std::vector<std::string> want = {"other.csv.tmp.dead02", "out.csv.tmp.new000",
+                                   "out.csv.tmp.other_name", live_name};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(names, want);
+  // A second writer of the same output leaves the first one's (locked) temporary alone.
+  EXPECT_EQ(RemoveStaleTemporaries(path), 0);
+  AtomicOutputFile second;
+  ASSERT_TRUE(second.Open(path, &err)) << err;
+  ASSERT_TRUE(second.Commit(&err)) << err;
+  ASSERT_TRUE(live.Commit(&err)) << err;
+  EXPECT_EQ(ReadAll(path), "live");
+}
+
+TEST_F(AtomicFileTest, WriteErrorNamesTheOutputAndTheFix) {
+  const std::string path = dir_ + "/big.csv";
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);  // as the agent does: EFBIG instead of a signal
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  std::string err;
+  bool written;
+  {
+    AtomicOutputFile f;
+    ASSERT_TRUE(f.Open(path, &err)) << err;
+    const std::string data(8192, 'x');
+    written = f.sink()->Write(data.data(), data.size(), &err) && f.Commit(&err);
+  }
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(written);
+  EXPECT_EQ(err, "cannot write '" + path +
+                     "': File too large (nothing was written); fix: raise the file size limit "
+                     "(ulimit -f) or write the output elsewhere");
+  EXPECT_TRUE(List().empty());
 }
 
 }  // namespace
