@@ -256,7 +256,17 @@ bool Watcher::Sweep(bool* retry_later, bool* worked) {
   }
   const size_t resumed = queue.size();
   for (const auto& name : ListDir(options_.outbox)) {
-    if (!IsCandidateName(name)) continue;
+    if (!IsCandidateName(name)) {
+      // A visible *.csv the daemon will not touch (e.g. "Q3 (final).csv", a newline in the
+      // name): say so once instead of leaving the user waiting for a result.
+      const bool looks_like_input =
+          name.size() > 4 && name[0] != '.' && name.compare(name.size() - 4, 4, ".csv") == 0;
+      if (looks_like_input && warned_names_.insert(name).second) {
+        LogEvent("warn", "skipped_unsupported_name", name,
+                 "\"fix\":\"rename it using only letters, digits and . _ - + @ space\"");
+      }
+      continue;
+    }
     const std::string path = options_.outbox + "/" + name;
     if (!IsRegularFile(path)) {
       LogEvent("warn", "skipped_not_a_regular_file", name, "");

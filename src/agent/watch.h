@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "round_trip.h"
@@ -74,6 +75,7 @@ class Watcher {
   sqlite3* journal_ = nullptr;
   uint64_t done_ = 0;
   uint64_t failed_ = 0;
+  std::set<std::string> warned_names_;  // *.csv names skipped as unsupported, logged once
 };
 
 // One line on stderr through the agent log (log.h): JSON {"ts","level","event","file",fields...}
