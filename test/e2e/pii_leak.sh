@@ -8,7 +8,9 @@
 #     logged in full, also on error),
 #   - the agent's own logs (stderr, JSON events at debug level),
 #   - the tokenized file the agent sent.
-# Prints "leaked 0 of N values". The scanner (test/e2e/pii_scan.py) first proves it can fail:
+# Prints "leaked 0 of N values". A token equal to its own row's raw value counts as a leak; a raw
+# value that happens to be another row's token (an FPE'd SSN is a 9-digit number: ~rows^2/10^9
+# of them are someone else's real SSN) is reported and left out of N. The scanner (test/e2e/pii_scan.py) first proves it can fail:
 # on the raw input it must find all N values, and both secrets in a file holding them.
 # 10,000 rows; SDP_STRESS=1: 100,000.
 source "$(dirname "$0")/lib.sh"
@@ -88,7 +90,7 @@ python3 "$scan" scan "$w/scan" --secret-env SDP_API_KEY --secret-env SDP_CRYPTO_
 pass "scanner finds all $n values in the raw input and both secrets"
 
 python3 "$scan" scan "$w/scan" --secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY \
-  "pg_dump=$w/server_dump.sql" "server_log=$w/server.log" "agent_logs=$w/agent.log" \
+  --tokens "$w/raw.csv" "$sent" "pg_dump=$w/server_dump.sql" "server_log=$w/server.log" "agent_logs=$w/agent.log" \
   "sent_file=$sent" || fail "raw PII or a secret left the client (columns above)"
 pass "no raw PII value, API key or SDP_CRYPTO_KEY in the dump, server log, agent logs or sent file"
 echo "$checks checks passed"

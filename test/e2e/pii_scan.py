@@ -4,12 +4,18 @@
     pii_scan.py extract RAW_CSV CONFIG_YML DIR
         Collects every distinct value of length >= 5 of the PII columns (the columns the config
         tokenizes) of RAW_CSV into DIR; prints N.
-    pii_scan.py scan DIR [--secret-env VAR]... [--expect-all] LABEL=FILE...
+    pii_scan.py scan DIR [--secret-env VAR]... [--expect-all] [--tokens RAW_CSV SENT_CSV]
+                     LABEL=FILE...
         Searches every FILE for every value (and the secrets named by environment variable: the
         secret values never appear on a command line). Prints per file and in total
         "leaked X of N values", names the columns (never the values) of a few leaked ones, and
         exits 1 if anything leaked. With --expect-all it is the scanner's own sanity check:
         exits 1 unless all N values and every secret were found.
+        --tokens pairs the raw file with the tokenized file sent for it, row by row: a PII cell
+        whose token equals its own raw value is a leak; a raw value that is, by chance, another
+        row's token (format-preserving encryption of a 9-digit SSN maps 100,000 SSNs into 10^9
+        values, so about rows^2/10^9 of them are some other customer's real SSN) cannot be told
+        apart from that token wherever it appears, so it is reported and left out of N.
 
 The search is exact and all patterns at once: GNU grep -F (Aho-Corasick) over the bytes for
 values of 8 characters or more, anywhere. Values of 5 to 7 characters (first and last names)
@@ -85,8 +91,42 @@ def grep(args, data_file, pattern_input=None):
     return set(proc.stdout.split(b"\n")) - {b""}
 
 
-def scan(outdir, secret_envs, expect_all, targets):
+def coincident(values, cols, raw_path, sent_path):
+    """(raw values equal to another row's token, columns whose token equals its own raw value)."""
+    own, token_cells = {}, set()
+    with open(raw_path, newline="", encoding="utf-8") as rf, \
+            open(sent_path, newline="", encoding="utf-8") as sf:
+        raw_rows, sent_rows = csv.DictReader(rf), csv.DictReader(sf)
+        n_raw = n_sent = 0
+        for raw_row, sent_row in zip(raw_rows, sent_rows):
+            n_raw += 1
+            n_sent += 1
+            for c in cols:
+                token = sent_row[c]
+                if len(token) >= MIN_LEN and token == raw_row[c]:
+                    own[c] = own.get(c, 0) + 1
+                token_cells.add(token)
+        n_raw += sum(1 for _ in raw_rows)
+        n_sent += sum(1 for _ in sent_rows)
+    if n_raw != n_sent:
+        sys.exit(f"pii_scan: {raw_path} has {n_raw} rows, {sent_path} {n_sent}: not row for row")
+    return {v for v in values if v in token_cells}, own
+
+
+def scan(outdir, secret_envs, expect_all, targets, tokens=None):
     values = load(outdir)
+    own_leaks = {}
+    if tokens:
+        cols = sorted({c for cs in values.values() for c in cs.split(",")})
+        same, own_leaks = coincident(values, cols, *tokens)
+        if same:
+            by_col = {}
+            for v in same:
+                by_col[values[v]] = by_col.get(values[v], 0) + 1
+            print(f"{len(same)} raw values are, by chance, another row's token and are not searched: " +
+                  ", ".join(f"{c} ({k})" for c, k in sorted(by_col.items())))
+        for v in same:
+            del values[v]
     by_spelling = {}  # bytes -> value
     for v in values:
         for s in spellings(v):
@@ -133,6 +173,9 @@ def scan(outdir, secret_envs, expect_all, targets):
         print(f"scanner sanity: found {len(leaked)} of {n} values, "
               f"{len(leaked_secrets)} of {len(secrets)} secrets")
         return 0 if len(leaked) == n and len(leaked_secrets) == len(secrets) else 1
+    if own_leaks:
+        print("tokens equal to their own raw value: " +
+              ", ".join(f"{c} ({k})" for c, k in sorted(own_leaks.items())))
     print(f"leaked {len(leaked)} of {n} values")
     if leaked:
         cols = {}
@@ -142,7 +185,7 @@ def scan(outdir, secret_envs, expect_all, targets):
               ", ".join(f"{c} ({k})" for c, k in sorted(cols.items())))
     if leaked_secrets:
         print("leaked secrets: " + ", ".join(sorted(leaked_secrets)))
-    return 1 if leaked or leaked_secrets else 0
+    return 1 if leaked or leaked_secrets or own_leaks else 0
 
 
 def main(argv):
@@ -151,10 +194,13 @@ def main(argv):
         return 0
     if len(argv) >= 2 and argv[0] == "scan":
         outdir, rest = argv[1], argv[2:]
-        secret_envs, targets, expect_all = [], [], False
+        secret_envs, targets, expect_all, tokens = [], [], False, None
         i = 0
         while i < len(rest):
-            if rest[i] == "--secret-env":
+            if rest[i] == "--tokens":
+                tokens = (rest[i + 1], rest[i + 2])
+                i += 3
+            elif rest[i] == "--secret-env":
                 secret_envs.append(rest[i + 1])
                 i += 2
             elif rest[i] == "--expect-all":
@@ -163,7 +209,7 @@ def main(argv):
             else:
                 targets.append(rest[i])
                 i += 1
-        return scan(outdir, secret_envs, expect_all, targets)
+        return scan(outdir, secret_envs, expect_all, targets, tokens)
     print(__doc__, file=sys.stderr)
     return 2
 
