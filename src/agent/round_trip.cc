@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "atomic_file.h"
 #include "exit_status.h"
 #include "key_env.h"
 #include "signals.h"
@@ -44,6 +47,13 @@ bool TokenizeForUpload(const RoundTripOptions& options, const std::string& token
     result->reused_tokenized = true;
     return true;
   }
+  // The stamp goes first and comes back last: a crash in between (kill -9 after the new
+  // tokenized file replaced the old one) must never leave an old stamp vouching for it.
+  if (::unlink(stamp_path.c_str()) != 0 && errno != ENOENT) {
+    return Fail(failure, kExitFailure,
+                "cannot remove " + stamp_path + ": " + std::strerror(errno) +
+                    "; fix: check permissions on its directory");
+  }
   TokenizeJob job;
   if (!LoadTokenizationConfig(options.config_path, &job.config, &err)) {
     return Fail(failure, kExitConfig, err);
@@ -56,7 +66,13 @@ bool TokenizeForUpload(const RoundTripOptions& options, const std::string& token
   if (!TokenizeCsvFile(job, keys, &result->tokenize, &err)) {
     return Fail(failure, Interrupted() ? kExitInterrupted : kExitFailure, err);
   }
-  std::ofstream(stamp_path) << stamp;
+  // Without the stamp a re-run would tokenize again (new RANDOM tokens, so another batch):
+  // written atomically, and a failure to write it is an error.
+  AtomicOutputFile out;
+  if (!out.Open(stamp_path, &err) || !out.sink()->Write(stamp.data(), stamp.size(), &err) ||
+      !out.Commit(&err)) {
+    return Fail(failure, kExitFailure, err);
+  }
   return true;
 }
 
@@ -148,6 +164,14 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
   std::string err;
   int exit_code = kExitFailure;
   if (!UploadCsvFile(upload, transport, &result->upload, &err, &exit_code)) {
+    // The tokenized file is kept for a re-run to resume the same batch, which only makes sense
+    // when the failure was transient. A refused file (malformed, invalid UTF-8, no rows) or a
+    // rejected request will fail the same way again: leave nothing behind.
+    if (!options.config_path.empty() && exit_code != kExitRetryable &&
+        exit_code != kExitInterrupted) {
+      ::unlink((tokenized + ".source").c_str());
+      ::unlink(tokenized.c_str());
+    }
     return Fail(failure, exit_code, err);
   }
   result->batch = result->upload.batch;

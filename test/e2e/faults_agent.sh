@@ -156,10 +156,24 @@ if [[ $(id -u) == 0 ]] && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$mnt" 2>/de
   rc=$?
   set -e
   leftover=$(ls -A "$mnt")
+  # The round trip: its tokenized intermediate does not fit either; nothing is sent.
+  batches=$(psql -XAtc "SELECT count(*) FROM sdp.processing_batch")
+  set +e
+  "$agent" process-batch --raw-input "$w/small.csv" --output "$mnt/merged.csv" --config "$cfg" \
+    --vault "$w/vault.db" --client-id bank_demo --processing-type risk_scoring \
+    --use-dev-processor >/dev/null 2>"$w/tiny_pb.err"
+  rc_pb=$?
+  set -e
+  leftover+=$(ls -A "$mnt")
   umount "$mnt"
   [[ -z "$leftover" ]] || fail "full tmpfs: left behind: $leftover"
   check_disk_full "full tmpfs, tokenize" "$mnt/tok.csv" "$w/tiny.err" "$rc"
-  pass "full file system (1 MiB tmpfs): one error line, nothing left on it, input untouched"
+  # Progress lines may precede it on stderr: exactly one error line, checked like the others.
+  [[ $(grep -c '^sdp-agent: error: ' "$w/tiny_pb.err") == 1 ]] || fail "process-batch on a full disk: $(cat "$w/tiny_pb.err")"
+  grep '^sdp-agent: error: ' "$w/tiny_pb.err" >"$w/tiny_pb.err1"
+  check_disk_full "full tmpfs, process-batch" "$mnt/merged.csv" "$w/tiny_pb.err1" "$rc_pb"
+  [[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch") == "$batches" ]] || fail "full tmpfs: a batch was opened"
+  pass_timed "full file system (1 MiB tmpfs): one error line, nothing left on it, input untouched, nothing sent"
 else
   echo "skip: cannot mount a tmpfs here (not root or not permitted); ulimit -f covered it"
 fi
