@@ -145,7 +145,25 @@ bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, 
       return false;
     }
     if (rows == 1) {
-      for (size_t i = 0; i < row.size(); ++i) header.emplace_back(row.field(i));
+      bool has_key = false;
+      for (size_t i = 0; i < row.size(); ++i) {
+        header.emplace_back(row.field(i));
+        has_key = has_key || header.back() == job.key_column;
+      }
+      if (!has_key) {
+        // The server would refuse it at chunk 0, after the batch was opened.
+        std::string available;
+        for (size_t i = 0; i < header.size() && i < 20; ++i) {
+          available += (i ? ", " : "") + header[i];
+        }
+        if (header.size() > 20)
+          available += ", ... (" + std::to_string(header.size()) + " columns)";
+        *exit_code = kExitUsage;
+        *err = job.file + ":1: key column '" + job.key_column +
+               "' is not in the header; available columns: " + available +
+               "; fix: pass --key-column with one of them";
+        return false;
+      }
     }
     const uint64_t end = reader.bytes_read();
     if (end - chunk_start > job.chunk_bytes && last_end > chunk_start && rows > 2) {

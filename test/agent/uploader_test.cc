@@ -152,6 +152,17 @@ TEST(UploaderTest, EmptyAndHeaderOnlyFilesAreRefusedBeforeAnythingIsSent) {
             "after the header");
 }
 
+TEST(UploaderTest, MissingKeyColumnIsRefusedBeforeAnythingIsSent) {
+  Upload u;
+  UploadContent("id,age\nk1,1\n", &u);
+  EXPECT_FALSE(u.ok);
+  EXPECT_EQ(u.exit_code, kExitUsage);
+  EXPECT_EQ(u.transport.opened, 0);
+  EXPECT_EQ(u.err,
+            "t.csv:1: key column 'customer_id' is not in the header; available columns: id, age; "
+            "fix: pass --key-column with one of them");
+}
+
 TEST(UploaderTest, MalformedCsvIsRefusedBeforeAnythingIsSent) {
   for (const std::string& csv :
        {std::string("customer_id,age\nk1,1\nk2,\"2\n"), std::string("customer_id,age\rk1,1\r"),
