@@ -1,12 +1,12 @@
 // ServerTransport over libpq: the embedded default (`postgresql://...`). Calls the sdp.sdp_*
 // SQL functions directly. With SDP_API_KEY set, every call runs in a transaction that first
-// authenticates as the client (sdp.sdp_authenticate), exactly as PostgREST's pre-request does;
+// authenticates as the client (sdp.sdp_authenticate), exactly as PostgREST's pre-request does,
+// with the key taken from a connection option rather than from the statement (Authenticate);
 // without it the connecting role must be trusted by the extension (owner or sdp_admin).
 #include "pg_transport.h"
 
-#include "log.h"
-
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include <cctype>
 #include <chrono>
@@ -130,8 +130,22 @@ class PgTransport : public ServerTransport {
  private:
   bool Connect(TransportError* err) {
     if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return true;
-    conn_.reset(PQconnectdb(options_.url.c_str()));
-    quiet_auth_checked_ = false;
+    if (options_.api_key.empty()) {
+      conn_.reset(PQconnectdb(options_.url.c_str()));
+    } else {
+      std::string options, parse_error;
+      if (!KeyOptions(&options, &parse_error)) {
+        err->kind = TransportError::Kind::kFatal;
+        err->code = "08001";
+        err->message = "invalid server URL " + RedactUrl(options_.url) + ": " + parse_error;
+        err->hint = "check SDP_SERVER_URL";
+        return false;
+      }
+      const char* keywords[] = {"dbname", "options", nullptr};
+      const char* values[] = {options_.url.c_str(), options.c_str(), nullptr};
+      conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+      OPENSSL_cleanse(options.data(), options.size());
+    }
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
       err->code = "08001";
@@ -203,68 +217,49 @@ class PgTransport : public ServerTransport {
     }
   }
 
-  // The API key travels as a bind parameter, which a server logging statements
-  // (log_statement, log_min_duration_statement, log_min_error_statement) would write to its log
-  // in full: a plaintext credential in a file that the server otherwise only knows a keyed hash
-  // of. So the authentication statement runs with parameter logging off for that one statement
-  // (SET LOCAL, restored before the real call, whose parameters are only tokenized data).
-  // log_parameter_max_length is superuser-only unless granted (PG15: GRANT SET ON PARAMETER,
-  // which the extension gives sdp_client); the _on_error twin is open to everyone.
-  bool CheckQuietAuth(TransportError* err) {
-    if (quiet_auth_checked_) return true;
-    Result r;
-    if (!Exec("SELECT pg_catalog.current_setting('log_parameter_max_length'), "
-              "pg_catalog.current_setting('log_parameter_max_length_on_error'), "
-              "pg_catalog.has_parameter_privilege('log_parameter_max_length', 'SET')",
-              {}, &r, err)) {
-      return false;
-    }
-    log_param_len_ = PQgetvalue(r.get(), 0, 0);
-    log_param_len_on_error_ = PQgetvalue(r.get(), 0, 1);
-    quiet_auth_ = std::strcmp(PQgetvalue(r.get(), 0, 2), "t") == 0;
-    quiet_auth_checked_ = true;
-    if (!quiet_auth_ && log_param_len_ != "0") {
-      log::Event(log::Level::kWarn, "api_key_may_be_logged", "",
-                 "\"reason\":\"this role may not set log_parameter_max_length; a server logging "
-                 "statements with their parameters would log the API key\","
-                 "\"fix\":\"GRANT SET ON PARAMETER log_parameter_max_length TO this role "
-                 "(members of sdp_client have it)\"");
-    }
-    return true;
-  }
-
+  // The API key reaches the server in the connection's startup packet, as the session setting
+  // sdp_agent.api_key (connection option "-c"), and every call authenticates with
+  // sdp.sdp_authenticate(current_setting('sdp_agent.api_key'), client_id). Never as a bind
+  // parameter or literal: those are written to the server log in full by log_statement,
+  // log_min_duration_statement and log_parameter_max_length_on_error, so a server logging
+  // statements would hold the plaintext key it otherwise only knows a keyed hash of. Startup
+  // options are not logged (log_connections names user, database and application only), need
+  // no privilege, and the setting lives in this backend's memory only.
   bool Authenticate(TransportError* err) {
     Result ignored;
-    const bool quiet = quiet_auth_ && log_param_len_ != "0";
-    const bool quiet_on_error = log_param_len_on_error_ != "0";
-    if (quiet || quiet_on_error) {
-      std::string sql = "SELECT ";
-      if (quiet) sql += "pg_catalog.set_config('log_parameter_max_length', '0', true), ";
-      sql += "pg_catalog.set_config('log_parameter_max_length_on_error', '0', true)";
-      if (!Exec(sql.c_str(), {}, &ignored, err)) return false;
-    }
-    if (!Exec("SELECT sdp.sdp_authenticate($1, $2)", {options_.api_key, client_id_}, &ignored,
-              err)) {
+    return Exec("SELECT sdp.sdp_authenticate("
+                "pg_catalog.current_setting('sdp_agent.api_key', true), $1)",
+                {client_id_}, &ignored, err);
+  }
+
+  // Connection options for the API key: "-c sdp_agent.api_key=KEY" after any options the URL
+  // already has, with backslash and whitespace escaped as libpq's options syntax requires.
+  bool KeyOptions(std::string* options, std::string* err) {
+    char* parse_error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(options_.url.c_str(), &parse_error);
+    if (parsed == nullptr) {
+      *err = parse_error ? parse_error : "cannot parse the server URL";
+      if (parse_error) PQfreemem(parse_error);
       return false;
     }
-    if (!quiet && !quiet_on_error) return true;
-    std::vector<std::string> restore;
-    std::string sql = "SELECT ";
-    if (quiet) {
-      sql += "pg_catalog.set_config('log_parameter_max_length', $1, true), ";
-      restore.push_back(log_param_len_);
+    options->clear();
+    for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+      if (std::strcmp(o->keyword, "options") == 0 && o->val != nullptr) *options = o->val;
     }
-    sql += "pg_catalog.set_config('log_parameter_max_length_on_error', $" +
-           std::to_string(restore.size() + 1) + ", true)";
-    restore.push_back(log_param_len_on_error_);
-    return Exec(sql.c_str(), restore, &ignored, err);
+    PQconninfoFree(parsed);
+    if (!options->empty()) *options += ' ';
+    *options += "-c sdp_agent.api_key=";
+    for (char c : options_.api_key) {
+      if (c == '\\' || std::isspace(static_cast<unsigned char>(c))) *options += '\\';
+      *options += c;
+    }
+    return true;
   }
 
   bool CallOnce(const char* sql, const std::vector<std::string>& params, Result* out,
                 TransportError* err) {
     if (!Connect(err)) return false;
     if (options_.api_key.empty()) return Exec(sql, params, out, err);
-    if (!CheckQuietAuth(err)) return false;
     Result ignored;
     if (!Exec("BEGIN", {}, &ignored, err)) return false;
     bool ok = Authenticate(err) && Exec(sql, params, out, err) && Exec("COMMIT", {}, &ignored, err);
@@ -303,12 +298,6 @@ class PgTransport : public ServerTransport {
   std::unique_ptr<PGconn, ConnDeleter> conn_;
   std::string client_id_;
   std::string* copy_target_ = nullptr;  // receives COPY TO STDOUT data during FetchResultsCsv
-  // Per connection (CheckQuietAuth): may this role turn parameter logging off, and the
-  // session's values to restore after the authentication statement.
-  bool quiet_auth_checked_ = false;
-  bool quiet_auth_ = false;
-  std::string log_param_len_;
-  std::string log_param_len_on_error_;
 };
 
 }  // namespace

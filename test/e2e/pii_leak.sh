@@ -11,7 +11,9 @@
 # Prints "leaked 0 of N values". A token equal to its own row's raw value counts as a leak; a raw
 # value that happens to be another row's token (an FPE'd SSN is a 9-digit number: ~rows^2/10^9
 # of them are someone else's real SSN) is reported and left out of N. The scanner (test/e2e/pii_scan.py) first proves it can fail:
-# on the raw input it must find all N values, and both secrets in a file holding them.
+# on the raw input it must find all N values, and every secret in a file holding them. Secrets:
+# the API key (used by the superuser and by a non-admin login role), a wrong key that is refused,
+# the login role's password and SDP_CRYPTO_KEY.
 # 10,000 rows; SDP_STRESS=1: 100,000.
 source "$(dirname "$0")/lib.sh"
 rows=10000
@@ -33,11 +35,22 @@ log_settings() {  # ALTER SYSTEM is not allowed in a transaction block: one -c p
     -c "ALTER SYSTEM $1 log_parameter_max_length$3" \
     -c "ALTER SYSTEM $1 log_parameter_max_length_on_error$3" -c "SELECT pg_reload_conf()" >/dev/null
 }
+login=sdp_e2e_pii_login
 pii_cleanup() {
   log_settings RESET "" "" || true
   e2e_cleanup
+  psql -XAtq -d postgres -c "DROP ROLE IF EXISTS $login" >/dev/null 2>&1 || true
 }
 trap pii_cleanup EXIT
+# A non-admin login role (a member of sdp_client, as a bank's libpq user would be).
+SDP_LOGIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+SDP_WRONG_KEY=$(head -c 24 /dev/urandom | base64 | tr '/+' '_-' | tr -d '=')
+export SDP_LOGIN_PASSWORD SDP_WRONG_KEY
+psql -XAtq -d postgres -v pw="$SDP_LOGIN_PASSWORD" >/dev/null <<SQL
+DROP ROLE IF EXISTS $login;
+CREATE ROLE $login LOGIN IN ROLE sdp_client;
+ALTER ROLE $login PASSWORD :'pw';
+SQL
 log_start=$(stat -c %s "$SDP_PG_LOG")
 log_settings SET " = 'all'" " = -1"
 for _ in $(seq 50); do
@@ -67,9 +80,26 @@ grep -q "\"batch_id\":\"$id\"" "$w/upload.json" || fail "upload-batch: another b
 "$agent" integrate-results --batch-id "$id" --raw-input "$w/raw.csv" --output "$w/merged2.csv" \
   --config "$cfg" >"$w/integrate.json" 2>"$w/agent-integrate.log"
 cmp -s "$w/merged.csv" "$w/merged2.csv" || fail "integrate-results differs from process-batch"
+# The same batch as the non-admin role (its password from a pgpass file), then a wrong key.
+printf '127.0.0.1:%s:*:%s:%s\n' "$PGPORT" "$login" "$SDP_LOGIN_PASSWORD" >"$w/pgpass"
+chmod 600 "$w/pgpass"
+login_url="postgresql://$login@127.0.0.1:$PGPORT/sdp_e2e_pii"
+PGPASSFILE="$w/pgpass" "$agent" upload-batch --file "$sent" --client-id bank_pii \
+  --processing-type risk_scoring --chunk-kb 1024 --server-url "$login_url" \
+  >"$w/upload-login.json" 2>"$w/agent-upload-login.log"
+grep -q "\"batch_id\":\"$id\"" "$w/upload-login.json" || fail "upload-batch as $login: $(cat "$w/upload-login.json")"
+PGPASSFILE="$w/pgpass" "$agent" status --batch-id "$id" --server-url "$login_url" \
+  >"$w/status-login.json" 2>"$w/agent-status-login.log"
+grep -q '"status":"PROCESSED"' "$w/status-login.json" || fail "status as $login"
+set +e
+PGPASSFILE="$w/pgpass" SDP_API_KEY=$SDP_WRONG_KEY "$agent" status --batch-id "$id" \
+  --server-url "$login_url" >/dev/null 2>"$w/agent-wrong-key.log"
+rc=$?
+set -e
+[[ $rc == 5 ]] && grep -q 'PT401' "$w/agent-wrong-key.log" || fail "wrong key: exit $rc, $(cat "$w/agent-wrong-key.log")"
 awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "round trip of %d rows: %.1f s\n", '"$rows"', b - a }'
 [[ $(wc -l <"$w/merged.csv") == $((rows + 1)) ]] || fail "merged rows"
-pass "round trip of $rows rows over libpq with an API key"
+pass "round trip of $rows rows over libpq with an API key, as superuser and as a non-admin role; a wrong key is refused"
 
 log_settings RESET "" ""
 tail -c +"$((log_start + 1))" "$SDP_PG_LOG" >"$w/server.log"
@@ -80,16 +110,18 @@ pg_dump --no-owner sdp_e2e_pii >"$w/server_dump.sql"
 [[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record") == "$rows" ]] || fail "rows on the server"
 first_token=$(sed -n '2p' "$sent" | cut -d, -f1)
 grep -qF -- "$first_token" "$w/server_dump.sql" || fail "the dump does not hold the tokenized rows"
-cat "$w"/agent-*.log "$w"/summary.json "$w"/upload.json "$w"/status.json "$w"/integrate.json >"$w/agent.log"
+cat "$w"/agent-*.log "$w"/summary.json "$w"/upload*.json "$w"/status*.json "$w"/integrate.json >"$w/agent.log"
 echo "server log slice $(wc -l <"$w/server.log") lines, dump $(du -h "$w/server_dump.sql" | cut -f1)"
 
-# The scanner can fail: on the raw input it finds every value, and both secrets in a file of them.
-printf 'SDP_API_KEY=%s\nSDP_CRYPTO_KEY=%s\n' "$SDP_API_KEY" "$SDP_CRYPTO_KEY" >"$w/secrets.env"
-python3 "$scan" scan "$w/scan" --secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY --expect-all \
+secrets="--secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY --secret-env SDP_WRONG_KEY --secret-env SDP_LOGIN_PASSWORD"
+# The scanner can fail: on the raw input it finds every value, and every secret in a file of them.
+printf '%s=%s\n' SDP_API_KEY "$SDP_API_KEY" SDP_CRYPTO_KEY "$SDP_CRYPTO_KEY" SDP_WRONG_KEY "$SDP_WRONG_KEY" \
+  SDP_LOGIN_PASSWORD "$SDP_LOGIN_PASSWORD" >"$w/secrets.env"
+python3 "$scan" scan "$w/scan" $secrets --expect-all \
   "raw=$w/raw.csv" "secrets=$w/secrets.env" || fail "the scanner misses values it must find"
-pass "scanner finds all $n values in the raw input and both secrets"
+pass "scanner finds all $n values in the raw input and all 4 secrets"
 
-python3 "$scan" scan "$w/scan" --secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY \
+python3 "$scan" scan "$w/scan" $secrets \
   --tokens "$w/raw.csv" "$sent" "pg_dump=$w/server_dump.sql" "server_log=$w/server.log" "agent_logs=$w/agent.log" \
   "sent_file=$sent" || fail "raw PII or a secret left the client (columns above)"
 pass "no raw PII value, API key or SDP_CRYPTO_KEY in the dump, server log, agent logs or sent file"
