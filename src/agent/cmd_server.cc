@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -91,9 +92,30 @@ int RunUpload(const ServerFlags& flags) {
   return kExitOk;
 }
 
+// A batch id is a UUID in its canonical form (what upload-batch and process-batch print).
+// Checked here so a typo or a hostile value is a usage error before any server call.
+bool CheckBatchId(const std::string& id, std::string* err) {
+  bool ok = id.size() == 36;
+  for (size_t i = 0; ok && i < id.size(); ++i) {
+    const char c = id[i];
+    ok = (i == 8 || i == 13 || i == 18 || i == 23)
+             ? c == '-'
+             : std::isxdigit(static_cast<unsigned char>(c)) != 0;
+  }
+  if (ok) return true;
+  std::string shown;
+  for (char c : id.substr(0, 40)) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+  if (id.size() > 40) shown += "...";
+  *err = "--batch-id '" + shown +
+         "' is not a batch id (a UUID such as 0812d48d-bab6-49d2-a5ec-77177acca612); fix: pass "
+         "the batch_id printed by upload-batch or process-batch";
+  return false;
+}
+
 int RunIntegrate(const ServerFlags& flags) {
   std::unique_ptr<ServerTransport> transport;
   std::string err;
+  if (!CheckBatchId(flags.batch_id, &err)) return ReportError(kExitUsage, err);
   if (!OpenTransport(flags, &transport, &err)) return ReportError(kExitConfig, err);
   IntegrateReport report;
   Failure failure;
@@ -110,6 +132,7 @@ int RunIntegrate(const ServerFlags& flags) {
 int RunStatus(const ServerFlags& flags) {
   std::unique_ptr<ServerTransport> transport;
   std::string err;
+  if (!CheckBatchId(flags.batch_id, &err)) return ReportError(kExitUsage, err);
   if (!OpenTransport(flags, &transport, &err)) return ReportError(kExitConfig, err);
   BatchInfo batch;
   TransportError terr;

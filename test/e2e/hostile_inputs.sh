@@ -176,8 +176,8 @@ expect_exit 5 upload-batch --file "$w/good.tok.csv" --client-id bank_demo --proc
 expect_one_error_line "unknown processing_type"
 expect_exit 2 upload-batch --file "$w/good.tok.csv" --client-id bank_demo --processing-type risk_scoring --key-column 'customer_id"; DROP TABLE sdp.tokenized_record; --'
 expect_one_error_line "good.tok.csv:1: key column 'customer_id\"; DROP TABLE sdp.tokenized_record; --' is not in the header; available columns: customer_id, "
-expect_exit 5 status --batch-id "00000000-0000-4000-8000-000000000000' OR '1'='1"
-expect_one_error_line "22P02: invalid input syntax for type uuid"
+expect_exit 2 status --batch-id "00000000-0000-4000-8000-000000000000' OR '1'='1"
+expect_one_error_line "--batch-id '00000000-0000-4000-8000-000000000000' OR...' is not a batch id"
 [[ $(batches) == "$n" ]] || fail "an injection attempt stored a batch"
 [[ $(psql -XAtc "SELECT count(*) FROM pg_tables WHERE schemaname = 'sdp' AND tablename IN ('processing_batch', 'tokenized_record', 'api_client', 'model')") == 4 ]] ||
   fail "a table is gone"
@@ -192,13 +192,17 @@ assert [m[:14] for m in merged] == raw and merged[1][16] == "demo_v1", merged
 EOF
 pass "SQL injection in --client-id, --processing-type, --key-column, --batch-id: one line, nothing stored; SQL-looking cells kept as data"
 
-# ---- malformed UUIDs ------------------------------------------------------------------------------
-expect_exit 5 status --batch-id not-a-uuid
-expect_one_error_line 'invalid input syntax for type uuid: "not-a-uuid"'
-expect_exit 5 integrate-results --batch-id 1234 --raw-input "$good" --output "$w/out.csv"
-expect_one_error_line '22P02: invalid batch id "1234": expected a UUID'
-expect_no_output "$w/out.csv"
-pass "malformed batch ids: 22P02 in one line (exit 5), no output"
+# ---- malformed UUIDs: a usage error before any server call; the server refuses them too (22P02) ---
+for id in not-a-uuid 1234 $'0812d48d-bab6-49d2-a5ec-77177acca61\n' 0812d48d-bab6-49d2-a5ec-77177acca61g; do
+  expect_exit 2 status --batch-id "$id"
+  expect_one_error_line "is not a batch id (a UUID such as"
+  expect_exit 2 integrate-results --batch-id "$id" --raw-input "$good" --output "$w/out.csv"
+  expect_one_error_line "; fix: pass the batch_id printed by upload-batch or process-batch"
+  expect_no_output "$w/out.csv"
+done
+SDP_SERVER_URL=postgresql://nobody@127.0.0.1:1/none expect_exit 2 status --batch-id not-a-uuid
+expect_one_error_line "--batch-id 'not-a-uuid' is not a batch id"
+pass "malformed batch ids: exit 2 in one line before any server call, no output"
 
 # ---- revoked and wrong-client keys (libpq with SDP_API_KEY) ----------------------------------------
 key_rev=$(psql -XAtc "SELECT sdp.sdp_create_client('hostile_revoked')")
