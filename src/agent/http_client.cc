@@ -113,6 +113,19 @@ class CurlHttpClient : public HttpClient {
     curl_easy_reset(h);
     CurlSlist list;
     for (const auto& hd : headers) {
+      // libcurl sends a value as it is: a CR or LF in it (e.g. from --client-id) would end the
+      // header and inject others (header injection). Refused before anything is sent; the
+      // value is not echoed (it may be the API key).
+      for (char c : hd.value) {
+        if (c == '\r' || c == '\n' || c == '\0') {
+          return Fail(HttpFailure::Kind::kFatal,
+                      "the value of HTTP header " + hd.name +
+                          " contains a line break or NUL byte; fix: remove control characters "
+                          "from the value (e.g. --client-id, --processing-type, --key-column, "
+                          "SDP_API_KEY)",
+                      failure);
+        }
+      }
       if (!AppendHeader(&list, hd.name, hd.value))
         return Fail(HttpFailure::Kind::kFatal, "out of memory", failure);
     }

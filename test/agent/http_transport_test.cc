@@ -511,6 +511,28 @@ TEST(HttpClientTest, CurlClientReportsConnectionRefusedAsNetwork) {
   EXPECT_FALSE(failure.message.empty());
 }
 
+// Hostile input: a header value with CR/LF (e.g. --client-id $'a\r\nX-Evil: 1') would inject
+// headers; it is refused before any connection is made, without echoing the value.
+TEST(HttpClientTest, CurlClientRefusesLineBreaksInHeaderValues) {
+  HttpClientOptions o;
+  o.connect_timeout_seconds = 2;
+  std::string err;
+  auto c = NewCurlHttpClient(o, &err);
+  ASSERT_NE(c, nullptr) << err;
+  for (const std::string& value :
+       {std::string("bank\r\nX-Evil: 1"), std::string("bank\nX"), std::string("a\0b", 3)}) {
+    HttpResponse resp;
+    HttpFailure failure;
+    EXPECT_FALSE(c->Post("http://127.0.0.1:1/rpc/batch_open", {{"X-Client-Id", value}}, "{}", &resp,
+                         &failure));
+    EXPECT_EQ(failure.kind, HttpFailure::Kind::kFatal);  // not kNetwork: nothing was sent
+    EXPECT_EQ(failure.message,
+              "the value of HTTP header X-Client-Id contains a line break or NUL byte; fix: "
+              "remove control characters from the value (e.g. --client-id, --processing-type, "
+              "--key-column, SDP_API_KEY)");
+  }
+}
+
 TEST(BatchJsonTest, ParsesAndRejects) {
   BatchInfo b;
   std::string err;

@@ -178,6 +178,11 @@ expect_exit 2 upload-batch --file "$w/good.tok.csv" --client-id bank_demo --proc
 expect_one_error_line "good.tok.csv:1: key column 'customer_id\"; DROP TABLE sdp.tokenized_record; --' is not in the header; available columns: customer_id, "
 expect_exit 2 status --batch-id "00000000-0000-4000-8000-000000000000' OR '1'='1"
 expect_one_error_line "--batch-id '00000000-0000-4000-8000-000000000000' OR...' is not a batch id"
+# HTTP header injection: a line break in a value that becomes a header (X-Client-Id) is refused
+# before anything is sent (port 1: nothing listens, so a request would fail differently).
+SDP_API_KEY=regress-key expect_exit 1 upload-batch --file "$w/good.tok.csv" --client-id $'bank_demo\r\nX-Evil: 1' \
+  --processing-type risk_scoring --server-url http://127.0.0.1:1
+expect_one_error_line "the value of HTTP header X-Client-Id contains a line break or NUL byte; fix:"
 [[ $(batches) == "$n" ]] || fail "an injection attempt stored a batch"
 [[ $(psql -XAtc "SELECT count(*) FROM pg_tables WHERE schemaname = 'sdp' AND tablename IN ('processing_batch', 'tokenized_record', 'api_client', 'model')") == 4 ]] ||
   fail "a table is gone"
@@ -190,7 +195,7 @@ import csv, sys
 raw, merged = (list(csv.reader(open(p, newline=""))) for p in sys.argv[1:])
 assert [m[:14] for m in merged] == raw and merged[1][16] == "demo_v1", merged
 EOF
-pass "SQL injection in --client-id, --processing-type, --key-column, --batch-id: one line, nothing stored; SQL-looking cells kept as data"
+pass "SQL injection in --client-id, --processing-type, --key-column, --batch-id, CRLF header injection: one line, nothing stored; SQL-looking cells kept as data"
 
 # ---- malformed UUIDs: a usage error before any server call; the server refuses them too (22P02) ---
 for id in not-a-uuid 1234 $'0812d48d-bab6-49d2-a5ec-77177acca61\n' 0812d48d-bab6-49d2-a5ec-77177acca61g; do
