@@ -12,9 +12,9 @@ psql -XAtq -c "ALTER DATABASE sdp_e2e_faults_agent SET sdp.env = 'dev'" \
 w=$e2e_work
 cfg="$repo/configs/customers_tokenization.yml"
 if [[ "${SDP_STRESS:-0}" == 1 ]]; then
-  rows=1000000 kill_at_mb=(8 60 150)
+  rows=500000 kill_at_mb=(8 50 100) upload_kill_rows=(0 100000 300000)
 else
-  rows=150000 kill_at_mb=(12)
+  rows=150000 kill_at_mb=(12) upload_kill_rows=(0)
 fi
 python3 "$repo/bench/gen_customers.py" "$rows" "$w/raw.csv"
 raw_sha=$(sha256sum <"$w/raw.csv")
@@ -50,7 +50,7 @@ tok_args=(tokenize-config --config "$cfg" --input "$w/raw.csv" --output "$w/tok.
 for mb in "${kill_at_mb[@]}"; do
   "$agent" "${tok_args[@]}" 2>/dev/null &
   pid=$!
-  wait_for 60 "(( \$(size_of '$w/tok.csv.tmp.*') > $mb * 1048576 ))"
+  wait_for 300 "(( \$(size_of '$w/tok.csv.tmp.*') > $mb * 1048576 ))"
   kill9 "$pid" "tokenize, ${mb} MB written"
   [[ ! -e "$w/tok.csv" ]] || fail "output exists after kill -9 during tokenize"
   expect_exit 0 vault verify --vault "$w/vault.db"
@@ -86,14 +86,21 @@ rm -f "$w/tok.csv" "$w/tok_part.csv" "$w/back.csv"
 pb_args=(process-batch --raw-input "$w/raw.csv" --output "$w/merged.csv" --config "$cfg"
   --vault "$w/vault.db" --client-id bank_demo --processing-type risk_scoring --use-dev-processor
   --chunk-kb 256)
-"$agent" "${pb_args[@]}" >/dev/null 2>"$w/pb1.err" &
-pid=$!
-wait_for 120 "[[ \$(psql -XAtc \"SELECT count(*) FROM sdp.processing_batch WHERE status = 'UPLOADING' AND accepted_records > 0\") == 1 ]]"
-kill9 "$pid" "upload"
-[[ ! -e "$w/merged.csv" ]] || fail "merged output exists after kill -9 during upload"
-[[ $(psql -XAtc "SELECT status FROM sdp.processing_batch") == UPLOADING ]] || fail "batch not left UPLOADING"
-partial=$(psql -XAtc "SELECT accepted_records FROM sdp.processing_batch")
-((partial > 0 && partial < rows)) || fail "kill did not land mid-upload: $partial of $rows rows"
+# Killed once mid-upload (in stress, again and again further on), each time resumed.
+partials=()
+for at in "${upload_kill_rows[@]}"; do
+  "$agent" "${pb_args[@]}" >/dev/null 2>"$w/pb1.err" &
+  pid=$!
+  # (the first process-batch tokenizes first: minutes for a big file on a loaded machine)
+  wait_for 600 "[[ \$(psql -XAtc \"SELECT count(*) FROM sdp.processing_batch WHERE status = 'UPLOADING' AND accepted_records > $at\") == 1 ]]"
+  kill9 "$pid" "upload"
+  [[ ! -e "$w/merged.csv" ]] || fail "merged output exists after kill -9 during upload"
+  [[ $(psql -XAtc "SELECT count(*) || ' ' || min(status::text) FROM sdp.processing_batch") == "1 UPLOADING" ]] ||
+    fail "not one batch left UPLOADING: $(psql -XAtc 'SELECT batch_id, status FROM sdp.processing_batch')"
+  partial=$(psql -XAtc "SELECT accepted_records FROM sdp.processing_batch")
+  ((partial > at && partial < rows)) || fail "kill did not land mid-upload: $partial of $rows rows"
+  partials+=("$partial")
+done
 input_untouched "kill -9 during upload"
 "$agent" "${pb_args[@]}" >"$w/pb2.json" 2>"$w/pb2.err" || fail "re-run after kill -9: $(cat "$w/pb2.err")"
 grep -q "reusing" "$w/pb2.err" || fail "tokenized file not reused, so not the same batch: $(cat "$w/pb2.err")"
@@ -102,7 +109,7 @@ grep -q "reusing" "$w/pb2.err" || fail "tokenized file not reused, so not the sa
   fail "batch after resume: $(psql -XAtc 'SELECT status, accepted_records, processed_records FROM sdp.processing_batch')"
 [[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record") == "$rows" ]] || fail "duplicate or missing records"
 [[ $(grep -c ',demo_v1$' "$w/merged.csv") == "$rows" ]] || fail "merged results after resume"
-pass_timed "kill -9 during upload (at $partial of $rows rows): re-run resumes the same batch, exactly one batch"
+pass_timed "kill -9 during upload (at ${partials[*]} of $rows rows): re-run resumes the same batch, exactly one batch"
 batch_id=$(psql -XAtc "SELECT batch_id FROM sdp.processing_batch")
 
 # --- kill -9 during integrate ------------------------------------------------------------------
@@ -110,7 +117,7 @@ ig_args=(integrate-results --batch-id "$batch_id" --raw-input "$w/raw.csv" --out
   --config "$cfg")
 "$agent" "${ig_args[@]}" >/dev/null 2>&1 &
 pid=$!
-wait_for 60 "(( \$(size_of '$w/merged2.csv.tmp.*') > 0 ))"
+wait_for 300 "(( \$(size_of '$w/merged2.csv.tmp.*') > 0 ))"
 kill9 "$pid" "integrate"
 [[ ! -e "$w/merged2.csv" ]] || fail "output exists after kill -9 during integrate"
 input_untouched "kill -9 during integrate"

@@ -89,6 +89,7 @@ for i in $(seq 1 "$kills"); do
   if wait "$victim"; then fail "the terminated session succeeded: $(cat "$w/victim.out")"; fi
   grep -q "terminating connection due to administrator command" "$w/victim.err" ||
     fail "not terminated mid-call: $(cat "$w/victim.err")"
+  grep -q "_score_batch" "$w/victim.err" || fail "terminated outside the scoring: $(cat "$w/victim.err")"
   wait_for 10 "[[ -z \$(q \"SELECT 1 FROM pg_stat_activity WHERE pid = $pid\") ]]"
   st=$(consistent "$b1" "$rows")
   [[ $st == RECEIVED || $st == FAILED ]] || fail "after termination: $st"
