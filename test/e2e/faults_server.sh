@@ -152,14 +152,21 @@ cfg="$repo/configs/customers_tokenization.yml"
   --client-id bank_demo --processing-type risk_scoring --use-dev-processor --poll-interval 0.2 \
   --chunk-kb 64 2>"$w/watch.jsonl" &
 watch_pid=$!
-trap 'kill -TERM $watch_pid 2>/dev/null; reset_worker; e2e_cleanup' EXIT
+# On a failure with the server down, start it again: the scripts after this one need it.
+ensure_pg_running() {
+  pg_owner "$bindir/pg_ctl" -D "$SDP_PG_DATA" status >/dev/null 2>&1 ||
+    pg_owner "$bindir/pg_ctl" -D "$SDP_PG_DATA" -l "$SDP_PG_LOG" -w -t 60 start >/dev/null 2>&1 || true
+}
+trap 'kill -TERM $watch_pid 2>/dev/null; ensure_pg_running; reset_worker; e2e_cleanup' EXIT
 for i in $(seq 1 "$watch_files"); do mv "$w/w$i.tmp" "$out/w$i.csv"; done
 batches_before=$(q "SELECT count(*) FROM sdp.processing_batch")
 for r in $(seq 1 "$restarts"); do
   # Mid-upload of some file: a batch of the watch is UPLOADING with rows in it.
   wait_for 120 "[[ \$(q \"SELECT count(*) FROM sdp.processing_batch WHERE status = 'UPLOADING' AND accepted_records > 0\" 2>/dev/null) -ge 1 ]]"
+  retries=$(grep -c '"event":"retry_later"' "$w/watch.jsonl" || true)
   pg_owner "$bindir/pg_ctl" -D "$SDP_PG_DATA" -m fast -w -t 60 stop >/dev/null
-  sleep 3  # longer than the transport's own retries: the daemon has to back off
+  # Down until the daemon has given up on its transport's own retries and backs off.
+  wait_for 60 "(( \$(grep -c '\"event\":\"retry_later\"' '$w/watch.jsonl') > $retries )) || ! kill -0 $watch_pid 2>/dev/null"
   kill -0 "$watch_pid" 2>/dev/null || fail "watch exited while PostgreSQL was down: $(tail -3 "$w/watch.jsonl")"
   pg_owner "$bindir/pg_ctl" -D "$SDP_PG_DATA" -l "$SDP_PG_LOG" -w -t 60 start >/dev/null
 done
