@@ -7,10 +7,10 @@
 #
 # SDP_STRESS=1 (make stress) runs the same suites in their long forms: every e2e script reads
 # SDP_STRESS for bigger inputs and more rounds, and the fuzzers run SDP_FUZZ_SECONDS each
-# (90 unless set) instead of 20.
+# (75 unless set) instead of 20.
 set -uo pipefail
 if [[ "${SDP_STRESS:-0}" == 1 ]]; then
-  export SDP_STRESS SDP_FUZZ_SECONDS=${SDP_FUZZ_SECONDS:-90}
+  export SDP_STRESS SDP_FUZZ_SECONDS=${SDP_FUZZ_SECONDS:-75}
 fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
