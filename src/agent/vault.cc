@@ -43,6 +43,36 @@ CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup);
 
 constexpr const char* kFormatVersion = "sdp-vault-v2";
 
+// INSERT of `rows` entries, parameters (lookup, domain, token, key_id, nonce, sealed) per row.
+std::string InsertSql(size_t rows) {
+  std::string sql = "INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed) VALUES ";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+  return sql;
+}
+
+// What the user can do about a failed SQLite call, by its primary result code.
+const char* SqliteFix(int code) {
+  switch (code & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return "the file is damaged or not an sdp vault; restore it from a backup";
+    case SQLITE_FULL:
+      return "free space on the vault's file system, then run again (nothing was committed)";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return "another sdp-agent is writing this vault; wait for it to finish";
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+      return "check that the vault file and its directory are readable and writable by you";
+    case SQLITE_IOERR:
+      return "check the disk holding the vault (I/O error), then run `sdp-agent vault verify`";
+    default:
+      return "run `sdp-agent vault verify`; restore the vault from a backup if it reports damage";
+  }
+}
+
 struct StmtGuard {
   sqlite3_stmt* stmt = nullptr;
   ~StmtGuard() { sqlite3_finalize(stmt); }
@@ -91,6 +121,7 @@ Vault::~Vault() {
   if (db_ != nullptr) {
     if (in_transaction_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_finalize(insert_);
+    sqlite3_finalize(insert_many_);
     sqlite3_finalize(probe_);
     sqlite3_finalize(select_);
     sqlite3_close(db_);
@@ -98,7 +129,8 @@ Vault::~Vault() {
 }
 
 bool Vault::SqliteError(const std::string& what, std::string* err) {
-  *err = "vault " + path_ + ": " + what + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open");
+  *err = "vault " + path_ + ": " + what + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open") +
+         "; fix: " + SqliteFix(db_ ? sqlite3_errcode(db_) : SQLITE_CANTOPEN);
   return false;
 }
 
@@ -150,12 +182,18 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
 
   // A file that is not SQLite (or is truncated/corrupted) fails here with SQLite's reason.
   if (mode == Mode::kReadWrite) {
-    if (!Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144;",
-              err)) {
+    // page_size only takes effect on a new file, before WAL mode. 32 KiB pages: an eighth of the
+    // page writes and B-tree nodes of SQLite's 4 KiB default (measured: a fifth less CPU per
+    // entry).
+    if (!Exec("PRAGMA page_size=32768; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)) {
       return false;
     }
     if (!Exec(kSchema, err)) return false;
   }
+  // Lookups (detokenize) land on random pages: a page cache of SQLite's default 2 MB made every
+  // one a pread (measured: over half of a 1M-row detokenize was kernel time). Up to 256 MB,
+  // allocated only as pages are read.
+  if (!Exec("PRAGMA cache_size=-262144;", err)) return false;
   {
     StmtGuard q;
     if (sqlite3_prepare_v2(db_, "SELECT value FROM vault_meta WHERE name = 'key_id'", -1, &q.stmt,
@@ -193,9 +231,8 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
   cipher_ = std::make_unique<AesGcm256>();
   if (!cipher_->Init(keys.vault_key(), err) || !sealer_.Init(keys, err)) return false;
   if (mode == Mode::kReadWrite &&
-      (!Prepare("INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed) "
-                "VALUES (?6, ?1, ?2, ?3, ?4, ?5)",
-                &insert_, err) ||
+      (!Prepare(InsertSql(1).c_str(), &insert_, err) ||
+       !Prepare(InsertSql(kInsertRows).c_str(), &insert_many_, err) ||
        !Prepare("SELECT 1 FROM vault_entry WHERE lookup = ?3 AND domain = ?1 AND token = ?2",
                 &probe_, err))) {
     return false;
@@ -289,6 +326,29 @@ bool Vault::PutSealed(std::string_view domain, std::string_view token, std::stri
   return pending_.size() < kMaxPending || FlushPending(err);
 }
 
+bool Vault::InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
+                          std::string* err) {
+  for (size_t i = 0; i < count; ++i) {
+    const PendingEntry& e = *entries[i];
+    const std::string& domain = pending_domains_[e.domain];
+    const std::string_view token = PendingView(e.token_off, e.token_len);
+    const std::string_view nonce = PendingView(e.nonce_off, e.nonce_len);
+    const std::string_view sealed = PendingView(e.sealed_off, e.sealed_len);
+    const int p = static_cast<int>(i) * 6;
+    sqlite3_bind_int64(stmt, p + 1, e.lookup);
+    sqlite3_bind_text(stmt, p + 2, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+    sqlite3_bind_text(stmt, p + 3, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+    sqlite3_bind_text(stmt, p + 4, key_id_.data(), static_cast<int>(key_id_.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, p + 5, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, p + 6, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
+  }
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
+  puts_ += count;
+  return true;
+}
+
 // Inserts the pending entries sorted by their lookup key: the index then grows in order, one
 // page after another, instead of one random page per entry (measured: less than half the CPU
 // of inserting in arrival order at a million entries).
@@ -302,12 +362,14 @@ bool Vault::FlushPending(std::string* err) {
         PendingView(a.token_off, a.token_len).compare(PendingView(b.token_off, b.token_len));
     return c != 0 ? c < 0 : a.seq < b.seq;
   });
+  // New entries go in kInsertRows at a time: one statement execution per row is most of SQLite's
+  // per-entry cost (measured: a fifth less CPU per entry with 32-row statements).
+  std::vector<const PendingEntry*> ready;
+  ready.reserve(kInsertRows);
   const PendingEntry* previous = nullptr;
   for (const PendingEntry& e : pending_) {
     const std::string& domain = pending_domains_[e.domain];
     const std::string_view token = PendingView(e.token_off, e.token_len);
-    const std::string_view nonce = PendingView(e.nonce_off, e.nonce_len);
-    const std::string_view sealed = PendingView(e.sealed_off, e.sealed_len);
     // The same deterministic token twice in this flush: the first original stays.
     if (previous != nullptr && previous->lookup == e.lookup && previous->domain == e.domain &&
         PendingView(previous->token_off, previous->token_len) == token) {
@@ -323,16 +385,14 @@ bool Vault::FlushPending(std::string* err) {
       if (found == SQLITE_ROW) continue;
       if (found != SQLITE_DONE) return SqliteError("cannot look up entry", err);
     }
-    sqlite3_bind_text(insert_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert_, 3, key_id_.data(), static_cast<int>(key_id_.size()), SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 4, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 5, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(insert_, 6, e.lookup);
-    const int rc = sqlite3_step(insert_);
-    sqlite3_reset(insert_);
-    if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
-    ++puts_;
+    ready.push_back(&e);
+    if (ready.size() == kInsertRows) {
+      if (!InsertPending(insert_many_, ready.data(), ready.size(), err)) return false;
+      ready.clear();
+    }
+  }
+  for (const PendingEntry* e : ready) {
+    if (!InsertPending(insert_, &e, 1, err)) return false;
   }
   pending_bytes_.clear();
   pending_domains_.clear();

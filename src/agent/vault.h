@@ -118,10 +118,15 @@ class Vault {
   bool Begin(std::string* err);
   bool CheckFormat(std::string* err);
   bool FlushPending(std::string* err);
+  struct PendingEntry;
+  bool InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
+                     std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insert_many_ = nullptr;  // kInsertRows entries per execution
+  static constexpr size_t kInsertRows = 32;
   sqlite3_stmt* select_ = nullptr;
   sqlite3_stmt* probe_ = nullptr;
   std::string path_;

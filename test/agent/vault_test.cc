@@ -151,6 +151,7 @@ TEST(VaultTest, CorruptedOrForeignFilesGiveAClearError) {
   std::string err;
   EXPECT_FALSE(vault.Open(garbage, Vault::Mode::kReadOnly, Keys(), &err));
   EXPECT_NE(err.find("vault " + garbage), std::string::npos) << err;
+  EXPECT_NE(err.find("fix: the file is damaged or not an sdp vault"), std::string::npos) << err;
 
   const std::string path = dir.File("v.db");
   WriteEntries(path, Keys());
@@ -158,6 +159,7 @@ TEST(VaultTest, CorruptedOrForeignFilesGiveAClearError) {
   testing::WriteFile(dir.File("truncated.db"), bytes.substr(0, 100));
   Vault truncated;
   EXPECT_FALSE(truncated.Open(dir.File("truncated.db"), Vault::Mode::kReadOnly, Keys(), &err));
+  EXPECT_NE(err.find("; fix: "), std::string::npos) << err;
 
   Vault missing;
   EXPECT_FALSE(missing.Open(dir.File("missing.db"), Vault::Mode::kReadOnly, Keys(), &err));

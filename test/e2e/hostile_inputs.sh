@@ -302,6 +302,8 @@ head -c $((size - page)) /dev/zero | dd of="$w/corrupt.db" bs="$page" seek=1 con
 cp "$w/corrupt.db" "$w/corrupt.orig"
 expect_exit 1 detokenize --config "$cfg" --input "$w/good.tok.csv" --output "$w/out.csv" --vault "$w/corrupt.db"
 expect_one_error_line "corrupt.db"
+grep -qF "fix: the file is damaged or not an sdp vault; restore it from a backup" "$e2e_work/err" ||
+  fail "corrupted vault error names no fix: $(cat "$e2e_work/err")"
 expect_no_output "$w/out.csv"
 expect_exit 1 tokenize-config --config "$cfg" --input "$good" --output "$w/out.csv" --vault "$w/corrupt.db"
 expect_one_error_line "corrupt.db"
