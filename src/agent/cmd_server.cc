@@ -205,8 +205,11 @@ void AddServerCommands(CLI::App* app, CommandList* commands) {
         app->add_subcommand("process-batch", "Tokenize, upload, process and integrate in one go");
     sub->add_option("--raw-input", f->raw_input, "Raw CSV (stays here)")->required();
     sub->add_option("--output", f->output, "Merged output CSV")->required();
-    sub->add_option("--config", f->config, "Tokenize the raw file with this config first");
-    sub->add_option("--tokenized-file", f->tokenized_file, "Already tokenized CSV to upload");
+    sub->add_option("--config", f->config,
+                    "Tokenize the raw file with this config first (with --tokenized-file: only "
+                    "to re-derive a tokenized key column for the join)");
+    sub->add_option("--tokenized-file", f->tokenized_file,
+                    "Already tokenized CSV (made from --raw-input) to upload as it is");
     sub->add_option("--vault", f->vault, "Token vault")->capture_default_str();
     sub->add_option("--client-id", f->client_id, "Client id")->required();
     sub->add_option("--processing-type", f->processing_type, "e.g. risk_scoring")->required();

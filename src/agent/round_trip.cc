@@ -1,5 +1,6 @@
 #include "round_trip.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,8 @@
 #include <thread>
 
 #include "atomic_file.h"
+#include "column_tokenizer.h"
+#include "csv_reader.h"
 #include "exit_status.h"
 #include "key_env.h"
 #include "signals.h"
@@ -74,6 +77,96 @@ bool TokenizeForUpload(const RoundTripOptions& options, const std::string& token
     return Fail(failure, kExitFailure, err);
   }
   return true;
+}
+
+// The key of the first data row of `path` (header + one record), or "" when the file has none.
+bool FirstKey(const std::string& path, const std::string& key_column, std::string* key,
+              Failure* failure) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Fail(failure, kExitFailure,
+                path + ": cannot open: " + std::strerror(errno) + "; fix: check the path");
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  FdByteSource source(fd);
+  CsvReader reader(&source);
+  CsvTable table(&reader);
+  std::string err;
+  int index = -1;
+  CsvRow row;
+  if (!table.ReadHeader(&err) || !table.RequireColumn(key_column, &index, &err)) {
+    return Fail(
+        failure, kExitUsage,
+        path + ":1: " + err + "; fix: pass --key-column with the column both files join on");
+  }
+  key->clear();
+  if (table.Next(&row, &err)) {
+    key->assign(row.field(index));
+  } else if (!err.empty()) {
+    return Fail(failure, kExitFailure, path + ": " + err);
+  }
+  return true;
+}
+
+// With --tokenized-file the agent did not tokenize, yet the results come back keyed by the
+// tokenized key column and are joined onto the raw file. Before anything is uploaded, the first
+// raw key is turned into what the server will see (re-derived with --config when the config
+// tokenizes the key column, else as it is) and compared with the tokenized file's first key: a
+// mismatch means no result would ever match a raw row, so the run is refused with the fix
+// instead of writing a merged file without results. (The tokenized file is the raw file in the
+// same order, as tokenize-config writes it.)
+bool CheckTokenizedKeyJoins(const RoundTripOptions& options, Failure* failure) {
+  std::string raw_key, tokenized_key;
+  if (!FirstKey(options.raw_input, options.key_column, &raw_key, failure) ||
+      !FirstKey(options.tokenized_file, options.key_column, &tokenized_key, failure)) {
+    return false;
+  }
+  if (raw_key.empty() || tokenized_key.empty()) return true;  // nothing to compare
+  std::string expected = raw_key;
+  std::string err;
+  if (!options.config_path.empty()) {
+    TokenizationConfig config;
+    if (!LoadTokenizationConfig(options.config_path, &config, &err)) {
+      return Fail(failure, kExitConfig, err);
+    }
+    if (const ColumnRule* rule = config.Find(options.key_column)) {
+      if (rule->type != TokenType::kHash && rule->type != TokenType::kFpe) {
+        return Fail(failure, kExitConfig,
+                    "key column '" + options.key_column + "' is tokenized as " +
+                        TokenTypeName(rule->type) +
+                        ", which cannot be re-derived to join; fix: tokenize the key column "
+                        "with HASH or FPE");
+      }
+      KeyRing keys;
+      if (!LoadKeyRingFromEnv("SDP_CRYPTO_KEY", &keys, &err)) {
+        return Fail(failure, kExitConfig, err);
+      }
+      ColumnTokenizer tokenizer;
+      bool store = false;
+      if (!tokenizer.Init(*rule, config, keys, &err) ||
+          !tokenizer.Tokenize(raw_key, &expected, &store, &err)) {
+        return Fail(failure, kExitConfig, options.raw_input + ":2: " + err);
+      }
+    }
+  }
+  if (expected == tokenized_key) return true;
+  if (expected == raw_key) {
+    return Fail(failure, kExitUsage,
+                "key column '" + options.key_column + "' of " + options.tokenized_file +
+                    " is tokenized (its first key is not the first key of " + options.raw_input +
+                    "), so no result could be joined back; fix: also pass --config with the "
+                    "tokenization config the file was made with, so the agent re-derives the "
+                    "tokens to join on");
+  }
+  return Fail(failure, kExitConfig,
+              "key column '" + options.key_column + "' of " + options.tokenized_file +
+                  " does not match " + options.raw_input + " tokenized with " +
+                  options.config_path +
+                  " (first data row), so no result could be joined back; fix: pass the raw file "
+                  "the tokenized file was made from, with the same config and SDP_CRYPTO_KEY");
 }
 
 }  // namespace
@@ -142,13 +235,17 @@ bool FetchAndIntegrate(const RoundTripOptions& options, const std::string& batch
 bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
                   RoundTripResult* result, Failure* failure, const StepCallback& on_step) {
   *result = RoundTripResult();
-  if (options.config_path.empty() == options.tokenized_file.empty()) {
+  if (options.config_path.empty() && options.tokenized_file.empty()) {
     return Fail(failure, kExitUsage,
-                "give exactly one of --config (tokenize here) or --tokenized-file (already "
-                "tokenized)");
+                "give --config (tokenize here) or --tokenized-file (already tokenized; with "
+                "--config too when the key column was tokenized)");
   }
+  // --config alone: tokenize here. --tokenized-file: upload that file as it is; a --config given
+  // with it only serves to re-derive a tokenized key column for the join.
+  const bool tokenize_here = options.tokenized_file.empty();
   std::string tokenized = options.tokenized_file;
-  if (!options.config_path.empty()) {
+  if (!tokenize_here && !CheckTokenizedKeyJoins(options, failure)) return false;
+  if (tokenize_here) {
     tokenized =
         options.tokenized_path.empty() ? options.output + ".tokenized.csv" : options.tokenized_path;
     if (!TokenizeForUpload(options, tokenized, result, failure)) return false;
@@ -167,8 +264,7 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
     // The tokenized file is kept for a re-run to resume the same batch, which only makes sense
     // when the failure was transient. A refused file (malformed, invalid UTF-8, no rows) or a
     // rejected request will fail the same way again: leave nothing behind.
-    if (!options.config_path.empty() && exit_code != kExitRetryable &&
-        exit_code != kExitInterrupted) {
+    if (tokenize_here && exit_code != kExitRetryable && exit_code != kExitInterrupted) {
       ::unlink((tokenized + ".source").c_str());
       ::unlink(tokenized.c_str());
     }

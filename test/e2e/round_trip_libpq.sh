@@ -73,6 +73,34 @@ id1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch_id"
 grep -q "\"batch_id\":\"$id1\"" "$w/upload.json" || fail "upload-batch opened another batch: $(cat "$w/upload.json")"
 pass "upload-batch of the same content returns the same batch"
 
+# process-batch --tokenized-file: the key column (customer_id, HASH) is tokenized in that file,
+# so the join needs the config to re-derive the tokens. Without --config the run is refused
+# before anything is sent (it could only write a merged file without a single result).
+tok="$w/merged.csv.tokenized.csv"
+expect_exit 2 process-batch --raw-input "$w/raw.csv" --tokenized-file "$tok" --output "$w/tf.csv" \
+  --client-id bank_demo --processing-type risk_scoring --use-dev-processor --chunk-kb 128
+expect_one_error_line "of $tok is tokenized"
+grep -qF -- "fix: also pass --config" "$e2e_work/err" || fail "no fix named: $(cat "$e2e_work/err")"
+[[ ! -e "$w/tf.csv" ]] || fail "merged output written by a refused run"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch") == 1 ]] || fail "refused run opened a batch"
+pass "process-batch --tokenized-file with a tokenized key and no --config: refused up front (exit 2)"
+# With --config: the file is uploaded as it is (same content, same batch) and every row joins.
+"$agent" process-batch --raw-input "$w/raw.csv" --tokenized-file "$tok" --config "$cfg" \
+  --output "$w/tf.csv" --client-id bank_demo --processing-type risk_scoring --use-dev-processor \
+  --chunk-kb 128 >"$w/tf.json" 2>"$w/tf.err" || fail "process-batch --tokenized-file --config: $(cat "$w/tf.err")"
+grep -q "\"batch_id\":\"$id1\"" "$w/tf.json" || fail "another batch: $(cat "$w/tf.json")"
+grep -q '"matched_rows":3002' "$w/tf.json" || fail "not every row joined: $(cat "$w/tf.json")"
+cmp -s "$w/merged.csv" "$w/tf.csv" || fail "merged output differs from the tokenize-here run"
+[[ -s "$tok" ]] || fail "the given tokenized file was removed"
+pass "process-batch --tokenized-file --config: uploaded as it is, every row joined, same merged output"
+# A config that does not match the file (another key) is refused up front, not a join of nothing.
+SDP_CRYPTO_KEY=$("$agent" keygen) expect_exit 3 process-batch --raw-input "$w/raw.csv" \
+  --tokenized-file "$tok" --config "$cfg" --output "$w/tf2.csv" --client-id bank_demo \
+  --processing-type risk_scoring --use-dev-processor --chunk-kb 128
+expect_one_error_line "does not match"
+[[ ! -e "$w/tf2.csv" ]] || fail "merged output written by a refused run"
+pass "process-batch --tokenized-file with a config or key it was not made with: refused (exit 3)"
+
 # Rows without a result stay unchanged; integrate-results standalone.
 sed -n '1,6p' "$w/raw.csv" >"$w/extra.csv"
 echo 'C99999999,New,Person,new@example.com,+44 7000 000000,111-22-3333,4111111111111111,GB82WEST12345698765432,1990-01-01,"1 Nowhere, London",London,GB,30,1,2,3,retail' >>"$w/extra.csv"
