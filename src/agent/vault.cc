@@ -400,12 +400,34 @@ bool Vault::FlushPending(std::string* err) {
   return true;
 }
 
-bool Vault::Commit(std::string* err) {
+bool Vault::Commit(std::string* err, Durability durability) {
   if (!FlushPending(err)) return false;
   if (!in_transaction_) return true;
   if (!Exec("COMMIT", err)) return false;
   in_transaction_ = false;
-  return true;
+  return durability == Durability::kDeferred || SyncWal(err);
+}
+
+// With synchronous=NORMAL, a WAL-mode commit is written but only fsynced at the next checkpoint,
+// and the synchronous level cannot change inside the transaction being committed; so a durable
+// commit fsyncs the -wal file itself (a no-op cost when the commit's own checkpoint already did).
+bool Vault::SyncWal(std::string* err) {
+  const std::string wal = path_ + "-wal";
+  const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return true;  // checkpointed and removed: everything is in the file
+    *err = "vault " + path_ + ": cannot open " + wal + " to sync it: " + std::strerror(errno) +
+           "; fix: check the permissions of the vault's directory";
+    return false;
+  }
+  const bool ok = ::fdatasync(fd) == 0;
+  const int code = errno;
+  ::close(fd);
+  if (!ok) {
+    *err = "vault " + path_ + ": cannot sync " + wal + ": " + std::strerror(code) +
+           "; fix: check the disk holding the vault, then run `sdp-agent vault verify`";
+  }
+  return ok;
 }
 
 bool Vault::Get(std::string_view domain, std::string_view token, std::string* original, bool* found,

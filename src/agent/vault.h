@@ -91,7 +91,12 @@ class Vault {
                  std::string_view sealed, bool token_is_unique, std::string* err);
   // Inserts what Put/PutSealed queued and commits (entries are queued, then inserted in index
   // order, in batches of up to kMaxPending).
-  bool Commit(std::string* err);
+  // `durable`: the commit is on disk before this returns (the WAL is fsynced), so a power loss
+  // cannot lose entries whose tokens a caller then writes out. Intermediate commits of a long run
+  // may pass false: SQLite still keeps the vault consistent, and nothing refers to their tokens
+  // until the final, durable commit.
+  enum class Durability { kFsync, kDeferred };
+  bool Commit(std::string* err, Durability durability = Durability::kFsync);
 
   // Looks a token up; *found is false when the vault has no entry for it.
   bool Get(std::string_view domain, std::string_view token, std::string* original, bool* found,
@@ -118,6 +123,7 @@ class Vault {
   bool Begin(std::string* err);
   bool CheckFormat(std::string* err);
   bool FlushPending(std::string* err);
+  bool SyncWal(std::string* err);
   struct PendingEntry;
   bool InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
                      std::string* err);
