@@ -51,6 +51,28 @@ SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open($$'||(SELECT string_
 SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', $$risk_scoring'); DROP TABLE sdp.model; --$$, E'customer_id\nc1\n')$q$);
 SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', $$risk_scoring' OR '1'='1$$, E'customer_id\nc1\n')$q$);
 SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', $$customer_id"; DROP TABLE sdp.tokenized_record; --$$)$q$);
+-- Echoed values are capped: the first 64 characters, then "…", every control character, line
+-- separator and bidi override shown as '?' (sdp._echo). A megabyte client_id does not come
+-- back in full into the log and the HTTP body, and a value cannot forge a second log line.
+SELECT code, length(message) AS message_length, message
+  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv(repeat('x', 1000000), 'risk_scoring', E'customer_id\nc1\n')$q$);
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open(E'evil\nERROR:  forged line\r\x1b[31m\x7f', 'risk_scoring')$q$);
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json(repeat('é', 64) || E'\n', 'risk_scoring', '[{"customer_id": "c1"}]')$q$);
+SELECT code, length(message) AS message_length, message
+  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', repeat('risk_scoring', 100000), E'customer_id\nc1\n')$q$);
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open('hostile_a', E'risk\u202escoring\u0085\u2028x\t')$q$);
+-- key_column and the header's column names, echoed by the C++ parser, the same way.
+SELECT code, length(message) AS message_length, message
+  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', repeat('k', 100000) || E'\n')$q$);
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'"col\x01\u2066umn",' || repeat('h', 1000) || E'\nc1,c2\n')$q$);
+-- The idempotency key of a conflict, and the admin calls that name a client, the same way.
+BEGIN;
+SELECT accepted_records FROM sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', 'customer_id', repeat('k', 200) || E'\n');
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc2\n', 'customer_id', repeat('k', 200) || E'\n')$q$);
+ROLLBACK;
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_revoke_key(repeat('z', 65))$q$);
+SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_rotate_key(repeat('z', 64))$q$);
+SELECT sdp._echo(NULL) AS null_value, sdp._echo('') AS empty_value, sdp._echo(repeat('a', 64)) = repeat('a', 64) AS exactly_64_kept;
 SELECT * FROM pg_temp.stored() \gset after_refusals_
 SELECT :after_refusals_clients - :before_clients AS new_clients,
        :after_refusals_batches - :before_batches AS new_batches,
@@ -127,6 +149,11 @@ ROLLBACK;
 BEGIN;
 SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', $$risk_scoring'; DROP TABLE sdp.model; --$$));
 SELECT * FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
+ROLLBACK;
+-- A long header value comes back capped in the JSON error body too.
+BEGIN;
+SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', repeat('p', 100000)));
+SELECT code, length(message) AS message_length, message FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
 ROLLBACK;
 BEGIN;
 SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', 'risk_scoring', 'x-key-column', $$customer_id" FROM x; --$$));

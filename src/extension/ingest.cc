@@ -98,21 +98,50 @@ Datum LoadResult(FunctionCallInfo fcinfo, const std::vector<std::string>& column
       [&] { return MakeLoadResult(fcinfo, n, names.data(), lens.data(), records); });
 }
 
+// A caller-supplied value as an error message shows it, like sdp._echo() in SQL: the first 64
+// characters (code points of the UTF-8 text), then "…" when there were more; control characters
+// (C0, DEL, C1), line and paragraph separators and bidi overrides shown as '?'.
+std::string Echo(std::string_view v) {
+  constexpr size_t kMaxChars = 64;
+  std::string out;
+  size_t chars = 0, i = 0;
+  const auto byte = [&](size_t k) { return k < v.size() ? static_cast<unsigned char>(v[k]) : 0; };
+  while (i < v.size() && chars < kMaxChars) {
+    const unsigned char c = byte(i);
+    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    len = std::min(len, v.size() - i);
+    const bool control =
+        c < 0x20 || c == 0x7F || (c == 0xC2 && byte(i + 1) >= 0x80 && byte(i + 1) <= 0x9F);
+    const bool format =
+        c == 0xE2 && ((byte(i + 1) == 0x80 && byte(i + 2) >= 0xA8 && byte(i + 2) <= 0xAE) ||
+                      (byte(i + 1) == 0x81 && byte(i + 2) >= 0xA6 && byte(i + 2) <= 0xA9));
+    if (control || format) {
+      out += '?';
+    } else {
+      out.append(v.data() + i, len);
+    }
+    i += len;
+    ++chars;
+  }
+  if (i < v.size()) out += "\xE2\x80\xA6";  // …
+  return out;
+}
+
 int FindKeyColumn(const std::vector<std::string>& columns, const std::string& key_column,
                   const std::string& available) {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i] == key_column) return static_cast<int>(i);
   }
   throw Error(sqlstate::kInvalidParameter,
-              "key column \"" + key_column + "\" not found; available columns: " + available, "",
-              "name an existing column with key_column (X-Key-Column), e.g. customer_id");
+              "key column \"" + Echo(key_column) + "\" not found; available columns: " + available,
+              "", "name an existing column with key_column (X-Key-Column), e.g. customer_id");
 }
 
 std::string JoinColumns(const std::vector<std::string>& columns) {
   std::string out;
   for (size_t i = 0; i < columns.size() && i < 50; ++i) {
     if (i > 0) out += ", ";
-    out += columns[i];
+    out += Echo(columns[i]);
   }
   if (columns.size() > 50) out += ", ... (" + std::to_string(columns.size() - 50) + " more)";
   return out;
@@ -141,7 +170,7 @@ class RowSink {
     if (key.empty()) {
       throw Error(sqlstate::kInvalidParameter,
                   where_prefix_ + unit_ + " " + std::to_string(position) +
-                      ": empty value in key column \"" + key_column_ + "\"",
+                      ": empty value in key column \"" + Echo(key_column_) + "\"",
                   "", "every record needs a non-empty key to join results back");
     }
     ptrs_.clear();

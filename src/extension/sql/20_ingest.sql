@@ -41,6 +41,25 @@ AS $$
              b.content_sha256)::sdp.sdp_batch
 $$;
 
+-- A caller-supplied value as error messages echo it (client_id, processing_type, idempotency
+-- key, ...): the first 64 characters, then "…" when there were more, with every control
+-- character (C0, DEL, C1) and every line or paragraph separator and bidi override shown as '?'.
+-- A message stays one short line that says which value was refused: a megabyte client_id does
+-- not come back in full (into logs and HTTP bodies), and a value cannot forge a log line or
+-- reorder the text around it.
+CREATE FUNCTION sdp._echo(v text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN v IS NULL THEN 'NULL'
+    ELSE pg_catalog.regexp_replace(pg_catalog."left"(v, 64),
+                                   '[\x01-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]', '?', 'g')
+         || CASE WHEN pg_catalog.length(v) > 64 THEN '…' ELSE '' END
+  END
+$$;
+COMMENT ON FUNCTION sdp._echo(text) IS
+  'internal: a caller-supplied value as error messages show it (64 characters at most, no control characters)';
+
 -- The client a call may act for: PT403 when an authenticated client names another one, 22023
 -- for an unregistered one. (sdp_current_client(): NULL = trusted caller acting for anyone.)
 CREATE FUNCTION sdp._check_client(p_client_id text) RETURNS void
@@ -55,12 +74,12 @@ BEGIN
   END IF;
   IF v_caller IS NOT NULL AND v_caller <> p_client_id THEN
     RAISE EXCEPTION USING ERRCODE = 'PT403',
-      MESSAGE = format('the API key does not belong to client "%s"', p_client_id),
+      MESSAGE = format('the API key does not belong to client "%s"', sdp._echo(p_client_id)),
       HINT = 'use the key issued to this client, or the client id the key belongs to';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM sdp.api_client c WHERE c.client_id = p_client_id) THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('unknown client "%s"', p_client_id),
+      MESSAGE = format('unknown client "%s"', sdp._echo(p_client_id)),
       HINT = 'register it first with sdp.sdp_create_client()';
   END IF;
 END
@@ -88,7 +107,7 @@ BEGIN
   IF m.name IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('unknown processing_type "%s": no model is registered for it; known types: %s',
-                       p_type,
+                       sdp._echo(p_type),
                        (SELECT coalesce(string_agg(DISTINCT t.processing_type, ', ' ORDER BY t.processing_type), 'none')
                           FROM sdp.model t
                          WHERE t.is_default
@@ -149,13 +168,13 @@ AS $$
 BEGIN
   IF b.batch_id IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('idempotency key "%s" is being used by a concurrent request', p_key),
+      MESSAGE = format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
       HINT = 'retry the request';
   END IF;
   IF b.processing_type <> p_type OR b.key_column <> p_key_column
      OR (p_sha IS NOT NULL AND b.content_sha256 IS DISTINCT FROM p_sha) THEN
     RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('idempotency key "%s" was already used for a different batch', p_key),
+      MESSAGE = format('idempotency key "%s" was already used for a different batch', sdp._echo(p_key)),
       HINT = 'use a new idempotency key for different content';
   END IF;
   IF b.dev_only AND pg_catalog.current_setting('sdp.env') <> 'dev' THEN
@@ -187,7 +206,7 @@ BEGIN
     RETURNING * INTO b;
   EXCEPTION WHEN serialization_failure THEN
     RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('idempotency key "%s" is being used by a concurrent request', p_key),
+      MESSAGE = format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
       HINT = 'retry the request';
   END;
   RETURN b;
@@ -463,7 +482,7 @@ REVOKE ALL ON FUNCTION
   sdp._load_csv(uuid, text, text, text, bigint, text[], integer),
   sdp._load_json(uuid, text, jsonb, text),
   sdp._sha256_hex(text), sdp._sha256_update(bytea, text), sdp._sha256_final(bytea),
-  sdp._max_batch_bytes(), sdp._batch_out(sdp.processing_batch), sdp._check_client(text),
+  sdp._max_batch_bytes(), sdp._batch_out(sdp.processing_batch), sdp._echo(text), sdp._check_client(text),
   sdp._model_for(text), sdp._require_model(text), sdp._visible_batch(uuid, boolean),
   sdp._idempotent_batch(text, text),
   sdp._replay(sdp.processing_batch, text, text, text, text),

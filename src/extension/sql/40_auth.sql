@@ -220,7 +220,7 @@ BEGIN
   END IF;
   PERFORM 1 FROM sdp.api_client c WHERE c.client_id = v_client FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', v_client);
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(v_client));
   END IF;
   RETURN sdp.sdp_store_key(v_client, v_key, false);
 END
@@ -238,7 +238,7 @@ BEGIN
    WHERE c.client_id = sdp_revoke_key.client_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = 'PT404',
-      MESSAGE = format('unknown client %s', sdp_revoke_key.client_id);
+      MESSAGE = format('unknown client %s', sdp._echo(sdp_revoke_key.client_id));
   END IF;
 END
 $$;

@@ -162,11 +162,11 @@ BEGIN
     v_pos := pg_catalog.array_position(b.columns, kv.key);
     IF v_pos IS NULL THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('unknown column "%s" in patch', kv.key);
+        MESSAGE = format('unknown column "%s" in patch', sdp._echo(kv.key));
     END IF;
     IF pg_catalog.jsonb_typeof(kv.value) NOT IN ('string', 'number') THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('patch value of "%s" must be a string or a number', kv.key);
+        MESSAGE = format('patch value of "%s" must be a string or a number', sdp._echo(kv.key));
     END IF;
     v_fields[v_pos] := kv.value #>> '{}';
     IF kv.key = b.key_column THEN

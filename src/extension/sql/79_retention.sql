@@ -70,7 +70,7 @@ BEGIN
   END IF;
   IF sdp_legal_hold.client_id IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM sdp.api_client c WHERE c.client_id = sdp_legal_hold.client_id) THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp_legal_hold.client_id);
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(sdp_legal_hold.client_id));
   END IF;
   IF sdp_legal_hold.batch_id IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM sdp.processing_batch b WHERE b.batch_id = sdp_legal_hold.batch_id) THEN
@@ -123,7 +123,7 @@ AS $$
 BEGIN
   PERFORM sdp._require_capability('admin', 'set_retention');
   IF NOT EXISTS (SELECT 1 FROM sdp.api_client c WHERE c.client_id = sdp_set_retention.client_id) THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp_set_retention.client_id);
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(sdp_set_retention.client_id));
   END IF;
   IF ttl IS NULL THEN
     DELETE FROM sdp.retention_policy p WHERE p.client_id = sdp_set_retention.client_id;
@@ -262,7 +262,7 @@ BEGIN
   PERFORM sdp._require_capability('admin', 'forget_client', v_client);
   PERFORM 1 FROM sdp.api_client x WHERE x.client_id = v_client FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', v_client);
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(v_client));
   END IF;
   SELECT pg_catalog.array_agg(b.batch_id ORDER BY b.batch_id) INTO v_held
     FROM sdp.processing_batch b WHERE b.client_id = v_client AND sdp._is_held(b.client_id, b.batch_id);
