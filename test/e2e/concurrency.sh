@@ -25,9 +25,8 @@ conc_url=$SDP_SERVER_URL
 conc_cleanup() {
   PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
     -c "DROP DATABASE IF EXISTS sdp_e2e_conc_ser WITH (FORCE)" >/dev/null 2>&1 || true
-  e2e_cleanup
 }
-trap conc_cleanup EXIT
+e2e_at_exit conc_cleanup
 for db in sdp_e2e_conc_ser sdp_e2e_conc; do
   psql -XAtq -d "$db" -c "ALTER DATABASE $db SET sdp.env = 'dev'" \
     -c "SELECT sdp.sdp_create_client('bank_demo')" >/dev/null

@@ -117,7 +117,7 @@ reset_worker() {
   psql -XAtq -c "ALTER SYSTEM RESET sdp.auto_process" -c "ALTER SYSTEM RESET sdp.worker_naptime" \
     -c "ALTER SYSTEM RESET sdp.worker_databases" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 }
-trap 'reset_worker; e2e_cleanup' EXIT
+e2e_at_exit reset_worker
 b3=$(upload "$w/b3.csv")
 psql -XAtq -c "ALTER SYSTEM SET sdp.worker_databases = '$db'" -c "ALTER SYSTEM SET sdp.worker_naptime = '200ms'" \
   -c "ALTER SYSTEM SET sdp.auto_process = on" -c "SELECT pg_reload_conf()" >/dev/null
@@ -157,7 +157,9 @@ ensure_pg_running() {
   pg_owner "$bindir/pg_ctl" -D "$SDP_PG_DATA" status >/dev/null 2>&1 ||
     pg_owner "$bindir/pg_ctl" -D "$SDP_PG_DATA" -l "$SDP_PG_LOG" -w -t 60 start >/dev/null 2>&1 || true
 }
-trap 'kill -TERM $watch_pid 2>/dev/null; ensure_pg_running; reset_worker; e2e_cleanup' EXIT
+# (Exit steps run last registered first: the daemon stops, the server is up, then reset_worker.)
+e2e_at_exit 'ensure_pg_running'
+e2e_at_exit 'e2e_stop_pid "$watch_pid"'
 for i in $(seq 1 "$watch_files"); do mv "$w/w$i.tmp" "$out/w$i.csv"; done
 batches_before=$(q "SELECT count(*) FROM sdp.processing_batch")
 for r in $(seq 1 "$restarts"); do
@@ -172,7 +174,10 @@ for r in $(seq 1 "$restarts"); do
 done
 wait_for 180 "[[ \$(find '$in' -name 'w*.csv' | wc -l) == $watch_files ]]"
 kill -TERM "$watch_pid"
-wait "$watch_pid" || fail "watch exit code $? after SIGTERM"
+watch_rc=0
+wait "$watch_pid" || watch_rc=$?
+watch_pid=""  # reaped: its PID may be reused, the exit step must not signal it
+((watch_rc == 0)) || fail "watch exit code $watch_rc after SIGTERM"
 grep -q '"event":"retry_later"' "$w/watch.jsonl" || fail "no retry logged while PostgreSQL was down"
 [[ -z $(find "$out" -maxdepth 1 -name 'w*.csv') && -z $(ls -A "$out/failed") ]] ||
   fail "files not done: $(ls -R "$out") $(cat "$out"/failed/*.error 2>/dev/null)"

@@ -14,7 +14,43 @@ e2e_cleanup() {
     -c "DROP DATABASE IF EXISTS $e2e_db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$e2e_work"
 }
-trap e2e_cleanup EXIT
+
+# Cleanup at exit. A script registers its own steps with `e2e_at_exit 'command'` (never with
+# `trap ... EXIT`, which would replace these); they run last registered first, then e2e_cleanup.
+# Every step runs without errexit and whatever the others did (stopping a process that already
+# ended is not an error), each sees $? = the script's exit status (to print logs on a failure),
+# and the script exits with that status: a cleanup step can neither fail a passing run nor make
+# a failed check pass.
+e2e_exit_steps=()
+e2e_at_exit() { e2e_exit_steps+=("$1"); }
+e2e_status_is() { return "$1"; }
+e2e_on_exit() {
+  local e2e_rc=$? i
+  set +e
+  trap - EXIT
+  for ((i = ${#e2e_exit_steps[@]} - 1; i >= 0; i--)); do
+    e2e_status_is "$e2e_rc"
+    eval "${e2e_exit_steps[i]}"
+  done
+  e2e_cleanup
+  exit "$e2e_rc"
+}
+trap e2e_on_exit EXIT
+
+# Stops background process $1 (if it still runs): SIGTERM, up to $2 seconds (default 10), then
+# SIGKILL; reaps it. Never fails, so it can be an exit step.
+e2e_stop_pid() {
+  local pid=$1 wait_s=${2:-10} i
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < wait_s * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { checks=$((checks + 1)); echo "ok: $*"; }

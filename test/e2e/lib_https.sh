@@ -8,8 +8,8 @@
 #                      SDP_SERVER_URL=https://127.0.0.1:<port>  SDP_CA_BUNDLE=<ca.crt>
 #                      SDP_HTTPS_WRONG_CA=<a CA that did not sign the server certificate>
 #                      SDP_HTTPS_DIR  SDP_HTTPS_PORT  SDP_GATEWAY_URL=http://127.0.0.1:<port>
-#   https_stop       stops Caddy and the gateway by PID (also run by the EXIT trap that
-#                    https_start installs in front of any existing EXIT trap, e.g. lib.sh's).
+#   https_stop       stops Caddy and the gateway by PID (also run at exit: https_start
+#                    registers it with lib.sh's e2e_at_exit).
 #   https_client ID KEY   registers a client with a known API key in $PGDATABASE.
 #
 # The gateway is a TEST DOUBLE of PostgREST (see test/gateway/README.md); docker/ runs the real
@@ -91,10 +91,11 @@ https_start() {
   SDP_HTTPS_DIR=$(mktemp -d /tmp/sdp-https.XXXXXX)
   export SDP_HTTPS_DIR
   local d=$SDP_HTTPS_DIR
-  # Stop our servers first, then whatever cleanup the caller had registered.
-  local prev=()
-  eval "prev=( $(trap -p EXIT) )"
-  trap "https_stop; ${prev[2]:-}" EXIT
+  # Stopped at exit before lib.sh's cleanup (and before the steps the caller registered earlier).
+  if [[ -z "${https_exit_registered:-}" ]]; then
+    e2e_at_exit https_stop
+    https_exit_registered=1
+  fi
   trap 'exit 130' INT TERM
 
   https_make_certs "$d"

@@ -44,9 +44,8 @@ stop_servers() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
-  e2e_cleanup
 }
-trap stop_servers EXIT
+e2e_at_exit stop_servers
 
 exporter_port=$(free_port)
 DATA_SOURCE_NAME="postgresql://postgres@127.0.0.1:$PGPORT/$e2e_db?sslmode=disable" \

@@ -38,10 +38,11 @@ log_settings() {  # ALTER SYSTEM is not allowed in a transaction block: one -c p
 login=sdp_e2e_pii_login
 pii_cleanup() {
   log_settings RESET "" "" || true
-  e2e_cleanup
+  PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
+    -c "DROP DATABASE IF EXISTS $e2e_db WITH (FORCE)" >/dev/null 2>&1 || true
   psql -XAtq -d postgres -c "DROP ROLE IF EXISTS $login" >/dev/null 2>&1 || true
 }
-trap pii_cleanup EXIT
+e2e_at_exit pii_cleanup
 # A non-admin login role (a member of sdp_client, as a bank's libpq user would be).
 SDP_LOGIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 SDP_WRONG_KEY=$(head -c 24 /dev/urandom | base64 | tr '/+' '_-' | tr -d '=')
