@@ -3,7 +3,8 @@
 #
 #   test/with_pg.sh COMMAND [ARGS...]
 #
-# The cluster lives in .sdp/pg of this checkout, listens on a free port on 127.0.0.1 only (its
+# The cluster lives in .sdp/pg of this checkout (in .sdp/pg.<pid> while another run holds .sdp/pg:
+# the claim is an flock, below), listens on a free port on 127.0.0.1 only (its
 # unix socket stays inside the data directory), has the sdp library preloaded, and uses
 # scram-sha-256 with a random password kept in .sdp/pg.pgpass (mode 0600). COMMAND sees PGHOST,
 # PGPORT, PGUSER, PGDATABASE, PGPASSFILE and SDP_PG_URL. The cluster is stopped by the PID in its
@@ -47,24 +48,73 @@ stop_cluster() {
   fi
 }
 
-# Which directory: .sdp/pg, unless another with_pg.sh run is using it right now (its owner
-# PID is alive), in which case this run gets its own .sdp/pg.<pid> so the two never stop each
-# other's cluster. A cluster whose owner is gone (kill -9) is stopped and removed first.
-link="$state/pg"
-owner_file="$link.owner"
-if [[ -f "$owner_file" ]] && kill -0 "$(cat "$owner_file" 2>/dev/null)" 2>/dev/null; then
+# Which directory: .sdp/pg, unless another with_pg.sh run is using it right now, in which case
+# this run gets its own .sdp/pg.<pid> so the two never stop each other's cluster.
+#
+# The claim is a lock (flock) on <dir>.lock, taken before the directory is touched and held
+# until this script exits: checking that .sdp/pg is free and claiming it are one step, so two
+# runs started at the same moment never both take it. The kernel drops the lock when this
+# process dies, even by kill -9, and the lock's descriptor is not passed to PostgreSQL or to
+# COMMAND, so a server or a command left behind by a killed run never keeps a directory
+# claimed. A directory whose lock is free belongs to a run that is gone: its cluster is stopped
+# and it is removed (.sdp/pg when it is claimed next; a per-run .sdp/pg.<pid> by the next run
+# that starts once that PID is gone). .sdp/pg.lock itself is never removed: a lock file that is
+# unlinked and re-created would let two runs hold "the" lock on two different files.
+# (<dir>.owner keeps the owner's PID for people, and for runs of the previous version of this
+# script, which only looked at that file: a live PID there still means .sdp/pg is taken.)
+command -v flock >/dev/null ||
+  { echo "with_pg: error: flock missing; fix: apt-get install util-linux" >&2; exit 3; }
+remove_run_dir() {  # .sdp/pg or .sdp/pg.<pid>: stop its cluster, remove it and its files
+  local dir=$1
+  if [[ -L "$dir" ]]; then
+    local target
+    target=$(readlink "$dir")
+    stop_cluster "$target" immediate
+    [[ "$target" == /tmp/sdp-pg.* ]] && rm -rf "$target"
+    rm -f "$dir"
+  elif [[ -d "$dir" ]]; then
+    stop_cluster "$dir" immediate
+    rm -rf "$dir"
+  fi
+}
+pid_alive() {  # a zombie (killed, not yet reaped by its parent) is not alive
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n "$st" && "${st:0:1}" != Z ]]
+}
+legacy_owner_alive() {
+  local pid
+  pid=$(cat "$state/pg.owner" 2>/dev/null || true)
+  [[ "$pid" =~ ^[0-9]+$ && "$pid" != "$$" ]] && pid_alive "$pid"
+}
+exec 9>>"$state/pg.lock"  # fd 9: this run's lock, closed for every child
+if flock -n 9 && ! legacy_owner_alive; then
+  link="$state/pg"
+else
+  exec 9>&-
   link="$state/pg.$$"
-  owner_file="$link.owner"
+  exec 9>>"$link.lock"
+  # Free unless a starting run is sweeping a stale directory of a dead run with this PID: a
+  # moment's wait.
+  flock -w 30 9 ||
+    { echo "with_pg: error: cannot lock $link.lock; fix: remove it if no with_pg.sh runs" >&2; exit 1; }
 fi
-if [[ -L "$link" ]]; then
-  stop_cluster "$(readlink "$link")" immediate
-  old=$(readlink "$link")
-  [[ "$old" == /tmp/sdp-pg.* ]] && rm -rf "$old"
-  rm -f "$link"
-elif [[ -d "$link" ]]; then
-  stop_cluster "$link" immediate
-  rm -rf "$link"
-fi
+owner_file="$link.owner"
+# Per-run directories of runs that are gone (their PID no longer exists and nobody holds their
+# lock): stopped and removed. A run that is alive always holds its lock.
+for stale in "$state"/pg.[0-9]*; do
+  [[ -e "$stale" || -L "$stale" ]] || continue
+  pid=${stale#"$state"/pg.}
+  pid=${pid%%.*}
+  [[ "$pid" =~ ^[0-9]+$ && "$pid" != "$$" ]] && ! pid_alive "$pid" || continue
+  exec 8>>"$state/pg.$pid.lock"
+  if flock -n 8; then
+    remove_run_dir "$state/pg.$pid"
+    rm -f "$state/pg.$pid".{owner,pgpass,log,initdb.log,lock}
+  fi
+  exec 8>&-
+done
+remove_run_dir "$link"
 echo $$ >"$owner_file"
 mkdir -p "$link"
 chown "$owner" "$link" 2>/dev/null || true
@@ -90,7 +140,7 @@ pwfile=$(mktemp "$state/pw.XXXXXX")
 printf '%s\n' "$password" >"$pwfile"
 chown "$owner" "$pwfile" 2>/dev/null || true
 chmod 0600 "$pwfile"
-as_owner "$bindir/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+as_owner "$bindir/initdb" 9>&- -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
   --encoding=UTF8 --locale=C.UTF-8 >"$link.initdb.log" 2>&1 ||
   { rm -f "$pwfile"; echo "with_pg: error: initdb failed; see $link.initdb.log" >&2; exit 1; }
 rm -f "$pwfile"
@@ -103,10 +153,11 @@ cleanup() {
   local rc=$?
   stop_cluster "$data" fast
   rm -f "$owner_file" "$link.pgpass"
-  # A per-run directory is removed with its run; .sdp/pg is kept for inspection until the next.
+  # A per-run directory is removed with its run (its lock file last, still held); .sdp/pg is
+  # kept for inspection until the next run.
   if [[ "$link" != "$state/pg" ]]; then
     [[ -L "$link" ]] && rm -rf "$(readlink "$link")"
-    rm -rf "$link" "$link.log" "$link.initdb.log"
+    rm -rf "$link" "$link.log" "$link.initdb.log" "$link.lock"
   fi
   exit "$rc"
 }
@@ -129,7 +180,7 @@ for attempt in 1 2 3 4 5; do
   } >"$data/sdp.conf"
   grep -q "^include_if_exists = 'sdp.conf'" "$data/postgresql.conf" ||
     echo "include_if_exists = 'sdp.conf'" >>"$data/postgresql.conf"
-  if as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null 2>&1; then
+  if as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null 2>&1 9>&-; then
     started=1
     break
   fi
@@ -148,7 +199,7 @@ export SDP_PG_DATA="$data" SDP_PG_LOG="$log"
 umask 022
 
 set +e
-"$@"
+"$@" 9>&-
 rc=$?
 set -e
 exit "$rc"
