@@ -43,17 +43,22 @@ CREATE FUNCTION sdp._result_mac(key bytea, batch_id uuid, row_no bigint, client_
   AS 'MODULE_PATHNAME', 'sdp_result_mac' LANGUAGE C IMMUTABLE STRICT;
 
 -- True when the row's MAC matches (NULL MAC = bad).
+-- No SET clause, on purpose: PostgreSQL only inlines a SQL function without one, and inlined these
+-- cost one MAC per row instead of a function-call frame with a search_path switch (measured on a
+-- 1M-row batch: 0.9 s instead of 8.9 s for the check sdp_results runs before every fetch). The
+-- body does not depend on search_path: the function is schema-qualified and the operator is
+-- OPERATOR(pg_catalog.=); the callers are SECURITY DEFINER functions with a pinned search_path.
 CREATE FUNCTION sdp._record_ok(k bytea, r sdp.tokenized_record) RETURNS boolean
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(r.integrity_hmac = sdp._record_mac(k, r.batch_id, r.row_no, r.client_id,
-                                                          r.record_key, r.fields), false) $$;
+AS $$ SELECT coalesce(r.integrity_hmac OPERATOR(pg_catalog.=)
+                        sdp._record_mac(k, r.batch_id, r.row_no, r.client_id, r.record_key, r.fields),
+                      false) $$;
 CREATE FUNCTION sdp._result_ok(k bytea, r sdp.processed_result) RETURNS boolean
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(r.integrity_hmac = sdp._result_mac(k, r.batch_id, r.row_no, r.client_id,
-                                                          r.record_key, r.score, r.risk_band,
-                                                          r.model_version, r.defaulted_features), false) $$;
+AS $$ SELECT coalesce(r.integrity_hmac OPERATOR(pg_catalog.=)
+                        sdp._result_mac(k, r.batch_id, r.row_no, r.client_id, r.record_key, r.score,
+                                        r.risk_band, r.model_version, r.defaulted_features),
+                      false) $$;
 
 -- Durable record of the failures found by sdp_verify_integrity: one row per bad row per check.
 -- (The live counter record_integrity_failures_total is the metrics exporter's, in shared memory;
