@@ -93,3 +93,37 @@ SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_append(%L, 1, %L, %
 SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_seal(%L, 1, %L)$$, :'b3', pg_temp.sha('x')));
 SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_batch_open('chunks_a', 'risk_scoring')$$);
 ROLLBACK;
+
+-- Abort: the chunked upload that hit the limit (b3, one chunk of rows staged) is given up by
+-- its client: FAILED, its staged rows and chunk records deleted, its idempotency key released.
+-- Another client cannot abort it (PT404, like every chunk call); the batch is untouched then.
+BEGIN;
+SET LOCAL sdp.client_id = 'chunks_b';
+SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_abort(%L)$$, :'b3'));
+ROLLBACK;
+SELECT status, accepted_records, chunks,
+       (SELECT count(*) FROM sdp.tokenized_record r WHERE r.batch_id = :'b3') AS records
+  FROM sdp.processing_batch WHERE batch_id = :'b3';
+BEGIN;
+SET LOCAL sdp.client_id = 'chunks_a';
+SELECT status, accepted_records FROM sdp.sdp_batch_abort(:'b3', E'chunk 1 refused: PT413\n');
+COMMIT;
+SELECT status, accepted_records, chunks, received_bytes, hash_state IS NULL AS no_hash_state, error,
+       (SELECT count(*) FROM sdp.tokenized_record r WHERE r.batch_id = :'b3') AS records,
+       (SELECT count(*) FROM sdp.batch_chunk k WHERE k.batch_id = :'b3') AS chunk_rows
+  FROM sdp.processing_batch WHERE batch_id = :'b3';
+-- Aborting it again returns it unchanged; chunks and seal are refused; processing returns it
+-- FAILED as it is (like any FAILED batch).
+SELECT status FROM sdp.sdp_batch_abort(:'b3');
+SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_append(%L, 0, %L, %L)$$, :'b3', E'customer_id,age\nk1,1\n', pg_temp.sha(E'customer_id,age\nk1,1\n')));
+SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_seal(%L, 0, %L)$$, :'b3', pg_temp.sha('')));
+SELECT status, accepted_records FROM sdp.sdp_process_batch(:'b3');
+-- A sealed batch cannot be aborted (PT409); an unknown one is PT404.
+SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_abort(%L)$$, :'b1'));
+SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_batch_abort('00000000-0000-4000-8000-000000000000')$$);
+-- The idempotency key is released: the same upload started again opens a new batch.
+SELECT batch_id AS b4 FROM sdp.sdp_batch_open('chunks_a', 'risk_scoring', idempotency_key => 'file-abort') \gset
+SELECT sdp.sdp_batch_append(:'b4', 0, :'c0', pg_temp.sha(:'c0')) AS rows_so_far;
+SELECT status, accepted_records FROM sdp.sdp_batch_abort(:'b4');
+SELECT batch_id <> :'b4' AS new_batch, status, accepted_records
+  FROM sdp.sdp_batch_open('chunks_a', 'risk_scoring', idempotency_key => 'file-abort');

@@ -277,6 +277,19 @@ class HttpTransport : public ServerTransport {
     return ParseReply("batch_seal", resp, out, err);
   }
 
+  bool AbortBatch(const std::string& batch_id, const std::string& reason, BatchInfo* out,
+                  TransportError* err) override {
+    if (!CheckBatchId(batch_id, err)) return false;
+    Json args = {{"batch_id", batch_id}, {"reason", reason}};
+    HttpResponse resp;
+    if (!Call(true, "batch_abort", "", {}, JsonBody(args), "application/json", &resp, err)) {
+      return false;
+    }
+    *out = BatchInfo();
+    out->client_id = client_id_;
+    return ParseReply("batch_abort", resp, out, err);
+  }
+
   bool ProcessBatch(const std::string& batch_id, bool dev, BatchInfo* out,
                     TransportError* err) override {
     if (!CheckBatchId(batch_id, err)) return false;

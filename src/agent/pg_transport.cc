@@ -82,6 +82,11 @@ class PgTransport : public ServerTransport {
                      {batch_id, std::to_string(chunks), content_sha256}, out, err);
   }
 
+  bool AbortBatch(const std::string& batch_id, const std::string& reason, BatchInfo* out,
+                  TransportError* err) override {
+    return BatchCall("sdp.sdp_batch_abort($1::uuid, $2)", {batch_id, reason}, out, err);
+  }
+
   bool ProcessBatch(const std::string& batch_id, bool dev, BatchInfo* out,
                     TransportError* err) override {
     return BatchCall(
@@ -227,9 +232,10 @@ class PgTransport : public ServerTransport {
   // no privilege, and the setting lives in this backend's memory only.
   bool Authenticate(TransportError* err) {
     Result ignored;
-    return Exec("SELECT sdp.sdp_authenticate("
-                "pg_catalog.current_setting('sdp_agent.api_key', true), $1)",
-                {client_id_}, &ignored, err);
+    return Exec(
+        "SELECT sdp.sdp_authenticate("
+        "pg_catalog.current_setting('sdp_agent.api_key', true), $1)",
+        {client_id_}, &ignored, err);
   }
 
   // Connection options for the API key: "-c sdp_agent.api_key=KEY" after any options the URL

@@ -68,6 +68,11 @@ class ServerTransport {
   // Verifies the chunk count and the whole-content SHA-256; the batch becomes RECEIVED.
   virtual bool SealBatch(const std::string& batch_id, int chunks, const std::string& content_sha256,
                          BatchInfo* out, TransportError* err) = 0;
+  // Gives up an UPLOADING chunked upload the server refused for good (PT413 at its size limit, a
+  // malformed chunk): the batch becomes FAILED and the rows of the chunks it accepted are
+  // deleted (sdp_batch_abort). `reason` is stored with the batch (no values, no secrets).
+  virtual bool AbortBatch(const std::string& batch_id, const std::string& reason, BatchInfo* out,
+                          TransportError* err) = 0;
   // Runs the model now (dev entry point when `dev`, 404 unless the server has sdp.env=dev).
   virtual bool ProcessBatch(const std::string& batch_id, bool dev, BatchInfo* out,
                             TransportError* err) = 0;

@@ -333,8 +333,21 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
         terr.hint = "this upload resumes batch " + batch.batch_id +
                     ", started with another chunk size; re-run with the same --chunk-kb";
       }
-      *err = DescribeTransportError(
-          "upload of " + job.file + " failed at chunk " + std::to_string(seq), terr);
+      std::string what = "upload of " + job.file + " failed at chunk " + std::to_string(seq);
+      if (terr.kind == TransportError::Kind::kRejected) {
+        // Refused for good (too large, malformed): sending it again fails the same way, so the
+        // batch is given up and the rows of the chunks accepted so far are deleted on the
+        // server. Best effort: when the abort itself fails, the refusal is still what is
+        // reported.
+        BatchInfo aborted;
+        TransportError abort_err;
+        const std::string reason =
+            "chunk " + std::to_string(seq) + " refused: " + (terr.code.empty() ? "?" : terr.code);
+        if (transport->AbortBatch(batch.batch_id, reason, &aborted, &abort_err)) {
+          what += " (batch " + batch.batch_id + " aborted: FAILED, its rows deleted)";
+        }
+      }
+      *err = DescribeTransportError(what, terr);
       return false;
     }
     ++seq;

@@ -191,6 +191,25 @@ TEST_F(HttpTransportTest, RefusesMalformedIdsWithoutSending) {
   EXPECT_TRUE(state_->requests.empty());
 }
 
+TEST_F(HttpTransportTest, AbortBatchPostsIdAndReason) {
+  const std::string id = kBatch;
+  state_->script.push_back(
+      Reply(200, R"({"batch_id":")" + id + R"(","accepted_records":0,"status":"FAILED"})"));
+  auto t = Make();
+  BatchInfo info;
+  TransportError err;
+  ASSERT_TRUE(t->AbortBatch(id, "chunk 2 refused: PT413", &info, &err)) << err.message;
+  EXPECT_EQ(info.status, "FAILED");
+  EXPECT_EQ(info.accepted_records, 0);
+  ASSERT_EQ(state_->requests.size(), 1u);
+  EXPECT_TRUE(state_->requests[0].post);
+  EXPECT_EQ(state_->requests[0].url, "https://sdp.example.org:8443/rpc/batch_abort");
+  EXPECT_EQ(state_->requests[0].body,
+            R"({"batch_id":")" + id + R"(","reason":"chunk 2 refused: PT413"})");
+  EXPECT_FALSE(t->AbortBatch("../health", "", &info, &err));
+  EXPECT_EQ(state_->requests.size(), 1u);
+}
+
 TEST_F(HttpTransportTest, SealProcessGetAndResults) {
   const std::string id = kBatch;
   state_->script.push_back(

@@ -22,9 +22,21 @@ class RecordingTransport : public ServerTransport {
     return true;
   }
   bool AppendChunk(const std::string&, int, std::string_view chunk, const std::string&,
-                   int64_t* rows_so_far, TransportError*) override {
+                   int64_t* rows_so_far, TransportError* err) override {
+    if (static_cast<int>(chunks.size()) == fail_at_chunk) {
+      err->kind = fail_kind;
+      err->code = fail_kind == TransportError::Kind::kRejected ? "PT413" : "08006";
+      err->message = "refused";
+      return false;
+    }
     chunks.emplace_back(chunk);
     *rows_so_far = 0;
+    return true;
+  }
+  bool AbortBatch(const std::string& batch_id, const std::string& reason, BatchInfo* out,
+                  TransportError*) override {
+    aborted.push_back(batch_id + " " + reason);
+    out->status = "FAILED";
     return true;
   }
   bool SealBatch(const std::string&, int n, const std::string& sha, BatchInfo* out,
@@ -43,6 +55,9 @@ class RecordingTransport : public ServerTransport {
 
   int opened = 0;
   std::vector<std::string> chunks;
+  std::vector<std::string> aborted;
+  int fail_at_chunk = -1;  // AppendChunk of this seq fails with fail_kind
+  TransportError::Kind fail_kind = TransportError::Kind::kRejected;
   int sealed_chunks = -1;
   std::string sealed_sha;
 };
@@ -89,6 +104,36 @@ TEST(UploaderTest, ChunksAtRecordBoundariesAndHashesTheWholeFile) {
   std::string err;
   ASSERT_TRUE(Sha256File(dir.File("x"), &sha, &err));
   EXPECT_EQ(u.transport.sealed_sha, sha);
+}
+
+// A chunk the server refuses for good (PT413 at its size limit) aborts the batch, so the chunks
+// accepted before do not stay staged; a transient failure keeps it for a re-run to resume.
+TEST(UploaderTest, PermanentlyRefusedChunkAbortsTheBatchTransientOneKeepsIt) {
+  std::string csv = "customer_id,age\n";
+  for (int i = 0; i < 40; ++i) csv += "k" + std::to_string(i) + "," + std::to_string(i) + "\n";
+  Upload rejected;
+  rejected.transport.fail_at_chunk = 2;
+  UploadContent(csv, &rejected, 32);
+  ASSERT_FALSE(rejected.ok);
+  EXPECT_EQ(rejected.exit_code, 5);
+  EXPECT_EQ(rejected.transport.chunks.size(), 2u);
+  ASSERT_EQ(rejected.transport.aborted.size(), 1u);
+  EXPECT_EQ(rejected.transport.aborted[0],
+            "00000000-0000-4000-8000-000000000001 chunk 2 refused: PT413");
+  EXPECT_NE(rejected.err.find("failed at chunk 2 (batch 00000000-0000-4000-8000-000000000001 "
+                              "aborted: FAILED, its rows deleted): PT413"),
+            std::string::npos)
+      << rejected.err;
+  EXPECT_EQ(rejected.transport.sealed_chunks, -1);
+
+  Upload transient;
+  transient.transport.fail_at_chunk = 2;
+  transient.transport.fail_kind = TransportError::Kind::kRetryable;
+  UploadContent(csv, &transient, 32);
+  ASSERT_FALSE(transient.ok);
+  EXPECT_EQ(transient.exit_code, 4);
+  EXPECT_TRUE(transient.transport.aborted.empty());
+  EXPECT_EQ(transient.err.find("aborted"), std::string::npos) << transient.err;
 }
 
 // Hostile inputs are refused before the server hears of the file: no batch is opened, so

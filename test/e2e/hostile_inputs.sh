@@ -133,12 +133,20 @@ expect_exit 5 process-batch --raw-input "$w/g.csv" --output "$w/g.merged.csv" --
   --client-id bank_demo --processing-type risk_scoring --use-dev-processor --chunk-kb 2
 expect_error_line "exceeds sdp.max_batch_bytes"
 expect_no_output "$w/g.merged.csv"
+expect_error_line "aborted: FAILED, its rows deleted"
 psql -XAtq -c "ALTER DATABASE sdp_e2e_hostile RESET sdp.max_batch_bytes"
-# Known gap (test/README.md): the chunks sent before the limit was hit stay in an UPLOADING batch;
-# it is never sealed, processed or visible as results.
 [[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch WHERE status <> 'UPLOADING' AND accepted_records > 0 AND content_sha256 = '$(sha256sum <"$w/g.tok.csv" | cut -c1-64)'") == 0 ]] ||
   fail "an oversize batch was sealed"
-pass "oversize upload: PT413 in one line (exit 5), no merged output, the batch is never sealed"
+# The agent aborted both batches at the refusal: FAILED, and the rows of the chunks accepted before
+# the limit are gone (nothing stays staged in an UPLOADING batch).
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch WHERE status = 'UPLOADING'") == 0 ]] ||
+  fail "an oversize upload left an UPLOADING batch: $(psql -XAtc "SELECT batch_id, accepted_records FROM sdp.processing_batch WHERE status = 'UPLOADING'")"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch b WHERE b.status = 'FAILED' AND b.error LIKE 'upload aborted by the client: chunk % refused: PT413' AND b.accepted_records = 0 AND NOT EXISTS (SELECT 1 FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id)") == 2 ]] ||
+  fail "oversize batches not aborted: $(psql -XAtc "SELECT status, accepted_records, error FROM sdp.processing_batch WHERE status <> 'PROCESSED'")"
+# With the limit back, the same upload opens a new batch (the aborted one released its key).
+expect_exit 0 upload-batch --file "$w/g.tok.csv" --client-id bank_demo --processing-type risk_scoring --chunk-kb 2
+grep -q '"status":"RECEIVED"' "$e2e_work/out" || fail "re-upload after the abort: $(cat "$e2e_work/out")"
+pass "oversize upload: PT413 in one line (exit 5), no merged output, the batch aborted (FAILED, no staged rows); a re-upload works"
 
 # ---- spreadsheet formulas: tokens never start with = + - @; --escape-formulas guards merged output -
 fcfg="$w/formula.yml"

@@ -478,6 +478,44 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_batch_seal(uuid, integer, text) IS
   'finish a chunked upload: verify chunk count and whole-content SHA-256, status RECEIVED';
 
+-- Abandons a chunked upload that cannot be completed: sdp-agent calls it when the server
+-- refuses a chunk for good (PT413 at sdp.max_batch_bytes, a malformed chunk), so the rows of the
+-- chunks accepted before do not stay staged in an UPLOADING batch. The batch becomes FAILED
+-- (error names why), its tokenized_record and batch_chunk rows are deleted in the same
+-- transaction, and its idempotency key is released: the same upload run again (say, once the
+-- limit was raised) opens a new batch instead of finding this FAILED one. Aborting a FAILED
+-- batch again returns it unchanged; a sealed batch (RECEIVED and later) is PT409; another
+-- client's batch is PT404, like an unknown one.
+CREATE FUNCTION sdp.sdp_batch_abort(batch_id uuid, reason text DEFAULT NULL)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch := sdp._visible_batch(sdp_batch_abort.batch_id, true);
+BEGIN
+  IF b.status = 'FAILED' THEN
+    RETURN sdp._batch_out(b);
+  END IF;
+  IF b.status <> 'UPLOADING' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status);
+  END IF;
+  DELETE FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id;
+  DELETE FROM sdp.batch_chunk k WHERE k.batch_id = b.batch_id;
+  UPDATE sdp.processing_batch p
+     SET status = 'FAILED', accepted_records = 0, received_bytes = 0, chunks = 0,
+         hash_state = NULL, idempotency_key = NULL,
+         error = 'upload aborted by the client'
+                 || coalesce(': ' || sdp._echo(nullif(sdp_batch_abort.reason, '')), '')
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_batch_abort(uuid, text) IS
+  'abandon an UPLOADING chunked upload: FAILED, its staged rows deleted, its idempotency key released';
+
 REVOKE ALL ON FUNCTION
   sdp._load_csv(uuid, text, text, text, bigint, text[], integer),
   sdp._load_json(uuid, text, jsonb, text),
@@ -491,5 +529,6 @@ REVOKE ALL ON FUNCTION
   sdp.sdp_ingest_json(text, text, jsonb, text, text),
   sdp.sdp_batch_open(text, text, text, text),
   sdp.sdp_batch_append(uuid, integer, text, text),
-  sdp.sdp_batch_seal(uuid, integer, text)
+  sdp.sdp_batch_seal(uuid, integer, text),
+  sdp.sdp_batch_abort(uuid, text)
 FROM PUBLIC;

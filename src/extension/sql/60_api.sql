@@ -265,6 +265,17 @@ BEGIN
 END
 $$;
 
+-- POST /rpc/batch_abort {"batch_id"[,"reason"]} → {"batch_id","accepted_records":0,"status":"FAILED"}:
+-- gives up an UPLOADING chunked upload, its staged rows deleted (sdp_batch_abort).
+CREATE FUNCTION sdp_api.batch_abort(batch_id uuid, reason text DEFAULT NULL) RETURNS json
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN sdp.sdp_api_upload_json(sdp.sdp_batch_abort(batch_abort.batch_id, batch_abort.reason));
+END
+$$;
+
 -- ---- processing ------------------------------------------------------------------------------
 -- POST /rpc/process_batch {"batch_id"} (or X-Batch-Id) → {"batch_id","processed_records","model_version","status":"PROCESSED"}.
 CREATE FUNCTION sdp_api.process_batch(batch_id uuid DEFAULT NULL) RETURNS json

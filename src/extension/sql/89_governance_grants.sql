@@ -51,7 +51,8 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_approve_version(bigint), sdp.sdp_reject_versio
 
 -- Engineers upload and process for any client.
 GRANT EXECUTE ON FUNCTION sdp.sdp_ingest_csv, sdp.sdp_ingest_json, sdp.sdp_batch_open,
-                          sdp.sdp_batch_append, sdp.sdp_batch_seal, sdp.sdp_process_batch,
+                          sdp.sdp_batch_append, sdp.sdp_batch_seal, sdp.sdp_batch_abort,
+                          sdp.sdp_process_batch,
                           sdp.sdp_dev_process_batch
   TO sdp_engineer;
 
