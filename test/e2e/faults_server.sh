@@ -16,7 +16,7 @@ w=$e2e_work
 if [[ "${SDP_STRESS:-0}" == 1 ]]; then
   rows=1000000 kills=3 watch_files=8 watch_rows=40000 restarts=3
 else
-  rows=200000 kills=1 watch_files=3 watch_rows=15000 restarts=1
+  rows=400000 kills=1 watch_files=3 watch_rows=15000 restarts=1
 fi
 
 wait_for() {  # seconds, shell condition; polls every 20 ms
@@ -41,6 +41,19 @@ with open(path, "w") as f:
                 f"{r.randint(-5000, 200000)},{r.randint(0, 300)}\n")
 PY
 }
+# The kills below aim at a scoring that lasts a fraction of a second: on a fast (or a very
+# loaded) machine it can end before the kill lands. Such a miss tests nothing, so the step starts
+# again on a fresh batch; only max_misses misses in a row fail the test.
+max_misses=4
+terminated() {  # pid -> true if the backend was still there to be terminated
+  [[ -n "$1" && $(q "SELECT pg_terminate_backend($1)" 2>/dev/null) == t ]]
+}
+next_seed=10
+fresh_batch_file() {  # -> path of a new features file (distinct content, so a distinct batch)
+  next_seed=$((next_seed + 1))
+  features "$rows" "$next_seed" "$w/fresh$next_seed.csv"
+  echo "$w/fresh$next_seed.csv"
+}
 upload() {  # file -> prints the batch id (sealed, RECEIVED)
   "$agent" upload-batch --file "$1" --client-id bank_demo --processing-type risk_scoring \
     --chunk-kb 1024 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["batch_id"])'
@@ -60,11 +73,14 @@ consistent() {  # batch id -> "STATUS results"
 }
 # The backend (pid) whose query matches $1 once it has written (backend_xid set: the batch row
 # is PROCESSING in its transaction, so it is scoring), plus 0.2 s to be well into the scoring.
+# Prints nothing when the shell condition $2 (the work is still going on) turns false first: the
+# scoring came and went between two polls (a miss).
 scoring_backend() {
   local pid=""
   local deadline=$((SECONDS + 60))
   while [[ -z "$pid" ]]; do
     ((SECONDS < deadline)) || fail "no backend started scoring ($1)"
+    eval "$2" || return 0
     pid=$(q "SELECT pid FROM pg_stat_activity WHERE $1 AND state = 'active' AND backend_xid IS NOT NULL LIMIT 1")
     [[ -n "$pid" ]] || sleep 0.02
   done
@@ -78,14 +94,23 @@ features "$rows" 3 "$w/b3.csv"
 
 # --- a psql session terminated inside sdp_process_batch ----------------------------------------
 b1=$(upload "$w/b1.csv")
-for i in $(seq 1 "$kills"); do
+done_kills=0 misses=0
+while ((done_kills < kills)); do
   PGAPPNAME=sdp_fault_victim psql -XAtq -c "SELECT status FROM sdp.sdp_process_batch('$b1')" \
     >"$w/victim.out" 2>"$w/victim.err" &
   victim=$!
-  pid=$(scoring_backend "application_name = 'sdp_fault_victim'")
+  pid=$(scoring_backend "application_name = 'sdp_fault_victim'" "kill -0 $victim 2>/dev/null")
   # While it scores, another session sees the batch RECEIVED and no result.
-  [[ $(consistent "$b1" "$rows") == RECEIVED ]] || fail "batch visible as processed mid-scoring"
-  [[ $(q "SELECT pg_terminate_backend($pid)") == t ]] || fail "pg_terminate_backend($pid)"
+  mid=$(consistent "$b1" "$rows")
+  if [[ $mid != RECEIVED ]] || ! terminated "$pid"; then
+    wait "$victim" || fail "the session failed without being terminated: $(cat "$w/victim.err")"
+    [[ $(consistent "$b1" "$rows") == PROCESSED ]] || fail "missed kill left b1 unprocessed"
+    misses=$((misses + 1))
+    ((misses <= max_misses)) || fail "the scoring ended before every kill ($misses misses)"
+    b1=$(upload "$(fresh_batch_file)")
+    continue
+  fi
+  done_kills=$((done_kills + 1)) misses=0
   if wait "$victim"; then fail "the terminated session succeeded: $(cat "$w/victim.out")"; fi
   grep -q "terminating connection due to administrator command" "$w/victim.err" ||
     fail "not terminated mid-call: $(cat "$w/victim.err")"
@@ -99,16 +124,26 @@ done
 pass_timed "pg_terminate_backend inside sdp_process_batch ($kills x): no partial result, then processed completely"
 
 # --- the agent's own connection terminated while it processes: it retries and completes -------
-PGAPPNAME=sdp_fault_agent "$agent" process-batch --raw-input "$w/b2.csv" --tokenized-file "$w/b2.csv" \
-  --output "$w/merged2.csv" --client-id bank_demo --processing-type risk_scoring \
-  --use-dev-processor --chunk-kb 1024 >"$w/agent2.json" 2>"$w/agent2.err" &
-agent_pid=$!
-pid=$(scoring_backend "application_name = 'sdp_fault_agent' AND query LIKE '%sdp_dev_process_batch%'")
-[[ $(q "SELECT pg_terminate_backend($pid)") == t ]] || fail "pg_terminate_backend($pid)"
+b2_file=$w/b2.csv misses=0
+for (( ; ; )); do
+  PGAPPNAME=sdp_fault_agent "$agent" process-batch --raw-input "$b2_file" --tokenized-file "$b2_file" \
+    --output "$w/merged2.csv" --client-id bank_demo --processing-type risk_scoring \
+    --use-dev-processor --chunk-kb 1024 >"$w/agent2.json" 2>"$w/agent2.err" &
+  agent_pid=$!
+  pid=$(scoring_backend "application_name = 'sdp_fault_agent' AND query LIKE '%sdp_dev_process_batch%'" \
+    "kill -0 $agent_pid 2>/dev/null")
+  terminated "$pid" && break
+  wait "$agent_pid" || fail "agent failed without a terminated session: $(cat "$w/agent2.err")"
+  misses=$((misses + 1))
+  ((misses <= max_misses)) || fail "the agent's scoring ended before every kill ($misses misses)"
+  b2_file=$(fresh_batch_file)
+done
 wait "$agent_pid" || fail "agent did not recover from a terminated session: $(cat "$w/agent2.err")"
 b2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch_id"])' "$w/agent2.json")
 [[ $(consistent "$b2" "$rows") == PROCESSED ]] || fail "b2 not complete"
-[[ $(q "SELECT count(*) FROM sdp.processing_batch") == 2 ]] || fail "a duplicate batch after the retry"
+# b1 (and its fresh replacements) plus this file's batches (one per file the agent processed).
+expected_batches=$((1 + next_seed - 10 + 1))
+[[ $(q "SELECT count(*) FROM sdp.processing_batch") == "$expected_batches" ]] || fail "a duplicate batch after the retry"
 [[ $(grep -c ',demo_v1$' "$w/merged2.csv") == "$rows" ]] || fail "merged results after the retry"
 pass_timed "agent's session terminated mid-processing: the agent retries, one batch, complete output"
 
@@ -122,10 +157,20 @@ b3=$(upload "$w/b3.csv")
 psql -XAtq -c "ALTER SYSTEM SET sdp.worker_databases = '$db'" -c "ALTER SYSTEM SET sdp.worker_naptime = '200ms'" \
   -c "ALTER SYSTEM SET sdp.auto_process = on" -c "SELECT pg_reload_conf()" >/dev/null
 worker_pids=()
-for i in $(seq 1 "$kills"); do
-  pid=$(scoring_backend "backend_type = 'sdp worker' AND query = 'sdp worker: processing a batch'")
-  [[ $(consistent "$b3" "$rows") == RECEIVED ]] || fail "batch visible as processed mid-scoring (worker)"
-  [[ $(q "SELECT pg_terminate_backend($pid)") == t ]] || fail "pg_terminate_backend(worker $pid)"
+misses=0
+while ((${#worker_pids[@]} < kills)); do
+  pid=$(scoring_backend "backend_type = 'sdp worker' AND query = 'sdp worker: processing a batch'" \
+    "[[ \$(q \"SELECT status FROM sdp.processing_batch WHERE batch_id = '$b3'\") == RECEIVED ]]")
+  mid=$(consistent "$b3" "$rows")
+  if [[ $mid != RECEIVED ]] || ! terminated "$pid"; then
+    # The worker finished this batch before the kill landed: wait for it, then a fresh batch.
+    wait_for 60 "[[ \$(q \"SELECT status FROM sdp.processing_batch WHERE batch_id = '$b3'\") == PROCESSED ]]"
+    misses=$((misses + 1))
+    ((misses <= max_misses)) || fail "the worker's scoring ended before every kill ($misses misses)"
+    b3=$(upload "$(fresh_batch_file)")
+    continue
+  fi
+  misses=0
   wait_for 10 "[[ -z \$(q \"SELECT 1 FROM pg_stat_activity WHERE pid = $pid\") ]]"
   st=$(consistent "$b3" "$rows")
   [[ $st == RECEIVED || $st == FAILED ]] || fail "after terminating the worker: $st"
