@@ -65,7 +65,14 @@ $(BUILDDIR)/sdp-agent: $(BUILDDIR)/obj/src/agent/main.o $(BUILDDIR)/libsdp_agent
 $(BUILDDIR)/sdp-tests: $(TEST_OBJS) $(BUILDDIR)/libsdp_agent.a
 	$(AGENT_CXX) $(AGENT_CXXFLAGS) -o $@ $^ -lgtest -lgtest_main $(AGENT_LDLIBS)
 
--include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d
+# make bench's timer of the local join alone, built with the agent's flags (SANITIZE=1 included:
+# an ASan library cannot be linked into a plain binary).
+$(BUILDDIR)/bench/integrate-local: $(BUILDDIR)/obj/bench/tools/integrate_local.o $(BUILDDIR)/libsdp_agent.a
+	@mkdir -p $(dir $@)
+	$(AGENT_CXX) $(AGENT_CXXFLAGS) -o $@ $^ $(AGENT_LDLIBS)
+
+-include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d \
+         $(BUILDDIR)/obj/bench/tools/integrate_local.d
 
 # libFuzzer targets (test/fuzz/*_fuzzer.cc) built with clang, ASan and UBSan in build-fuzz/.
 FUZZDIR  = build-fuzz
@@ -84,9 +91,10 @@ fuzz-build:
 fuzz: deps fuzz-build
 	bash test/run_fuzzers.sh $(FUZZ_SECONDS)
 
-.PHONY: agent sdp-tests deps check stress demo bench installcheck-temp format fuzz fuzz-build
+.PHONY: agent sdp-tests bench-tools deps check stress demo bench installcheck-temp format fuzz fuzz-build
 agent: $(BUILDDIR)/sdp-agent
 sdp-tests: $(BUILDDIR)/sdp-tests
+bench-tools: $(BUILDDIR)/bench/integrate-local
 
 deps:
 	@bash test/deps.sh
@@ -96,7 +104,7 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) install
-	$(MAKE) -j2 agent sdp-tests
+	$(MAKE) -j2 agent sdp-tests bench-tools
 	bash test/run_checks.sh
 
 # make stress: what make check builds and runs, in the long forms (test/run_checks.sh with
@@ -109,7 +117,7 @@ STRESS_FUZZ_SECONDS ?= 75
 stress: deps
 	$(MAKE) all
 	$(MAKE) install
-	$(MAKE) -j2 agent sdp-tests
+	$(MAKE) -j2 agent sdp-tests bench-tools
 	SDP_STRESS=1 SDP_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) bash test/run_checks.sh
 
 demo: deps
@@ -121,7 +129,7 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	$(MAKE) install
-	$(MAKE) agent
+	$(MAKE) -j2 agent bench-tools
 	bash bench/run.sh
 
 format:

@@ -62,6 +62,8 @@ if [[ ! -s "$big" ]]; then
 fi
 
 # ---- the local-join timer (bench/tools/integrate_local.cc), linked against the agent's library --
+# (make bench and make check build it with the agent's flags, `make bench-tools`; this is the
+# fallback for a bare `bash bench/run.sh`).
 lib=${BENCH_AGENT_LIB:-$(dirname "$agent")/libsdp_agent.a}
 [[ -f "$lib" ]] || fail "no agent library at $lib" "make agent (or set BENCH_AGENT_LIB)"
 tool="$(dirname "$lib")/bench/integrate-local"
