@@ -117,7 +117,11 @@ std::string VaultAad(std::string_view key_id, std::string_view domain, std::stri
 
 Vault::Vault() = default;
 
-Vault::~Vault() {
+Vault::~Vault() { Close(); }
+
+// Rolls back anything not committed and closes, so that Open() can be called again on the same
+// object (e.g. after a wrong key) without leaking the first connection.
+void Vault::Close() {
   if (db_ != nullptr) {
     if (in_transaction_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_finalize(insert_);
@@ -126,6 +130,12 @@ Vault::~Vault() {
     sqlite3_finalize(select_);
     sqlite3_close(db_);
   }
+  db_ = nullptr;
+  insert_ = insert_many_ = probe_ = select_ = nullptr;
+  in_transaction_ = false;
+  pending_.clear();
+  pending_bytes_.clear();
+  pending_domains_.clear();
 }
 
 bool Vault::SqliteError(const std::string& what, std::string* err) {
@@ -149,6 +159,7 @@ bool Vault::Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err) {
 }
 
 bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::string* err) {
+  Close();
   path_ = path;
   key_id_ = keys.key_id();
   struct stat st;

@@ -118,6 +118,7 @@ class Vault {
   uint64_t puts() const { return puts_; }
 
  private:
+  void Close();
   bool Exec(const char* sql, std::string* err);
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
