@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "random.h"
 
@@ -43,11 +44,25 @@ CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup);
 
 constexpr const char* kFormatVersion = "sdp-vault-v2";
 
-// INSERT of `rows` entries, parameters (lookup, domain, token, key_id, nonce, sealed) per row.
+// INSERT of `rows` entries, parameters (lookup, domain, token, key_id, nonce, sealed) per row,
+// then one more for everyone's created_at: bound once per statement, not computed per row.
 std::string InsertSql(size_t rows) {
-  std::string sql = "INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed) VALUES ";
-  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+  std::string sql =
+      "INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed, created_at) VALUES ";
+  const std::string created_at = "?" + std::to_string(rows * 6 + 1);
+  for (size_t i = 0; i < rows; ++i) {
+    if (i != 0) sql += ',';
+    for (size_t p = 1; p <= 6; ++p) sql += (p == 1 ? "(?" : ",?") + std::to_string(i * 6 + p);
+    sql += "," + created_at + ")";
+  }
   return sql;
+}
+
+// The lookup keys among `rows` given (?1..?rows) that the index holds (the index alone answers).
+std::string ProbeSql(size_t rows) {
+  std::string sql = "SELECT lookup FROM vault_entry WHERE lookup IN (";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "?" : ",?";
+  return sql + ")";
 }
 
 // What the user can do about a failed SQLite call, by its primary result code.
@@ -126,12 +141,13 @@ void Vault::Close() {
     if (in_transaction_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_finalize(insert_);
     sqlite3_finalize(insert_many_);
-    sqlite3_finalize(probe_);
+    sqlite3_finalize(probe_one_);
+    sqlite3_finalize(probe_many_);
     sqlite3_finalize(select_);
     sqlite3_close(db_);
   }
   db_ = nullptr;
-  insert_ = insert_many_ = probe_ = select_ = nullptr;
+  insert_ = insert_many_ = probe_one_ = probe_many_ = select_ = nullptr;
   in_transaction_ = false;
   pending_.clear();
   pending_bytes_.clear();
@@ -244,8 +260,9 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
   if (mode == Mode::kReadWrite &&
       (!Prepare(InsertSql(1).c_str(), &insert_, err) ||
        !Prepare(InsertSql(kInsertRows).c_str(), &insert_many_, err) ||
+       !Prepare(ProbeSql(kProbeRows).c_str(), &probe_many_, err) ||
        !Prepare("SELECT 1 FROM vault_entry WHERE lookup = ?3 AND domain = ?1 AND token = ?2",
-                &probe_, err))) {
+                &probe_one_, err))) {
     return false;
   }
   return Prepare(
@@ -331,6 +348,7 @@ bool Vault::PutSealed(std::string_view domain, std::string_view token, std::stri
   append(nonce, &e.nonce_off, &e.nonce_len);
   append(sealed, &e.sealed_off, &e.sealed_len);
   e.unique = token_is_unique;
+  e.skip = false;
   pending_.push_back(e);
   // The arena is addressed with 32-bit offsets: flush well before 4 GiB.
   if (pending_bytes_.size() > (size_t{1} << 30)) return FlushPending(err);
@@ -353,6 +371,7 @@ bool Vault::InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries
     sqlite3_bind_blob(stmt, p + 5, nonce.data(), static_cast<int>(nonce.size()), SQLITE_STATIC);
     sqlite3_bind_blob(stmt, p + 6, sealed.data(), static_cast<int>(sealed.size()), SQLITE_STATIC);
   }
+  sqlite3_bind_int64(stmt, static_cast<int>(count) * 6 + 1, static_cast<int64_t>(::time(nullptr)));
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
@@ -373,29 +392,24 @@ bool Vault::FlushPending(std::string* err) {
         PendingView(a.token_off, a.token_len).compare(PendingView(b.token_off, b.token_len));
     return c != 0 ? c < 0 : a.seq < b.seq;
   });
+  // The same deterministic token twice in this flush: the first original stays.
+  const PendingEntry* previous = nullptr;
+  std::vector<PendingEntry*> to_probe;
+  for (PendingEntry& e : pending_) {
+    e.skip = previous != nullptr && previous->lookup == e.lookup && previous->domain == e.domain &&
+             PendingView(previous->token_off, previous->token_len) ==
+                 PendingView(e.token_off, e.token_len);
+    if (e.skip) continue;
+    previous = &e;
+    if (!e.unique) to_probe.push_back(&e);
+  }
+  if (!SkipStored(to_probe, err)) return false;
   // New entries go in kInsertRows at a time: one statement execution per row is most of SQLite's
   // per-entry cost (measured: a fifth less CPU per entry with 32-row statements).
   std::vector<const PendingEntry*> ready;
   ready.reserve(kInsertRows);
-  const PendingEntry* previous = nullptr;
   for (const PendingEntry& e : pending_) {
-    const std::string& domain = pending_domains_[e.domain];
-    const std::string_view token = PendingView(e.token_off, e.token_len);
-    // The same deterministic token twice in this flush: the first original stays.
-    if (previous != nullptr && previous->lookup == e.lookup && previous->domain == e.domain &&
-        PendingView(previous->token_off, previous->token_len) == token) {
-      continue;
-    }
-    previous = &e;
-    if (!e.unique) {
-      sqlite3_bind_text(probe_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
-      sqlite3_bind_text(probe_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(probe_, 3, e.lookup);
-      const int found = sqlite3_step(probe_);
-      sqlite3_reset(probe_);
-      if (found == SQLITE_ROW) continue;
-      if (found != SQLITE_DONE) return SqliteError("cannot look up entry", err);
-    }
+    if (e.skip) continue;
     ready.push_back(&e);
     if (ready.size() == kInsertRows) {
       if (!InsertPending(insert_many_, ready.data(), ready.size(), err)) return false;
@@ -408,6 +422,52 @@ bool Vault::FlushPending(std::string* err) {
   pending_bytes_.clear();
   pending_domains_.clear();
   pending_.clear();
+  return true;
+}
+
+// Marks `skip` on the entries the vault already holds (a deterministic token seen in an earlier
+// flush or run). Asked kProbeRows lookup keys per statement, from the index alone: one query per
+// entry cost more than inserting it (measured: ~2.5 us a probe, 30% of a fresh 5M-entry
+// tokenize). Only a key found there (an entry already stored, or a 64-bit hash collision) is
+// then checked on domain and token.
+bool Vault::SkipStored(const std::vector<PendingEntry*>& entries, std::string* err) {
+  std::vector<int64_t> found;
+  size_t start = 0;
+  for (; start + kProbeRows <= entries.size(); start += kProbeRows) {
+    for (size_t i = 0; i < kProbeRows; ++i) {
+      sqlite3_bind_int64(probe_many_, static_cast<int>(i) + 1, entries[start + i]->lookup);
+    }
+    found.clear();
+    int rc;
+    while ((rc = sqlite3_step(probe_many_)) == SQLITE_ROW) {
+      found.push_back(sqlite3_column_int64(probe_many_, 0));
+    }
+    sqlite3_reset(probe_many_);
+    if (rc != SQLITE_DONE) return SqliteError("cannot look up entries", err);
+    for (size_t i = start; i < start + kProbeRows && !found.empty(); ++i) {
+      if (std::find(found.begin(), found.end(), entries[i]->lookup) != found.end() &&
+          !ProbeStored(entries[i], err)) {
+        return false;
+      }
+    }
+  }
+  for (; start < entries.size(); ++start) {  // the last, short group: one by one
+    if (!ProbeStored(entries[start], err)) return false;
+  }
+  return true;
+}
+
+// The full check of one entry: is (domain, token) stored? Sets entry->skip if so.
+bool Vault::ProbeStored(PendingEntry* entry, std::string* err) {
+  const std::string& domain = pending_domains_[entry->domain];
+  const std::string_view token = PendingView(entry->token_off, entry->token_len);
+  sqlite3_bind_text(probe_one_, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
+  sqlite3_bind_text(probe_one_, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(probe_one_, 3, entry->lookup);
+  const int found = sqlite3_step(probe_one_);
+  sqlite3_reset(probe_one_);
+  if (found != SQLITE_ROW && found != SQLITE_DONE) return SqliteError("cannot look up entry", err);
+  entry->skip = found == SQLITE_ROW;
   return true;
 }
 

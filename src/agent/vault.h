@@ -128,6 +128,8 @@ class Vault {
   struct PendingEntry;
   bool InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
                      std::string* err);
+  bool SkipStored(const std::vector<PendingEntry*>& entries, std::string* err);
+  bool ProbeStored(PendingEntry* entry, std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
 
   sqlite3* db_ = nullptr;
@@ -135,7 +137,9 @@ class Vault {
   sqlite3_stmt* insert_many_ = nullptr;  // kInsertRows entries per execution
   static constexpr size_t kInsertRows = 32;
   sqlite3_stmt* select_ = nullptr;
-  sqlite3_stmt* probe_ = nullptr;
+  sqlite3_stmt* probe_one_ = nullptr;   // is (domain, token) stored?
+  sqlite3_stmt* probe_many_ = nullptr;  // which of kProbeRows lookup keys are indexed?
+  static constexpr size_t kProbeRows = 64;
   std::string path_;
   std::string key_id_;
   std::unique_ptr<AesGcm256> cipher_;  // for Get / Verify / RotateKey
@@ -151,6 +155,7 @@ class Vault {
     uint32_t domain;
     uint32_t token_off, token_len, nonce_off, nonce_len, sealed_off, sealed_len;
     bool unique;
+    bool skip;  // already stored, or a repeat within this flush: not inserted
   };
   static constexpr size_t kMaxPending = 200000;
   std::vector<PendingEntry> pending_;

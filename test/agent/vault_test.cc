@@ -186,6 +186,58 @@ TEST(VaultTest, LookupKeyNarrowsButNeverDecides) {
   EXPECT_NE(VaultLookupKey("a", "bc"), VaultLookupKey("ab", "c"));
 }
 
+// More stored tokens than one batched existence query asks about (Vault::kProbeRows), put again
+// by a later run together with new ones, one of which shares its lookup key with a stored entry
+// of another domain (a forced 64-bit collision):
+// the stored originals stay, the new tokens (the colliding one included) are added.
+TEST(VaultTest, DeterministicTokensAreStoredOnceAcrossRuns) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  const std::string domain = "customers.email";
+  std::string err, original;
+  {
+    Vault vault;
+    ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+    for (int i = 0; i < 150; ++i) {
+      ASSERT_TRUE(vault.Put(domain, "tok" + std::to_string(i), "orig" + std::to_string(i), &err));
+    }
+    ASSERT_TRUE(vault.Put("customers.phone", "other", "555-0100", &err)) << err;
+    ASSERT_TRUE(vault.Commit(&err)) << err;
+  }
+  const std::string collide =
+      "UPDATE vault_entry SET lookup = " + std::to_string(VaultLookupKey(domain, "new7")) +
+      " WHERE token = 'other';";
+  Tamper(path, collide.c_str());
+  {
+    Vault vault;
+    ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+    for (int i = 149; i >= 0; --i) {
+      ASSERT_TRUE(vault.Put(domain, "tok" + std::to_string(i), "again" + std::to_string(i), &err));
+      if (i % 3 == 0) {
+        ASSERT_TRUE(vault.Put(domain, "new" + std::to_string(i / 3),
+                              "fresh" + std::to_string(i / 3), &err));
+      }
+    }
+    ASSERT_TRUE(vault.Commit(&err)) << err;
+    EXPECT_EQ(vault.puts(), 50u);
+  }
+  Vault vault;
+  bool found = false;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadOnly, Keys(), &err)) << err;
+  VaultStats stats;
+  ASSERT_TRUE(vault.Stats(&stats, &err)) << err;
+  EXPECT_EQ(stats.entries, 201u);
+  for (int i = 0; i < 150; i += 7) {
+    ASSERT_TRUE(vault.Get(domain, "tok" + std::to_string(i), &original, &found, &err)) << err;
+    EXPECT_EQ(original, "orig" + std::to_string(i));
+  }
+  for (const int i : {0, 7, 49}) {
+    ASSERT_TRUE(vault.Get(domain, "new" + std::to_string(i), &original, &found, &err)) << err;
+    EXPECT_TRUE(found);
+    EXPECT_EQ(original, "fresh" + std::to_string(i));
+  }
+}
+
 TEST(VaultTest, AadBindsDomainTokenAndKeyId) {
   EXPECT_NE(VaultAad("k1", "a", "b"), VaultAad("k1", "ab", ""));
   EXPECT_NE(VaultAad("k1", "a", "b"), VaultAad("k2", "a", "b"));
