@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <limits>
+#include <utility>
 
 #include "random.h"
 
@@ -41,6 +43,9 @@ CREATE TABLE IF NOT EXISTS vault_entry (
 );
 CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup);
 )sql";
+
+constexpr const char* kCreateLookupIndex =
+    "CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup)";
 
 constexpr const char* kFormatVersion = "sdp-vault-v2";
 
@@ -143,12 +148,15 @@ void Vault::Close() {
     sqlite3_finalize(insert_many_);
     sqlite3_finalize(probe_one_);
     sqlite3_finalize(probe_many_);
+    sqlite3_finalize(by_id_);
     sqlite3_finalize(select_);
     sqlite3_close(db_);
   }
   db_ = nullptr;
-  insert_ = insert_many_ = probe_one_ = probe_many_ = select_ = nullptr;
+  insert_ = insert_many_ = probe_one_ = probe_many_ = by_id_ = select_ = nullptr;
   in_transaction_ = false;
+  bulk_ = false;
+  bulk_keys_.clear();
   pending_.clear();
   pending_bytes_.clear();
   pending_domains_.clear();
@@ -262,7 +270,8 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
        !Prepare(InsertSql(kInsertRows).c_str(), &insert_many_, err) ||
        !Prepare(ProbeSql(kProbeRows).c_str(), &probe_many_, err) ||
        !Prepare("SELECT 1 FROM vault_entry WHERE lookup = ?3 AND domain = ?1 AND token = ?2",
-                &probe_one_, err))) {
+                &probe_one_, err) ||
+       !Prepare("SELECT domain, token FROM vault_entry WHERE id = ?1", &by_id_, err))) {
     return false;
   }
   return Prepare(
@@ -313,10 +322,59 @@ bool Vault::CheckFormat(std::string* err) {
   return true;
 }
 
+// A write that starts on an empty vault (the first tokenize of a customer base) is a bulk load:
+// the lookup index is dropped, the rows are appended, and the index is built once, sorted, just
+// before the durable commit (measured: 40% less wall time for 5M fresh entries than keeping the
+// index up to date entry by entry). All of it is one transaction, so an interrupted load rolls
+// back to the empty vault with its index; no reader ever sees the vault without it.
 bool Vault::Begin(std::string* err) {
   if (in_transaction_) return true;
   if (!Exec("BEGIN IMMEDIATE", err)) return false;
   in_transaction_ = true;
+  StmtGuard q;
+  if (sqlite3_prepare_v2(db_, "SELECT EXISTS (SELECT 1 FROM vault_entry)", -1, &q.stmt, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_step(q.stmt) != SQLITE_ROW) {
+    return SqliteError("cannot read entries", err);
+  }
+  const bool empty = sqlite3_column_int(q.stmt, 0) == 0;
+  sqlite3_reset(q.stmt);  // DROP INDEX needs no statement reading the table
+  if (empty && bulk_limit_ > 0) {
+    if (!Exec("DROP INDEX IF EXISTS vault_entry_lookup", err)) return false;
+    bulk_ = true;
+  }
+  return true;
+}
+
+// Builds the lookup index of a bulk load; from here on, entries are checked against the index.
+bool Vault::EndBulkLoad(std::string* err) {
+  if (!bulk_) return true;
+  if (!Exec(kCreateLookupIndex, err)) return false;
+  bulk_ = false;
+  std::vector<std::pair<int64_t, int64_t>>().swap(bulk_keys_);
+  return true;
+}
+
+void Vault::LimitBulkLoad(size_t max_tracked_entries) { bulk_limit_ = max_tracked_entries; }
+
+// During a bulk load there is no index: deterministic entries already loaded by this transaction
+// are found through bulk_keys_ (their lookup keys and rowids, sorted), and a key found there is
+// checked on domain and token against the row itself.
+bool Vault::SkipBulkLoaded(const std::vector<PendingEntry*>& entries, std::string* err) {
+  for (PendingEntry* e : entries) {
+    auto it = std::lower_bound(bulk_keys_.begin(), bulk_keys_.end(),
+                               std::make_pair(e->lookup, std::numeric_limits<int64_t>::min()));
+    for (; it != bulk_keys_.end() && it->first == e->lookup && !e->skip; ++it) {
+      sqlite3_bind_int64(by_id_, 1, it->second);
+      const int rc = sqlite3_step(by_id_);
+      if (rc == SQLITE_ROW) {
+        e->skip = ColumnText(by_id_, 0) == pending_domains_[e->domain] &&
+                  ColumnText(by_id_, 1) == PendingView(e->token_off, e->token_len);
+      }
+      sqlite3_reset(by_id_);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError("cannot look up entry", err);
+    }
+  }
   return true;
 }
 
@@ -375,6 +433,14 @@ bool Vault::InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return SqliteError("cannot store entry", err);
+  if (bulk_) {
+    // Rows without an explicit rowid get max(rowid) + 1, one after another: this statement's
+    // rows are the `count` rowids ending at the last one.
+    const int64_t first = sqlite3_last_insert_rowid(db_) - static_cast<int64_t>(count) + 1;
+    for (size_t i = 0; i < count; ++i) {
+      if (!entries[i]->unique) bulk_keys_.emplace_back(entries[i]->lookup, first + i);
+    }
+  }
   puts_ += count;
   return true;
 }
@@ -403,7 +469,8 @@ bool Vault::FlushPending(std::string* err) {
     previous = &e;
     if (!e.unique) to_probe.push_back(&e);
   }
-  if (!SkipStored(to_probe, err)) return false;
+  if (!(bulk_ ? SkipBulkLoaded(to_probe, err) : SkipStored(to_probe, err))) return false;
+  const size_t tracked_before = bulk_keys_.size();
   // New entries go in kInsertRows at a time: one statement execution per row is most of SQLite's
   // per-entry cost (measured: a fifth less CPU per entry with 32-row statements).
   std::vector<const PendingEntry*> ready;
@@ -418,6 +485,11 @@ bool Vault::FlushPending(std::string* err) {
   }
   for (const PendingEntry* e : ready) {
     if (!InsertPending(insert_, &e, 1, err)) return false;
+  }
+  if (bulk_) {
+    // pending_ is sorted by lookup key, so the keys just added are a sorted run.
+    std::inplace_merge(bulk_keys_.begin(), bulk_keys_.begin() + tracked_before, bulk_keys_.end());
+    if (bulk_keys_.size() > bulk_limit_ && !EndBulkLoad(err)) return false;
   }
   pending_bytes_.clear();
   pending_domains_.clear();
@@ -474,6 +546,9 @@ bool Vault::ProbeStored(PendingEntry* entry, std::string* err) {
 bool Vault::Commit(std::string* err, Durability durability) {
   if (!FlushPending(err)) return false;
   if (!in_transaction_) return true;
+  // A bulk load commits once, with its index (Begin).
+  if (bulk_ && durability == Durability::kDeferred) return true;
+  if (!EndBulkLoad(err)) return false;
   if (!Exec("COMMIT", err)) return false;
   in_transaction_ = false;
   return durability == Durability::kDeferred || SyncWal(err);

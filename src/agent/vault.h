@@ -98,6 +98,12 @@ class Vault {
   enum class Durability { kFsync, kDeferred };
   bool Commit(std::string* err, Durability durability = Durability::kFsync);
 
+  // A write that begins on an empty vault loads it in bulk: one transaction, the lookup index
+  // built once at the durable Commit (deferred commits only insert). Past `max_tracked_entries`
+  // deterministic entries (16 bytes of memory each) the index is built early and kept up to date
+  // from then on; 0 turns bulk loading off. Default kBulkTrackedMax.
+  void LimitBulkLoad(size_t max_tracked_entries);
+
   // Looks a token up; *found is false when the vault has no entry for it.
   bool Get(std::string_view domain, std::string_view token, std::string* original, bool* found,
            std::string* err);
@@ -128,6 +134,8 @@ class Vault {
   struct PendingEntry;
   bool InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
                      std::string* err);
+  bool EndBulkLoad(std::string* err);
+  bool SkipBulkLoaded(const std::vector<PendingEntry*>& entries, std::string* err);
   bool SkipStored(const std::vector<PendingEntry*>& entries, std::string* err);
   bool ProbeStored(PendingEntry* entry, std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
@@ -139,12 +147,20 @@ class Vault {
   sqlite3_stmt* select_ = nullptr;
   sqlite3_stmt* probe_one_ = nullptr;   // is (domain, token) stored?
   sqlite3_stmt* probe_many_ = nullptr;  // which of kProbeRows lookup keys are indexed?
+  sqlite3_stmt* by_id_ = nullptr;       // domain and token of a rowid (bulk load)
   static constexpr size_t kProbeRows = 64;
   std::string path_;
   std::string key_id_;
   std::unique_ptr<AesGcm256> cipher_;  // for Get / Verify / RotateKey
   VaultSealer sealer_;                 // for Put
   bool in_transaction_ = false;
+  // Bulk load (Vault::Begin): on while this transaction loads an empty vault without its index.
+  bool bulk_ = false;
+  // (lookup key, rowid) of the deterministic entries loaded so far, sorted: 16 bytes an entry,
+  // so past bulk_limit_ of them the index is built and takes over.
+  std::vector<std::pair<int64_t, int64_t>> bulk_keys_;
+  static constexpr size_t kBulkTrackedMax = 4000000;
+  size_t bulk_limit_ = kBulkTrackedMax;
   uint64_t puts_ = 0;
   std::string nonce_scratch_, sealed_scratch_;
   // Queued entries: small fixed records pointing into one byte arena, so queueing costs no
