@@ -361,10 +361,20 @@ void Vault::LimitBulkLoad(size_t max_tracked_entries) { bulk_limit_ = max_tracke
 // are found through bulk_keys_ (their lookup keys and rowids, sorted), and a key found there is
 // checked on domain and token against the row itself.
 bool Vault::SkipBulkLoaded(const std::vector<PendingEntry*>& entries, std::string* err) {
+  // `entries` come in lookup-key order: each search gallops forward from where the last one
+  // ended, through memory next to it (a binary search over the whole list was one cache miss per
+  // step: measured ~1 us an entry at 2M keys).
+  const auto end = bulk_keys_.end();
+  auto at = bulk_keys_.begin();
   for (PendingEntry* e : entries) {
-    auto it = std::lower_bound(bulk_keys_.begin(), bulk_keys_.end(),
-                               std::make_pair(e->lookup, std::numeric_limits<int64_t>::min()));
-    for (; it != bulk_keys_.end() && it->first == e->lookup && !e->skip; ++it) {
+    auto below = at, probe = at;
+    for (size_t step = 1; probe != end && probe->first < e->lookup; step *= 2) {
+      below = probe;
+      probe = static_cast<size_t>(end - probe) > step ? probe + step : end;
+    }
+    at = std::lower_bound(below, probe,
+                          std::make_pair(e->lookup, std::numeric_limits<int64_t>::min()));
+    for (auto it = at; it != end && it->first == e->lookup && !e->skip; ++it) {
       sqlite3_bind_int64(by_id_, 1, it->second);
       const int rc = sqlite3_step(by_id_);
       if (rc == SQLITE_ROW) {
