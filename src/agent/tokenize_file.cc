@@ -1,7 +1,9 @@
 #include "tokenize_file.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -169,6 +171,7 @@ bool StreamRows(FileSession* session, const char* what, FileReport* report, Cell
 struct VaultRecord {
   size_t column = 0;
   bool unique = false;  // a fresh random token: no duplicate check needed
+  int64_t lookup = 0;   // VaultLookupKey(domain, token)
   std::string token, nonce, sealed;
 };
 
@@ -201,7 +204,13 @@ class TokenizeWorkers {
       states_.push_back(std::move(state));
     }
     for (auto& state : states_) {
-      threads_.emplace_back([this, st = state.get()] { Loop(st); });
+      threads_.emplace_back([this, seal, st = state.get()] {
+        // With a vault, the thread inserting into it is the critical path and the workers have
+        // time to spare: they yield the CPU to it (measured on 2 cores: 3-5% less wall time).
+        // Best effort; a failure only costs that.
+        if (seal) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 8);
+        Loop(st);
+      });
     }
   }
 
@@ -290,6 +299,7 @@ class TokenizeWorkers {
           rec.column = c;
           rec.unique = tokenizer->last_token_random();
           rec.token = st->value;
+          rec.lookup = VaultLookupKey(tokenizer->rule().domain, rec.token);
           if (!st->sealer.Seal(tokenizer->rule().domain, rec.token, row.field(c), &rec.nonce,
                                &rec.sealed, &err)) {
             return;
@@ -374,8 +384,8 @@ bool TokenizeParallel(FileSession* session, const TokenizationConfig& config, co
     if (!sink->Write(job->csv.data(), job->csv.size(), err)) return false;
     for (size_t i = 0; i < job->vault_count; ++i) {
       const VaultRecord& rec = job->vault[i];
-      if (!vault->PutSealed(domains[rec.column], rec.token, rec.nonce, rec.sealed, rec.unique,
-                            err)) {
+      if (!vault->PutSealed(domains[rec.column], rec.token, rec.lookup, rec.nonce, rec.sealed,
+                            rec.unique, err)) {
         return false;
       }
       if (++report->vault_puts % kVaultCommitEvery == 0 &&

@@ -391,11 +391,13 @@ bool Vault::SkipBulkLoaded(const std::vector<PendingEntry*>& entries, std::strin
 bool Vault::Put(std::string_view domain, std::string_view token, std::string_view original,
                 std::string* err) {
   return sealer_.Seal(domain, token, original, &nonce_scratch_, &sealed_scratch_, err) &&
-         PutSealed(domain, token, nonce_scratch_, sealed_scratch_, /*token_is_unique=*/false, err);
+         PutSealed(domain, token, VaultLookupKey(domain, token), nonce_scratch_, sealed_scratch_,
+                   /*token_is_unique=*/false, err);
 }
 
-bool Vault::PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
-                      std::string_view sealed, bool token_is_unique, std::string* err) {
+bool Vault::PutSealed(std::string_view domain, std::string_view token, int64_t lookup,
+                      std::string_view nonce, std::string_view sealed, bool token_is_unique,
+                      std::string* err) {
   if (insert_ == nullptr) {
     *err = "vault " + path_ + " is open read-only";
     return false;
@@ -409,7 +411,7 @@ bool Vault::PutSealed(std::string_view domain, std::string_view token, std::stri
     pending_bytes_.append(bytes);
   };
   PendingEntry e;
-  e.lookup = VaultLookupKey(domain, token);
+  e.lookup = lookup;
   e.seq = static_cast<uint32_t>(pending_.size());
   e.domain = domain_id;
   append(token, &e.token_off, &e.token_len);

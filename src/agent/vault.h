@@ -84,11 +84,14 @@ class Vault {
   // Queues (domain, token) -> original for the current transaction.
   bool Put(std::string_view domain, std::string_view token, std::string_view original,
            std::string* err);
-  // Stores an entry sealed by a VaultSealer of the same key.
+  // Stores an entry sealed by a VaultSealer of the same key. `lookup` is
+  // VaultLookupKey(domain, token), computed by the caller (on the thread that sealed it, off the
+  // thread that inserts).
   // `token_is_unique`: the caller knows the token is new (a 128-bit random token), so the
   // duplicate check is skipped.
-  bool PutSealed(std::string_view domain, std::string_view token, std::string_view nonce,
-                 std::string_view sealed, bool token_is_unique, std::string* err);
+  bool PutSealed(std::string_view domain, std::string_view token, int64_t lookup,
+                 std::string_view nonce, std::string_view sealed, bool token_is_unique,
+                 std::string* err);
   // Inserts what Put/PutSealed queued and commits (entries are queued, then inserted in index
   // order, in batches of up to kMaxPending).
   // `durable`: the commit is on disk before this returns (the WAL is fsynced), so a power loss
