@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -22,34 +24,113 @@
 namespace sdp {
 namespace {
 
+// Views into ResultIndex::arena.
 struct ResultRow {
-  std::string key, score, risk_band, model_version;
+  std::string_view key, score, risk_band, model_version;
 };
 
 // The results in batch order, with a key index built only when needed. Results come back in the
-// order of the tokenized file, which is the raw file's order, so the next result is almost
-// always the one for the next raw row: checking it first avoids a hash lookup (a cache miss per
-// row on a million keys). A raw file in another order, or with extra rows, falls back to the
-// index, where the last result of a key wins.
+// order of the tokenized file, which is the raw file's order, so the result for a raw row is
+// almost always the one after the previous row's: checking it first avoids a hash lookup (a cache
+// miss per row on a million keys). A raw file in another order, or with extra rows, falls back to
+// the index, where the last result of a key wins. Find() may be called from several threads,
+// each with its own cursor.
 class ResultIndex {
  public:
-  const ResultRow* Find(std::string_view key) {
-    if (next_ < rows.size() && rows[next_].key == key) return &rows[next_++];
-    if (by_key_.empty() && !rows.empty()) {
+  const ResultRow* Find(std::string_view key, size_t* cursor) const {
+    if (*cursor < rows.size() && rows[*cursor].key == key) return &rows[(*cursor)++];
+    std::call_once(built_, [this] {
       by_key_.reserve(rows.size());
       for (size_t i = 0; i < rows.size(); ++i) by_key_[rows[i].key] = i;
-    }
+    });
     const auto it = by_key_.find(key);
     if (it == by_key_.end()) return nullptr;
-    next_ = it->second + 1;
+    *cursor = it->second + 1;
     return &rows[it->second];
   }
 
   std::vector<ResultRow> rows;
+  // The fields' bytes, one after another: a 1M-row result set in one allocation instead of 4M
+  // strings (measured: a fifth of the local join's time went to building and freeing them).
+  // Reserved up front to the size of the CSV they come from, so it never moves.
+  std::string arena;
 
  private:
-  size_t next_ = 0;
-  std::unordered_map<std::string_view, size_t> by_key_;  // views into rows[].key
+  mutable std::once_flag built_;
+  mutable std::unordered_map<std::string_view, size_t> by_key_;  // views into rows[].key
+};
+
+// Formats one batch of raw rows with their result columns. Two of these run at once, on
+// alternate batches (see IntegrateResults); each has its own tokenizer, writer and cursor.
+class BatchMerger {
+ public:
+  BatchMerger(const IntegrateJob& job, const ResultIndex& results, int key_index,
+              const CsvWriterOptions& options)
+      : job_(job), results_(results), key_index_(key_index), options_(options) {}
+
+  bool Init(std::string* err) {
+    if (job_.config == nullptr) return true;
+    const ColumnRule* rule = job_.config->Find(job_.key_column);
+    if (rule == nullptr) return true;
+    if (rule->type != TokenType::kHash && rule->type != TokenType::kFpe) {
+      *err = "key column '" + job_.key_column + "' is tokenized as " + TokenTypeName(rule->type) +
+             ", which cannot be re-derived to join; fix: tokenize the key column with HASH or "
+             "FPE";
+      return false;
+    }
+    if (job_.keys == nullptr) {
+      *err = "key column '" + job_.key_column + "' is tokenized; fix: set SDP_CRYPTO_KEY";
+      return false;
+    }
+    key_tokenizer_ = std::make_unique<ColumnTokenizer>();
+    return key_tokenizer_->Init(*rule, *job_.config, *job_.keys, err);
+  }
+
+  // Appends the merged rows of `batch` to *out; `first_row` is the batch's index among the raw
+  // rows (where its results start when raw file and results are aligned).
+  bool Merge(const RowBatch& batch, uint64_t first_row, std::string* out, uint64_t* matched,
+             std::string* err) {
+    out->clear();
+    *matched = 0;
+    StringByteSink sink(out);
+    CsvWriter writer(&sink, options_);
+    size_t cursor = first_row;
+    const ResultRow empty;
+    for (size_t r = 0; r < batch.size; ++r) {
+      const CsvRow& row = batch.rows[r];
+      std::string_view key = row.field(key_index_);
+      if (key_tokenizer_) {
+        bool store = false;
+        if (!key_tokenizer_->Tokenize(key, &token_, &store, &lookup_err_)) {
+          *err = job_.raw_input + ":" + std::to_string(batch.lines[r]) + ": " + lookup_err_;
+          return false;
+        }
+        key = token_;
+      }
+      const ResultRow* found = key.empty() ? nullptr : results_.Find(key, &cursor);
+      const ResultRow& cells = found ? *found : empty;
+      *matched += found != nullptr;
+      for (size_t c = 0; c < row.size(); ++c) {
+        if (!writer.WriteField(row.field(c), row.was_quoted(c), err)) return false;
+      }
+      // A row that ended the file without a newline gets one: result columns follow.
+      if (!writer.WriteField(cells.score, err) || !writer.WriteField(cells.risk_band, err) ||
+          !writer.WriteField(cells.model_version, err) ||
+          !writer.EndRow(row.ending() == LineEnding::kNone ? options_.line_ending : row.ending(),
+                         err)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  const IntegrateJob& job_;
+  const ResultIndex& results_;
+  int key_index_;
+  CsvWriterOptions options_;
+  std::unique_ptr<ColumnTokenizer> key_tokenizer_;
+  std::string token_, lookup_err_;
 };
 
 bool LoadResults(const std::string& csv, ResultIndex* out, std::string* err) {
@@ -67,10 +148,22 @@ bool LoadResults(const std::string& csv, ResultIndex* out, std::string* err) {
     *err = "results: " + *err;
     return false;
   }
+  out->arena.reserve(csv.size());  // fields are never longer than the CSV holding them
   CsvRow row;
   while (table.Next(&row, err)) {
-    out->rows.push_back(ResultRow{std::string(row.field(key)), std::string(row.field(score)),
-                                  std::string(row.field(band)), std::string(row.field(model))});
+    size_t bytes = 0;
+    for (const int i : {key, score, band, model}) bytes += row.field(i).size();
+    if (out->arena.size() + bytes > out->arena.capacity()) {  // cannot happen; never dangle
+      *err = "results: internal error: fields larger than the results CSV";
+      return false;
+    }
+    auto keep = [out](std::string_view field) {
+      const size_t at = out->arena.size();
+      out->arena.append(field);
+      return std::string_view(out->arena).substr(at, field.size());
+    };
+    out->rows.push_back(ResultRow{keep(row.field(key)), keep(row.field(score)),
+                                  keep(row.field(band)), keep(row.field(model))});
   }
   if (!err->empty()) {
     *err = "results: " + *err;
@@ -87,25 +180,6 @@ bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::str
   ResultIndex results;
   if (!LoadResults(job.results_csv, &results, err)) return false;
   report->results = results.rows.size();
-
-  // The key column as the server knows it: re-tokenized when the config tokenizes it.
-  std::unique_ptr<ColumnTokenizer> key_tokenizer;
-  if (job.config != nullptr) {
-    if (const ColumnRule* rule = job.config->Find(job.key_column)) {
-      if (rule->type != TokenType::kHash && rule->type != TokenType::kFpe) {
-        *err = "key column '" + job.key_column + "' is tokenized as " + TokenTypeName(rule->type) +
-               ", which cannot be re-derived to join; fix: tokenize the key column with HASH or "
-               "FPE";
-        return false;
-      }
-      if (job.keys == nullptr) {
-        *err = "key column '" + job.key_column + "' is tokenized; fix: set SDP_CRYPTO_KEY";
-        return false;
-      }
-      key_tokenizer = std::make_unique<ColumnTokenizer>();
-      if (!key_tokenizer->Init(*rule, *job.config, *job.keys, err)) return false;
-    }
-  }
 
   const int fd = ::open(job.raw_input.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -155,42 +229,55 @@ bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::str
     return false;
   }
 
-  CsvBatchReader batches(&table);
+  // The key column as the server knows it: re-tokenized when the config tokenizes it.
+  CsvWriterOptions batch_options = options;
+  batch_options.write_bom = false;
+  batch_options.continues_output = true;
+  BatchMerger here(job, results, key_index, batch_options);
+  BatchMerger there(job, results, key_index, batch_options);
+  if (!here.Init(err) || !there.Init(err)) return false;
+  if (!writer.Flush(err)) return false;  // the header, before the batches
+
+  // Batches are merged two at a time, one on this thread and one on a helper, then written in
+  // order: the per-row work (key lookup, re-quoting 20 fields) is most of the time and the
+  // reader thread leaves a core for it (measured: ~1.8 s -> ~1.2 s for 1M rows on 2 cores).
+  CsvBatchReader batches(&table, 2048, 6);
   Progress progress("integrate", raw_bytes);
-  std::string token, lookup_err;
-  const ResultRow empty;
-  while (const RowBatch* batch = batches.Next(err)) {
+  ByteSink* sink = out.sink();
+  std::string out_a, out_b, err_b;
+  for (;;) {
     if (Interrupted()) {
       *err = "interrupted; nothing was written";
       return false;
     }
-    for (size_t r = 0; r < batch->size; ++r) {
-      const CsvRow& row = batch->rows[r];
-      std::string_view key = row.field(key_index);
-      if (key_tokenizer) {
-        bool store = false;
-        if (!key_tokenizer->Tokenize(key, &token, &store, &lookup_err)) {
-          *err = job.raw_input + ":" + std::to_string(batch->lines[r]) + ": " + lookup_err;
-          return false;
-        }
-        key = token;
-      }
-      const ResultRow* found = key.empty() ? nullptr : results.Find(key);
-      const ResultRow& cells = found ? *found : empty;
-      report->matched_rows += found != nullptr;
-      for (size_t c = 0; c < row.size(); ++c) {
-        if (!writer.WriteField(row.field(c), row.was_quoted(c), err)) return false;
-      }
-      // A row that ended the file without a newline gets one: result columns follow.
-      if (!writer.WriteField(cells.score, err) || !writer.WriteField(cells.risk_band, err) ||
-          !writer.WriteField(cells.model_version, err) ||
-          !writer.EndRow(row.ending() == LineEnding::kNone ? options.line_ending : row.ending(),
-                         err)) {
-        return false;
-      }
+    std::unique_ptr<RowBatch> a = batches.Take(err);
+    if (!a) break;
+    std::unique_ptr<RowBatch> b = batches.Take(err);
+    if (!b && !err->empty()) break;
+    const uint64_t first_a = report->raw_rows;
+    const uint64_t first_b = first_a + a->size;
+    uint64_t matched_a = 0, matched_b = 0;
+    bool ok_b = true;
+    std::thread helper;
+    if (b) {
+      helper = std::thread([&] { ok_b = there.Merge(*b, first_b, &out_b, &matched_b, &err_b); });
     }
-    report->raw_rows += batch->size;
+    const bool ok_a = here.Merge(*a, first_a, &out_a, &matched_a, err);
+    if (helper.joinable()) helper.join();
+    if (!ok_a) return false;
+    if (!ok_b) {
+      *err = err_b;
+      return false;
+    }
+    if (!sink->Write(out_a.data(), out_a.size(), err)) return false;
+    if (b && !sink->Write(out_b.data(), out_b.size(), err)) return false;
+    report->raw_rows = first_b + (b ? b->size : 0);
+    report->matched_rows += matched_a + matched_b;
+    const bool end_of_input = !b;
+    batches.Recycle(std::move(a));
+    if (b) batches.Recycle(std::move(b));
     progress.Update(report->raw_rows, batches.bytes_read());
+    if (end_of_input) break;
   }
   if (!err->empty()) return located(err);
   if (!writer.Flush(err) || !out.Commit(err)) return false;

@@ -277,6 +277,7 @@ class TokenizeWorkers {
     StringByteSink sink(&job->csv);
     CsvWriterOptions options;
     options.preserve_quoting = true;
+    options.continues_output = true;  // the header and earlier batches came first
     CsvWriter writer(&sink, options);
     std::string& err = job->err;
     const RowBatch& batch = *job->rows;

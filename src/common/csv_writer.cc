@@ -78,7 +78,7 @@ bool FdByteSink::Flush(std::string* err) {
 }
 
 CsvWriter::CsvWriter(ByteSink* sink, const CsvWriterOptions& options)
-    : sink_(sink), options_(options) {}
+    : sink_(sink), options_(options), at_start_(!options.continues_output) {}
 
 bool CsvWriter::WriteField(std::string_view value, bool was_quoted, std::string* err) {
   bool needs_quotes, has_nul;

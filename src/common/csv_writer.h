@@ -84,6 +84,9 @@ struct CsvWriterOptions {
   /// Spreadsheet formula-injection defence: prefix "'" to fields starting with
   /// = + - @ TAB or CR. Off by default because it changes data (e.g. "-5").
   bool escape_formulas = false;
+  /// The bytes written continue an output another writer started (rows formatted in batches on
+  /// several threads): no BOM, and a first field that looks like one is not quoted for it.
+  bool continues_output = false;
 };
 
 class CsvWriter {
