@@ -41,9 +41,10 @@ CREATE TABLE IF NOT EXISTS vault_entry (
   sealed     BLOB NOT NULL,     -- AES-256-GCM ciphertext || 16-byte tag
   created_at INTEGER NOT NULL DEFAULT (unixepoch())
 );
-CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup);
+
 )sql";
 
+// Part of the schema, apart because a bulk load drops and rebuilds it (Vault::Begin).
 constexpr const char* kCreateLookupIndex =
     "CREATE INDEX IF NOT EXISTS vault_entry_lookup ON vault_entry (lookup)";
 
@@ -223,7 +224,7 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
     if (!Exec("PRAGMA page_size=32768; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)) {
       return false;
     }
-    if (!Exec(kSchema, err)) return false;
+    if (!Exec(kSchema, err) || !Exec(kCreateLookupIndex, err)) return false;
   }
   // Lookups (detokenize) land on random pages: a page cache of SQLite's default 2 MB made every
   // one a pread (measured: over half of a 1M-row detokenize was kernel time). Up to 256 MB,
