@@ -68,16 +68,11 @@ class BatchMerger {
               const CsvWriterOptions& options)
       : job_(job), results_(results), key_index_(key_index), options_(options) {}
 
+  // The key column as the server knows it: re-tokenized when the config tokenizes it.
   bool Init(std::string* err) {
     if (job_.config == nullptr) return true;
-    const ColumnRule* rule = job_.config->Find(job_.key_column);
-    if (rule == nullptr) return true;
-    if (rule->type != TokenType::kHash && rule->type != TokenType::kFpe) {
-      *err = "key column '" + job_.key_column + "' is tokenized as " + TokenTypeName(rule->type) +
-             ", which cannot be re-derived to join; fix: tokenize the key column with HASH or "
-             "FPE";
-      return false;
-    }
+    const ColumnRule* rule = JoinKeyRule(*job_.config, job_.key_column, err);
+    if (rule == nullptr) return err->empty();
     if (job_.keys == nullptr) {
       *err = "key column '" + job_.key_column + "' is tokenized; fix: set SDP_CRYPTO_KEY";
       return false;
@@ -174,6 +169,18 @@ bool LoadResults(const std::string& csv, ResultIndex* out, std::string* err) {
 
 }  // namespace
 
+const ColumnRule* JoinKeyRule(const TokenizationConfig& config, const std::string& key_column,
+                              std::string* err) {
+  err->clear();
+  const ColumnRule* rule = config.Find(key_column);
+  if (rule == nullptr || rule->type == TokenType::kHash || rule->type == TokenType::kFpe) {
+    return rule;
+  }
+  *err = "key column '" + key_column + "' is tokenized as " + TokenTypeName(rule->type) +
+         ", which cannot be re-derived to join; fix: tokenize the key column with HASH or FPE";
+  return nullptr;
+}
+
 bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::string* err) {
   const auto start = std::chrono::steady_clock::now();
   *report = IntegrateReport();
@@ -229,10 +236,8 @@ bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::str
     return false;
   }
 
-  // The key column as the server knows it: re-tokenized when the config tokenizes it.
   CsvWriterOptions batch_options = options;
-  batch_options.write_bom = false;
-  batch_options.continues_output = true;
+  batch_options.continues_output = true;  // after the header: no BOM, no start-of-file quoting
   BatchMerger here(job, results, key_index, batch_options);
   BatchMerger there(job, results, key_index, batch_options);
   if (!here.Init(err) || !there.Init(err)) return false;

@@ -32,6 +32,12 @@ struct IntegrateReport {
   double seconds = 0;
 };
 
+// The rule of `key_column` when `config` tokenizes it, so that the raw key can be re-derived into
+// what the server holds; nullptr with *err empty when the key travels as it is. A rule that
+// cannot be re-derived (RANDOM, MASKED) is nullptr with *err saying why and the fix.
+const ColumnRule* JoinKeyRule(const TokenizationConfig& config, const std::string& key_column,
+                              std::string* err);
+
 bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::string* err);
 
 }  // namespace sdp

@@ -132,14 +132,9 @@ bool CheckTokenizedKeyJoins(const RoundTripOptions& options, Failure* failure) {
     if (!LoadTokenizationConfig(options.config_path, &config, &err)) {
       return Fail(failure, kExitConfig, err);
     }
-    if (const ColumnRule* rule = config.Find(options.key_column)) {
-      if (rule->type != TokenType::kHash && rule->type != TokenType::kFpe) {
-        return Fail(failure, kExitConfig,
-                    "key column '" + options.key_column + "' is tokenized as " +
-                        TokenTypeName(rule->type) +
-                        ", which cannot be re-derived to join; fix: tokenize the key column "
-                        "with HASH or FPE");
-      }
+    const ColumnRule* rule = JoinKeyRule(config, options.key_column, &err);
+    if (!err.empty()) return Fail(failure, kExitConfig, err);
+    if (rule != nullptr) {
       KeyRing keys;
       if (!LoadKeyRingFromEnv("SDP_CRYPTO_KEY", &keys, &err)) {
         return Fail(failure, kExitConfig, err);

@@ -139,5 +139,36 @@ TEST(IntegrateTest, BadInputLeavesNoOutput) {
   EXPECT_FALSE(FileExists(job.output));
 }
 
+// Which key columns can be joined on once tokenized: HASH and FPE are re-derived from the raw
+// key; RANDOM and MASKED cannot be, and say so with the fix; an untokenized key is no rule.
+TEST(IntegrateTest, JoinKeyRuleOnlyForReDerivableTokens) {
+  TokenizationConfig config;
+  std::string err;
+  ASSERT_TRUE(ParseTokenizationConfig(R"(version: 1
+source_table: customers
+columns:
+  customer_id: { token_type: HASH }
+  account: { token_type: FPE, algorithm: FF1, alphabet: digits }
+  email: { token_type: RANDOM }
+  phone: { token_type: MASKED, mask: last4 }
+)",
+                                      "test.yml", &config, &err))
+      << err;
+  for (const char* key : {"customer_id", "account"}) {
+    const ColumnRule* rule = JoinKeyRule(config, key, &err);
+    ASSERT_NE(rule, nullptr) << key;
+    EXPECT_EQ(rule->column, key);
+    EXPECT_TRUE(err.empty()) << err;
+  }
+  EXPECT_EQ(JoinKeyRule(config, "amount", &err), nullptr);
+  EXPECT_TRUE(err.empty()) << err;
+  EXPECT_EQ(JoinKeyRule(config, "email", &err), nullptr);
+  EXPECT_EQ(err,
+            "key column 'email' is tokenized as RANDOM, which cannot be re-derived to join; fix: "
+            "tokenize the key column with HASH or FPE");
+  EXPECT_EQ(JoinKeyRule(config, "phone", &err), nullptr);
+  EXPECT_NE(err.find("tokenized as MASKED"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace sdp
