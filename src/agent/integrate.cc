@@ -41,28 +41,33 @@ struct ResultRow {
 // its own cursor.
 class ResultIndex {
  public:
-  // Marks every result whose key may occur more than once (equal 64-bit hashes: a false positive
+  // Marks every result whose key may occur more than once (equal hash tags: a false positive
   // only costs an exact lookup) and records, for the keys that really do, their last result and
   // whether their results disagree.
   void Prepare() {
     const size_t n = rows.size();
-    may_repeat_.assign(n, 0);
+    // Past 2^32 results (not a real case: the arena alone would be over 100 GB) a row would not
+    // fit a slot: every key then takes the exact path.
+    may_repeat_.assign(n, n > UINT32_MAX ? 1 : 0);
+    // Open addressing on 8-byte slots (the upper half of the key's hash, and its row): for 1M
+    // results a 16 MB table that stays cheap next to the join itself.
     size_t capacity = 16;
-    while (capacity < 2 * n) capacity <<= 1;
+    while (capacity < 2 * n && n <= UINT32_MAX) capacity <<= 1;
     struct Slot {
-      uint64_t hash = 0;  // 0: empty
-      size_t row = 0;
+      uint32_t tag = 0;  // 0: empty
+      uint32_t row = 0;
     };
     std::vector<Slot> slots(capacity);
     const std::hash<std::string_view> hasher;
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t hash = hasher(rows[i].key) | 1;
+    for (size_t i = 0; i < n && n <= UINT32_MAX; ++i) {
+      const uint64_t hash = hasher(rows[i].key);
+      const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1;
       for (size_t at = hash & (capacity - 1);; at = (at + 1) & (capacity - 1)) {
-        if (slots[at].hash == 0) {
-          slots[at] = Slot{hash, i};
+        if (slots[at].tag == 0) {
+          slots[at] = Slot{tag, static_cast<uint32_t>(i)};
           break;
         }
-        if (slots[at].hash == hash) {
+        if (slots[at].tag == tag) {
           may_repeat_[slots[at].row] = 1;
           may_repeat_[i] = 1;
           break;
