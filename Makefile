@@ -74,6 +74,9 @@ $(BUILDDIR)/bench/integrate-local: $(BUILDDIR)/obj/bench/tools/integrate_local.o
 -include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d \
          $(BUILDDIR)/obj/bench/tools/integrate_local.d
 
+# SDP_VERSION comes from sdp.control: a version bump rebuilds the objects that compile it in.
+$(BUILDDIR)/obj/src/agent/main.o $(BUILDDIR)/obj/src/agent/http_transport.o: sdp.control
+
 # libFuzzer targets (test/fuzz/*_fuzzer.cc) built with clang, ASan and UBSan in build-fuzz/.
 FUZZDIR  = build-fuzz
 FUZZERS  = $(basename $(notdir $(wildcard test/fuzz/*_fuzzer.cc)))

@@ -79,9 +79,9 @@ AS $$ SELECT set_config('response.status', status::text, true) $$;
 --   upload  {"batch_id","accepted_records","status"}
 --   process {"batch_id","processed_records","model_version","status"}
 --   chunk   {"batch_id","seq","accepted_records"}
-CREATE TYPE sdp.sdp_api_upload AS (batch_id uuid, accepted_records bigint, status sdp.sdp_batch_status);
+CREATE TYPE sdp.sdp_api_upload AS (batch_id uuid, accepted_records bigint, status sdp.batch_state);
 CREATE TYPE sdp.sdp_api_processed AS (batch_id uuid, processed_records bigint, model_version text,
-                                      status sdp.sdp_batch_status);
+                                      status sdp.batch_state);
 CREATE TYPE sdp.sdp_api_chunk AS (batch_id uuid, seq integer, accepted_records bigint);
 
 CREATE FUNCTION sdp.sdp_api_upload_json(b sdp.sdp_batch) RETURNS json

@@ -64,7 +64,7 @@ $$;
 
 -- Aggregate counts for dashboards (sdp_viewer and up): no client ids, no rows.
 CREATE FUNCTION sdp.sdp_batch_counts()
-RETURNS TABLE(status sdp.sdp_batch_status, batches bigint, records bigint)
+RETURNS TABLE(status sdp.batch_state, batches bigint, records bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
