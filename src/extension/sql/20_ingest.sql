@@ -15,21 +15,27 @@ CREATE TYPE sdp._load_result AS (columns text[], records bigint);
 
 CREATE FUNCTION sdp._load_csv(batch_id uuid, client_id text, csv text, key_column text,
                               first_row_no bigint, columns text[], chunk_seq integer)
-  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv' LANGUAGE C VOLATILE;
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer) IS
   'internal: parse CSV (header when columns is NULL) and bulk-insert tokenized_record rows';
 CREATE FUNCTION sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text)
-  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json' LANGUAGE C VOLATILE;
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp._load_json(uuid, text, jsonb, text) IS
   'internal: bulk-insert tokenized_record rows from a JSON array of flat objects';
 CREATE FUNCTION sdp._sha256_hex(data text) RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_sha256_hex' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_sha256_hex' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp._sha256_update(state bytea, data text) RETURNS bytea
-  AS 'MODULE_PATHNAME', 'sdp_sha256_update' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_sha256_update' LANGUAGE C IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp._sha256_final(state bytea) RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_sha256_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_sha256_final' LANGUAGE C IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp._max_batch_bytes() RETURNS bigint
-  AS 'MODULE_PATHNAME', 'sdp_max_batch_bytes' LANGUAGE C STABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_max_batch_bytes' LANGUAGE C STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 
 -- The sdp_batch view of a batch row.
 CREATE FUNCTION sdp._batch_out(b sdp.processing_batch) RETURNS sdp.sdp_batch
