@@ -491,7 +491,9 @@ COMMENT ON FUNCTION sdp.sdp_batch_seal(uuid, integer, text) IS
 -- transaction, and its idempotency key is released: the same upload run again (say, once the
 -- limit was raised) opens a new batch instead of finding this FAILED one. Aborting a FAILED
 -- batch again returns it unchanged; a sealed batch (RECEIVED and later) is PT409; another
--- client's batch is PT404, like an unknown one.
+-- client's batch is PT404, like an unknown one. A batch under legal hold (itself or its client,
+-- 79_retention.sql) is 42501 and keeps its rows: aborting deletes them, and a hold stops every
+-- deletion.
 CREATE FUNCTION sdp.sdp_batch_abort(batch_id uuid, reason text DEFAULT NULL)
 RETURNS sdp.sdp_batch
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -506,6 +508,13 @@ BEGIN
   IF b.status <> 'UPLOADING' THEN
     RAISE EXCEPTION USING ERRCODE = 'PT409',
       MESSAGE = format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status);
+  END IF;
+  IF sdp._is_held(b.client_id, b.batch_id) THEN
+    RAISE LOG 'sdp abort refused: batch % is under legal hold (role=% login=%)', b.batch_id,
+      sdp.sdp_caller_role(), pg_catalog.session_user();
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('batch %s is under legal hold: its staged rows cannot be deleted', b.batch_id),
+      HINT = 'an administrator must release the hold (sdp_release_hold) before the upload can be aborted';
   END IF;
   DELETE FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id;
   DELETE FROM sdp.batch_chunk k WHERE k.batch_id = b.batch_id;
