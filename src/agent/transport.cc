@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "agent/secret_env.h"
 #include "pg_transport.h"
 
 namespace sdp {
@@ -22,7 +23,10 @@ TransportOptions TransportOptionsFromEnv(const std::string& url_flag, const std:
   TransportOptions options;
   options.url = url_flag.empty() ? env("SDP_SERVER_URL") : url_flag;
   options.client_id = client_id;
-  options.api_key = env("SDP_API_KEY");
+  // Taken out of the environment at start-up (secret_env.h), so never read with getenv().
+  if (const SecretBuffer* api_key = TakeSecretEnv("SDP_API_KEY")) {
+    options.api_key.assign(reinterpret_cast<const char*>(api_key->data()), api_key->size());
+  }
   options.ca_bundle = env("SDP_CA_BUNDLE");
   options.client_cert = env("SDP_CLIENT_CERT");
   options.client_key = env("SDP_CLIENT_KEY");
