@@ -18,8 +18,10 @@ cd "$repo"
 only=${2:-}
 [[ "${1:-}" == "--only" ]] || only=""
 BUILDDIR=${BUILDDIR:-build}
-results="$repo/$BUILDDIR/check"
-[[ "${SDP_STRESS:-0}" == 1 ]] && results="$repo/$BUILDDIR/stress"
+builddir=$BUILDDIR
+[[ $builddir == /* ]] || builddir="$repo/$builddir"
+results="$builddir/check"
+[[ "${SDP_STRESS:-0}" == 1 ]] && results="$builddir/stress"
 mkdir -p "$results"
 : >"$results/summary"
 
@@ -29,16 +31,26 @@ record() {  # suite passed failed
 }
 
 run_gtest() {
-  echo "== GoogleTest: $BUILDDIR/sdp-tests"
+  echo "== GoogleTest: $builddir/sdp-tests"
   local log="$results/gtest.log"
-  "$BUILDDIR/sdp-tests" --gtest_color=no 2>&1 | tee "$log" | grep -E '^\[  (FAILED|PASSED) |^\[==========\]' || true
+  "$builddir/sdp-tests" --gtest_color=no 2>&1 | tee "$log" | grep -E '^\[  (FAILED|PASSED) |^\[==========\]'
+  # The binary's own status, not the summary lines: LeakSanitizer reports after the last test and
+  # makes the process exit non-zero while every test printed PASSED (so does a crash in a static
+  # destructor, or a sanitizer report outside any test).
+  local status=${PIPESTATUS[0]}
   local passed failed
   passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$log" | tail -n 1)
   failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below:.*/\1/p' "$log" | tail -n 1)
   if [[ -z "$passed" ]]; then  # crashed before the summary
-    echo "GoogleTest did not finish; see $log" >&2
+    echo "GoogleTest did not finish (exit status $status); see $log" >&2
     record gtest 0 1
     return
+  fi
+  if ((status != 0)) && ((${failed:-0} == 0)); then
+    echo "GoogleTest exited with status $status although no test failed" \
+      "(a sanitizer report after the tests, e.g. LeakSanitizer); see $log" >&2
+    grep -E '^(==[0-9]+==|SUMMARY: )' "$log" | head -n 20 >&2
+    failed=1
   fi
   record gtest "${passed:-0}" "${failed:-0}"
 }

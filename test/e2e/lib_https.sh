@@ -8,6 +8,8 @@
 #                      SDP_SERVER_URL=https://127.0.0.1:<port>  SDP_CA_BUNDLE=<ca.crt>
 #                      SDP_HTTPS_WRONG_CA=<a CA that did not sign the server certificate>
 #                      SDP_HTTPS_DIR  SDP_HTTPS_PORT  SDP_GATEWAY_URL=http://127.0.0.1:<port>
+#                    Reads SDP_HTTPS_MAX_BODY (Caddy's body limit, 16MB) and SDP_CADDY_LOG_LEVEL
+#                    (INFO; DEBUG logs every proxied request). Logs: $SDP_HTTPS_DIR/{caddy,gateway}.log.
 #   https_stop       stops Caddy and the gateway by PID (also run at exit: https_start
 #                    registers it with lib.sh's e2e_at_exit).
 #   https_client ID KEY   registers a client with a known API key in $PGDATABASE.
@@ -134,7 +136,7 @@ SQL
     port=$(https_free_port)
     SDP_SITE_ADDRESS="https://127.0.0.1:$port" SDP_UPSTREAM="127.0.0.1:$gport" \
       SDP_TLS_CERT="$d/server.crt" SDP_TLS_KEY="$d/server.key" SDP_CADDY_ADMIN=off SDP_BIND=127.0.0.1 \
-      SDP_MAX_BODY="${SDP_HTTPS_MAX_BODY:-16MB}" \
+      SDP_MAX_BODY="${SDP_HTTPS_MAX_BODY:-16MB}" SDP_CADDY_LOG_LEVEL="${SDP_CADDY_LOG_LEVEL:-INFO}" \
       XDG_DATA_HOME="$d/caddy-data" XDG_CONFIG_HOME="$d/caddy-config" HOME="$d" \
       caddy run --config "$https_repo/docker/caddy/Caddyfile" --adapter caddyfile \
       >"$d/caddy.log" 2>&1 &

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The product's core promise: after a full round trip over libpq (process-batch, then
-# upload-batch / status / integrate-results by hand) of realistic customers tokenized with
-# configs/customers_tokenization.yml, none of the raw values of the input's PII columns (every
-# distinct value of length >= 5), no API key and no SDP_CRYPTO_KEY appear in
+# upload-batch / status / integrate-results by hand) and the same over HTTPS (agent -> Caddy with
+# TLS -> the PostgREST test double -> PostgreSQL, lib_https.sh) of realistic customers tokenized
+# with configs/customers_tokenization.yml, none of the raw values of the input's PII columns
+# (every distinct value of length >= 5), no API key and no SDP_CRYPTO_KEY appear in
 #   - a pg_dump of the server database,
 #   - the PostgreSQL server log written meanwhile with log_statement = 'all' (and bind parameters
 #     logged in full, also on error),
 #   - the agent's own logs (stderr, JSON events at debug level),
-#   - the tokenized file the agent sent.
+#   - the tokenized file the agent sent,
+#   - Caddy's log (at debug level, so every proxied request is logged with its headers; an
+#     oversize upload makes it log an error with the request too) and the gateway's log.
 # Prints "leaked 0 of N values". A token equal to its own row's raw value counts as a leak; a raw
 # value that happens to be another row's token (an FPE'd SSN is a 9-digit number: ~rows^2/10^9
 # of them are someone else's real SSN) is reported and left out of N. The scanner (test/e2e/pii_scan.py) first proves it can fail:
 # on the raw input it must find all N values, and every secret in a file holding them. Secrets:
 # the API key (used by the superuser and by a non-admin login role), a wrong key that is refused,
-# the login role's password and SDP_CRYPTO_KEY.
+# the login role's password, the HTTPS client's API key, the authenticator's password (the
+# gateway's login) and SDP_CRYPTO_KEY.
 # 10,000 rows; SDP_STRESS=1: 100,000.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_https.sh"
 rows=10000
 [[ "${SDP_STRESS:-0}" == 1 ]] && rows=100000
 [[ -n "${SDP_PG_LOG:-}" && -f "$SDP_PG_LOG" ]] || fail "SDP_PG_LOG not set: run inside test/with_pg.sh"
@@ -52,6 +57,19 @@ DROP ROLE IF EXISTS $login;
 CREATE ROLE $login LOGIN IN ROLE sdp_client;
 ALTER ROLE $login PASSWORD :'pw';
 SQL
+# The HTTPS client and the HTTPS stack (its setup sets the authenticator's password) are made
+# before statement logging starts: the test's own setup is not what is scanned. Caddy logs at
+# debug level (every proxied request with its headers) and refuses bodies over 2 MB (the oversize
+# upload below makes it log an error with the request).
+SDP_HTTPS_API_KEY=$(psql -XAtc "SELECT sdp.sdp_create_client('bank_pii_https')")
+export SDP_HTTPS_API_KEY
+[[ ${#SDP_HTTPS_API_KEY} -ge 16 ]] || fail "no API key created for the HTTPS client"
+libpq_url=$SDP_SERVER_URL
+SDP_CADDY_LOG_LEVEL=DEBUG SDP_HTTPS_MAX_BODY=2MB https_start sdp_e2e_pii || fail "HTTPS stack did not start"
+https_url=$SDP_SERVER_URL
+export SDP_SERVER_URL=$libpq_url
+SDP_AUTHENTICATOR_PASSWORD=$(cat "$SDP_HTTPS_DIR/authenticator.pw")
+export SDP_AUTHENTICATOR_PASSWORD
 log_start=$(stat -c %s "$SDP_PG_LOG")
 log_settings SET " = 'all'" " = -1"
 for _ in $(seq 50); do
@@ -102,28 +120,89 @@ awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "round trip of %d rows: 
 [[ $(wc -l <"$w/merged.csv") == $((rows + 1)) ]] || fail "merged rows"
 pass "round trip of $rows rows over libpq with an API key, as superuser and as a non-admin role; a wrong key is refused"
 
+# The same round trip over HTTPS, as another client: an upload over Caddy's body limit first
+# (413, the batch aborted), then process-batch, upload-batch, status, integrate-results and a
+# wrong key (401).
+start=$(date +%s.%N)
+set +e
+SDP_API_KEY=$SDP_HTTPS_API_KEY "$agent" upload-batch --file "$sent" --client-id bank_pii_https \
+  --processing-type risk_scoring --chunk-kb 4096 --server-url "$https_url" \
+  >"$w/https-oversize.json" 2>"$w/agent-https-oversize.log"
+rc=$?
+set -e
+[[ $rc == 5 ]] && grep -q '413' "$w/agent-https-oversize.log" || fail "oversize upload over HTTPS: exit $rc, $(cat "$w/agent-https-oversize.log")"
+export SDP_API_KEY_LIBPQ=$SDP_API_KEY
+export SDP_API_KEY=$SDP_HTTPS_API_KEY SDP_SERVER_URL=$https_url
+"$agent" process-batch --raw-input "$w/raw.csv" --output "$w/merged-https.csv" --config "$cfg" \
+  --vault "$w/vault.db" --client-id bank_pii_https --processing-type risk_scoring \
+  --use-dev-processor --chunk-kb 1024 >"$w/https-summary.json" 2>"$w/agent-https-process.log" ||
+  fail "process-batch over HTTPS: $(tail -n 3 "$w/agent-https-process.log")"
+grep -q '"status":"PROCESSED"' "$w/https-summary.json" || fail "not processed over HTTPS: $(cat "$w/https-summary.json")"
+https_sent="$w/merged-https.csv.tokenized.csv"
+https_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch_id"])' "$w/https-summary.json")
+[[ $https_id != "$id" ]] || fail "the HTTPS client got the libpq client's batch"
+"$agent" upload-batch --file "$https_sent" --client-id bank_pii_https --processing-type risk_scoring \
+  --chunk-kb 1024 >"$w/https-upload.json" 2>"$w/agent-https-upload.log"
+grep -q "\"batch_id\":\"$https_id\"" "$w/https-upload.json" || fail "upload-batch over HTTPS: another batch: $(cat "$w/https-upload.json")"
+"$agent" status --batch-id "$https_id" --client-id bank_pii_https >"$w/https-status.json" 2>"$w/agent-https-status.log"
+grep -q '"status":"PROCESSED"' "$w/https-status.json" || fail "status over HTTPS: $(cat "$w/https-status.json")"
+"$agent" integrate-results --batch-id "$https_id" --raw-input "$w/raw.csv" --output "$w/merged-https2.csv" \
+  --config "$cfg" --client-id bank_pii_https >"$w/https-integrate.json" 2>"$w/agent-https-integrate.log"
+cmp -s "$w/merged.csv" "$w/merged-https.csv" || fail "HTTPS merged output differs from libpq's"
+cmp -s "$w/merged.csv" "$w/merged-https2.csv" || fail "HTTPS integrate-results differs from libpq's"
+set +e
+SDP_API_KEY=$SDP_WRONG_KEY "$agent" status --batch-id "$https_id" --client-id bank_pii_https \
+  >/dev/null 2>"$w/agent-https-wrong-key.log"
+rc=$?
+set -e
+[[ $rc == 5 ]] && grep -q '401' "$w/agent-https-wrong-key.log" || fail "wrong key over HTTPS: exit $rc, $(cat "$w/agent-https-wrong-key.log")"
+export SDP_API_KEY=$SDP_API_KEY_LIBPQ SDP_SERVER_URL=$libpq_url
+unset SDP_API_KEY_LIBPQ
+awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "round trip of %d rows over HTTPS: %.1f s\n", '"$rows"', b - a }'
+# Caddy and the gateway stopped (their logs complete), the logs kept for the scan.
+https_kill "$https_caddy_pid"
+https_kill "$https_gateway_pid"
+cp "$SDP_HTTPS_DIR/caddy.log" "$w/caddy.log"
+cp "$SDP_HTTPS_DIR/gateway.log" "$w/gateway.log"
+https_stop
+# The logs really hold the requests (else their scan proves nothing): Caddy every proxied request
+# with its headers and the 413 with the request, the gateway one line per request.
+grep -q '"X-Client-Id":\["bank_pii_https"\]' "$w/caddy.log" || fail "Caddy's log has no request headers"
+grep -q '"status":413' "$w/caddy.log" || grep -q 'request body too large' "$w/caddy.log" ||
+  fail "Caddy's log has no record of the 413"
+grep -q 'POST /rpc/batch_append -> 200' "$w/gateway.log" || fail "the gateway's log has no request"
+pass "round trip of $rows rows over HTTPS (Caddy, gateway): same merged output; 413 over the body limit; a wrong key is refused"
+
 log_settings RESET "" ""
 tail -c +"$((log_start + 1))" "$SDP_PG_LOG" >"$w/server.log"
 # The server log really holds the statements and their parameters (else the scan proves nothing).
 grep -q 'sdp_batch_append' "$w/server.log" || fail "server log has no logged statement"
 grep -q 'DETAIL:  parameters: \$1 = ' "$w/server.log" || fail "server log has no bind parameters"
+# ... and the HTTPS requests' statements: the settings with the request headers, as PostgREST
+# sends them (bind parameters; sdp_authenticator's log_parameter_max_length = 0 keeps them out).
+grep -q "set_config('request.headers', \$6, true)" "$w/server.log" || fail "server log has no HTTPS request"
 pg_dump --no-owner sdp_e2e_pii >"$w/server_dump.sql"
-[[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record") == "$rows" ]] || fail "rows on the server"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record") == "$((rows * 2))" ]] || fail "rows on the server (a batch per client)"
 first_token=$(sed -n '2p' "$sent" | cut -d, -f1)
 grep -qF -- "$first_token" "$w/server_dump.sql" || fail "the dump does not hold the tokenized rows"
-cat "$w"/agent-*.log "$w"/summary.json "$w"/upload*.json "$w"/status*.json "$w"/integrate.json >"$w/agent.log"
+cat "$w"/agent-*.log "$w"/summary.json "$w"/upload*.json "$w"/status*.json "$w"/integrate.json \
+  "$w"/https-*.json >"$w/agent.log"
 echo "server log slice $(wc -l <"$w/server.log") lines, dump $(du -h "$w/server_dump.sql" | cut -f1)"
 
-secrets="--secret-env SDP_API_KEY --secret-env SDP_CRYPTO_KEY --secret-env SDP_WRONG_KEY --secret-env SDP_LOGIN_PASSWORD"
+secret_vars="SDP_API_KEY SDP_CRYPTO_KEY SDP_WRONG_KEY SDP_LOGIN_PASSWORD SDP_HTTPS_API_KEY SDP_AUTHENTICATOR_PASSWORD"
+secrets=""
+for v in $secret_vars; do
+  secrets+=" --secret-env $v"
+  printf '%s=%s\n' "$v" "${!v}"
+done >"$w/secrets.env"
 # The scanner can fail: on the raw input it finds every value, and every secret in a file of them.
-printf '%s=%s\n' SDP_API_KEY "$SDP_API_KEY" SDP_CRYPTO_KEY "$SDP_CRYPTO_KEY" SDP_WRONG_KEY "$SDP_WRONG_KEY" \
-  SDP_LOGIN_PASSWORD "$SDP_LOGIN_PASSWORD" >"$w/secrets.env"
 python3 "$scan" scan "$w/scan" $secrets --expect-all \
   "raw=$w/raw.csv" "secrets=$w/secrets.env" || fail "the scanner misses values it must find"
-pass "scanner finds all $n values in the raw input and all 4 secrets"
+pass "scanner finds all $n values in the raw input and all 6 secrets"
 
-python3 "$scan" scan "$w/scan" $secrets \
-  --tokens "$w/raw.csv" "$sent" "pg_dump=$w/server_dump.sql" "server_log=$w/server.log" "agent_logs=$w/agent.log" \
-  "sent_file=$sent" || fail "raw PII or a secret left the client (columns above)"
-pass "no raw PII value, API key or SDP_CRYPTO_KEY in the dump, server log, agent logs or sent file"
+python3 "$scan" scan "$w/scan" $secrets --tokens "$w/raw.csv" "$sent" --tokens "$w/raw.csv" "$https_sent" \
+  "pg_dump=$w/server_dump.sql" "server_log=$w/server.log" "agent_logs=$w/agent.log" \
+  "sent_file=$sent" "https_sent_file=$https_sent" "caddy_log=$w/caddy.log" "gateway_log=$w/gateway.log" ||
+  fail "raw PII or a secret left the client (columns above)"
+pass "no raw PII value, API key, password or SDP_CRYPTO_KEY in the dump, server log, agent logs, sent file, Caddy's or the gateway's log"
 echo "$checks checks passed"

@@ -4,7 +4,7 @@
     pii_scan.py extract RAW_CSV CONFIG_YML DIR
         Collects every distinct value of length >= 5 of the PII columns (the columns the config
         tokenizes) of RAW_CSV into DIR; prints N.
-    pii_scan.py scan DIR [--secret-env VAR]... [--expect-all] [--tokens RAW_CSV SENT_CSV]
+    pii_scan.py scan DIR [--secret-env VAR]... [--expect-all] [--tokens RAW_CSV SENT_CSV]...
                      LABEL=FILE...
         Searches every FILE for every value (and the secrets named by environment variable: the
         secret values never appear on a command line). Prints per file and in total
@@ -16,6 +16,8 @@
         row's token (format-preserving encryption of a 9-digit SSN maps 100,000 SSNs into 10^9
         values, so about rows^2/10^9 of them are some other customer's real SSN) cannot be told
         apart from that token wherever it appears, so it is reported and left out of N.
+        --tokens may be given once per file sent (e.g. one per transport: RANDOM tokens differ
+        from one tokenize run to the next).
 
 The search is exact and all patterns at once: GNU grep -F (Aho-Corasick) over the bytes for
 values of 8 characters or more, anywhere. Values of 5 to 7 characters (first and last names)
@@ -113,12 +115,17 @@ def coincident(values, cols, raw_path, sent_path):
     return {v for v in values if v in token_cells}, own
 
 
-def scan(outdir, secret_envs, expect_all, targets, tokens=None):
+def scan(outdir, secret_envs, expect_all, targets, tokens=()):
     values = load(outdir)
     own_leaks = {}
     if tokens:
         cols = sorted({c for cs in values.values() for c in cs.split(",")})
-        same, own_leaks = coincident(values, cols, *tokens)
+        same = set()
+        for raw_path, sent_path in tokens:
+            same_here, own_here = coincident(values, cols, raw_path, sent_path)
+            same |= same_here
+            for c, k in own_here.items():
+                own_leaks[c] = own_leaks.get(c, 0) + k
         if same:
             by_col = {}
             for v in same:
@@ -194,11 +201,11 @@ def main(argv):
         return 0
     if len(argv) >= 2 and argv[0] == "scan":
         outdir, rest = argv[1], argv[2:]
-        secret_envs, targets, expect_all, tokens = [], [], False, None
+        secret_envs, targets, expect_all, tokens = [], [], False, []
         i = 0
         while i < len(rest):
             if rest[i] == "--tokens":
-                tokens = (rest[i + 1], rest[i + 2])
+                tokens.append((rest[i + 1], rest[i + 2]))
                 i += 3
             elif rest[i] == "--secret-env":
                 secret_envs.append(rest[i + 1])

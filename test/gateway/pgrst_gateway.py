@@ -11,9 +11,9 @@ Per request, exactly as PostgREST v12 does for POST/GET/HEAD /rpc/<fn>:
   1. read the whole body; parse JSON / form bodies before any SQL runs;
   2. BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE for POST to a VOLATILE function, READ ONLY
      for GET/HEAD and for STABLE/IMMUTABLE functions;
-  3. one `select set_config(k, v, true), ...`: search_path, role, request.jwt.claims,
-     request.method, request.path, request.headers (lowercased names, no cookie),
-     request.cookies;
+  3. one `select set_config(k, $n, true), ...` with bind parameters: search_path, role,
+     request.jwt.claims, request.method, request.path, request.headers (lowercased names, no
+     cookie), request.cookies;
   4. `select <pre-request>()`;
   5. call the function (text/plain -> single unnamed text parameter = $1; JSON object -> named
      arguments through json_to_record, PostgreSQL doing the casts), then read response.status
@@ -27,6 +27,8 @@ Usage (binds 127.0.0.1 only; --port 0 picks a free port and writes it to --port-
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import http.server
 import json
 import os
@@ -139,6 +141,63 @@ def db_error(exc):
     if code == "42501":
         err.headers.append(("WWW-Authenticate", "Bearer"))
     return err
+
+
+class BoundStatement:
+    """libpq's PQexecParams on a psycopg2 connection: a statement with real bind parameters.
+
+    psycopg2 splices every parameter into the statement text on the client. PostgREST sends the
+    request's settings (request.headers, with X-API-Key) as bind parameters instead, and the
+    install script sets log_parameter_max_length = 0 for sdp_authenticator, so a server that logs
+    every statement logs "$6" and never the key. Spliced in, the key would be in that log: the
+    double would report a leak PostgREST does not have, and could not show the one it would have
+    if that role setting went missing. Text parameters, text results, one statement."""
+
+    PGRES_COMMAND_OK, PGRES_TUPLES_OK = 1, 2
+    PG_DIAG_SQLSTATE, PG_DIAG_MESSAGE_PRIMARY = ord("C"), ord("M")
+    _lib = None
+
+    @classmethod
+    def lib(cls):
+        if cls._lib is None:
+            lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
+            lib.PQexecParams.restype = ctypes.c_void_p
+            lib.PQexecParams.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
+                                         ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
+                                         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+            lib.PQresultStatus.restype = ctypes.c_int
+            lib.PQresultStatus.argtypes = [ctypes.c_void_p]
+            lib.PQresultErrorField.restype = ctypes.c_char_p
+            lib.PQresultErrorField.argtypes = [ctypes.c_void_p, ctypes.c_int]
+            lib.PQerrorMessage.restype = ctypes.c_char_p
+            lib.PQerrorMessage.argtypes = [ctypes.c_void_p]
+            lib.PQclear.restype = None
+            lib.PQclear.argtypes = [ctypes.c_void_p]
+            cls._lib = lib
+        return cls._lib
+
+    @classmethod
+    def execute(cls, conn, sql, params):
+        """Runs sql ($1, $2, ... placeholders) with params as text; ApiError on any error."""
+        lib = cls.lib()
+        values = (ctypes.c_char_p * len(params))(*[p.encode("utf-8") for p in params])
+        res = lib.PQexecParams(ctypes.c_void_p(conn.pgconn_ptr), sql.encode("utf-8"), len(params),
+                               None, values, None, None, 0)
+        try:
+            if res and lib.PQresultStatus(res) in (cls.PGRES_COMMAND_OK, cls.PGRES_TUPLES_OK):
+                return
+            if not res:  # out of memory or the connection is gone
+                message = (lib.PQerrorMessage(ctypes.c_void_p(conn.pgconn_ptr)) or b"").decode(
+                    "utf-8", "replace").strip()
+                raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.",
+                               message or None)
+            code = (lib.PQresultErrorField(res, cls.PG_DIAG_SQLSTATE) or b"").decode()
+            message = (lib.PQresultErrorField(res, cls.PG_DIAG_MESSAGE_PRIMARY) or b"").decode(
+                "utf-8", "replace")
+            raise ApiError(pg_error_status(code, message), code, message)
+        finally:
+            if res:
+                lib.PQclear(res)
 
 
 class Pool:
@@ -483,16 +542,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 continue
             hdrs[lname] = value
         method = "GET" if self.command == "HEAD" else self.command
-        cur.execute(
-            "SELECT pg_catalog.set_config('search_path', %s, true),"
-            " pg_catalog.set_config('role', %s, true),"
-            " pg_catalog.set_config('request.jwt.claims', %s, true),"
-            " pg_catalog.set_config('request.method', %s, true),"
-            " pg_catalog.set_config('request.path', %s, true),"
-            " pg_catalog.set_config('request.headers', %s, true),"
-            " pg_catalog.set_config('request.cookies', %s, true)",
-            (quote_ident(cfg.schema), cfg.anon_role, json.dumps({"role": cfg.anon_role}),
-             method, url.path, json.dumps(hdrs), json.dumps(cookies)))
+        BoundStatement.execute(
+            cur.connection,
+            "SELECT pg_catalog.set_config('search_path', $1, true),"
+            " pg_catalog.set_config('role', $2, true),"
+            " pg_catalog.set_config('request.jwt.claims', $3, true),"
+            " pg_catalog.set_config('request.method', $4, true),"
+            " pg_catalog.set_config('request.path', $5, true),"
+            " pg_catalog.set_config('request.headers', $6, true),"
+            " pg_catalog.set_config('request.cookies', $7, true)",
+            [quote_ident(cfg.schema), cfg.anon_role, json.dumps({"role": cfg.anon_role}),
+             method, url.path, json.dumps(hdrs), json.dumps(cookies)])
 
     def invoke(self, cur, fn, args, raw_output, handler_type):
         """Runs the call; returns (status, content type, body)."""
