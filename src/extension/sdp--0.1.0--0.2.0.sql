@@ -1,12 +1,427 @@
 -- sdp 0.1.0 -> 0.2.0 (ALTER EXTENSION sdp UPDATE). Every catalog change between the frozen
 -- releases/sdp--0.1.0.sql and the install script of 0.2.0 (src/extension/sql/*.sql), so an updated
 -- database and a fresh install are the same; test/e2e/upgrade.sh compares the two catalogs.
+-- Function bodies below are copies of the ones in src/extension/sql/ (CREATE OR REPLACE keeps a
+-- function's privileges; a changed result type needs DROP and CREATE, then its grants again).
 \echo Use "ALTER EXTENSION sdp UPDATE TO '0.2.0'" to load this file. \quit
 
--- The batch status enum had the name of the function sdp.sdp_batch_status(uuid): a one-argument
--- call with an untyped literal, sdp.sdp_batch_status('…'), was parsed as a cast to the enum and
--- failed with "invalid input value for enum". Columns and composite types refer to the type by
--- OID, so renaming it is the whole change; no function body names it.
+-- ==== 10_types_tables.sql: the batch status enum had the name of the function
+-- sdp.sdp_batch_status(uuid): a one-argument call with an untyped literal,
+-- sdp.sdp_batch_status('…'), was parsed as a cast to the enum and failed with "invalid input
+-- value for enum". Columns, composite types and function results refer to the type by OID, so
+-- renaming it is the whole change; no function body names it.
 ALTER TYPE sdp.sdp_batch_status RENAME TO batch_state;
+
+-- ==== search_path pinned on the C functions and on sdp_api.pre_request, which had none: a
+-- hostile operator or function earlier in the caller's path (PostgREST puts `public` there)
+-- must not be what their SQL resolves to.
+ALTER FUNCTION sdp.sdp_version() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_selftest_throw(text, text, text, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_selftest_throw_std(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_selftest_pg_error(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_selftest_pg_error_rethrow(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_selftest_spin() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_auth_tenant() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_is_dev() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._load_json(uuid, text, jsonb, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._sha256_hex(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._sha256_update(bytea, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._sha256_final(bytea) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._max_batch_bytes() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8)
+  SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_auth_new_key() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_auth_new_secret() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_auth_key_hash(bytea, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_auth_match(bytea, text, bytea) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_metrics() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp.sdp_metrics_count(text, bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._metrics_request(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp._metrics_batch_trigger() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION sdp_api.pre_request() SET search_path = pg_catalog, pg_temp;
+
+-- ==== 20_ingest.sql: aborting an upload under legal hold is refused (its staged rows stay).
+CREATE OR REPLACE FUNCTION sdp.sdp_batch_abort(batch_id uuid, reason text DEFAULT NULL)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch := sdp._visible_batch(sdp_batch_abort.batch_id, true);
+BEGIN
+  IF b.status = 'FAILED' THEN
+    RETURN sdp._batch_out(b);
+  END IF;
+  IF b.status <> 'UPLOADING' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status);
+  END IF;
+  IF sdp._is_held(b.client_id, b.batch_id) THEN
+    RAISE LOG 'sdp abort refused: batch % is under legal hold (role=% login=%)', b.batch_id,
+      sdp.sdp_caller_role(), pg_catalog.session_user();
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('batch %s is under legal hold: its staged rows cannot be deleted', b.batch_id),
+      HINT = 'an administrator must release the hold (sdp_release_hold) before the upload can be aborted';
+  END IF;
+  DELETE FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id;
+  DELETE FROM sdp.batch_chunk k WHERE k.batch_id = b.batch_id;
+  UPDATE sdp.processing_batch p
+     SET status = 'FAILED', accepted_records = 0, received_bytes = 0, chunks = 0,
+         hash_state = NULL, idempotency_key = NULL,
+         error = 'upload aborted by the client'
+                 || coalesce(': ' || sdp._echo(nullif(sdp_batch_abort.reason, '')), '')
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+
+-- ==== 50_rls.sql, 89_governance_grants.sql: the record, result and version tables are read
+-- only through the functions that access-log and integrity-check the read.
+REVOKE SELECT ON sdp.tokenized_record, sdp.processed_result FROM sdp_client, sdp_admin;
+REVOKE SELECT ON sdp.record_version FROM sdp_admin, sdp_auditor;
+
+-- ==== 75_governance_roles.sql: denials name the login too.
+CREATE OR REPLACE FUNCTION sdp._require_capability(capability text, action text, target text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT sdp._caller_can(capability) THEN
+    RAISE LOG 'sdp access denied: role=% login=% action=% target=%', sdp.sdp_caller_role(),
+      pg_catalog.session_user(), action, coalesce(target, '-');
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('permission denied: %s needs the %s capability', action, capability),
+      HINT = 'see docs/governance.md, "Roles"';
+  END IF;
+END
+$$;
+
+-- ==== 76_audit.sql: audit and access log entries record the login (session_user). The column
+-- is added last, as in the install script; entries written before 0.2.0 get '' (not recorded),
+-- which _audit_canonical leaves out of their canonical text, so the existing chain still
+-- verifies. ADD COLUMN with a constant default fills the old rows without an UPDATE (the
+-- append-only trigger would refuse one); the default is then dropped, as new rows always name
+-- their login.
+ALTER TABLE sdp.audit_log ADD COLUMN login text NOT NULL DEFAULT '';
+ALTER TABLE sdp.audit_log ALTER COLUMN login DROP DEFAULT;
+ALTER TABLE sdp.access_log ADD COLUMN login text NOT NULL DEFAULT '';
+ALTER TABLE sdp.access_log ALTER COLUMN login DROP DEFAULT;
+
+DROP FUNCTION sdp._audit_canonical(bigint, timestamptz, text, text, text, text, jsonb);
+CREATE FUNCTION sdp._audit_canonical(seq bigint, at timestamptz, actor text, login text,
+                                     client_id text, event text, target text, details jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.convert_to(CASE WHEN login = '' THEN
+           pg_catalog.jsonb_build_array(
+             seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+             actor, client_id, event, target, details)
+         ELSE
+           pg_catalog.jsonb_build_array(
+             seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+             actor, login, client_id, event, target, details)
+         END::text, 'UTF8')
+$$;
+
+REVOKE ALL ON FUNCTION sdp._audit_canonical(bigint, timestamptz, text, text, text, text, text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION sdp._audit(p_event text, p_target text, p_details jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_seq bigint;
+  v_prev bytea;
+  v_at timestamptz := pg_catalog.clock_timestamp();
+  v_actor text := sdp.sdp_caller_role();
+  v_login text := pg_catalog.session_user();
+  v_client text := sdp.sdp_auth_tenant();
+  v_details jsonb := coalesce(p_details, '{}');
+  v_hash bytea;
+BEGIN
+  BEGIN
+    SELECT h.seq + 1, h.hash INTO v_seq, v_prev FROM sdp.audit_head h WHERE h.id = 1 FOR UPDATE;
+    v_hash := pg_catalog.sha256(v_prev || sdp._audit_canonical(v_seq, v_at, v_actor, v_login, v_client,
+                                                                p_event, p_target, v_details));
+    INSERT INTO sdp.audit_log (seq, at, actor, login, client_id, event, target, details, prev_hash, entry_hash)
+    VALUES (v_seq, v_at, v_actor, v_login, v_client, p_event, p_target, v_details, v_prev, v_hash);
+    UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
+  EXCEPTION WHEN serialization_failure THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = 'the audit log was appended to concurrently; retry the request';
+  END;
+  RETURN v_seq;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_audit_verify()
+RETURNS TABLE(seq bigint, reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  e sdp.audit_log;
+  v_prev bytea := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');
+  v_expect bigint := 1;
+  h sdp.audit_head;
+BEGIN
+  PERFORM sdp._require_capability('audit', 'audit_verify');
+  FOR e IN SELECT * FROM sdp.audit_log l ORDER BY l.seq LOOP
+    IF e.seq <> v_expect THEN
+      seq := v_expect; reason := 'gap'; RETURN NEXT; RETURN;
+    END IF;
+    IF e.prev_hash <> v_prev THEN
+      seq := e.seq; reason := 'prev_hash'; RETURN NEXT; RETURN;
+    END IF;
+    IF e.entry_hash <> pg_catalog.sha256(v_prev || sdp._audit_canonical(e.seq, e.at, e.actor, e.login,
+                                           e.client_id, e.event, e.target, e.details)) THEN
+      seq := e.seq; reason := 'entry_hash'; RETURN NEXT; RETURN;
+    END IF;
+    v_prev := e.entry_hash;
+    v_expect := e.seq + 1;
+  END LOOP;
+  SELECT * INTO h FROM sdp.audit_head x WHERE x.id = 1;
+  IF h.seq <> v_expect - 1 OR h.hash <> v_prev THEN
+    seq := v_expect; reason := 'head'; RETURN NEXT;
+  END IF;
+END
+$$;
+
+-- The chain head exported outside the database, and the check against it.
+CREATE FUNCTION sdp.sdp_audit_head(OUT seq bigint, OUT entry_hash text, OUT at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM sdp._require_capability('audit', 'audit_head');
+  SELECT h.seq, pg_catalog.encode(h.hash, 'hex'), l.at INTO seq, entry_hash, at
+    FROM sdp.audit_head h LEFT JOIN sdp.audit_log l ON l.seq OPERATOR(pg_catalog.=) h.seq
+   WHERE h.id OPERATOR(pg_catalog.=) 1;
+  -- The server log is often shipped off the machine: one more copy out of the database's reach.
+  RAISE LOG 'sdp audit head: seq=% entry_hash=% role=% login=%', seq, entry_hash,
+    sdp.sdp_caller_role(), pg_catalog.session_user();
+END
+$$;
+
+COMMENT ON FUNCTION sdp.sdp_audit_head() IS
+  'the audit chain head (seq, entry_hash hex, time) to store outside the database; see sdp_audit_verify_head';
+
+CREATE FUNCTION sdp.sdp_audit_verify_head(head_seq bigint, head_entry_hash text)
+RETURNS TABLE(seq bigint, reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_want bytea;
+  v_have bytea;
+BEGIN
+  PERFORM sdp._require_capability('audit', 'audit_verify');
+  IF head_seq IS NULL OR head_seq < 0 OR head_entry_hash IS NULL
+     OR head_entry_hash !~ '^[0-9a-fA-F]{64}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'an exported audit head is a seq >= 0 and a 64-hex-digit entry_hash (sdp_audit_head())';
+  END IF;
+  v_want := pg_catalog.decode(head_entry_hash, 'hex');
+  RETURN QUERY SELECT v.seq, v.reason FROM sdp.sdp_audit_verify() v;
+  IF FOUND THEN
+    RETURN;
+  END IF;
+  IF head_seq = 0 THEN
+    v_have := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');  -- the empty chain
+  ELSE
+    SELECT l.entry_hash INTO v_have FROM sdp.audit_log l WHERE l.seq = head_seq;
+    IF NOT FOUND THEN
+      seq := head_seq; reason := 'anchor_missing'; RETURN NEXT; RETURN;
+    END IF;
+  END IF;
+  IF v_have <> v_want THEN
+    seq := head_seq; reason := 'anchor_mismatch'; RETURN NEXT;
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION sdp.sdp_audit_verify_head(bigint, text) IS
+  'checks the chain is intact and still holds an exported head (sdp_audit_head); first problem or no row';
+
+REVOKE ALL ON FUNCTION sdp.sdp_audit_head(), sdp.sdp_audit_verify_head(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sdp.sdp_audit_head(), sdp.sdp_audit_verify_head(bigint, text)
+  TO sdp_admin, sdp_auditor;
+
+CREATE OR REPLACE FUNCTION sdp._access(p_action text, p_target text, p_outcome text, p_rows bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE LOG 'sdp access: role=% login=% client=% action=% target=% outcome=% rows=%',
+    sdp.sdp_caller_role(), pg_catalog.session_user(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
+    coalesce(p_target, '-'), p_outcome, coalesce(p_rows::text, '-');
+  IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+    RETURN;
+  END IF;
+  INSERT INTO sdp.access_log (actor, login, client_id, action, target, outcome, rows)
+  VALUES (sdp.sdp_caller_role(), pg_catalog.session_user(), sdp.sdp_auth_tenant(), p_action, p_target,
+          p_outcome, p_rows);
+END
+$$;
+
+-- ==== 77_integrity.sql: deleted rows are integrity failures too (row counts against the batch's
+-- counters); integrity_failure says which problem a row has. Existing failure rows were all MAC
+-- mismatches, which the default records.
+ALTER TABLE sdp.integrity_failure
+  ADD COLUMN problem text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing'));
+
+CREATE OR REPLACE FUNCTION sdp._check_batch_integrity(p_batch_id uuid, p_records boolean, p_results boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k bytea := sdp._integrity_key();
+  b sdp.processing_batch;
+  v_bad bigint := 0;
+  v_rows bigint := 0;
+  v_expected bigint := 0;
+  v_n bigint;
+  v_n_bad bigint;
+BEGIN
+  SELECT * INTO b FROM sdp.processing_batch x WHERE x.batch_id = p_batch_id;
+  IF p_records THEN
+    SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._record_ok(k, r))
+      INTO v_n, v_n_bad FROM sdp.tokenized_record r WHERE r.batch_id = p_batch_id;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.accepted_records;
+  END IF;
+  IF p_results THEN
+    SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._result_ok(k, r))
+      INTO v_n, v_n_bad FROM sdp.processed_result r WHERE r.batch_id = p_batch_id;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.processed_records;
+  END IF;
+  IF v_rows <> v_expected THEN
+    PERFORM sdp._count_integrity_failures(pg_catalog.abs(v_expected - v_rows));
+    RAISE WARNING 'sdp integrity failure: batch % has % row(s) where its counts say %',
+      p_batch_id, v_rows, v_expected;
+    RAISE EXCEPTION USING ERRCODE = 'XX001',
+      MESSAGE = format('integrity check failed for batch %s: %s row(s) stored, %s expected (rows were deleted)',
+                       p_batch_id, v_rows, v_expected),
+      HINT = 'the stored rows were changed outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
+  END IF;
+  IF v_bad > 0 THEN
+    PERFORM sdp._count_integrity_failures(v_bad);
+    RAISE WARNING 'sdp integrity failure: % row(s) of batch % do not match their integrity MAC',
+      v_bad, p_batch_id;
+    RAISE EXCEPTION USING ERRCODE = 'XX001',
+      MESSAGE = format('integrity check failed for %s row(s) of batch %s', v_bad, p_batch_id),
+      HINT = 'the stored rows were changed outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
+  END IF;
+END
+$$;
+
+-- Its result gains `problem`: a new result type, so DROP and CREATE, then its grants.
+DROP FUNCTION sdp.sdp_verify_integrity(uuid);
+CREATE FUNCTION sdp.sdp_verify_integrity(batch_id uuid DEFAULT NULL)
+RETURNS TABLE(table_name text, batch uuid, row_no bigint, client_id text, problem text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k bytea := sdp._integrity_key();
+  v_batch uuid := sdp_verify_integrity.batch_id;
+  v_check bigint := pg_catalog.nextval('sdp.integrity_check_seq');
+  v_bad jsonb;
+BEGIN
+  PERFORM sdp._require_capability('read', 'verify_integrity', v_batch::text);
+  INSERT INTO sdp.integrity_failure (check_no, table_name, batch_id, row_no, client_id, problem)
+    SELECT v_check, 'tokenized_record', r.batch_id, r.row_no, r.client_id, 'mac' FROM sdp.tokenized_record r
+     WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._record_ok(k, r)
+    UNION ALL
+    SELECT v_check, 'processed_result', r.batch_id, r.row_no, r.client_id, 'mac' FROM sdp.processed_result r
+     WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._result_ok(k, r)
+    -- Deleted rows: the numbers missing from 1..accepted_records / 1..processed_records, looked
+    -- for only in batches whose row count differs from their counter.
+    UNION ALL
+    SELECT v_check, 'tokenized_record', b.batch_id, g.n, b.client_id, 'missing'
+      FROM sdp.processing_batch b
+     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.accepted_records) g(n)
+     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
+       AND b.accepted_records <> (SELECT pg_catalog.count(*) FROM sdp.tokenized_record r
+                                   WHERE r.batch_id = b.batch_id)
+       AND NOT EXISTS (SELECT 1 FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id AND r.row_no = g.n)
+    UNION ALL
+    SELECT v_check, 'processed_result', b.batch_id, g.n, b.client_id, 'missing'
+      FROM sdp.processing_batch b
+     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.processed_records) g(n)
+     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
+       AND b.processed_records <> (SELECT pg_catalog.count(*) FROM sdp.processed_result r
+                                    WHERE r.batch_id = b.batch_id)
+       AND NOT EXISTS (SELECT 1 FROM sdp.processed_result r WHERE r.batch_id = b.batch_id AND r.row_no = g.n);
+  IF FOUND THEN
+    -- Identifiers only: table, batch, row numbers (never the row's content).
+    SELECT pg_catalog.jsonb_build_object(
+             'rows', pg_catalog.count(*),
+             'bad', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'table', f.table_name, 'batch_id', f.batch_id, 'row_no', f.row_no,
+                      'problem', f.problem)
+                    ORDER BY f.table_name, f.batch_id, f.row_no))
+      INTO v_bad FROM sdp.integrity_failure f WHERE f.check_no = v_check;
+    PERFORM sdp._audit('integrity.failure', coalesce(v_batch::text, 'all'), v_bad);
+    PERFORM sdp._count_integrity_failures((v_bad ->> 'rows')::bigint);
+  END IF;
+  RETURN QUERY SELECT f.table_name, f.batch_id, f.row_no, f.client_id, f.problem FROM sdp.integrity_failure f
+                WHERE f.check_no = v_check ORDER BY 1, 2, 3;
+END
+$$;
+
+COMMENT ON FUNCTION sdp.sdp_verify_integrity(uuid) IS
+  'rows whose integrity MAC does not match or that were deleted (all batches, or one); counts and audits each failure';
+
+REVOKE ALL ON FUNCTION sdp.sdp_verify_integrity(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sdp.sdp_verify_integrity(uuid) TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor;
+
+-- ==== 79_retention.sql: the rows of a held batch cannot be deleted or truncated either.
+CREATE FUNCTION sdp._refuse_held_row_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_batch uuid;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    IF EXISTS (SELECT 1 FROM sdp.legal_hold h WHERE h.released_at IS NULL) THEN
+      RAISE EXCEPTION USING ERRCODE = '42501',
+        MESSAGE = format('%s cannot be truncated while a legal hold is active', TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+  END IF;
+  SELECT d.batch_id INTO v_batch
+    FROM (SELECT DISTINCT o.batch_id, o.client_id FROM deleted_rows o) d
+   WHERE sdp._is_held(d.client_id, d.batch_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('batch %s is under legal hold: its rows in %s cannot be deleted', v_batch, TG_TABLE_NAME);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tokenized_record_hold AFTER DELETE ON sdp.tokenized_record
+  REFERENCING OLD TABLE AS deleted_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
+
+CREATE TRIGGER processed_result_hold AFTER DELETE ON sdp.processed_result
+  REFERENCING OLD TABLE AS deleted_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
+
+CREATE TRIGGER tokenized_record_hold_truncate BEFORE TRUNCATE ON sdp.tokenized_record
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
+
+CREATE TRIGGER processed_result_hold_truncate BEFORE TRUNCATE ON sdp.processed_result
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
+
+REVOKE ALL ON FUNCTION sdp._refuse_held_row_delete() FROM PUBLIC;
 
 NOTIFY pgrst, 'reload schema';

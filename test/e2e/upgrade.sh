@@ -39,6 +39,11 @@ results_query="SELECT row_no, record_key, round(score::numeric, 9), risk_band, m
                  FROM sdp.sdp_results('$batch'::uuid) ORDER BY row_no"
 q "$db_updated" "$results_query" >"$w/results_before"
 [[ $(wc -l <"$w/results_before") == 3 ]] || fail "expected 3 results at $from_version: $(cat "$w/results_before")"
+# Audit entries of 0.1.0 (client.create, batch.upload, ...): hashed without a login, which 0.2.0
+# records; the chain must still verify after the update.
+audit_before=$(q "$db_updated" "SELECT count(*) FROM sdp.audit_log")
+((audit_before >= 2)) || fail "expected audit entries at $from_version, found $audit_before"
+[[ $(q "$db_updated" "SELECT count(*) FROM sdp.sdp_audit_verify()") == 0 ]] || fail "audit chain broken at $from_version"
 # The bug that made this release: at 0.1.0 the call with an untyped literal is read as a cast to
 # the enum of the same name.
 set +e
@@ -62,21 +67,6 @@ q "$db_updated" "SET client_min_messages = warning; ALTER EXTENSION sdp UPDATE" 
 q "$db_fresh" "SET client_min_messages = warning; CREATE EXTENSION sdp" >/dev/null || fail "CREATE EXTENSION sdp"
 pass "ALTER EXTENSION sdp UPDATE $from_version -> $to_version; fresh $to_version installed"
 
-# --- the two catalogs are the same --------------------------------------------------------------
-for db in "$db_updated" "$db_fresh"; do
-  psql -X -q -d "$db" -f "$repo/test/upgrade/catalog.sql" >"$w/catalog.$db" 2>"$w/catalog.$db.err" ||
-    fail "catalog of $db: $(cat "$w/catalog.$db.err")"
-done
-lines=$(wc -l <"$w/catalog.$db_fresh")
-((lines > 1000)) || fail "catalog of the fresh install has only $lines lines"
-grep -q '^sdp.processing_batch | column' "$w/catalog.$db_fresh" || fail "catalog lists no columns"
-if ! diff -u --label "ALTER EXTENSION sdp UPDATE from $from_version" --label "CREATE EXTENSION sdp ($to_version)" \
-  "$w/catalog.$db_updated" "$w/catalog.$db_fresh" >"$w/catalog.diff"; then
-  head -n 300 "$w/catalog.diff"
-  fail "the updated catalog differs from a fresh install ($(grep -c '^[-+][^-+]' "$w/catalog.diff") lines; - updated, + fresh): extend src/extension/sdp--$from_version--$to_version.sql"
-fi
-pass "updated catalog = fresh catalog ($lines lines)"
-
 # --- the data of 0.1.0 after the update -----------------------------------------------------------
 q "$db_updated" "$results_query" >"$w/results_after"
 cmp -s "$w/results_before" "$w/results_after" ||
@@ -88,5 +78,37 @@ cmp -s "$w/results_before" "$w/results_after" ||
 [[ $(q "$db_updated" "SELECT sdp.sdp_ready() ->> 'schema_version' = sdp.sdp_ready() ->> 'library_version'") == t ]] ||
   fail "schema and library versions differ after the update"
 pass "batch of $from_version readable after the update (same results; sdp_batch_status('<uuid>') works)"
+
+# The audit chain of 0.1.0 verifies after the update; its entries have login '' (not recorded);
+# an entry appended after the update names the login and the chain still verifies, also against
+# an exported head.
+[[ $(q "$db_updated" "SELECT count(*) FROM sdp.sdp_audit_verify()") == 0 ]] ||
+  fail "audit chain broken after the update: $(q "$db_updated" "SELECT * FROM sdp.sdp_audit_verify()")"
+[[ $(q "$db_updated" "SELECT count(*) FROM sdp.audit_log WHERE login = ''") == "$audit_before" ]] ||
+  fail "entries of $from_version should have login ''"
+q "$db_updated" "SELECT sdp.sdp_create_client('upgrade_client_2')" >/dev/null || fail "audited action after the update"
+[[ $(q "$db_updated" "SELECT login FROM sdp.audit_log ORDER BY seq DESC LIMIT 1") == postgres ]] ||
+  fail "entry after the update does not name its login"
+[[ $(q "$db_updated" "SELECT count(*) FROM sdp.sdp_audit_head() h, LATERAL sdp.sdp_audit_verify_head(h.seq, h.entry_hash)") == 0 ]] ||
+  fail "audit chain with old and new entries does not verify after the update"
+pass "audit chain of $from_version verifies after the update, with new entries appended"
+
+
+# --- the two catalogs are the same --------------------------------------------------------------
+for db in "$db_updated" "$db_fresh"; do
+  psql -X -q -d "$db" -f "$repo/test/upgrade/catalog.sql" >"$w/catalog.$db" 2>"$w/catalog.$db.err" ||
+    fail "catalog of $db: $(cat "$w/catalog.$db.err")"
+done
+lines=$(wc -l <"$w/catalog.$db_fresh")
+((lines > 1000)) || fail "catalog of the fresh install has only $lines lines"
+grep -q '^sdp.processing_batch | column' "$w/catalog.$db_fresh" || fail "catalog lists no columns"
+if ! diff -u --label "ALTER EXTENSION sdp UPDATE from $from_version" --label "CREATE EXTENSION sdp ($to_version)" \
+  "$w/catalog.$db_updated" "$w/catalog.$db_fresh" >"$w/catalog.diff"; then
+  head -n 300 "$w/catalog.diff"
+  # The whole diff, for writing the upgrade script: SDP_UPGRADE_DIFF=/path/file.
+  [[ -n "${SDP_UPGRADE_DIFF:-}" ]] && cp "$w/catalog.diff" "$SDP_UPGRADE_DIFF"
+  fail "the updated catalog differs from a fresh install ($(grep -c '^[-+][^-+]' "$w/catalog.diff") lines; - updated, + fresh): extend src/extension/sdp--$from_version--$to_version.sql"
+fi
+pass "updated catalog = fresh catalog ($lines lines)"
 
 echo "upgrade: $checks checks passed"

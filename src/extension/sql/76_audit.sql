@@ -17,15 +17,17 @@ CREATE TABLE sdp.audit_log (
   seq        bigint PRIMARY KEY,
   at         timestamptz NOT NULL,
   actor      text NOT NULL,          -- the calling role (sdp.sdp_caller_role())
-  -- session_user: the login behind actor. After SET ROLE sdp_admin, actor says sdp_admin and
-  -- this names who logged in (under PostgREST: its authenticator role).
-  login      text NOT NULL,
   client_id  text,                   -- the authenticated tenant, if any
   event      text NOT NULL,
   target     text,                   -- batch id, record id, client id, hold id ...
   details    jsonb NOT NULL DEFAULT '{}',
   prev_hash  bytea NOT NULL,
-  entry_hash bytea NOT NULL
+  entry_hash bytea NOT NULL,
+  -- session_user: the login behind actor. After SET ROLE sdp_admin, actor says sdp_admin and
+  -- this names who logged in (under PostgREST: its authenticator role). '' in entries written
+  -- before 0.2.0, which did not record it (no role name is empty). Last column: added in 0.2.0,
+  -- and ALTER EXTENSION sdp UPDATE can only add it at the end (sdp--0.1.0--0.2.0.sql).
+  login      text NOT NULL
 );
 COMMENT ON TABLE sdp.audit_log IS 'append-only, hash-chained audit events (no PII, no secrets)';
 
@@ -52,15 +54,24 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON sdp.audit_log
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON sdp.audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION sdp._audit_refuse_change();
 
--- The canonical text of an entry (what the hash covers).
+-- The canonical text of an entry (what the hash covers). An entry written before 0.2.0 has
+-- login '' and was hashed without it: its canonical text stays the one it was hashed with, so the
+-- chain of a database updated from 0.1.0 still verifies. (Blanking the login of a newer entry
+-- changes its canonical text, so the chain catches that like any other edit.)
 CREATE FUNCTION sdp._audit_canonical(seq bigint, at timestamptz, actor text, login text,
                                      client_id text, event text, target text, details jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT pg_catalog.convert_to(pg_catalog.jsonb_build_array(
-           seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-           actor, login, client_id, event, target, details)::text, 'UTF8')
+  SELECT pg_catalog.convert_to(CASE WHEN login = '' THEN
+           pg_catalog.jsonb_build_array(
+             seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+             actor, client_id, event, target, details)
+         ELSE
+           pg_catalog.jsonb_build_array(
+             seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+             actor, login, client_id, event, target, details)
+         END::text, 'UTF8')
 $$;
 
 -- Appends one event; returns its seq. Internal (owner only): the public functions call it.
@@ -210,12 +221,12 @@ CREATE TABLE sdp.access_log (
   id        bigserial PRIMARY KEY,
   at        timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   actor     text NOT NULL,
-  login     text NOT NULL,        -- session_user (see sdp.audit_log.login)
   client_id text,
   action    text NOT NULL,
   target    text,
   outcome   text NOT NULL CHECK (outcome IN ('allowed', 'denied')),
-  rows      bigint
+  rows      bigint,
+  login     text NOT NULL         -- session_user; '' before 0.2.0 (see sdp.audit_log.login)
 );
 REVOKE ALL ON sdp.access_log FROM PUBLIC;
 
