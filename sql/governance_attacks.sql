@@ -92,6 +92,16 @@ SELECT details -> 'rows' AS rows, jsonb_path_query_array(details, '$.bad[*].prob
 -- Deleting every result of the batch is caught too.
 DELETE FROM sdp.processed_result WHERE batch_id = :'batch';
 SELECT table_name, count(*) AS missing FROM sdp.sdp_verify_integrity(:'batch') GROUP BY 1 ORDER BY 1;
+-- Deleting the last rows and lowering the counters to match: the counts the audit chain recorded
+-- at the seal and at PROCESSED still say 3.
+SELECT (sdp.sdp_ingest_csv('gov_attack', 'risk_scoring', :'csv')).batch_id AS batch2 \gset
+SELECT status FROM sdp.sdp_process_batch(:'batch2');
+DELETE FROM sdp.tokenized_record WHERE batch_id = :'batch2' AND row_no = 3;
+DELETE FROM sdp.processed_result WHERE batch_id = :'batch2' AND row_no = 3;
+UPDATE sdp.processing_batch SET accepted_records = 2, processed_records = 2 WHERE batch_id = :'batch2';
+SELECT code, replace(message, :'batch2', '<batch>') AS message
+  FROM pg_temp.error_of(format('SELECT count(*) FROM sdp.sdp_results(%L)', :'batch2'));
+SELECT table_name, row_no, problem FROM sdp.sdp_verify_integrity(:'batch2');
 
 -- ---- 13: a legal hold stops sdp_batch_abort ---------------------------------------------------
 -- The client stages rows in a chunked upload; an admin places a hold on the client; the client

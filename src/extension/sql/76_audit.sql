@@ -28,6 +28,8 @@ CREATE TABLE sdp.audit_log (
   entry_hash bytea NOT NULL
 );
 COMMENT ON TABLE sdp.audit_log IS 'append-only, hash-chained audit events (no PII, no secrets)';
+-- Events of one batch or client (sdp._audited_counts, 77_integrity.sql, looks a batch's up).
+CREATE INDEX audit_log_target ON sdp.audit_log (target);
 
 CREATE TABLE sdp.audit_head (
   id   integer PRIMARY KEY CHECK (id = 1),

@@ -14,7 +14,7 @@ BEGIN
                 'sdp_audit_head', 'sdp_audit_verify_head',
                 '_audit_batch', '_audit_client',
                 '_integrity_key', '_record_mac', '_result_mac', '_record_ok', '_result_ok',
-                '_count_integrity_failures', '_check_batch_integrity', 'sdp_verify_integrity',
+                '_count_integrity_failures', '_audited_counts', '_check_batch_integrity', 'sdp_verify_integrity',
                 'sdp_integrity_failures_total',
                 '_parse_record_id', 'sdp_record_id', '_lock_record', '_current_version', '_apply_version',
                 'sdp_update_record', '_decide_version', 'sdp_approve_version', 'sdp_reject_version',
