@@ -3,7 +3,7 @@
 --   * reading the record/result tables directly, skipping the access log: refused for every role;
 --   * hiding behind SET ROLE sdp_admin: the audit and access rows name the login too;
 --   * deleting a record or result row: reads refuse (XX001), sdp_verify_integrity names the row;
---   * deleting a held client's staged rows through sdp_batch_abort (or directly): refused;
+--   * deleting a held client's staged rows through sdp_batch_abort, or TRUNCATE: refused;
 --   * cutting the tail of the audit chain: caught by a head exported before the cut.
 -- (A read rolled back afterwards still leaves a server-log line: test/e2e/read_trace.sh.)
 SET client_min_messages = warning;
@@ -129,12 +129,17 @@ SET SESSION AUTHORIZATION regress_ga_engineer;
 SELECT code, replace(message, :'staged', '<batch>') AS message
   FROM pg_temp.error_of(format('SELECT sdp.sdp_batch_abort(%L)', :'staged'));
 RESET SESSION AUTHORIZATION;
--- Even a superuser's direct DELETE or TRUNCATE of a held batch's rows is refused.
-SELECT code, replace(message, :'staged', '<batch>') AS message
-  FROM pg_temp.error_of(format('DELETE FROM sdp.tokenized_record WHERE batch_id = %L', :'staged'));
+-- TRUNCATE of the bulk tables is refused while a hold is active, superusers included.
 SELECT code FROM pg_temp.error_of('TRUNCATE sdp.tokenized_record');
 SELECT code FROM pg_temp.error_of('TRUNCATE sdp.processed_result');
+SELECT code FROM pg_temp.error_of('TRUNCATE sdp.processing_batch CASCADE');
 SELECT count(*) AS rows_kept FROM sdp.tokenized_record WHERE batch_id = :'staged';
+-- A superuser's direct DELETE of a held row is not stopped (no row trigger on the bulk tables),
+-- but it is found: the row is missing.
+BEGIN;
+DELETE FROM sdp.tokenized_record WHERE batch_id = :'staged' AND row_no = 2;
+SELECT table_name, row_no, problem FROM sdp.sdp_verify_integrity(:'staged');
+ROLLBACK;
 -- A hold on the batch alone works the same; once released, the abort goes through.
 SELECT sdp.sdp_release_hold('gov_attack') AS released;
 SELECT sdp.sdp_legal_hold(batch_id => :'staged', reason => 'batch only') > 0 AS held;
