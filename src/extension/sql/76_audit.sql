@@ -30,6 +30,8 @@ CREATE TABLE sdp.audit_log (
   login      text NOT NULL
 );
 COMMENT ON TABLE sdp.audit_log IS 'append-only, hash-chained audit events (no PII, no secrets)';
+-- One batch's events are looked up by target (sdp._audited_counts in 77_integrity.sql, on reads).
+CREATE INDEX audit_log_target ON sdp.audit_log (target);
 
 CREATE TABLE sdp.audit_head (
   id   integer PRIMARY KEY CHECK (id = 1),
