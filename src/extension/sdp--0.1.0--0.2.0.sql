@@ -5,6 +5,11 @@
 -- function's privileges; a changed result type needs DROP and CREATE, then its grants again).
 \echo Use "ALTER EXTENSION sdp UPDATE TO '0.2.0'" to load this file. \quit
 
+-- As in the install script (00_schemas.sql): the script runs as a superuser with the extension's
+-- schema (usually `public`, where the database owner can create objects) in its search_path, so
+-- nothing here may resolve a function or operator through it. Lasts until the end of the script.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 -- ==== 10_types_tables.sql: the batch status enum had the name of the function
 -- sdp.sdp_batch_status(uuid): a one-argument call with an untyped literal,
 -- sdp.sdp_batch_status('…'), was parsed as a cast to the enum and failed with "invalid input
@@ -77,6 +82,41 @@ BEGIN
 END
 $$;
 
+-- ==== 40_auth.sql: key_prefix keeps 6 characters of a key ("sdp_" and 2 random ones), not 8.
+-- Keys stored at 0.1.0 showed 4 random characters there; they are cut to what 0.2.0 keeps.
+CREATE OR REPLACE FUNCTION sdp.sdp_store_key(p_client_id text, p_api_key text, p_create boolean) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_pepper bytea := sdp.sdp_auth_pepper();
+  v_others bytea;
+BEGIN
+  SELECT pg_catalog.string_agg(c.key_hash, ''::bytea) INTO v_others
+    FROM sdp.api_client c WHERE c.client_id <> p_client_id AND c.key_hash IS NOT NULL;
+  IF sdp.sdp_auth_match(v_pepper, p_api_key, coalesce(v_others, ''::bytea)) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = 'this API key is already registered to another client',
+      HINT = 'every client needs its own key; omit api_key to have one generated';
+  END IF;
+  IF p_create THEN
+    INSERT INTO sdp.api_client (client_id, key_hash, key_prefix)
+    VALUES (p_client_id, sdp.sdp_auth_key_hash(v_pepper, p_api_key), pg_catalog.left(p_api_key, 6));
+  ELSE
+    UPDATE sdp.api_client
+       SET key_hash = sdp.sdp_auth_key_hash(v_pepper, p_api_key),
+           key_prefix = pg_catalog.left(p_api_key, 6),
+           key_rotated_at = pg_catalog.now(),
+           revoked_at = NULL
+     WHERE client_id = p_client_id;
+  END IF;
+  RETURN p_api_key;
+END
+$$;
+
+UPDATE sdp.api_client SET key_prefix = pg_catalog.left(key_prefix, 6)
+ WHERE pg_catalog.length(key_prefix) OPERATOR(pg_catalog.>) 6;
+
 -- ==== 50_rls.sql, 89_governance_grants.sql: the record, result and version tables are read
 -- only through the functions that access-log and integrity-check the read.
 REVOKE SELECT ON sdp.tokenized_record, sdp.processed_result FROM sdp_client, sdp_admin;
@@ -109,6 +149,8 @@ ALTER TABLE sdp.audit_log ADD COLUMN login text NOT NULL DEFAULT '';
 ALTER TABLE sdp.audit_log ALTER COLUMN login DROP DEFAULT;
 ALTER TABLE sdp.access_log ADD COLUMN login text NOT NULL DEFAULT '';
 ALTER TABLE sdp.access_log ALTER COLUMN login DROP DEFAULT;
+-- One batch's events are looked up by target (sdp._audited_counts, on every read).
+CREATE INDEX audit_log_target ON sdp.audit_log (target);
 
 DROP FUNCTION sdp._audit_canonical(bigint, timestamptz, text, text, text, text, jsonb);
 CREATE FUNCTION sdp._audit_canonical(seq bigint, at timestamptz, actor text, login text,
@@ -269,11 +311,27 @@ BEGIN
 END
 $$;
 
--- ==== 77_integrity.sql: deleted rows are integrity failures too (row counts against the batch's
--- counters); integrity_failure says which problem a row has. Existing failure rows were all MAC
--- mismatches, which the default records.
+-- ==== 77_integrity.sql: deleted rows and changed row counters are integrity failures too (rows
+-- counted against the batch's counters and against the counts in its audit events);
+-- integrity_failure says which problem it found, and a 'count' problem has no row number.
+-- Existing failure rows were all MAC mismatches, which the default records.
 ALTER TABLE sdp.integrity_failure
-  ADD COLUMN problem text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing'));
+  ADD COLUMN problem text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing', 'count'));
+ALTER TABLE sdp.integrity_failure ALTER COLUMN row_no DROP NOT NULL;
+
+CREATE FUNCTION sdp._audited_counts(p_batch_id uuid, OUT records bigint, OUT processed bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.max((l.details OPERATOR(pg_catalog.->>) 'records')::bigint)
+           FILTER (WHERE l.event OPERATOR(pg_catalog.=) 'batch.upload' AND l.details OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'RECEIVED'),
+         pg_catalog.max((l.details OPERATOR(pg_catalog.->>) 'processed')::bigint)
+           FILTER (WHERE l.event OPERATOR(pg_catalog.=) 'batch.process' AND l.details OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'PROCESSED')
+    FROM sdp.audit_log l
+   WHERE l.target OPERATOR(pg_catalog.=) p_batch_id::text
+$$;
+
+REVOKE ALL ON FUNCTION sdp._audited_counts(uuid) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION sdp._check_batch_integrity(p_batch_id uuid, p_records boolean, p_results boolean)
 RETURNS void
@@ -288,26 +346,30 @@ DECLARE
   v_expected bigint := 0;
   v_n bigint;
   v_n_bad bigint;
+  a record;
 BEGIN
   SELECT * INTO b FROM sdp.processing_batch x WHERE x.batch_id = p_batch_id;
+  a := sdp._audited_counts(p_batch_id);
   IF p_records THEN
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._record_ok(k, r))
       INTO v_n, v_n_bad FROM sdp.tokenized_record r WHERE r.batch_id = p_batch_id;
-    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.accepted_records;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad;
+    v_expected := v_expected + GREATEST(b.accepted_records, a.records);
   END IF;
   IF p_results THEN
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._result_ok(k, r))
       INTO v_n, v_n_bad FROM sdp.processed_result r WHERE r.batch_id = p_batch_id;
-    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.processed_records;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad;
+    v_expected := v_expected + GREATEST(b.processed_records, a.processed);
   END IF;
   IF v_rows <> v_expected THEN
     PERFORM sdp._count_integrity_failures(pg_catalog.abs(v_expected - v_rows));
     RAISE WARNING 'sdp integrity failure: batch % has % row(s) where its counts say %',
       p_batch_id, v_rows, v_expected;
     RAISE EXCEPTION USING ERRCODE = 'XX001',
-      MESSAGE = format('integrity check failed for batch %s: %s row(s) stored, %s expected (rows were deleted)',
-                       p_batch_id, v_rows, v_expected),
-      HINT = 'the stored rows were changed outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
+      MESSAGE = format('integrity check failed for batch %s: %s row(s) stored, %s expected', p_batch_id, v_rows,
+                       v_expected),
+      HINT = 'rows were deleted (or a counter changed) outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
   END IF;
   IF v_bad > 0 THEN
     PERFORM sdp._count_integrity_failures(v_bad);
@@ -340,24 +402,34 @@ BEGIN
     UNION ALL
     SELECT v_check, 'processed_result', r.batch_id, r.row_no, r.client_id, 'mac' FROM sdp.processed_result r
      WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._result_ok(k, r)
-    -- Deleted rows: the numbers missing from 1..accepted_records / 1..processed_records, looked
-    -- for only in batches whose row count differs from their counter.
     UNION ALL
-    SELECT v_check, 'tokenized_record', b.batch_id, g.n, b.client_id, 'missing'
-      FROM sdp.processing_batch b
-     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.accepted_records) g(n)
-     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
-       AND b.accepted_records <> (SELECT pg_catalog.count(*) FROM sdp.tokenized_record r
-                                   WHERE r.batch_id = b.batch_id)
-       AND NOT EXISTS (SELECT 1 FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id AND r.row_no = g.n)
-    UNION ALL
-    SELECT v_check, 'processed_result', b.batch_id, g.n, b.client_id, 'missing'
-      FROM sdp.processing_batch b
-     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.processed_records) g(n)
-     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
-       AND b.processed_records <> (SELECT pg_catalog.count(*) FROM sdp.processed_result r
-                                    WHERE r.batch_id = b.batch_id)
-       AND NOT EXISTS (SELECT 1 FROM sdp.processed_result r WHERE r.batch_id = b.batch_id AND r.row_no = g.n);
+    -- Counts: per batch and table, the counter, the count its audit events recorded and the rows
+    -- stored. A counter that differs from the audited count was changed ('count'); the row numbers
+    -- missing from 1..the larger of the two are deleted rows ('missing'), looked for only where
+    -- the stored count is off.
+    (WITH counts AS (
+       SELECT b.batch_id, b.client_id, t.table_name, t.counter, t.audited,
+              GREATEST(t.counter, t.audited) AS expected, t.stored
+         FROM sdp.processing_batch b
+        CROSS JOIN LATERAL sdp._audited_counts(b.batch_id) a
+        CROSS JOIN LATERAL (VALUES
+                ('tokenized_record', b.accepted_records, a.records,
+                 (SELECT pg_catalog.count(*) FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id)),
+                ('processed_result', b.processed_records, a.processed,
+                 (SELECT pg_catalog.count(*) FROM sdp.processed_result r WHERE r.batch_id = b.batch_id)))
+              AS t(table_name, counter, audited, stored)
+        WHERE v_batch IS NULL OR b.batch_id = v_batch)
+     SELECT v_check, c.table_name, c.batch_id, NULL::bigint, c.client_id, 'count'
+       FROM counts c WHERE c.audited IS NOT NULL AND c.audited <> c.counter
+     UNION ALL
+     SELECT v_check, c.table_name, c.batch_id, g.n, c.client_id, 'missing'
+       FROM counts c CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, c.expected) g(n)
+      WHERE c.stored <> c.expected
+        AND NOT CASE c.table_name
+                  WHEN 'tokenized_record' THEN EXISTS (SELECT 1 FROM sdp.tokenized_record r
+                                                        WHERE r.batch_id = c.batch_id AND r.row_no = g.n)
+                  ELSE EXISTS (SELECT 1 FROM sdp.processed_result r
+                                WHERE r.batch_id = c.batch_id AND r.row_no = g.n) END);
   IF FOUND THEN
     -- Identifiers only: table, batch, row numbers (never the row's content).
     SELECT pg_catalog.jsonb_build_object(
@@ -371,7 +443,7 @@ BEGIN
     PERFORM sdp._count_integrity_failures((v_bad ->> 'rows')::bigint);
   END IF;
   RETURN QUERY SELECT f.table_name, f.batch_id, f.row_no, f.client_id, f.problem FROM sdp.integrity_failure f
-                WHERE f.check_no = v_check ORDER BY 1, 2, 3;
+                WHERE f.check_no = v_check ORDER BY 1, 2, 3 NULLS FIRST;
 END
 $$;
 
@@ -381,47 +453,27 @@ COMMENT ON FUNCTION sdp.sdp_verify_integrity(uuid) IS
 REVOKE ALL ON FUNCTION sdp.sdp_verify_integrity(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sdp.sdp_verify_integrity(uuid) TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor;
 
--- ==== 79_retention.sql: the rows of a held batch cannot be deleted or truncated either.
-CREATE FUNCTION sdp._refuse_held_row_delete() RETURNS trigger
+-- ==== 79_retention.sql: TRUNCATE of the record and result tables is refused while any legal hold
+-- is active (it skips the row trigger that protects held batches).
+CREATE FUNCTION sdp._refuse_truncate_under_hold() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  v_batch uuid;
 BEGIN
-  IF TG_OP = 'TRUNCATE' THEN
-    IF EXISTS (SELECT 1 FROM sdp.legal_hold h WHERE h.released_at IS NULL) THEN
-      RAISE EXCEPTION USING ERRCODE = '42501',
-        MESSAGE = format('%s cannot be truncated while a legal hold is active', TG_TABLE_NAME);
-    END IF;
-    RETURN NULL;
-  END IF;
-  SELECT d.batch_id INTO v_batch
-    FROM (SELECT DISTINCT o.batch_id, o.client_id FROM deleted_rows o) d
-   WHERE sdp._is_held(d.client_id, d.batch_id)
-   LIMIT 1;
-  IF FOUND THEN
+  IF EXISTS (SELECT 1 FROM sdp.legal_hold h WHERE h.released_at IS NULL) THEN
     RAISE EXCEPTION USING ERRCODE = '42501',
-      MESSAGE = format('batch %s is under legal hold: its rows in %s cannot be deleted', v_batch, TG_TABLE_NAME);
+      MESSAGE = format('%s cannot be truncated while a legal hold is active', TG_TABLE_NAME);
   END IF;
   RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER tokenized_record_hold AFTER DELETE ON sdp.tokenized_record
-  REFERENCING OLD TABLE AS deleted_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
-
-CREATE TRIGGER processed_result_hold AFTER DELETE ON sdp.processed_result
-  REFERENCING OLD TABLE AS deleted_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
-
 CREATE TRIGGER tokenized_record_hold_truncate BEFORE TRUNCATE ON sdp.tokenized_record
-  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_truncate_under_hold();
 
 CREATE TRIGGER processed_result_hold_truncate BEFORE TRUNCATE ON sdp.processed_result
-  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_held_row_delete();
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_truncate_under_hold();
 
-REVOKE ALL ON FUNCTION sdp._refuse_held_row_delete() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp._refuse_truncate_under_hold() FROM PUBLIC;
 
 NOTIFY pgrst, 'reload schema';

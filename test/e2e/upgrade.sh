@@ -39,6 +39,11 @@ results_query="SELECT row_no, record_key, round(score::numeric, 9), risk_band, m
                  FROM sdp.sdp_results('$batch'::uuid) ORDER BY row_no"
 q "$db_updated" "$results_query" >"$w/results_before"
 [[ $(wc -l <"$w/results_before") == 3 ]] || fail "expected 3 results at $from_version: $(cat "$w/results_before")"
+# A client with an API key: 0.1.0 kept 8 characters of the key as key_prefix (4 of them random),
+# 0.2.0 keeps 6; the update must cut the stored ones too.
+api_key=$(q "$db_updated" "SELECT sdp.sdp_create_client('upgrade_keyed')")
+[[ $(q "$db_updated" "SELECT key_prefix FROM sdp.api_client WHERE client_id = 'upgrade_keyed'") == "${api_key:0:8}" ]] ||
+  fail "key_prefix at $from_version is not the key's first 8 characters"
 # Audit entries of 0.1.0 (client.create, batch.upload, ...): hashed without a login, which 0.2.0
 # records; the chain must still verify after the update.
 audit_before=$(q "$db_updated" "SELECT count(*) FROM sdp.audit_log")
@@ -77,6 +82,12 @@ cmp -s "$w/results_before" "$w/results_after" ||
   fail "processing_batch.status is not sdp.batch_state after the update"
 [[ $(q "$db_updated" "SELECT sdp.sdp_ready() ->> 'schema_version' = sdp.sdp_ready() ->> 'library_version'") == t ]] ||
   fail "schema and library versions differ after the update"
+[[ $(q "$db_updated" "SELECT key_prefix FROM sdp.api_client WHERE client_id = 'upgrade_keyed'") == "${api_key:0:6}" ]] ||
+  fail "key_prefix stored at $from_version still shows more than 6 characters of the key after the update"
+[[ $(q "$db_updated" "SELECT sdp.sdp_authenticate('$api_key', 'upgrade_keyed')") == upgrade_keyed ]] ||
+  fail "the key of $from_version no longer authenticates after the update"
+[[ $(q "$db_updated" "SELECT count(*) FROM sdp.sdp_verify_integrity()") == 0 ]] ||
+  fail "integrity check of the $from_version data after the update: $(q "$db_updated" "SELECT * FROM sdp.sdp_verify_integrity()")"
 pass "batch of $from_version readable after the update (same results; sdp_batch_status('<uuid>') works)"
 
 # The audit chain of 0.1.0 verifies after the update; its entries have login '' (not recorded);
