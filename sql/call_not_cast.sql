@@ -31,12 +31,15 @@ BEGIN
     v_literal := CASE
       WHEN v_arg = 'uuid'::regtype THEN '00000000-0000-4000-8000-000000000000'
       WHEN v_arg IN ('text'::regtype, 'name'::regtype, 'varchar'::regtype) THEN 'cast_probe'
-      WHEN v_arg IN ('integer'::regtype, 'bigint'::regtype, 'smallint'::regtype) THEN '0'
+      WHEN v_arg IN ('integer'::regtype, 'bigint'::regtype, 'smallint'::regtype, 'numeric'::regtype,
+                     'double precision'::regtype, 'real'::regtype) THEN '0'
       WHEN v_arg = 'boolean'::regtype THEN 'false'
       WHEN v_arg = 'bytea'::regtype THEN '\x00'
       WHEN v_arg IN ('json'::regtype, 'jsonb'::regtype) THEN '{}'
-      WHEN v_arg = 'timestamptz'::regtype THEN '-infinity'
-      WHEN v_arg = 'double precision'::regtype THEN '0'
+      WHEN v_arg IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN '-infinity'
+      WHEN v_arg = 'interval'::regtype THEN '0'
+      WHEN v_arg = 'inet'::regtype THEN '127.0.0.1'
+      WHEN (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = v_arg) = 'A' THEN '{}'
       -- A row of NULLs of a composite type: "(,,)" for three columns.
       WHEN (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = v_arg) = 'c' THEN
         '(' || pg_catalog.repeat(',', (SELECT pg_catalog.count(*)::int - 1 FROM pg_catalog.pg_attribute a
