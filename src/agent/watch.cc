@@ -156,6 +156,13 @@ bool Watcher::Init(std::string* err) {
                                  work_dir_, done_dir_, failed_dir_}) {
     if (!MakeDir(dir, err)) return false;
   }
+  // Claimed files are read through /proc/self/fd (Process): without /proc every file would fail.
+  if (::access("/proc/self/fd", X_OK) != 0) {
+    const std::string cause = std::strerror(errno);
+    *err = "watch reads claimed files through /proc/self/fd: " + cause +
+           "; fix: run sdp-agent where /proc is mounted";
+    return false;
+  }
   // The outbox and inbox may be shared drop folders; the daemon's own directories may not.
   for (const std::string& dir : {state_dir_, processing_dir_, work_dir_, done_dir_, failed_dir_}) {
     if (!CheckStateDir(dir, err)) return false;
