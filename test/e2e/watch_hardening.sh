@@ -53,6 +53,8 @@ mv "$w/g3.tmp" "$out/g3.csv"
 for _ in $(seq 1 300); do [[ -f "$out/done/g3.csv" ]] && break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null || fail "daemon died: $(tail -3 "$w/log2.jsonl")"
 [[ -f "$out/failed/a_badhdr2.csv" && -f "$out/done/g3.csv" ]] || fail "running daemon: $(cat "$w/log2.jsonl")"
+json_lines "$w/log2.jsonl" || fail "log is not JSON lines"
+pass "running daemon: a header with invalid UTF-8 goes to failed/, the daemon keeps going"
 
 # Keys: neither value is in /proc/<pid>/environ of the running daemon; no core file possible.
 api_key=sdp-e2e-api-key-that-must-not-leak-0123456789
@@ -75,9 +77,12 @@ if [[ $(id -u) == 0 ]]; then
   e2e_at_exit "rm -rf '$nb'"
   chmod 755 "$nb"
   mkdir -p "$nb/outbox" "$nb/inbox"
+  # Copies: the checkout may be in a directory nobody cannot enter.
+  cp "$agent" "$nb/sdp-agent"
+  cp "$cfg" "$nb/config.yml"
   chown -R nobody:nogroup "$nb"
-  SDP_API_KEY=$api_key setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$agent" watch \
-    --outbox "$nb/outbox" --inbox "$nb/inbox" --config "$cfg" --vault "$nb/vault.db" \
+  SDP_API_KEY=$api_key setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$nb/sdp-agent" watch \
+    --outbox "$nb/outbox" --inbox "$nb/inbox" --config "$nb/config.yml" --vault "$nb/vault.db" \
     --client-id bank_demo --processing-type risk_scoring --poll-interval 0.2 2>"$w/log4.jsonl" &
   pid=$!
   for _ in $(seq 1 100); do grep -q watch_started "$w/log4.jsonl" 2>/dev/null && break; sleep 0.05; done
