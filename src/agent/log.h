@@ -35,6 +35,10 @@ std::string FormatLine(Format format, const std::string& ts, Level level, const 
 void Event(Level level, const std::string& event, const std::string& file = "",
            const std::string& extra_json_fields = "");
 
+// `value` as a JSON string literal, for extra_json_fields. Never throws: invalid UTF-8 (a file
+// name or CSV header from the outbox) becomes U+FFFD.
+std::string JsonString(const std::string& value);
+
 // UTC now as 2026-01-01T00:00:00.000Z.
 std::string NowIso();
 

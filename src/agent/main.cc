@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
   // First of all, before any key is read: no core file, no ptrace by the user's other processes.
   std::string err;
   if (!sdp::DisableCoreDumps(&err)) {
-    return sdp::ReportError(sdp::kExitFailure, err + "; fix: run sdp-agent without a debugger");
+    return sdp::ReportError(
+        sdp::kExitFailure,
+        err + "; fix: allow prctl and setrlimit to sdp-agent (seccomp or container policy)");
   }
   if (!sdp::LoadDotEnv(EnvFileArgument(argc, argv), &err)) {
     return sdp::ReportError(sdp::kExitConfig, err);
