@@ -13,8 +13,8 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 -- ==== 10_types_tables.sql: the batch status enum had the name of the function
 -- sdp.sdp_batch_status(uuid): a one-argument call with an untyped literal,
 -- sdp.sdp_batch_status('…'), was parsed as a cast to the enum and failed with "invalid input
--- value for enum". Columns, composite types and function results refer to the type by OID, so
--- renaming it is the whole change; no function body names it.
+-- value for enum". Columns, composite types and function results (sdp.sdp_batch_counts()) refer
+-- to the type by OID, so renaming it is the whole change; no function body names it.
 ALTER TYPE sdp.sdp_batch_status RENAME TO batch_state;
 
 -- ==== search_path pinned on the C functions and on sdp_api.pre_request, which had none: a
