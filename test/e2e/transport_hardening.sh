@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The agent's transports against a hostile network setup, no network beyond loopback:
+#   - proxies: with http_proxy, HTTPS_PROXY, ALL_PROXY (and lowercase forms) pointing at a
+#     recording proxy, requests to a loopback server go straight to it and the proxy receives
+#     nothing (libcurl used to send them, X-API-Key included, through the proxy); the same for a
+#     non-loopback URL without SDP_PROXY; SDP_PROXY is used for a non-loopback server only;
+#   - postgresql:// to a non-loopback host without verified TLS is refused before connecting,
+#     in one line with a fix, the URL's password never shown.
+source "$(dirname "$0")/lib.sh"
+w=$e2e_work
+key="sdp_E2EPROXYKEY_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+batch=0b9c3a62-7d0e-4f43-9a55-1f2e3d4c5b6a
+
+# One Python process: a recording proxy and a recording fake PostgREST on free loopback ports.
+# Every byte each one receives is appended to its log; the proxy answers 502 and closes, the
+# server answers 404 in PostgREST's error format.
+cat >"$w/endpoints.py" <<'PY'
+import socket, sys, threading
+work = sys.argv[1]
+
+def serve(name, reply):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    with open(f"{work}/{name}.port", "w") as f:
+        f.write(str(s.getsockname()[1]))
+    def handle(c):
+        c.settimeout(5)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        with open(f"{work}/{name}.log", "ab") as f:
+            f.write(data)
+        try:
+            c.sendall(reply)
+        except OSError:
+            pass
+        c.close()
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+body = b'{"code":"PT404","message":"batch not found","details":null,"hint":null}'
+server_reply = (b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+proxy_reply = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+threading.Thread(target=serve, args=("proxy", proxy_reply), daemon=True).start()
+serve("server", server_reply)
+PY
+: >"$w/proxy.log"
+: >"$w/server.log"
+python3 "$w/endpoints.py" "$w" &
+endpoints_pid=$!
+e2e_at_exit 'e2e_stop_pid "$endpoints_pid" 2'
+for _ in $(seq 50); do
+  [[ -s "$w/proxy.port" && -s "$w/server.port" ]] && break
+  sleep 0.1
+done
+[[ -s "$w/proxy.port" && -s "$w/server.port" ]] || fail "fake proxy and server did not start"
+proxy="http://127.0.0.1:$(cat "$w/proxy.port")"
+server="http://127.0.0.1:$(cat "$w/server.port")"
+
+# The recording proxy works: a request sent through it explicitly is logged (else "the proxy saw
+# nothing" below would prove nothing).
+python3 -c 'import socket,sys; c=socket.create_connection(("127.0.0.1",int(sys.argv[1])),5); c.sendall(b"GET http://sdp.example.invalid/probe HTTP/1.1\r\nHost: sdp.example.invalid\r\n\r\n"); c.recv(100)' "$(cat "$w/proxy.port")"
+grep -q 'sdp.example.invalid/probe' "$w/proxy.log" || fail "the recording proxy does not record"
+: >"$w/proxy.log"
+
+proxy_env=(http_proxy="$proxy" HTTP_PROXY="$proxy" https_proxy="$proxy" HTTPS_PROXY="$proxy"
+  all_proxy="$proxy" ALL_PROXY="$proxy" no_proxy= NO_PROXY=)
+
+# 1. Loopback server, every proxy variable set: straight to the server, nothing to the proxy.
+set +e
+env "${proxy_env[@]}" SDP_API_KEY="$key" "$agent" status --batch-id "$batch" --client-id bank_demo \
+  --server-url "$server" >"$w/out" 2>"$w/err"
+rc=$?
+set -e
+[[ $rc == 5 ]] || fail "status via the fake server: exit $rc, $(cat "$w/err")"
+grep -q "PT404" "$w/err" || fail "the server's 404 was not reported: $(cat "$w/err")"
+grep -qF "X-API-Key: $key" "$w/server.log" || fail "the request did not reach the server directly"
+[[ ! -s "$w/proxy.log" ]] || fail "the proxy received: $(head -c 300 "$w/proxy.log")"
+pass "proxy variables set: a loopback server is reached directly, the proxy sees nothing"
+
+# 2. SDP_PROXY (the explicit setting) is not used for loopback either.
+set +e
+env "${proxy_env[@]}" SDP_PROXY="$proxy" SDP_API_KEY="$key" "$agent" status --batch-id "$batch" \
+  --client-id bank_demo --server-url "$server" >"$w/out" 2>"$w/err"
+rc=$?
+set -e
+[[ $rc == 5 ]] || fail "status with SDP_PROXY to loopback: exit $rc, $(cat "$w/err")"
+[[ ! -s "$w/proxy.log" ]] || fail "the proxy received: $(head -c 300 "$w/proxy.log")"
+pass "SDP_PROXY is never used for a loopback server"
+
+# 3. A non-loopback server with only the proxy variables: not proxied (the name is resolved
+#    here and fails), so the proxy sees nothing.
+set +e
+env "${proxy_env[@]}" SDP_API_KEY="$key" timeout 120 "$agent" status --batch-id "$batch" \
+  --client-id bank_demo --server-url https://sdp.example.invalid >"$w/out" 2>"$w/err"
+rc=$?
+set -e
+[[ $rc == 4 ]] || fail "status to an unresolvable host: exit $rc, $(cat "$w/err")"
+[[ ! -s "$w/proxy.log" ]] || fail "the proxy received: $(head -c 300 "$w/proxy.log")"
+pass "proxy variables are ignored for a non-loopback server"
+
+# 4. ...and with SDP_PROXY it goes through that proxy (CONNECT: the key stays inside TLS).
+set +e
+env SDP_PROXY="$proxy" SDP_API_KEY="$key" timeout 120 "$agent" status --batch-id "$batch" \
+  --client-id bank_demo --server-url https://sdp.example.invalid >"$w/out" 2>"$w/err"
+rc=$?
+set -e
+[[ $rc == 4 ]] || fail "status through SDP_PROXY: exit $rc, $(cat "$w/err")"
+grep -q '^CONNECT sdp.example.invalid:443 ' "$w/proxy.log" || fail "SDP_PROXY not used: $(cat "$w/proxy.log")"
+if grep -qF "$key" "$w/proxy.log"; then fail "the API key reached the proxy"; fi
+pass "SDP_PROXY is used for a non-loopback server, through CONNECT (the key never reaches it)"
+
+# 5. postgresql:// to a remote host without verified TLS: refused before any connection.
+export SDP_API_KEY=$key
+expect_exit 3 status --batch-id "$batch" --server-url "postgresql://bank:hunter2pw@192.0.2.10:5432/sdp"
+expect_one_error_line "refusing postgresql:// to 192.0.2.10 with sslmode=prefer:"
+grep -qF "fix: add sslmode=verify-full" "$e2e_work/err" || fail "no fix: $(cat "$e2e_work/err")"
+expect_exit 3 status --batch-id "$batch" \
+  --server-url "postgresql://bank@192.0.2.10/sdp?sslmode=require&password=hunter2pw"
+expect_one_error_line "with sslmode=require"
+expect_exit 3 status --batch-id "$batch" \
+  --server-url "postgresql://bank@192.0.2.10/sdp?sslmode=verify-full"
+expect_one_error_line "without a CA to verify the server against"
+if grep -q hunter2pw "$e2e_work/err"; then fail "password shown"; fi
+pass "postgresql:// to a non-loopback host without verify-full and a CA: exit 3, one line with a fix"
+
+echo "$checks checks passed"
