@@ -5,7 +5,10 @@
 #     nothing (libcurl used to send them, X-API-Key included, through the proxy); the same for a
 #     non-loopback URL without SDP_PROXY; SDP_PROXY is used for a non-loopback server only;
 #   - postgresql:// to a non-loopback host without verified TLS is refused before connecting,
-#     in one line with a fix, the URL's password never shown.
+#     in one line with a fix, the URL's password never shown;
+#   - an upload started with one chunk size (two chunks stored by hand, as a cut-off run would
+#     leave them) resumes with another --chunk-kb against the real server (it used to stop at
+#     PT409) and seals the batch with every row exactly once.
 source "$(dirname "$0")/lib.sh"
 w=$e2e_work
 key="sdp_E2EPROXYKEY_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -133,5 +136,38 @@ expect_exit 3 status --batch-id "$batch" \
 expect_one_error_line "without a CA to verify the server against"
 if grep -q hunter2pw "$e2e_work/err"; then fail "password shown"; fi
 pass "postgresql:// to a non-loopback host without verify-full and a CA: exit 3, one line with a fix"
+
+# 6. Resume with another --chunk-kb, against the real extension.
+unset SDP_API_KEY
+e2e_database sdp_e2e_transport
+python3 - "$w/tok.csv" "$w/stored.sql" <<'PY'
+import hashlib, sys
+rows = [f"tok{i:05d},{20 + i % 50},{i * 7 % 1000}\n" for i in range(400)]
+data = "customer_id,age,balance\n" + "".join(rows)
+open(sys.argv[1], "w").write(data)
+sha = hashlib.sha256(data.encode()).hexdigest()
+# The agent's idempotency key (uploader.cc): same file, client, type and key column.
+key = "sdp-agent:v1:" + hashlib.sha256(
+    "\0".join(["bank_demo", "risk_scoring", "customer_id", sha]).encode()).hexdigest()
+chunks = ["customer_id,age,balance\n" + "".join(rows[:10]), "".join(rows[10:25])]
+with open(sys.argv[2], "w") as f:
+    f.write("SELECT batch_id FROM sdp.sdp_batch_open('bank_demo', 'risk_scoring', 'customer_id', "
+            f"'{key}') \\gset\n")
+    for seq, c in enumerate(chunks):
+        f.write(f"SELECT sdp.sdp_batch_append(:'batch_id', {seq}, '{c}', "
+                f"'{hashlib.sha256(c.encode()).hexdigest()}');\n")
+    f.write("SELECT :'batch_id';\n")
+PY
+psql -XAtq -c "SELECT sdp.sdp_create_client('bank_demo')" >/dev/null
+batch_id=$(psql -XAtq -v ON_ERROR_STOP=1 -f "$w/stored.sql" | tail -n 1)
+[[ $(psql -XAtc "SELECT accepted_records FROM sdp.processing_batch WHERE batch_id = '$batch_id'") == 25 ]] ||
+  fail "the cut-off upload was not staged"
+expect_exit 0 upload-batch --file "$w/tok.csv" --client-id bank_demo --processing-type risk_scoring \
+  --chunk-kb 1
+grep -q "\"batch_id\":\"$batch_id\"" "$e2e_work/out" || fail "another batch: $(cat "$e2e_work/out")"
+grep -q '"status":"RECEIVED"' "$e2e_work/out" || fail "not sealed: $(cat "$e2e_work/out")"
+[[ $(psql -XAtc "SELECT count(*), count(DISTINCT record_key) FROM sdp.tokenized_record WHERE batch_id = '$batch_id'") == "400|400" ]] ||
+  fail "rows on the server: $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record WHERE batch_id = '$batch_id'")"
+pass "an upload started with other chunk bounds resumes with --chunk-kb 1 and seals, every row once"
 
 echo "$checks checks passed"
