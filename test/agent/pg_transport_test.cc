@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -275,8 +276,7 @@ class FakePgServer {
       }
       break;
     }
-    WriteAll(fd, startup_reply_);
-    if (startup_reply_[0] == 'E') return;
+    WriteAll(fd, startup_reply_);  // after an ErrorResponse the client hangs up
     std::string type;
     while (ReadN(fd, 1, &type) && ReadN(fd, 4, &len) && Int32(len, 0) >= 4 &&
            ReadN(fd, Int32(len, 0) - 4, &rest)) {
@@ -352,6 +352,55 @@ TEST_F(PgEnvTest, ServerErrorTextIsOneBoundedLine) {
   EXPECT_EQ(line.find('\x07'), std::string::npos);
   EXPECT_NE(line.find("forged line"), std::string::npos);  // kept, on the same line
   EXPECT_LT(line.size(), 1400u);
+}
+
+// libpq's default notice processor prints a server's notices to stderr as they come: a hostile
+// server could forge agent lines or send terminal escapes before any query. They go to the debug
+// log, cleaned, instead; with the default level nothing is printed.
+TEST_F(PgEnvTest, ServerNoticesNeverReachStderrRaw) {
+  std::string notice;
+  notice += 'S';
+  notice += std::string("WARNING") + '\0';
+  notice += 'M';
+  notice += std::string("\x1b]0;pwned\x07\nsdp-agent: error: forged") + '\0';
+  notice += '\0';
+  std::string auth_ok;
+  PutInt32(&auth_ok, 0);
+  // After AuthenticationOk, while libpq waits for ReadyForQuery, notices are delivered.
+  FakePgServer server(Message('R', auth_ok) + Message('N', notice) + ErrorResponse("28000", "no"),
+                      "");
+  auto t = Connect(server, "");
+  ASSERT_NE(t, nullptr);
+  ::testing::internal::CaptureStderr();
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed.find("forged"), std::string::npos) << printed;
+  EXPECT_EQ(printed.find('\x1b'), std::string::npos) << printed;
+  ASSERT_GE(server.connections(), 1);
+}
+
+// A server that accepts the connection and then says nothing: the whole attempt is bounded by
+// connect_timeout (libpq's own wait loop did that; the agent drives the attempt itself now).
+TEST_F(PgEnvTest, SilentServerTimesOut) {
+  FakePgServer server("", "");
+  TransportOptions o;
+  o.url = "postgresql://u@127.0.0.1:" + std::to_string(server.port()) +
+          "/sdp?gssencmode=disable&connect_timeout=2";
+  o.max_retries = 0;
+  std::unique_ptr<ServerTransport> t;
+  std::string make_err;
+  ASSERT_TRUE(MakeTransport(o, &t, &make_err)) << make_err;
+  const auto start = std::chrono::steady_clock::now();
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 6.0);
+  EXPECT_EQ(err.kind, TransportError::Kind::kRetryable);
+  EXPECT_NE(err.message.find("cannot connect to"), std::string::npos) << err.message;
 }
 
 // COPY TO STDOUT from a server that never stops: the results are capped, nothing is kept.
