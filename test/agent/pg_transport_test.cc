@@ -335,6 +335,25 @@ TEST_F(PgEnvTest, ApiKeyIsNeverInTheStartupPacket) {
   EXPECT_EQ(err.kind, TransportError::Kind::kRetryable);  // a refused login: 08001, as before
 }
 
+// Issue 16 item 11: the URL in "cannot connect to <url>" used to keep ?password=... as it was.
+TEST_F(PgEnvTest, ConnectionErrorsRedactTheUrlsSecrets) {
+  FakePgServer server(ErrorResponse("28P01", "password authentication failed"), "");
+  TransportOptions o;
+  o.url = "postgresql://bank:hunter2userinfo@127.0.0.1:" + std::to_string(server.port()) +
+          "/sdp?gssencmode=disable&password=hunter2query&sslpassword=hunter2ssl";
+  o.max_retries = 0;
+  std::unique_ptr<ServerTransport> t;
+  std::string make_err;
+  ASSERT_TRUE(MakeTransport(o, &t, &make_err)) << make_err;
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const std::string line = DescribeTransportError("status failed", err);
+  EXPECT_NE(line.find("cannot connect to postgresql://bank@127.0.0.1:"), std::string::npos) << line;
+  EXPECT_NE(line.find("password=[redacted]&sslpassword=[redacted]"), std::string::npos) << line;
+  EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
+}
+
 // A hostile server's text reaches stderr as one bounded, printable line.
 TEST_F(PgEnvTest, ServerErrorTextIsOneBoundedLine) {
   const std::string hostile =
