@@ -420,6 +420,16 @@ class PgTransport : public ServerTransport {
       while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
     }
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return true;
+    if (status == PGRES_COPY_OUT || status == PGRES_COPY_IN || status == PGRES_COPY_BOTH) {
+      // A COPY this statement never asked for (a hostile or broken server): the connection is
+      // mid-COPY and useless, so it is dropped.
+      conn_.reset();
+      err->kind = TransportError::Kind::kFatal;
+      err->code = "08P01";
+      err->message = "unexpected COPY reply";
+      err->hint = "check that SDP_SERVER_URL names a database with the sdp extension";
+      return false;
+    }
     FillError(out->get(), err);
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;

@@ -443,6 +443,24 @@ TEST_F(PgEnvTest, EndlessCopyIsCapped) {
   EXPECT_TRUE(csv.empty());
 }
 
+// A COPY where a SELECT was sent: the connection is dropped, nothing is read as a reply.
+TEST_F(PgEnvTest, UnaskedCopyIsRefused) {
+  std::string header;
+  header += '\0';
+  header += std::string("\0\0", 2);
+  const std::string reply = Message('1', "") + Message('2', "") + Message('n', "") +
+                            Message('H', header) + Message('d', "x\n") + Message('c', "") +
+                            Message('C', std::string("COPY 1") + '\0') + Message('Z', "I");
+  FakePgServer server(AcceptStartup(), reply);
+  auto t = Connect(server, "");
+  ASSERT_NE(t, nullptr);
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  EXPECT_EQ(err.kind, TransportError::Kind::kFatal);
+  EXPECT_EQ(err.message, "unexpected COPY reply");
+}
+
 // A reply with fewer columns than asked for used to be read past its end (PQgetvalue returns
 // NULL there): refused before any value is read.
 TEST_F(PgEnvTest, ReplyOfTheWrongShapeIsRefused) {
