@@ -273,10 +273,30 @@ bool ChunkEndsAfterRecords(const std::string& file, int64_t stored_records, size
 // refused, nothing changes). The seal then checks the whole content's SHA-256 as always, so a
 // miscount can never seal wrong content.
 bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int fd,
-                           const BatchInfo& batch, int conflict_seq, const std::string& content_sha,
-                           UploadOutcome* outcome, std::string* err, int* exit_code) {
-  const std::string what = "upload of " + job.file + " (resuming batch " + batch.batch_id +
+                           const BatchInfo& opened, int conflict_seq,
+                           const std::string& content_sha, UploadOutcome* outcome, std::string* err,
+                           int* exit_code) {
+  const std::string what = "upload of " + job.file + " (resuming batch " + opened.batch_id +
                            ", started with another --chunk-kb)";
+  // The stored row count as it is now, not as it was when the batch was opened.
+  BatchInfo batch;
+  {
+    TransportError terr;
+    if (!transport->GetBatch(opened.batch_id, &batch, &terr)) {
+      *exit_code = ExitCodeFor(terr);
+      *err = DescribeTransportError(what + " failed to read the batch", terr);
+      return false;
+    }
+    batch.batch_id = opened.batch_id;
+    if (batch.status != "UPLOADING" || batch.accepted_records <= 0) {
+      *exit_code = kExitRejected;
+      *err = what + ": the batch is " + batch.status + " with " +
+             std::to_string(batch.accepted_records) +
+             " rows; fix: run the same command again (another upload of this file may be "
+             "running)";
+      return false;
+    }
+  }
   uint64_t resume_at = 0;
   std::vector<uint64_t> ends;
   if (!ChunkEndsAfterRecords(job.file, batch.accepted_records, job.chunk_bytes, &resume_at, &ends,
@@ -327,8 +347,17 @@ bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int
         if (!ok) return fail("at chunk " + std::to_string(seq));
         break;
       }
-      // The probe: taken only when the row count grew.
-      if (ok && stored > batch.accepted_records) break;
+      // The probe: taken only when the row count grew, and then by exactly its one row (else
+      // another upload of the file added rows meanwhile, and this one went in at the wrong
+      // place: the seal will refuse the batch, and this run says so now).
+      if (ok && stored == batch.accepted_records + 1) break;
+      if (ok && stored > batch.accepted_records) {
+        *exit_code = kExitFailure;
+        *err = what +
+               ": rows were added by another upload while this one resumed; fix: let "
+               "one upload of the file run at a time";
+        return false;
+      }
       if (!ok && terr.kind != TransportError::Kind::kConflict) {
         return fail("at chunk " + std::to_string(seq));
       }

@@ -167,6 +167,8 @@ class ChunkServer : public ServerTransport {
     }
     if (status != "UPLOADING" || seq != static_cast<int>(chunks.size())) return Conflict(err);
     chunks.emplace_back(chunk);
+    rows += rows_added_by_another_upload;  // another run stored a chunk just before this one
+    rows_added_by_another_upload = 0;
     for (char c : chunk) rows += c == '\n';
     if (seq == 0) --rows;  // the header
     *rows_so_far = rows;
@@ -197,7 +199,9 @@ class ChunkServer : public ServerTransport {
     return false;
   }
   bool GetBatch(const std::string&, BatchInfo* out, TransportError*) override {
+    out->batch_id = kId;
     out->status = status;
+    out->accepted_records = rows;
     return true;
   }
   bool FetchResultsCsv(const std::string&, std::string*, TransportError*) override { return false; }
@@ -223,6 +227,7 @@ class ChunkServer : public ServerTransport {
   std::string status = "UPLOADING";
   int fail_at_seq = -1;  // this AppendChunk fails once as retryable (the run is cut off)
   bool fail_seal = false;
+  int64_t rows_added_by_another_upload = 0;
   int appends = 0, seals = 0;
 };
 
@@ -263,6 +268,27 @@ TEST(UploaderTest, ResumesABatchStartedWithAnotherChunkSize) {
       EXPECT_EQ(server.rows, 60);
     }
   }
+}
+
+// Another upload of the file adding rows while this one resumes: its probe row lands after
+// theirs, which the row count shows; the run fails in one line instead of carrying on.
+TEST(UploaderTest, ResumeNoticesAnotherUploadAddingRows) {
+  std::string csv = "customer_id,age\n";
+  for (int i = 0; i < 60; ++i) csv += "k" + std::to_string(i) + "," + std::to_string(i) + "\n";
+  testing::ScopedTempDir dir;
+  testing::WriteFile(dir.File("t.csv"), csv);
+  ChunkServer server;
+  server.fail_at_seq = 4;
+  std::string err;
+  ASSERT_FALSE(RunUpload(dir.File("t.csv"), 40, &server, &err));
+  // The next chunk stored (the probe, after the conflict at chunk 0) comes after 3 other rows.
+  server.rows_added_by_another_upload = 3;
+  EXPECT_FALSE(RunUpload(dir.File("t.csv"), 200, &server, &err));
+  EXPECT_NE(err.find("rows were added by another upload while this one resumed; fix: "),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+  EXPECT_NE(server.status, "RECEIVED");
 }
 
 // Every row was stored by the first run, which stopped before sealing: the second run, with
