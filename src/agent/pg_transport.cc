@@ -548,9 +548,17 @@ bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, s
   }
   plan->connect_deadline_seconds =
       timeout * static_cast<long>(std::max(hosts.size(), addrs.size()));
-  if (plan->loopback_only) return true;
-  remote = CleanServerText(remote, 200);
   const std::string sslmode = effective("sslmode");
+  const bool has_root = !effective("sslrootcert").empty();
+  if (plan->loopback_only) {
+    // TLS on loopback is optional; when it is asked for, SDP_CA_BUNDLE is its CA as well.
+    if ((sslmode == "verify-full" || sslmode == "verify-ca") && !has_root &&
+        !options.ca_bundle.empty()) {
+      plan->overrides.emplace_back("sslrootcert", options.ca_bundle);
+    }
+    return true;
+  }
+  remote = CleanServerText(remote, 200);
   if (sslmode != "verify-full") {
     *err = "refusing postgresql:// to " + remote + " with sslmode=" +
            (sslmode.empty() ? "prefer (the default)" : CleanServerText(sslmode, 32)) +
@@ -560,7 +568,7 @@ bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, s
     return false;
   }
   plan->overrides.emplace_back("sslmode", "verify-full");
-  if (effective("sslrootcert").empty()) {
+  if (!has_root) {
     if (options.ca_bundle.empty()) {
       *err = "refusing postgresql:// to " + remote +
              ": sslmode=verify-full without a CA to verify the server against; fix: set "

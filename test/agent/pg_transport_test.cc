@@ -137,6 +137,10 @@ TEST_F(PgEnvTest, VerifiedTlsToARemoteServerIsForcedAndUsesTheBundle) {
   ASSERT_TRUE(Plan("postgresql://u@db.example.org/sdp?sslmode=verify-full&connect_timeout=3",
                    "/ca.pem", &plan, &err));
   EXPECT_EQ(Override(plan, "connect_timeout"), "");
+  // TLS asked for on loopback: optional there, but the bundle is its CA too.
+  ASSERT_TRUE(Plan("postgresql://u@127.0.0.1/sdp?sslmode=verify-full", "/ca.pem", &plan, &err));
+  EXPECT_TRUE(plan.loopback_only);
+  EXPECT_EQ(Override(plan, "sslrootcert"), "/ca.pem");
 }
 
 TEST_F(PgEnvTest, RefusalsAndParseErrorsNeverShowThePassword) {

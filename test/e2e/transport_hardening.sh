@@ -8,7 +8,10 @@
 #     in one line with a fix, the URL's password never shown;
 #   - an upload started with one chunk size (two chunks stored by hand, as a cut-off run would
 #     leave them) resumes with another --chunk-kb against the real server (it used to stop at
-#     PT409) and seals the batch with every row exactly once.
+#     PT409) and seals the batch with every row exactly once;
+#   - libpq over TLS: the test cluster serves TLS with a certificate of a local CA for a while;
+#     sslmode=verify-full with SDP_CA_BUNDLE naming that CA works (the key handed over inside
+#     TLS), SDP_CA_BUNDLE naming another CA is refused (the bundle really is the trust anchor).
 source "$(dirname "$0")/lib.sh"
 w=$e2e_work
 key="sdp_E2EPROXYKEY_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -169,5 +172,57 @@ grep -q '"status":"RECEIVED"' "$e2e_work/out" || fail "not sealed: $(cat "$e2e_w
 [[ $(psql -XAtc "SELECT count(*), count(DISTINCT record_key) FROM sdp.tokenized_record WHERE batch_id = '$batch_id'") == "400|400" ]] ||
   fail "rows on the server: $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record WHERE batch_id = '$batch_id'")"
 pass "an upload started with other chunk bounds resumes with --chunk-kb 1 and seals, every row once"
+
+# 7. libpq with sslmode=verify-full, SDP_CA_BUNDLE as the CA (loopback: the URL names 127.0.0.1,
+#    an address the certificate is for).
+tls="$w/tls"
+mkdir -p "$tls"
+chmod 0755 "$w" "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=sdp-e2e-ca -keyout "$tls/ca.key" \
+  -out "$tls/ca.pem" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=sdp-e2e-other-ca \
+  -keyout "$tls/other.key" -out "$tls/other.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "$tls/server.key" \
+  -out "$tls/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$tls/san.ext"
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+  -days 2 -extfile "$tls/san.ext" -out "$tls/server.pem" 2>/dev/null
+chmod 0600 "$tls/server.key"
+chmod 0644 "$tls/server.pem"
+cluster_owner=$(stat -c %U "$(psql -XAtc "SHOW data_directory")")
+[[ $(id -un) == "$cluster_owner" ]] || chown "$cluster_owner" "$tls/server.key" "$tls/server.pem"
+tls_reset() {
+  psql -XAtq -d postgres -c "ALTER SYSTEM RESET ssl" -c "ALTER SYSTEM RESET ssl_cert_file" \
+    -c "ALTER SYSTEM RESET ssl_key_file" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
+}
+e2e_at_exit tls_reset
+psql -XAtq -d postgres -c "ALTER SYSTEM SET ssl_cert_file = '$tls/server.pem'" \
+  -c "ALTER SYSTEM SET ssl_key_file = '$tls/server.key'" -c "ALTER SYSTEM SET ssl = on" \
+  -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 50); do
+  [[ $(psql -XAtc "SHOW ssl") == on ]] && break
+  sleep 0.1
+done
+[[ $(psql -XAtc "SHOW ssl") == on ]] || fail "the test cluster did not turn TLS on"
+key=$(psql -XAtc "SELECT sdp.sdp_create_client('bank_tls')")
+tls_url="postgresql://postgres@127.0.0.1:$PGPORT/$e2e_db?sslmode=verify-full"
+set +e
+SDP_API_KEY=$key SDP_CA_BUNDLE="$tls/ca.pem" "$agent" upload-batch --file "$w/tok.csv" \
+  --client-id bank_tls --processing-type risk_scoring --server-url "$tls_url" >"$w/out" 2>"$w/err"
+rc=$?
+set -e
+[[ $rc == 0 ]] || fail "upload over verify-full with SDP_CA_BUNDLE: exit $rc, $(cat "$w/err")"
+grep -q '"status":"RECEIVED"' "$w/out" || fail "not received: $(cat "$w/out")"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch WHERE client_id = 'bank_tls'") == 1 ]] ||
+  fail "the batch is not bank_tls's: the key was not used"
+set +e
+SDP_API_KEY=$key SDP_CA_BUNDLE="$tls/other.pem" "$agent" status --batch-id "$batch" \
+  --client-id bank_tls --server-url "$tls_url" >"$w/out" 2>"$w/err"
+rc=$?
+set -e
+[[ $rc == 4 && $(wc -l <"$w/err") == 1 ]] || fail "a CA that did not sign the server's certificate: exit $rc, $(cat "$w/err")"
+grep -q "certificate verify failed" "$w/err" || fail "not a certificate failure: $(cat "$w/err")"
+if grep -qF "$key" "$w/err"; then fail "key printed"; fi
+pass "libpq over TLS: verify-full with SDP_CA_BUNDLE as the CA works, another CA is refused"
 
 echo "$checks checks passed"
