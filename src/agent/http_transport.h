@@ -14,10 +14,11 @@
 //
 // Every request carries X-API-Key (never logged) and X-Client-Id once known. Failures become
 // TransportError: PostgREST's {code,message,details,hint} body plus the HTTP status decide the
-// Kind. Only network errors, 429, 503 and 504 are retried, up to options.max_retries times, with
-// exponential backoff and full jitter, or after the server's Retry-After; no other 4xx/5xx is
-// retried. Every call is safe to repeat (idempotency key, same chunk = no-op, seal and process
-// return the stored result).
+// Kind. Only network errors, 429, 502 (the gateway while PostgREST restarts), 503 and 504 are
+// retried, up to options.max_retries times, with exponential backoff and jitter, or after the
+// server's Retry-After (at most 600 s of such waits per call, then the call fails as retryable);
+// no other 4xx/5xx is retried. Every call is safe to repeat (idempotency key, same chunk = no-op,
+// seal and process return the stored result).
 #pragma once
 
 #include <cstdint>
