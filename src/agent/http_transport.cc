@@ -239,7 +239,7 @@ class HttpTransport : public ServerTransport {
                          {"X-Chunk-Sha256", chunk_sha256}};
     HttpResponse resp;
     // text/plain reaches the function's single unnamed text parameter untouched: PostgREST does
-    // not decode it as JSON (memory, POSTGREST.md §7/§9).
+    // not decode it as JSON (memory, docs/postgrest.md §7/§9).
     if (!Call(true, "batch_append", "", extra, chunk, "text/plain; charset=utf-8", &resp, err)) {
       return false;
     }

@@ -6,7 +6,7 @@
 //                                                      idempotency_key, client_id}
 //   AppendChunk     POST /rpc/batch_append       text/plain chunk; X-Batch-Id, X-Chunk-Seq,
 //                                                X-Chunk-Sha256 headers (no JSON decoding of
-//                                                the chunk in PostgREST, POSTGREST.md §9)
+//                                                the chunk in PostgREST, docs/postgrest.md §9)
 //   SealBatch       POST /rpc/batch_seal         JSON {batch_id, chunks, content_sha256}
 //   ProcessBatch    POST /rpc/process_batch      JSON {batch_id}  (dev: /rpc/dev_process_batch)
 //   GetBatch        GET  /rpc/batch?batch_id=…
