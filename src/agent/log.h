@@ -1,5 +1,5 @@
 // The agent's event log: one line per event on stderr, as JSON (default) or text, filtered by
-// level. stdout stays data only (STYLE.md, agent rules 7). Configured once, from main(), by the
+// level. stdout stays data only (docs/style.md, agent 7). Configured once, from main(), by the
 // global flags --log-format text|json and --log-level debug|info|warn|error.
 //
 //   json:

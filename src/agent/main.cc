@@ -23,8 +23,9 @@ constexpr const char* kDescription =
     "which must be yours and not writable by group or others):\n"
     "  SDP_CRYPTO_KEY   URL-safe base64 of 32 bytes (make one with `sdp-agent keygen`)\n"
     "  SDP_SERVER_URL   postgresql://... (libpq) or https://... (PostgREST)\n"
-    "  SDP_API_KEY      API key for the HTTPS transport\n"
-    "  SDP_CA_BUNDLE    CA bundle that signs the server's certificate\n"
+    "  SDP_API_KEY      API key of the client (HTTPS, and libpq as a non-admin role)\n"
+    "  SDP_CA_BUNDLE    CA bundle that signs the server's certificate (the only CAs trusted)\n"
+    "  SDP_PROXY        HTTPS proxy (proxy environment variables are ignored; never loopback)\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 retryable, 5 rejected by server,\n"
     "130 interrupted.";
 

@@ -36,7 +36,7 @@ BEGIN
         HINT = format('row-level security would not apply to it: ALTER ROLE %s NOSUPERUSER NOBYPASSRLS, then CREATE EXTENSION sdp again', r.name);
     END IF;
   END LOOP;
-  -- PostgREST switches from the authenticator to these roles (POSTGREST.md §6).
+  -- PostgREST switches from the authenticator to these roles (docs/postgrest.md §6).
   FOR r IN SELECT * FROM (VALUES ('sdp_anon'), ('sdp_client')) AS v(name) LOOP
     IF NOT pg_catalog.pg_has_role('sdp_authenticator', r.name, 'MEMBER') THEN
       EXECUTE format('GRANT %I TO sdp_authenticator', r.name);

@@ -1,7 +1,8 @@
 -- Privileges of the governance roles (docs/governance.md, "Roles"). Runs after 60_grants.sql and
 -- every governance file: functions created after 60_grants.sql start executable by PUBLIC, so
--- that is revoked first for each of ours (by name; other helpers' files are left alone), then each role gets exactly its column of the role matrix
--- (sql/governance_roles.sql checks every cell).
+-- that is revoked first for each of ours (by name: objects that are not ours are left alone),
+-- then each role gets exactly its column of the role matrix (sql/governance_roles.sql checks
+-- every cell).
 DO $revoke$
 DECLARE
   f regprocedure;
