@@ -45,11 +45,12 @@ VPATH = .
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# No NOTIFY pgrst at the end: telling PostgREST to reload its schema cache is the deployment's
+# step, after CREATE or ALTER EXTENSION has committed (docs/releases.md).
 $(INSTALL_SQL): $(sort $(wildcard src/extension/sql/*.sql)) src/extension/extension.mk
 	{ echo '-- Generated from src/extension/sql/*.sql by src/extension/extension.mk; edit those files.'; \
 	  echo '\\echo Use "CREATE EXTENSION sdp" to load this file. \\quit'; \
-	  for f in $(sort $(wildcard src/extension/sql/*.sql)); do echo; echo "-- ==== $$f"; cat $$f; done; \
-	  echo; echo "NOTIFY pgrst, 'reload schema';"; } > $@
+	  for f in $(sort $(wildcard src/extension/sql/*.sql)); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
 
 %.bc : %.cc
 	$(COMPILE.cxx.bc) -o $@ $<

@@ -475,5 +475,3 @@ CREATE TRIGGER processed_result_hold_truncate BEFORE TRUNCATE ON sdp.processed_r
   FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_truncate_under_hold();
 
 REVOKE ALL ON FUNCTION sdp._refuse_truncate_under_hold() FROM PUBLIC;
-
-NOTIFY pgrst, 'reload schema';
