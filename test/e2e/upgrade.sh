@@ -61,6 +61,16 @@ if ((rc == 0)) || ! grep -q 'invalid input value for enum' "$w/err_010"; then
 fi
 pass "$from_version installed from the frozen script; batch ingested and scored; the cast bug is there"
 
+# One sdp.so serves every version: the C functions that $from_version declares call the same
+# symbols in it. A symbol whose SQL signature changed would be called with arguments of the old
+# shape (docs/style.md 11: a changed C signature gets a new symbol).
+c_signatures="SELECT p.prosrc || ' (' || pg_catalog.array_to_string(p.proargtypes::pg_catalog.regtype[], ', ') || ') -> '
+                || CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END || p.prorettype::pg_catalog.regtype::text
+                FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+               WHERE l.lanname = 'c' AND p.pronamespace::pg_catalog.regnamespace::text IN ('sdp', 'sdp_api')
+               ORDER BY 1"
+q "$db_updated" "$c_signatures" | sed 's/sdp\.sdp_batch_status/sdp.batch_state/g' >"$w/c_before"
+
 # --- update, and a fresh install of the current version ----------------------------------------
 q "$db_updated" "SELECT 1 FROM pg_extension_update_paths('sdp')
                  WHERE source = '$from_version' AND target = '$to_version' AND path IS NOT NULL" |
@@ -71,6 +81,14 @@ q "$db_updated" "SET client_min_messages = warning; ALTER EXTENSION sdp UPDATE" 
   fail "version after ALTER EXTENSION sdp UPDATE is not $to_version"
 q "$db_fresh" "SET client_min_messages = warning; CREATE EXTENSION sdp" >/dev/null || fail "CREATE EXTENSION sdp"
 pass "ALTER EXTENSION sdp UPDATE $from_version -> $to_version; fresh $to_version installed"
+
+q "$db_fresh" "$c_signatures" >"$w/c_fresh"
+# Symbols in both versions, with a different signature (the enum renamed in 0.2.0 is one type).
+changed_c=$(awk 'NR == FNR { sig[$1] = $0; next } ($1 in sig) && sig[$1] != $0 { print sig[$1] "  =>  " $0 }' \
+  "$w/c_before" "$w/c_fresh")
+[[ -z "$changed_c" ]] || fail "C symbols whose SQL signature changed since $from_version (give them new symbols): $changed_c"
+[[ $(wc -l <"$w/c_fresh") -ge 20 ]] || fail "expected the C functions of $to_version, found $(wc -l <"$w/c_fresh")"
+pass "every C symbol of $from_version keeps its signature in $to_version"
 
 # --- the data of 0.1.0 after the update -----------------------------------------------------------
 q "$db_updated" "$results_query" >"$w/results_after"
