@@ -42,7 +42,10 @@ AGENT_CXX      ?= g++
 AGENT_OPT      ?= -O2 -g
 AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc/common -Isrc/agent -Isrc \
                   -I$(shell $(PG_CONFIG) --includedir) \
-                  -DSDP_VERSION=\"$(EXTVERSION)\" -DSDP_SOURCE_DIR=\"$(CURDIR)\" $(SDP_WERROR) $(SANITIZE_FLAGS)
+                  -DSDP_VERSION=\"$(EXTVERSION)\" $(SDP_WERROR) $(SANITIZE_FLAGS)
+# Tests find their data files through the source tree; the agent itself never knows where it
+# was built (no path of the build machine in the binary, nothing to look for there at run time).
+TEST_CXXFLAGS  = -DSDP_SOURCE_DIR=\"$(CURDIR)\"
 AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
 
 
@@ -54,6 +57,10 @@ TEST_OBJS      = $(TEST_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
 $(BUILDDIR)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(AGENT_CXX) $(AGENT_CXXFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/obj/test/%.o: test/%.cc
+	@mkdir -p $(dir $@)
+	$(AGENT_CXX) $(AGENT_CXXFLAGS) $(TEST_CXXFLAGS) -c -o $@ $<
 
 $(BUILDDIR)/libsdp_agent.a: $(AGENT_LIB_OBJS)
 	@rm -f $@
@@ -73,6 +80,9 @@ $(BUILDDIR)/bench/integrate-local: $(BUILDDIR)/obj/bench/tools/integrate_local.o
 
 -include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d \
          $(BUILDDIR)/obj/bench/tools/integrate_local.d
+
+# SDP_VERSION comes from sdp.control: a version bump rebuilds the objects that compile it in.
+$(BUILDDIR)/obj/src/agent/main.o $(BUILDDIR)/obj/src/agent/http_transport.o: sdp.control
 
 # libFuzzer targets (test/fuzz/*_fuzzer.cc) built with clang, ASan and UBSan in build-fuzz/.
 FUZZDIR  = build-fuzz

@@ -105,7 +105,7 @@ export BENCH_OUT=$out BENCH_PYTHON=$py BENCH_VERIFY_ROWS=$verify SDP_AGENT=$agen
 if [[ -n "${PGPORT:-}" && -n "${SDP_PG_DATA:-}" ]]; then
   bash bench/stages.sh
 else
-  bash test/with_pg.sh bash bench/stages.sh
+  bash test/with_pg.sh bash ${BENCH_TRACE:+-x} bench/stages.sh
 fi
 echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
 echo "total_seconds=$(($(date +%s) - start))" >>"$out/meta.txt"

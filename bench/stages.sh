@@ -2,9 +2,13 @@
 # The measuring half of `make bench`: runs every stage, ours and its peers, on the same data in the
 # same run, and appends one line per timed run to $BENCH_OUT/measurements.tsv:
 #
-#   stage  contender  rep  wall_s  cpu_s  max_rss_kb  rows
+#   stage  contender  rep  wall_s  cpu_s  max_rss_kb  rows  server_cpu_s
 #
-# (cpu_s and max_rss_kb are "-" where they cannot be measured, e.g. inside the server), plus
+# cpu_s is all the CPU time of the run: the client process and its children (GNU time) plus the
+# server's (server_cpu_s, read from /proc around the run); max_rss_kb is the client's peak RSS.
+# "-" where a figure cannot be measured (a statement timed inside the server has no client RSS;
+# a server on another machine has no CPU figure). Also the load average before each stage
+# ($BENCH_OUT/load.tsv), plus
 # correctness checks to $BENCH_OUT/checks.tsv (name ok|FAIL detail). bench/report.py turns both
 # into the table, latest.json and the chart. Called by bench/run.sh inside a PostgreSQL cluster
 # (test/with_pg.sh, or the one of `make check`); it works in a database of its own, dropped at
@@ -57,31 +61,52 @@ check() {  # name ok|FAIL detail
   [[ "$2" == ok ]] || say "CHECK FAILED: $1: ${3:-}"
 }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-record() {  # stage contender rep wall cpu rss rows
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$meas"
+record() {  # stage contender rep wall cpu rss rows server_cpu
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$meas"
 }
 
-# A contender whose first run took longer than BENCH_SLOW_S (10) seconds runs only once: a run that
-# long is already an average over many scheduler hiccups, and repeating it would break the
-# 15-minute budget of `make bench` on this machine. (report.py shows how many runs each has.)
-slow_s=${BENCH_SLOW_S:-10}
-declare -A first_wall=()
-skip_slow() {  # stage contender rep -> true if this repetition is skipped
-  local key="$1/$2" w=${first_wall["$1/$2"]:-}
-  [[ "$3" -gt 1 && -n "$w" ]] && awk -v w="$w" -v s="$slow_s" 'BEGIN { exit !(w > s) }' && return 0
-  return 1
+# Every contender, ours and the peers alike, runs BENCH_REPS times, interleaved inside each
+# repetition so that a burst of load from other jobs hits all of them.
+
+# CPU time spent by the server: the postmaster, its live children (backends, checkpointer, WAL
+# writer, ...) and the children it has reaped (a backend whose session ended), from /proc.
+# The difference around a run is the server's share of that run's work. "-" when the cluster is
+# not on this machine.
+pm_pid=$(head -n 1 "$SDP_PG_DATA/postmaster.pid" 2>/dev/null || true)
+clk_tck=$(getconf CLK_TCK)
+server_cpu() {
+  if [[ -z "$pm_pid" || ! -r "/proc/$pm_pid/stat" ]]; then
+    echo -
+    return
+  fi
+  local pids
+  pids=$(ps -o pid= --ppid "$pm_pid" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+  # Fields after "pid (comm) ": $12 utime, $13 stime, $14 cutime, $15 cstime, in clock ticks.
+  (cd /proc && cat "$pm_pid/stat" $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null) |
+    awk -v clk="$clk_tck" '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%.3f", t / clk }'
 }
-note_first() {  # stage contender rep wall
-  [[ "$3" == 1 ]] && first_wall["$1/$2"]=$4
-  return 0
+cpu_sum() {  # client_s server_before server_after -> client + server delta ("-" if unknown)
+  awk -v c="$1" -v a="$2" -v b="$3" 'BEGIN {
+    if (a == "-" || b == "-") { if (c == "-") print "-"; else printf "%.3f", c; exit }
+    printf "%.3f", (c == "-" ? 0 : c) + (b - a) }'
+}
+server_delta() {  # server_before server_after
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.3f", b - a }'
 }
 
-# run_cmd STAGE CONTENDER REP ROWS CMD...: wall by the clock, CPU and peak RSS by GNU time.
+# The machine's load before each stage (1, 5 and 15-minute load averages): a reader can tell a
+# change in our figures from a busy machine.
+stage_load() {  # stage
+  printf '%s\t%s\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$BENCH_OUT/load.tsv"
+}
+
+# run_cmd STAGE CONTENDER REP ROWS CMD...: wall by the clock; CPU (user+sys of the process and
+# the children it waited for) and peak RSS by GNU time, plus the server's CPU over the run.
 run_cmd() {
   local stage=$1 contender=$2 rep=$3 rows=$4
   shift 4
-  skip_slow "$stage" "$contender" "$rep" && return 0
-  local tf="$work/time.$$" log="$logs/$stage.$contender.$rep.log" t0 t1
+  local tf="$work/time.$$" log="$logs/$stage.$contender.$rep.log" t0 t1 s0 s1
+  s0=$(server_cpu)
   t0=$(date +%s.%N)
   if ! /usr/bin/time -f '%U %S %M' -o "$tf" "$@" >"$log" 2>&1; then
     say "$stage/$contender failed: $* (log: $log)"
@@ -89,21 +114,23 @@ run_cmd() {
     return 1
   fi
   t1=$(date +%s.%N)
+  s1=$(server_cpu)
   local u s m
   read -r u s m < <(tail -n 1 "$tf")
-  local wall
-  wall=$(elapsed "$t0" "$t1")
-  note_first "$stage" "$contender" "$rep" "$wall"
-  record "$stage" "$contender" "$rep" "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')" "$m" "$rows"
+  local client
+  client=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+  record "$stage" "$contender" "$rep" "$(elapsed "$t0" "$t1")" "$(cpu_sum "$client" "$s0" "$s1")" "$m" "$rows" \
+    "$(server_delta "$s0" "$s1")"
 }
 
 psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 # sql_time STAGE CONTENDER REP ROWS STATEMENT: times one statement inside the server
-# (clock_timestamp around it, in the same session), so connection set-up is not counted.
+# (clock_timestamp around it, in the same session), so connection set-up is not counted; CPU is
+# the server's over the whole session (the statement dominates it).
 sql_time() {
-  local stage=$1 contender=$2 rep=$3 rows=$4 stmt=$5 secs
-  skip_slow "$stage" "$contender" "$rep" && return 0
+  local stage=$1 contender=$2 rep=$3 rows=$4 stmt=$5 secs s0 s1
+  s0=$(server_cpu)
   secs=$(psqlq -At <<SQL 2>"$logs/$stage.$contender.$rep.log"
 SET client_min_messages = warning;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
@@ -113,27 +140,14 @@ $stmt;
 SELECT extract(epoch FROM clock_timestamp()) - :t0;
 SQL
   ) || { say "$stage/$contender failed (log: $logs/$stage.$contender.$rep.log)"; cat "$logs/$stage.$contender.$rep.log" >&2; return 1; }
-  note_first "$stage" "$contender" "$rep" "$secs"
-  record "$stage" "$contender" "$rep" "$secs" - - "$rows"
-}
-
-# wall_time STAGE CONTENDER REP ROWS CMD...: client commands whose work happens in the server
-# (psql \copy): wall only.
-wall_time() {
-  local stage=$1 contender=$2 rep=$3 rows=$4 t0 t1 wall
-  shift 4
-  skip_slow "$stage" "$contender" "$rep" && return 0
-  t0=$(date +%s.%N)
-  "$@" >"$logs/$stage.$contender.$rep.log" 2>&1 ||
-    { say "$stage/$contender failed (log: $logs/$stage.$contender.$rep.log)"; tail -n 20 "$logs/$stage.$contender.$rep.log" >&2; return 1; }
-  t1=$(date +%s.%N)
-  wall=$(elapsed "$t0" "$t1")
-  note_first "$stage" "$contender" "$rep" "$wall"
-  record "$stage" "$contender" "$rep" "$wall" - - "$rows"
+  s1=$(server_cpu)
+  record "$stage" "$contender" "$rep" "$secs" "$(server_delta "$s0" "$s1")" - "$rows" "$(server_delta "$s0" "$s1")"
 }
 
 # csv_same A B N NAME: the first N data rows of two CSV files hold the same cells (quoting may
 # differ: the agent keeps the raw file's quoting, Python's and pandas' writers quote minimally).
+# Cells that are both numbers may differ by 1e-9 (a score computed in SQL by another formula
+# can differ from sdp_process_batch's in the last digit).
 csv_same() {
   local detail
   if detail=$("$py" - "$1" "$2" "$3" <<'PY'
@@ -143,8 +157,14 @@ with open(a, newline="", encoding="utf-8") as fa, open(b, newline="", encoding="
     ra, rb = csv.reader(fa), csv.reader(fb)
     for i, (x, y) in enumerate(itertools.islice(zip(ra, rb), n + 1)):
         if x != y:
-            print(f"row {i}: {x[:4]}... != {y[:4]}...")
-            sys.exit(1)
+            def close(u, v):
+                try:
+                    return abs(float(u) - float(v)) <= 1e-9
+                except ValueError:
+                    return False
+            if len(x) != len(y) or not all(u == v or close(u, v) for u, v in zip(x, y)):
+                print(f"row {i}: {x}... != {y}...")
+                sys.exit(1)
     print(f"{min(i, n)} data rows identical")
 PY
   ); then check "$4" ok "$detail"; else check "$4" FAIL "$detail"; fi
@@ -165,6 +185,7 @@ CREATE TABLE bench_copy (
   ssn text, card_number text, iban text, birth_date text, address text, city text,
   country text, age text, income text, balance text, num_transactions text, segment text);
 CREATE TABLE bench_sql_result (LIKE sdp.processed_result INCLUDING ALL);
+CREATE TABLE bench_cast_result (LIKE sdp.processed_result INCLUDING ALL);
 SQL
 
 # Which server code was measured: the installed library may be newer than the checkout.
@@ -180,12 +201,13 @@ cfg_fpe="$repo/bench/configs/fpe_card.yml"
 
 # ---- 1-3. tokenize ----------------------------------------------------------------------------
 say "tokenize: HASH no vault, full config with vault, FPE FF1; Python csv+hmac (with and without writing)"
+stage_load tokenize
 for rep in $(seq 1 "$reps"); do
   run_cmd tokenize_hash sdp-agent "$rep" "$rows" \
     "$agent" tokenize-config --config "$cfg_hash" --input "$raw" --output "$work/tok_hash.csv" --vault "$work/unused.db"
   run_cmd tokenize_hash python_hmac "$rep" "$rows" "$py" "$repo/bench/py_hmac_tokenize.py" "$raw" "$work/py_hash.csv"
   run_cmd tokenize_hash python_hmac_nowrite "$rep" "$rows" "$py" "$repo/bench/py_hmac_tokenize.py" "$raw" --no-write
-  skip_slow tokenize_vault sdp-agent "$rep" || rm -f "$work"/vault.db*
+  rm -f "$work"/vault.db*
   run_cmd tokenize_vault sdp-agent "$rep" "$rows" \
     "$agent" tokenize-config --config "$cfg_full" --input "$raw" --output "$work/tok_full.csv" --vault "$work/vault.db"
   run_cmd tokenize_fpe sdp-agent "$rep" "$rows" \
@@ -204,59 +226,75 @@ chmod 0644 "$tok"
 reset_server() {
   psqlq >/dev/null <<SQL
 SET client_min_messages = warning;
-TRUNCATE bench_copy, bench_sql_result;
+TRUNCATE bench_copy, bench_sql_result, bench_cast_result;
 TRUNCATE sdp.processing_batch CASCADE;
 CHECKPOINT;
 SQL
 }
 say "ingest: COPY FROM file vs sdp_ingest_csv; psql \\copy vs sdp-agent upload-batch (libpq, 8 MiB chunks)"
+stage_load ingest
 for rep in $(seq 1 "$reps"); do
-  skip_slow ingest copy_file "$rep" || { reset_server
-    sql_time ingest copy_file "$rep" "$rows" "COPY bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"; }
-  skip_slow ingest sdp_ingest_csv "$rep" || { reset_server
-    sql_time ingest sdp_ingest_csv "$rep" "$rows" \
-      "SELECT sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$tok'), 'customer_id', NULL)"; }
-  skip_slow ingest psql_copy_stdin "$rep" || { reset_server
-    wall_time ingest psql_copy_stdin "$rep" "$rows" \
-      psqlq -c "\\copy bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"; }
+  reset_server
+  sql_time ingest copy_file "$rep" "$rows" "COPY bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"
+  reset_server
+  sql_time ingest sdp_ingest_csv "$rep" "$rows" \
+    "SELECT sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$tok'), 'customer_id', NULL)"
+  reset_server
+  run_cmd ingest psql_copy_stdin "$rep" "$rows" \
+    psql -X -q -v ON_ERROR_STOP=1 -c "\\copy bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"
   # The last contender leaves its batch in place: the score and integrate stages use it.
-  skip_slow ingest upload_batch "$rep" || { reset_server
-    run_cmd ingest upload_batch "$rep" "$rows" \
-      "$agent" upload-batch --file "$tok" --client-id bench --processing-type risk_scoring --server-url "$SDP_PG_URL"; }
+  reset_server
+  run_cmd ingest upload_batch "$rep" "$rows" \
+    "$agent" upload-batch --file "$tok" --client-id bench --processing-type risk_scoring --server-url "$SDP_PG_URL"
 done
 batch=$(psqlq -At -c "SELECT batch_id FROM sdp.processing_batch")
 accepted=$(psqlq -At -c "SELECT accepted_records FROM sdp.processing_batch")
 check "ingest: upload-batch accepted every row" "$([[ "$accepted" == "$rows" ]] && echo ok || echo FAIL)" "$accepted of $rows"
 
 # ---- 5. score ---------------------------------------------------------------------------------
-# demo_v1 as one SQL expression (docs/model_demo_v1.md), on the stored rows: a feature is a number
-# when it matches the model's decimal syntax, else it takes its default and is counted.
+# demo_v1 (docs/model_demo_v1.md) written in SQL, on the stored rows, two ways:
+# - plain cast (the peer the target is judged on): each feature cast with ::float8, as anyone
+#   with clean data writes it; it would stop on a non-numeric cell, which sdp_process_batch
+#   defaults and counts instead (the bench data has none);
+# - regex (reported): a feature is a number when it matches the model's decimal syntax, else it
+#   takes its default and is counted: what sdp_process_batch does, in SQL.
 read -r i_age i_income i_balance i_ntx < <(psqlq -At -F ' ' -c "
   SELECT array_position(columns, 'age'), array_position(columns, 'income'),
          array_position(columns, 'balance'), array_position(columns, 'num_transactions')
     FROM sdp.processing_batch WHERE batch_id = '$batch'")
 num_re='^[ \t]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?[ \t]*$'
-feature() { echo "CASE WHEN t.fields[$1] ~ '$num_re' THEN t.fields[$1]::float8 END"; }
-model_sql="INSERT INTO bench_sql_result (batch_id, row_no, client_id, record_key, score, risk_band, model_version, defaulted_features)
-  SELECT t.batch_id, t.row_no, t.client_id, t.record_key, s.score,
-         CASE WHEN s.score >= 0.6 THEN 'high' WHEN s.score >= 0.3 THEN 'medium' ELSE 'low' END,
+regex_feature() { echo "CASE WHEN t.fields[$1] ~ '$num_re' THEN t.fields[$1]::float8 END"; }
+# demo_v1_score AGE INCOME BALANCE NTX: the score as one SQL expression of four float8 expressions.
+demo_v1_score() {
+  echo "1 / (1 + exp(-(-0.9
+         + -0.35 * least(greatest((coalesce($1, 45) - 45) / 15, -5), 5)
+         + -0.90 * least(greatest((coalesce($2, 60000) - 60000) / 30000, -5), 5)
+         + -0.60 * least(greatest((coalesce($3, 15000) - 15000) / 20000, -5), 5)
+         +  0.55 * least(greatest((coalesce($4, 40) - 40) / 30, -5), 5))))"
+}
+band_of() { echo "CASE WHEN $1 >= 0.6 THEN 'high' WHEN $1 >= 0.3 THEN 'medium' ELSE 'low' END"; }
+regex_sql="INSERT INTO bench_sql_result (batch_id, row_no, client_id, record_key, score, risk_band, model_version, defaulted_features)
+  SELECT t.batch_id, t.row_no, t.client_id, t.record_key, s.score, $(band_of s.score),
          'demo_v1', (x.age IS NULL)::int + (x.income IS NULL)::int + (x.balance IS NULL)::int + (x.ntx IS NULL)::int
     FROM sdp.tokenized_record t,
-    LATERAL (SELECT $(feature "$i_age") AS age, $(feature "$i_income") AS income,
-                    $(feature "$i_balance") AS balance, $(feature "$i_ntx") AS ntx) x,
-    LATERAL (SELECT 1 / (1 + exp(-(-0.9
-         + -0.35 * least(greatest((coalesce(x.age, 45) - 45) / 15, -5), 5)
-         + -0.90 * least(greatest((coalesce(x.income, 60000) - 60000) / 30000, -5), 5)
-         + -0.60 * least(greatest((coalesce(x.balance, 15000) - 15000) / 20000, -5), 5)
-         +  0.55 * least(greatest((coalesce(x.ntx, 40) - 40) / 30, -5), 5)))) AS score) s
+    LATERAL (SELECT $(regex_feature "$i_age") AS age, $(regex_feature "$i_income") AS income,
+                    $(regex_feature "$i_balance") AS balance, $(regex_feature "$i_ntx") AS ntx) x,
+    LATERAL (SELECT $(demo_v1_score x.age x.income x.balance x.ntx) AS score) s
+   WHERE t.batch_id = '$batch'"
+cast_sql="INSERT INTO bench_cast_result (batch_id, row_no, client_id, record_key, score, risk_band, model_version)
+  SELECT t.batch_id, t.row_no, t.client_id, t.record_key, s.score, $(band_of s.score), 'demo_v1'
+    FROM sdp.tokenized_record t,
+    LATERAL (SELECT $(demo_v1_score "t.fields[$i_age]::float8" "t.fields[$i_income]::float8" \
+                                    "t.fields[$i_balance]::float8" "t.fields[$i_ntx]::float8") AS score) s
    WHERE t.batch_id = '$batch'"
 psqlq -c "VACUUM ANALYZE sdp.tokenized_record" >/dev/null
-say "score: sdp_process_batch vs demo_v1 as a SQL expression in INSERT ... SELECT"
+say "score: sdp_process_batch vs demo_v1 in SQL (plain cast; regex) in INSERT ... SELECT"
+stage_load score
 for rep in $(seq 1 "$reps"); do
-  skip_slow score sql_expression "$rep" || {
-    psqlq -c "TRUNCATE bench_sql_result" -c "CHECKPOINT" >/dev/null
-    sql_time score sql_expression "$rep" "$rows" "$model_sql"; }
-  skip_slow score sdp_process_batch "$rep" && continue
+  psqlq -c "TRUNCATE bench_cast_result" -c "CHECKPOINT" >/dev/null
+  sql_time score sql_plain_cast "$rep" "$rows" "$cast_sql"
+  psqlq -c "TRUNCATE bench_sql_result" -c "CHECKPOINT" >/dev/null
+  sql_time score sql_regex "$rep" "$rows" "$regex_sql"
   psqlq >/dev/null <<SQL
 SET client_min_messages = warning;
 TRUNCATE sdp.processed_result;
@@ -266,18 +304,21 @@ CHECKPOINT;
 SQL
   sql_time score sdp_process_batch "$rep" "$rows" "SELECT sdp.sdp_process_batch('$batch')"
 done
-read -r processed mismatches < <(psqlq -At -F ' ' -c "
-  SELECT (SELECT count(*) FROM sdp.processed_result WHERE batch_id = '$batch'),
-         (SELECT count(*) FROM sdp.processed_result r FULL JOIN bench_sql_result s USING (batch_id, row_no)
-           WHERE r.row_no IS NULL OR s.row_no IS NULL OR abs(r.score - s.score) > 1e-9
-              OR r.risk_band <> s.risk_band OR r.defaulted_features <> s.defaulted_features)")
-check "score: sdp_process_batch and the SQL expression agree on every row" \
-  "$([[ "$processed" == "$rows" && "$mismatches" == 0 ]] && echo ok || echo FAIL)" "$processed rows scored, $mismatches differ"
+for peer in bench_sql_result bench_cast_result; do
+  read -r processed mismatches < <(psqlq -At -F ' ' -c "
+    SELECT (SELECT count(*) FROM sdp.processed_result WHERE batch_id = '$batch'),
+           (SELECT count(*) FROM sdp.processed_result r FULL JOIN $peer s USING (batch_id, row_no)
+             WHERE r.row_no IS NULL OR s.row_no IS NULL OR abs(r.score - s.score) > 1e-9
+                OR r.risk_band <> s.risk_band OR r.defaulted_features <> s.defaulted_features)")
+  check "score: sdp_process_batch and $peer agree on every row" \
+    "$([[ "$processed" == "$rows" && "$mismatches" == 0 ]] && echo ok || echo FAIL)" "$processed rows scored, $mismatches differ"
+done
 
 # ---- 6. integrate -----------------------------------------------------------------------------
 results="$work/results.csv"
 psqlq -c "\\copy (SELECT record_key, score, risk_band, model_version FROM sdp.sdp_results('$batch') ORDER BY row_no) TO '$results' WITH (FORMAT csv, HEADER)" >/dev/null
 say "integrate: sdp-agent integrate-results (whole command, and its local join alone) vs pandas merge and Miller join"
+stage_load integrate
 for rep in $(seq 1 "$reps"); do
   run_cmd integrate sdp-agent "$rep" "$rows" \
     "$agent" integrate-results --batch-id "$batch" --raw-input "$raw" --output "$work/merged_ours.csv" \
@@ -296,25 +337,52 @@ check "integrate: Miller join kept every raw row" "$([[ "$mlr_rows" == "$rows" ]
 rm -f "$work"/merged_*.csv "$results"
 
 # ---- 7. full round trip -----------------------------------------------------------------------
-say "round trip: sdp-agent process-batch (tokenize with vault, upload, dev process, fetch, integrate)"
+# Ours (process-batch: tokenize with vault, upload, process, fetch, integrate) against
+# - the standard-tools pipeline doing the same job (bench/std_round_trip.sh: Python csv + hmac +
+#   AES-GCM SQLite vault, psql \copy in, plain-cast INSERT ... SELECT, psql \copy out, pandas);
+# - the same SDP pipeline without tokenization and vault (bench/plain_round_trip.sh): the price
+#   of privacy.
+export BENCH_STD_SCORE_SQL="INSERT INTO std_result (record_key, score, risk_band, model_version)
+  SELECT i.customer_id, s.score, $(band_of s.score), 'demo_v1'
+    FROM std_in i,
+    LATERAL (SELECT $(demo_v1_score i.age::float8 i.income::float8 i.balance::float8 i.num_transactions::float8) AS score) s"
+psqlq >/dev/null <<SQL
+CREATE TABLE std_in (LIKE bench_copy INCLUDING ALL);
+CREATE TABLE std_result (record_key text PRIMARY KEY, score float8 NOT NULL, risk_band text NOT NULL,
+                         model_version text NOT NULL);
+SQL
+export SDP_AGENT BENCH_INTEGRATE_LOCAL
+say "round trip: sdp-agent process-batch vs standard tools (Python+vault, psql, SQL, pandas) vs SDP without privacy"
+stage_load round_trip
 for rep in $(seq 1 "$reps"); do
-  skip_slow round_trip sdp-agent "$rep" && continue
-  reset_server
   rm -rf "$work/rt" && mkdir -p "$work/rt"
+  reset_server
   run_cmd round_trip sdp-agent "$rep" "$rows" \
     "$agent" process-batch --raw-input "$raw" --output "$work/rt/merged.csv" --config "$cfg_full" \
     --vault "$work/rt/vault.db" --client-id bench --processing-type risk_scoring --use-dev-processor \
     --server-url "$SDP_PG_URL"
+  reset_server
+  psqlq -c "TRUNCATE std_in, std_result" -c "CHECKPOINT" >/dev/null
+  run_cmd round_trip std_tools "$rep" "$rows" bash "$repo/bench/std_round_trip.sh" "$raw" "$work/rt" "$work/rt/std_merged.csv"
+  reset_server
+  run_cmd round_trip no_privacy "$rep" "$rows" bash "$repo/bench/plain_round_trip.sh" "$raw" "$work/rt" "$work/rt/plain_merged.csv"
 done
 rt_rows=$(($(wc -l <"$work/rt/merged.csv") - 1))
 rt_scored=$(awk -F, 'NR > 1 && $NF == "demo_v1"' "$work/rt/merged.csv" | wc -l)
 check "round_trip: every raw row came back scored" "$([[ "$rt_rows" -ge "$rows" && "$rt_scored" -ge "$rows" ]] && echo ok || echo FAIL)" "$rt_scored scored lines"
+csv_same "$work/rt/merged.csv" "$work/rt/std_merged.csv" "$verify_rows" "round_trip: the standard-tools pipeline gives the same merged rows"
+csv_same "$work/rt/merged.csv" "$work/rt/plain_merged.csv" "$verify_rows" "round_trip: the no-privacy pipeline gives the same merged rows"
+std_vault=$(sqlite3 "$work/rt/std_vault.db" 'SELECT count(*) FROM vault' 2>/dev/null || echo 0)
+sdp_vault=$(sqlite3 "$work/rt/vault.db" 'SELECT count(*) FROM vault_entry' 2>/dev/null || echo 0)
+check "round_trip: the standard-tools vault holds as many entries as the agent's" \
+  "$([[ "$std_vault" -gt 0 && "$std_vault" == "$sdp_vault" ]] && echo ok || echo FAIL)" "$std_vault and $sdp_vault entries"
 rm -rf "$work/rt"
 reset_server
 
 # ---- 8. peak RSS, N vs 5N rows ----------------------------------------------------------------
 if [[ -n "${BENCH_RAW_BIG:-}" ]]; then
   say "memory: peak RSS of tokenize-config (HASH, no vault) on $rows and ${BENCH_BIG_ROWS} rows"
+  stage_load memory
   run_cmd memory rows_1x 1 "$rows" \
     "$agent" tokenize-config --config "$cfg_hash" --input "$raw" --output "$work/rss.csv" --vault "$work/unused.db"
   run_cmd memory rows_5x 1 "$BENCH_BIG_ROWS" \

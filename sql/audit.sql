@@ -61,7 +61,7 @@ ROLLBACK;
 BEGIN;
 ALTER TABLE sdp.audit_log DISABLE TRIGGER audit_log_append_only;
 UPDATE sdp.audit_log l SET target = 'forged',
-       entry_hash = sha256(l.prev_hash || sdp._audit_canonical(l.seq, l.at, l.actor, l.client_id, l.event, 'forged', l.details))
+       entry_hash = sha256(l.prev_hash || sdp._audit_canonical(l.seq, l.at, l.actor, l.login, l.client_id, l.event, 'forged', l.details))
  WHERE seq = :seq_before + 2;
 SELECT seq - :seq_before AS broken_offset, reason FROM sdp.sdp_audit_verify();
 ROLLBACK;

@@ -19,6 +19,9 @@ END $$;
 SELECT sdp.sdp_create_client('dev_d', :'key_d') IS NOT NULL AS created;
 CREATE ROLE regress_dev_client LOGIN IN ROLE sdp_client;
 CREATE ROLE regress_dev_admin LOGIN IN ROLE sdp_admin;
+-- Test-only: no sdp role may SELECT sdp.tokenized_record (reads go through the access-logged
+-- functions); this login gets it to prove the dev-only policy still hides rows from a role that has it.
+GRANT SELECT ON sdp.tokenized_record TO regress_dev_client;
 
 -- The default is prod, and only a superuser may change it.
 SHOW sdp.env;
@@ -120,4 +123,5 @@ ROLLBACK;
 RESET SESSION AUTHORIZATION;
 RESET sdp.env;
 
+REVOKE SELECT ON sdp.tokenized_record FROM regress_dev_client;
 DROP ROLE regress_dev_client, regress_dev_admin;

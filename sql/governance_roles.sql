@@ -69,7 +69,12 @@ INSERT INTO action VALUES
   (22, 'forget_batch',     format('SELECT sdp.sdp_forget_batch(%L)', :'batch')),
   (23, 'forget_client',    $$SELECT sdp.sdp_forget_client('gov_roles')$$),
   (24, 'write_records',    'UPDATE sdp.tokenized_record SET record_key = record_key'),
-  (25, 'write_audit_log',  'DELETE FROM sdp.audit_log');
+  (25, 'write_audit_log',  'DELETE FROM sdp.audit_log'),
+  -- Reading the record and result tables directly would skip the access log and the integrity
+  -- check: refused for every role (reads go through sdp_records / sdp_results).
+  (26, 'select_records',   'SELECT count(*) FROM sdp.tokenized_record'),
+  (27, 'select_results',   'SELECT count(*) FROM sdp.processed_result'),
+  (28, 'audit_head',       'SELECT seq FROM sdp.sdp_audit_head()');
 CREATE TEMP TABLE matrix (ord int, role text, outcome text);
 GRANT SELECT ON action TO PUBLIC;
 GRANT INSERT ON matrix TO PUBLIC;

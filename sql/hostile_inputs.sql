@@ -65,6 +65,14 @@ SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open('hostile_a', E'risk\
 SELECT code, length(message) AS message_length, message
   FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', repeat('k', 100000) || E'\n')$q$);
 SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'"col\x01\u2066umn",' || repeat('h', 1000) || E'\nc1,c2\n')$q$);
+-- JSON keys too: a key whose value is not a scalar, and a key the first record does not have.
+SELECT code, length(message) AS message_length, message
+  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring',
+    jsonb_build_array(jsonb_build_object('customer_id', 'c1', E'nested\nERROR:  forged\u202e' || repeat('n', 100000), '{"x": 1}'::jsonb)))$q$);
+SELECT code, length(message) AS message_length, message
+  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring',
+    jsonb_build_array(jsonb_build_object('customer_id', 'c1'),
+                      jsonb_build_object('customer_id', 'c2', E'extra\r\x1b[31m\u2028' || repeat('e', 100000), 1)))$q$);
 -- The idempotency key of a conflict, and the admin calls that name a client, the same way.
 BEGIN;
 SELECT accepted_records FROM sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', 'customer_id', repeat('k', 200) || E'\n');

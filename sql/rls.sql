@@ -28,6 +28,11 @@ CREATE ROLE regress_rls_admin LOGIN IN ROLE sdp_admin;
 CREATE ROLE regress_rls_writer LOGIN IN ROLE sdp_client;
 GRANT INSERT, UPDATE, DELETE ON sdp.processing_batch, sdp.batch_chunk, sdp.tokenized_record,
                                 sdp.processed_result, sdp.api_client TO regress_rls_writer;
+-- Test-only as well: no sdp role may SELECT the record and result tables (reads go through the
+-- access-logged functions, sql/governance_attacks.sql), but the policies on them must still bind
+-- any role that is ever given SELECT. These logins get it to prove that.
+GRANT SELECT ON sdp.tokenized_record, sdp.processed_result
+  TO regress_rls_client, regress_rls_admin, regress_rls_writer;
 
 -- ---- data, uploaded by each client through the API ------------------------------------------
 -- CSV bodies, '|' standing for a line end.
@@ -164,4 +169,5 @@ SELECT count(*) AS rls_b_results FROM sdp.processed_result WHERE client_id = 'rl
 
 REVOKE ALL ON sdp.processing_batch, sdp.batch_chunk, sdp.tokenized_record, sdp.processed_result,
               sdp.api_client FROM regress_rls_writer;
+REVOKE ALL ON sdp.tokenized_record, sdp.processed_result FROM regress_rls_client, regress_rls_admin;
 DROP ROLE regress_rls_client, regress_rls_admin, regress_rls_writer;

@@ -19,8 +19,9 @@ packages=(
   prometheus prometheus-postgres-exporter
   # HTTPS e2e: the test-only PostgREST double (test/gateway/), JSON checks, docker/ validation
   python3-psycopg2 jq docker-compose
-  # bench (make bench): peers and the chart; GNU time for peak RSS
-  python3-pandas miller gnuplot-nox time
+  # bench (make bench): peers and the chart; GNU time for peak RSS; python3-cryptography for the
+  # AES-GCM vault of the standard-tools round-trip peer (bench/py_vault_tokenize.py)
+  python3-pandas python3-cryptography miller gnuplot-nox time
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "common/shown_value.h"
 #include "exit_status.h"
 #include "key_env.h"
 #include "round_trip.h"
@@ -103,10 +104,7 @@ bool CheckBatchId(const std::string& id, std::string* err) {
              : std::isxdigit(static_cast<unsigned char>(c)) != 0;
   }
   if (ok) return true;
-  std::string shown;
-  for (char c : id.substr(0, 40)) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
-  if (id.size() > 40) shown += "...";
-  *err = "--batch-id '" + shown +
+  *err = "--batch-id '" + ShownValue(id) +
          "' is not a batch id (a UUID such as 0812d48d-bab6-49d2-a5ec-77177acca612); fix: pass "
          "the batch_id printed by upload-batch or process-batch";
   return false;
@@ -125,6 +123,8 @@ int RunIntegrate(const ServerFlags& flags) {
   PrintJson({{"batch_id", flags.batch_id},
              {"raw_rows", report.raw_rows},
              {"matched_rows", report.matched_rows},
+             {"keys_with_several_results", report.keys_with_several_results},
+             {"disagreeing_keys", report.disagreeing_keys},
              {"output", flags.output}});
   return kExitOk;
 }
@@ -173,6 +173,8 @@ int RunProcess(const ServerFlags& flags) {
              {"model_version", batch.model_version},
              {"status", batch.status},
              {"matched_rows", result.integrate.matched_rows},
+             {"keys_with_several_results", result.integrate.keys_with_several_results},
+             {"disagreeing_keys", result.integrate.disagreeing_keys},
              {"output", flags.output}});
   return kExitOk;
 }

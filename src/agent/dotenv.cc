@@ -1,13 +1,14 @@
 #include "dotenv.h"
 
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace sdp {
 namespace {
@@ -22,11 +23,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
-}
-
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
 }
 
 }  // namespace
@@ -98,52 +94,87 @@ bool ParseDotEnv(std::string_view text, const std::string& source,
   return true;
 }
 
-bool ApplyDotEnvFile(const std::string& path, int* applied, std::string* err) {
-  if (!FileExists(path)) return true;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *err = path + ": cannot read: " + std::strerror(errno) + "; fix: check its permissions";
+bool IsDotEnvVariable(const std::string& name) {
+  return name.size() > 4 && name.compare(0, 4, "SDP_") == 0;
+}
+
+bool ApplyDotEnvFile(const std::string& path, bool must_exist, DotEnvResult* result,
+                     std::string* err) {
+  // One descriptor from open to read: the checks below are about the file actually read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT && !must_exist) return true;
+    *err = path + ": cannot read: " + std::strerror(errno) +
+           "; fix: check the path and its permissions";
     return false;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::map<std::string, std::string> vars;
-  if (!ParseDotEnv(buf.str(), path, &vars, err)) return false;
-  int count = 0;
-  for (const auto& [key, value] : vars) {
-    if (std::getenv(key.c_str()) != nullptr) continue;  // the real environment wins
-    if (::setenv(key.c_str(), value.c_str(), 0) != 0) {
-      *err = path + ": cannot set " + key + ": " + std::strerror(errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    *err = path + ": not a regular file; fix: point --env-file at a file, or remove it";
+    return false;
+  }
+  // Someone else's file, or one others can rewrite, could point the agent at their server or
+  // CA, or swap the key: refuse it rather than read it.
+  if (st.st_uid != ::geteuid()) {
+    ::close(fd);
+    *err = path + ": refused: owned by uid " + std::to_string(st.st_uid) + ", not by uid " +
+           std::to_string(::geteuid()) + " running sdp-agent; fix: check its content, then chown " +
+           "it to yourself, or remove it";
+    return false;
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    *err = path + ": refused: writable by group or others (mode " + mode +
+           "); fix: check its content, then chmod 600 " + path;
+    return false;
+  }
+  std::string text;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      OPENSSL_cleanse(&text[0], text.size());
+      *err = path + ": cannot read: " + std::strerror(saved) + "; fix: check the file";
       return false;
     }
-    ++count;
+    text.append(chunk, static_cast<size_t>(n));
   }
-  if (applied) *applied = count;
-  return true;
-}
-
-std::string FindRepoRoot(const std::string& start_dir) {
-  std::string dir = start_dir;
-  while (!dir.empty()) {
-    if (FileExists(dir + "/.git") || FileExists(dir + "/sdp.control")) return dir;
-    const size_t slash = dir.find_last_of('/');
-    if (slash == std::string::npos || dir == "/") break;
-    dir = slash == 0 ? "/" : dir.substr(0, slash);
-    if (dir == "/") {
-      return FileExists("/.git") || FileExists("/sdp.control") ? "/" : "";
+  OPENSSL_cleanse(chunk, sizeof chunk);
+  ::close(fd);
+  std::map<std::string, std::string> vars;
+  const bool parsed = ParseDotEnv(text, path, &vars, err);
+  OPENSSL_cleanse(&text[0], text.size());  // the text may hold SDP_CRYPTO_KEY
+  DotEnvResult counts;
+  bool ok = parsed;
+  for (auto& [key, value] : vars) {
+    if (ok && !IsDotEnvVariable(key)) {
+      ++counts.ignored;
+    } else if (ok && std::getenv(key.c_str()) == nullptr) {  // the real environment wins
+      if (::setenv(key.c_str(), value.c_str(), 0) != 0) {
+        *err = path + ": cannot set " + key + ": " + std::strerror(errno);
+        ok = false;
+      } else {
+        ++counts.applied;
+      }
     }
+    if (!value.empty()) OPENSSL_cleanse(&value[0], value.size());
   }
-  return "";
+  if (ok && result) *result = counts;
+  return ok;
 }
 
-bool LoadDotEnv(std::string* err) {
+bool LoadDotEnv(const std::string& explicit_path, std::string* err) {
+  if (!explicit_path.empty()) return ApplyDotEnvFile(explicit_path, true, nullptr, err);
   char cwd_buf[4096];
-  if (::getcwd(cwd_buf, sizeof cwd_buf) == nullptr) return true;  // no cwd: nothing to load
-  const std::string cwd = cwd_buf;
-  if (!ApplyDotEnvFile(cwd + "/.env", nullptr, err)) return false;
-  const std::string root = FindRepoRoot(cwd);
-  if (!root.empty() && root != cwd) return ApplyDotEnvFile(root + "/.env", nullptr, err);
-  return true;
+  const std::string cwd = ::getcwd(cwd_buf, sizeof cwd_buf) != nullptr ? cwd_buf : ".";
+  return ApplyDotEnvFile(cwd + "/.env", false, nullptr, err);
 }
 
 }  // namespace sdp

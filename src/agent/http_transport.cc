@@ -39,24 +39,7 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
 
 // Single line, printable, bounded: server text goes into one stderr line.
 std::string CleanText(std::string_view s, size_t max = kMaxErrorText) {
-  std::string out;
-  out.reserve(std::min(s.size(), max));
-  for (char c : s) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n' || c == '\r' || c == '\t') {
-      out += ' ';
-    } else if (u < 0x20 || u == 0x7f) {
-      continue;
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
+  return CleanServerText(s, max);
 }
 
 // nlohmann's parser is iterative, but a reply nested thousands of levels deep is never ours:

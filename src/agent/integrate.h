@@ -2,7 +2,9 @@
 //
 // Output = every raw column, in the raw order and quoting, plus score, risk_band and
 // model_version. Raw rows without a result keep empty result columns; every raw row whose key
-// has a result gets it (duplicate keys included). When the key column was tokenized, the raw
+// has a result gets it (duplicate keys included). A key with several results gets the last one
+// in batch order, on every raw row and whatever the raw file's order. Every result cell is
+// validated (result_cells.h) before anything is written. When the key column was tokenized, the raw
 // key is re-tokenized with the same config and key to find its result; that needs a
 // deterministic rule (HASH or FPE) for the key column.
 #pragma once
@@ -29,6 +31,11 @@ struct IntegrateReport {
   uint64_t raw_rows = 0;
   uint64_t matched_rows = 0;
   uint64_t results = 0;
+  // Keys the server returned several results for (a record sent twice); each raw row of such a
+  // key gets the last one in batch order. Of those, the keys whose results differ in score or
+  // band (the duplicates carried different field values).
+  uint64_t keys_with_several_results = 0;
+  uint64_t disagreeing_keys = 0;
   double seconds = 0;
 };
 

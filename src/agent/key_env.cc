@@ -1,18 +1,19 @@
 #include "key_env.h"
 
-#include <cstdlib>
-#include <cstring>
+#include "agent/secret_env.h"
 
 namespace sdp {
 
 bool LoadKeyRingFromEnv(const std::string& var, KeyRing* keys, std::string* err) {
-  const char* value = std::getenv(var.c_str());
-  if (value == nullptr || value[0] == '\0') {
+  const SecretBuffer* value = TakeSecretEnv(var);
+  if (value == nullptr) {
     *err = var + " is not set; fix: generate a key with `sdp-agent keygen` and set " + var +
            " in the environment or in .env";
     return false;
   }
-  if (!KeyRing::FromEnvValue(value, keys, err)) {
+  if (!KeyRing::FromEnvValue(
+          std::string_view(reinterpret_cast<const char*>(value->data()), value->size()), keys,
+          err)) {
     // The parser speaks of SDP_CRYPTO_KEY; name the variable actually read.
     const std::string generic = "SDP_CRYPTO_KEY";
     if (var != generic && err->compare(0, generic.size(), generic) == 0) {

@@ -7,8 +7,9 @@
 
 namespace sdp {
 
-// Loads the key ring from environment variable `var` (SDP_CRYPTO_KEY by default). Errors name
-// the variable and how to make a key, never the value.
+// Loads the key ring from environment variable `var` (SDP_CRYPTO_KEY by default), taken out of
+// the environment on first use (secret_env.h). Errors name the variable and how to make a key,
+// never the value.
 bool LoadKeyRingFromEnv(const std::string& var, KeyRing* keys, std::string* err);
 
 }  // namespace sdp

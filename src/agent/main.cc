@@ -11,6 +11,7 @@
 #include "dotenv.h"
 #include "exit_status.h"
 #include "log.h"
+#include "secret_env.h"
 #include "signals.h"
 
 namespace {
@@ -18,7 +19,8 @@ namespace {
 constexpr const char* kDescription =
     "sdp-agent " SDP_VERSION
     " - Secure Data Pipeline client: PII is tokenized here and never leaves this machine.\n"
-    "Environment (also read from .env in the working directory, then the repository root):\n"
+    "Environment (SDP_* variables also read from .env in the working directory or --env-file,\n"
+    "which must be yours and not writable by group or others):\n"
     "  SDP_CRYPTO_KEY   URL-safe base64 of 32 bytes (make one with `sdp-agent keygen`)\n"
     "  SDP_SERVER_URL   postgresql://... (libpq) or https://... (PostgREST)\n"
     "  SDP_API_KEY      API key for the HTTPS transport\n"
@@ -26,17 +28,38 @@ constexpr const char* kDescription =
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 retryable, 5 rejected by server,\n"
     "130 interrupted.";
 
+// The value of global option --env-file (before the subcommand), or "" when not given.
+std::string EnvFileArgument(int argc, char** argv) {
+  const std::string flag = "--env-file";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.empty() || arg[0] != '-' || arg == "--") break;  // the subcommand: its options follow
+    if (arg == flag) return i + 1 < argc ? argv[i + 1] : "";
+    if (arg.compare(0, flag.size() + 1, flag + "=") == 0) return arg.substr(flag.size() + 1);
+    if (arg == "--log-format" || arg == "--log-level") ++i;
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First of all, before any key is read: no core file, no ptrace by the user's other processes.
+  std::string err;
+  if (!sdp::DisableCoreDumps(&err)) {
+    return sdp::ReportError(sdp::kExitFailure, err + "; fix: run sdp-agent without a debugger");
+  }
+  if (!sdp::LoadDotEnv(EnvFileArgument(argc, argv), &err)) {
+    return sdp::ReportError(sdp::kExitConfig, err);
+  }
+  // After .env (which may set them): secrets leave the environment before anything else runs.
+  for (const char* name : sdp::kSecretEnvVariables) sdp::TakeSecretEnv(name);
+
   // Before any thread exists (libcurl requirement).
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     return sdp::ReportError(sdp::kExitFailure, "cannot initialise libcurl");
   }
   sdp::InstallSignalHandlers();
-
-  std::string err;
-  if (!sdp::LoadDotEnv(&err)) return sdp::ReportError(sdp::kExitConfig, err);
 
   CLI::App app{kDescription, "sdp-agent"};
   app.set_version_flag("--version", "sdp-agent " SDP_VERSION);
@@ -53,6 +76,11 @@ int main(int argc, char** argv) {
       ->envname("SDP_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  // Read before parsing (see EnvFileArgument); declared so that it is accepted and listed.
+  std::string env_file;
+  app.add_option("--env-file", env_file,
+                 "Read SDP_* settings from this file instead of ./.env (yours, not group- or "
+                 "other-writable)");
 
   sdp::CommandList commands;
   sdp::AddTokenizeCommands(&app, &commands);
@@ -60,6 +88,22 @@ int main(int argc, char** argv) {
   sdp::AddWatchCommand(&app, &commands);
   sdp::AddKeyCommands(&app, &commands);
   sdp::AddVaultCommands(&app, &commands);
+
+  // CLI11 answers an unknown command with "A subcommand is required": name it and suggest.
+  const std::string requested = sdp::RequestedCommand(argc, argv);
+  if (!requested.empty()) {
+    std::vector<std::string> names;
+    bool known = false;
+    const CLI::App& registered = app;
+    for (const CLI::App* sub : registered.get_subcommands([](const CLI::App*) { return true; })) {
+      names.push_back(sub->get_name());
+      known = known || sub->get_name() == requested;
+    }
+    if (!known) {
+      curl_global_cleanup();
+      return sdp::ReportError(sdp::kExitUsage, sdp::UnknownCommandMessage(requested, names));
+    }
+  }
 
   try {
     app.parse(argc, argv);

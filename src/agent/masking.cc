@@ -1,11 +1,18 @@
 #include "masking.h"
 
+#include <algorithm>
+
 namespace sdp {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAsciiAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsContinuationByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+// What a spreadsheet may read as the start of a formula (= + - @), including the TAB and CR
+// lead-ins that some importers strip before evaluating the rest of the cell.
+bool IsFormulaLeadIn(char c) {
+  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
 // Letters of any script count as maskable; ASCII punctuation and spaces are separators.
 bool IsMaskable(char c) { return IsAsciiAlnum(c) || (static_cast<unsigned char>(c) & 0x80) != 0; }
 
@@ -23,15 +30,18 @@ size_t SkipChar(std::string_view value, size_t i) {
   return j;
 }
 
+// At most four digits, and never more than half of them: "1234" keeps "34", "123" keeps "3", so
+// a short value (PIN, CVV, house number) is never returned whole.
 void MaskLast4(std::string_view value, std::string* out) {
   size_t digits = 0;
   for (char c : value) digits += IsDigit(c);
+  const size_t shown = std::min<size_t>(4, digits / 2);
   size_t seen = 0;
   for (size_t i = 0; i < value.size();) {
     const char c = value[i];
     if (IsDigit(c)) {
       ++seen;
-      out->push_back(seen + 4 > digits ? c : '*');
+      out->push_back(seen + shown > digits ? c : '*');
       ++i;
     } else if (IsMaskable(c)) {
       out->push_back('*');
@@ -110,8 +120,7 @@ void MaskValue(std::string_view value, MaskStyle style, std::string* out) {
       MaskFull(value, out);
       break;
   }
-  const char first = (*out)[0];
-  if (first == '=' || first == '+' || first == '-' || first == '@') (*out)[0] = '*';
+  if (IsFormulaLeadIn((*out)[0])) (*out)[0] = '*';
 }
 
 }  // namespace sdp

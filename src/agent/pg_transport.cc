@@ -1,18 +1,23 @@
 // ServerTransport over libpq: the embedded default (`postgresql://...`). Calls the sdp.sdp_*
 // SQL functions directly. With SDP_API_KEY set, every call runs in a transaction that first
 // authenticates as the client (sdp.sdp_authenticate), exactly as PostgREST's pre-request does,
-// with the key taken from a connection option rather than from the statement (Authenticate);
-// without it the connecting role must be trusted by the extension (owner or sdp_admin).
+// with the key handed to the session once per connection (HandOverKey) rather than written into
+// each statement; without it the connecting role must be trusted by the extension (owner or
+// sdp_admin). A remote server is only reached over verified TLS (PlanPgConnection).
 #include "pg_transport.h"
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
+
+#include "http_transport.h"
 
 namespace sdp {
 namespace {
@@ -25,6 +30,64 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 struct ConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
 };
+
+struct ConninfoDeleter {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+using Conninfo = std::unique_ptr<PQconninfoOption, ConninfoDeleter>;
+
+constexpr size_t kMaxServerText = 1000;  // bytes kept of one server message
+
+// Value of `keyword` in a parsed conninfo, or "" when unset.
+std::string ConninfoValue(const PQconninfoOption* options, const char* keyword) {
+  for (const PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, keyword) == 0) return o->val != nullptr ? o->val : "";
+  }
+  return "";
+}
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+// A destination libpq connects to: a Unix socket directory ("/..." or, on Linux, an abstract
+// "@..."), the default socket (empty) or a loopback address.
+bool IsLocalDestination(const std::string& host) {
+  return host.empty() || host[0] == '/' || host[0] == '@' || IsLoopbackHost(host);
+}
+
+// COPY text format: backslash, line breaks and tabs escaped.
+std::string CopyTextField(const std::string& value) {
+  std::string out;
+  out.reserve(value.size() + 2);
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
+    }
+  }
+  out += '\n';
+  return out;
+}
 
 constexpr const char* kBatchColumns =
     "batch_id, client_id, processing_type, status, accepted_records, processed_records, "
@@ -52,8 +115,13 @@ TransportError::Kind KindForSqlState(const std::string& state) {
 
 class PgTransport : public ServerTransport {
  public:
-  explicit PgTransport(const TransportOptions& options)
-      : options_(options), client_id_(options.client_id) {}
+  PgTransport(const TransportOptions& options, PgConnectionPlan plan)
+      : options_(options), plan_(std::move(plan)), client_id_(options.client_id) {}
+
+  ~PgTransport() override {
+    // Best effort: the key copy in options_ is wiped rather than left in freed memory.
+    OPENSSL_cleanse(options_.api_key.data(), options_.api_key.size());
+  }
 
   bool OpenBatch(const std::string& client_id, const std::string& processing_type,
                  const std::string& key_column, const std::string& idempotency_key, BatchInfo* out,
@@ -72,6 +140,7 @@ class PgTransport : public ServerTransport {
               {batch_id, seq_text, std::string(chunk), chunk_sha256}, &r, err)) {
       return false;
     }
+    if (!HasShape(r.get(), 1, err)) return false;
     *rows_so_far = std::strtoll(PQgetvalue(r.get(), 0, 0), nullptr, 10);
     return true;
   }
@@ -117,6 +186,7 @@ class PgTransport : public ServerTransport {
     copy_target_ = csv;
     const bool ok = Call(sql.c_str(), {}, &r, err);
     copy_target_ = nullptr;
+    if (!ok) csv->clear();  // never half a result
     return ok;
   }
 
@@ -135,33 +205,131 @@ class PgTransport : public ServerTransport {
  private:
   bool Connect(TransportError* err) {
     if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return true;
-    if (options_.api_key.empty()) {
-      conn_.reset(PQconnectdb(options_.url.c_str()));
-    } else {
-      std::string options, parse_error;
-      if (!KeyOptions(&options, &parse_error)) {
-        err->kind = TransportError::Kind::kFatal;
-        err->code = "08001";
-        err->message = "invalid server URL " + RedactUrl(options_.url) + ": " + parse_error;
-        err->hint = "check SDP_SERVER_URL";
-        return false;
-      }
-      const char* keywords[] = {"dbname", "options", nullptr};
-      const char* values[] = {options_.url.c_str(), options.c_str(), nullptr};
-      conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
-      OPENSSL_cleanse(options.data(), options.size());
+    // The URL first, then the plan's parameters, which override it (sslmode=verify-full,
+    // sslrootcert, connect_timeout). The API key is never a connection parameter: libpq sends
+    // those in the startup packet, in plain text unless TLS was negotiated first.
+    std::vector<const char*> keywords = {"dbname"};
+    std::vector<const char*> values = {options_.url.c_str()};
+    for (const auto& [keyword, value] : plan_.overrides) {
+      keywords.push_back(keyword.c_str());
+      values.push_back(value.c_str());
     }
+    keywords.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_.reset(PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1));
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
       err->code = "08001";
-      std::string msg = PQerrorMessage(conn_.get());
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      err->message = "cannot connect to " + RedactUrl(options_.url) + ": " + msg;
+      err->message = "cannot connect to " + RedactUrl(options_.url) + ": " +
+                     Scrub(CleanServerText(PQerrorMessage(conn_.get()), kMaxServerText));
       err->hint = "check SDP_SERVER_URL and that the server is running";
       conn_.reset();
       return false;
     }
+    // Whatever the URL, a service file or an environment variable said: nothing more is sent on
+    // a connection that is neither encrypted nor to this machine.
+    const char* addr = PQhostaddr(conn_.get());
+    const char* host = PQhost(conn_.get());
+    const std::string peer = addr != nullptr && addr[0] != '\0' ? addr : (host ? host : "");
+    if (PQsslInUse(conn_.get()) == 0 && !IsLocalDestination(peer)) {
+      err->kind = TransportError::Kind::kFatal;
+      err->code = "08P01";
+      err->message = "refusing the unencrypted connection to " + CleanServerText(peer, 200) +
+                     ": the API key and the data would travel in plain text";
+      err->hint = "add sslmode=verify-full and sslrootcert=<CA file> to SDP_SERVER_URL";
+      conn_.reset();
+      return false;
+    }
+    if (!options_.api_key.empty() && !HandOverKey(err)) {
+      conn_.reset();
+      return false;
+    }
     return true;
+  }
+
+  // Gives the API key to this session as the setting sdp_agent.api_key, read by Authenticate.
+  // It travels as COPY data into a temporary table that is dropped at commit: COPY data is
+  // never written to the server log, whereas a key in a statement, as a literal or a bind
+  // parameter, is logged in full by log_statement, log_min_duration_statement and
+  // log_parameter_max_length(_on_error), and a key in the connection options would be in the
+  // startup packet. The setting lives in this backend's memory only.
+  bool HandOverKey(TransportError* err) {
+    Result r;
+    if (!Exec("BEGIN", {}, &r, err) ||
+        !Exec("CREATE TEMPORARY TABLE pg_temp.sdp_agent_key (k pg_catalog.text) ON COMMIT DROP", {},
+              &r, err)) {
+      return KeyNotHandedOver(err);
+    }
+    r.reset(PQexec(conn_.get(), "COPY pg_temp.sdp_agent_key (k) FROM STDIN"));
+    if (!r || PQresultStatus(r.get()) != PGRES_COPY_IN) return KeyNotHandedOver(err, r.get());
+    std::string line = CopyTextField(options_.api_key);
+    const bool sent = PQputCopyData(conn_.get(), line.data(), static_cast<int>(line.size())) == 1 &&
+                      PQputCopyEnd(conn_.get(), nullptr) == 1;
+    OPENSSL_cleanse(line.data(), line.size());
+    if (!sent) return KeyNotHandedOver(err);
+    r.reset(PQgetResult(conn_.get()));
+    const bool copied = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
+    if (!copied) return KeyNotHandedOver(err, r.get());
+    // The length, not the value, comes back: the key is not copied into a result.
+    if (!Exec("SELECT pg_catalog.length(pg_catalog.set_config('sdp_agent.api_key', k, false)) "
+              "FROM pg_temp.sdp_agent_key",
+              {}, &r, err) ||
+        !Exec("COMMIT", {}, &r, err)) {
+      return KeyNotHandedOver(err);
+    }
+    return true;
+  }
+
+  bool KeyNotHandedOver(TransportError* err, PGresult* failed = nullptr) {
+    if (failed != nullptr) FillError(failed, err);
+    if (err->message.empty()) {
+      err->code = "08006";
+      err->message = Scrub(CleanServerText(PQerrorMessage(conn_.get()), kMaxServerText));
+    }
+    err->message = "cannot hand the API key to the server session: " + err->message;
+    if (err->code == "42501") {
+      err->hint =
+          "the login role needs the TEMPORARY privilege on the database (granted to PUBLIC by "
+          "default): GRANT TEMPORARY ON DATABASE <db> TO <role>";
+    }
+    if (err->kind == TransportError::Kind::kNone) err->kind = TransportError::Kind::kFatal;
+    return false;
+  }
+
+  // A reply of exactly one row of `columns` columns; anything else (a hostile or broken
+  // server) is refused before a value is read.
+  static bool HasShape(const PGresult* r, int columns, TransportError* err) {
+    if (PQntuples(r) == 1 && PQnfields(r) == columns) return true;
+    err->kind = TransportError::Kind::kFatal;
+    err->code = "08P01";
+    err->message = "unexpected reply: " + std::to_string(PQntuples(r)) + " rows of " +
+                   std::to_string(PQnfields(r)) + " columns, expected 1 row of " +
+                   std::to_string(columns);
+    err->hint = "check that SDP_SERVER_URL names a database with the sdp extension";
+    return false;
+  }
+
+  // The server's message fields, cleaned: one line, printable, bounded, no API key.
+  void FillError(const PGresult* r, TransportError* err) const {
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char* hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+    err->code = state ? Scrub(CleanServerText(state, 16)) : "08006";
+    err->message =
+        Scrub(CleanServerText(primary ? primary : PQerrorMessage(conn_.get()), kMaxServerText));
+    err->hint = hint ? Scrub(CleanServerText(hint, kMaxServerText)) : "";
+    err->kind = KindForSqlState(err->code);
+  }
+
+  // A server may echo what it was sent; the key never reaches a message.
+  std::string Scrub(std::string text) const {
+    const std::string& key = options_.api_key;
+    if (key.size() < 4) return text;
+    for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
+      text.replace(pos, key.size(), "[redacted]");
+    }
+    return text;
   }
 
   bool Exec(const char* sql, const std::vector<std::string>& params, Result* out,
@@ -179,6 +347,18 @@ class PgTransport : public ServerTransport {
       char* buffer = nullptr;
       int n;
       while ((n = PQgetCopyData(conn_.get(), &buffer, 0)) > 0) {
+        if (static_cast<int64_t>(copy_target_->size()) + n > options_.max_response_bytes) {
+          PQfreemem(buffer);
+          // The rest of the COPY cannot be skipped cheaply: the connection is dropped.
+          conn_.reset();
+          copy_target_->clear();
+          err->kind = TransportError::Kind::kFatal;
+          err->code = "54000";
+          err->message =
+              "results larger than " + std::to_string(options_.max_response_bytes) + " bytes";
+          err->hint = "check that SDP_SERVER_URL names the SDP server";
+          return false;
+        }
         copy_target_->append(buffer, static_cast<size_t>(n));
         PQfreemem(buffer);
       }
@@ -188,15 +368,7 @@ class PgTransport : public ServerTransport {
       while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
     }
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return true;
-    const char* state = out->get() ? PQresultErrorField(out->get(), PG_DIAG_SQLSTATE) : nullptr;
-    const char* primary =
-        out->get() ? PQresultErrorField(out->get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-    const char* hint = out->get() ? PQresultErrorField(out->get(), PG_DIAG_MESSAGE_HINT) : nullptr;
-    err->code = state ? state : "08006";
-    err->message = primary ? primary : PQerrorMessage(conn_.get());
-    while (!err->message.empty() && err->message.back() == '\n') err->message.pop_back();
-    err->hint = hint ? hint : "";
-    err->kind = KindForSqlState(err->code);
+    FillError(out->get(), err);
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
       conn_.reset();
@@ -222,44 +394,13 @@ class PgTransport : public ServerTransport {
     }
   }
 
-  // The API key reaches the server in the connection's startup packet, as the session setting
-  // sdp_agent.api_key (connection option "-c"), and every call authenticates with
-  // sdp.sdp_authenticate(current_setting('sdp_agent.api_key'), client_id). Never as a bind
-  // parameter or literal: those are written to the server log in full by log_statement,
-  // log_min_duration_statement and log_parameter_max_length_on_error, so a server logging
-  // statements would hold the plaintext key it otherwise only knows a keyed hash of. Startup
-  // options are not logged (log_connections names user, database and application only), need
-  // no privilege, and the setting lives in this backend's memory only.
+  // Every call authenticates with the key HandOverKey gave the session.
   bool Authenticate(TransportError* err) {
     Result ignored;
     return Exec(
         "SELECT sdp.sdp_authenticate("
         "pg_catalog.current_setting('sdp_agent.api_key', true), $1)",
         {client_id_}, &ignored, err);
-  }
-
-  // Connection options for the API key: "-c sdp_agent.api_key=KEY" after any options the URL
-  // already has, with backslash and whitespace escaped as libpq's options syntax requires.
-  bool KeyOptions(std::string* options, std::string* err) {
-    char* parse_error = nullptr;
-    PQconninfoOption* parsed = PQconninfoParse(options_.url.c_str(), &parse_error);
-    if (parsed == nullptr) {
-      *err = parse_error ? parse_error : "cannot parse the server URL";
-      if (parse_error) PQfreemem(parse_error);
-      return false;
-    }
-    options->clear();
-    for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
-      if (std::strcmp(o->keyword, "options") == 0 && o->val != nullptr) *options = o->val;
-    }
-    PQconninfoFree(parsed);
-    if (!options->empty()) *options += ' ';
-    *options += "-c sdp_agent.api_key=";
-    for (char c : options_.api_key) {
-      if (c == '\\' || std::isspace(static_cast<unsigned char>(c))) *options += '\\';
-      *options += c;
-    }
-    return true;
   }
 
   bool CallOnce(const char* sql, const std::vector<std::string>& params, Result* out,
@@ -282,25 +423,23 @@ class PgTransport : public ServerTransport {
     Result r;
     const std::string sql = std::string("SELECT ") + kBatchColumns + " FROM " + call;
     if (!Call(sql.c_str(), params, &r, err)) return false;
-    if (PQntuples(r.get()) != 1) {
-      err->kind = TransportError::Kind::kFatal;
-      err->message = "unexpected reply: " + std::to_string(PQntuples(r.get())) + " rows";
-      return false;
-    }
+    if (!HasShape(r.get(), 8, err)) return false;
     PGresult* res = r.get();
-    out->batch_id = PQgetvalue(res, 0, 0);
-    out->client_id = PQgetvalue(res, 0, 1);
-    out->processing_type = PQgetvalue(res, 0, 2);
-    out->status = PQgetvalue(res, 0, 3);
+    // Bounded and printable like the HTTPS transport's replies: these reach stdout and logs.
+    out->batch_id = CleanServerText(PQgetvalue(res, 0, 0), 36);
+    out->client_id = CleanServerText(PQgetvalue(res, 0, 1), 64);
+    out->processing_type = CleanServerText(PQgetvalue(res, 0, 2), 64);
+    out->status = CleanServerText(PQgetvalue(res, 0, 3), 32);
     out->accepted_records = std::strtoll(PQgetvalue(res, 0, 4), nullptr, 10);
     out->processed_records = std::strtoll(PQgetvalue(res, 0, 5), nullptr, 10);
-    out->model_version = PQgetvalue(res, 0, 6);
-    out->content_sha256 = PQgetvalue(res, 0, 7);
+    out->model_version = CleanServerText(PQgetvalue(res, 0, 6), 64);
+    out->content_sha256 = CleanServerText(PQgetvalue(res, 0, 7), 64);
     if (client_id_.empty()) client_id_ = out->client_id;
     return true;
   }
 
   TransportOptions options_;
+  PgConnectionPlan plan_;
   std::unique_ptr<PGconn, ConnDeleter> conn_;
   std::string client_id_;
   std::string* copy_target_ = nullptr;  // receives COPY TO STDOUT data during FetchResultsCsv
@@ -308,8 +447,67 @@ class PgTransport : public ServerTransport {
 
 }  // namespace
 
-std::unique_ptr<ServerTransport> NewPgTransport(const TransportOptions& options) {
-  return std::make_unique<PgTransport>(options);
+bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, std::string* err) {
+  *plan = PgConnectionPlan();
+  char* parse_error = nullptr;
+  Conninfo parsed(PQconninfoParse(options.url.c_str(), &parse_error));
+  if (parse_error != nullptr) PQfreemem(parse_error);  // may quote the URL, password included
+  if (!parsed) {
+    *err = "invalid server URL " + RedactUrl(options.url) +
+           ": libpq cannot parse it; fix: use postgresql://user@host:port/db with special "
+           "characters percent-encoded";
+    return false;
+  }
+  // libpq's defaults, environment variables (PGHOST, PGSSLMODE, ...) included.
+  Conninfo defaults(PQconndefaults());
+  auto effective = [&](const char* keyword) {
+    std::string v = ConninfoValue(parsed.get(), keyword);
+    return v.empty() ? ConninfoValue(defaults.get(), keyword) : v;
+  };
+  const std::vector<std::string> hosts = SplitCommas(effective("host"));
+  const std::vector<std::string> addrs = SplitCommas(effective("hostaddr"));
+  std::string remote;
+  for (size_t i = 0; i < std::max(hosts.size(), addrs.size()); ++i) {
+    // hostaddr, when given, is where libpq connects; host then only names the certificate.
+    const std::string& addr = i < addrs.size() ? addrs[i] : addrs.back();
+    const std::string& host = i < hosts.size() ? hosts[i] : hosts.back();
+    const std::string destination = addr.empty() ? host : addr;
+    if (!IsLocalDestination(destination) && remote.empty()) remote = destination;
+  }
+  plan->loopback_only = remote.empty();
+  if (effective("connect_timeout").empty()) {
+    plan->overrides.emplace_back(
+        "connect_timeout", std::to_string(std::max<long>(options.connect_timeout_seconds, 2)));
+  }
+  if (plan->loopback_only) return true;
+  remote = CleanServerText(remote, 200);
+  const std::string sslmode = effective("sslmode");
+  if (sslmode != "verify-full") {
+    *err = "refusing postgresql:// to " + remote + " with sslmode=" +
+           (sslmode.empty() ? "prefer (the default)" : CleanServerText(sslmode, 32)) +
+           ": the API key and the data could travel in plain text or to an impostor; fix: add "
+           "sslmode=verify-full to SDP_SERVER_URL (postgresql://...?sslmode=verify-full) and "
+           "set SDP_CA_BUNDLE to the CA that signed the server's certificate";
+    return false;
+  }
+  plan->overrides.emplace_back("sslmode", "verify-full");
+  if (effective("sslrootcert").empty()) {
+    if (options.ca_bundle.empty()) {
+      *err = "refusing postgresql:// to " + remote +
+             ": sslmode=verify-full without a CA to verify the server against; fix: set "
+             "SDP_CA_BUNDLE (or sslrootcert= in SDP_SERVER_URL) to the PEM file of the CA that "
+             "signed the server's certificate";
+      return false;
+    }
+    plan->overrides.emplace_back("sslrootcert", options.ca_bundle);
+  }
+  return true;
+}
+
+std::unique_ptr<ServerTransport> NewPgTransport(const TransportOptions& options, std::string* err) {
+  PgConnectionPlan plan;
+  if (!PlanPgConnection(options, &plan, err)) return nullptr;
+  return std::make_unique<PgTransport>(options, std::move(plan));
 }
 
 }  // namespace sdp

@@ -50,6 +50,9 @@ struct TransportOptions {
   long connect_timeout_seconds = 10;
   long request_timeout_seconds = 300;
   int max_retries = 5;  // for kRetryable only
+  // Largest reply accepted (results CSV over either transport): a hostile or broken server
+  // cannot make the agent buffer without bound. 1 GiB, PostgreSQL's cap on one value.
+  int64_t max_response_bytes = int64_t{1} << 30;
 };
 
 class ServerTransport {
@@ -94,8 +97,15 @@ bool MakeTransport(const TransportOptions& options, std::unique_ptr<ServerTransp
                    std::string* err);
 
 // "https://user:secret@host/x" -> "https://host/x"; "postgresql://u:pw@h/db" ->
-// "postgresql://u@h/db".
+// "postgresql://u@h/db"; the value of every secret query parameter (password, sslpassword,
+// options, which can carry -c settings, and any name holding "key", "secret" or "token",
+// percent-encoded names included) -> "[redacted]". For messages only.
 std::string RedactUrl(const std::string& url);
+
+// Server-supplied text made safe for one stderr line: line breaks and tabs become spaces, other
+// control characters are dropped, at most `max` bytes are kept (then "..."). Both transports
+// pass every server message through it.
+std::string CleanServerText(std::string_view text, size_t max = 1000);
 
 // One line for stderr: "<what>: HTTP 409 PT409: <message>" / "<what>: PT404: <message>".
 std::string DescribeTransportError(const std::string& what, const TransportError& err);

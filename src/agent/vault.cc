@@ -1,6 +1,7 @@
 #include "vault.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -665,6 +666,8 @@ bool Vault::Verify(VaultVerifyReport* out, std::string* err) {
                               &open_err)) {
       cause = "authentication failed (tampered or corrupted)";
     }
+    // Only authenticity is checked: the original is not needed, and must not linger in memory.
+    if (!plain.empty()) OPENSSL_cleanse(&plain[0], plain.size());
     if (!cause.empty()) {
       ++out->failed;
       if (out->failures.size() < 100) {
@@ -712,7 +715,10 @@ bool Vault::RotateKey(const KeyRing& new_keys, uint64_t* rotated, std::string* e
              "`sdp-agent vault verify` and restore damaged entries first";
       return false;
     }
-    if (!next_sealer.Seal(domain, token, plain, &nonce, &sealed, err)) return false;
+    const bool sealed_ok = next_sealer.Seal(domain, token, plain, &nonce, &sealed, err);
+    // Re-sealed: the original must not linger in memory (core files, swap).
+    if (!plain.empty()) OPENSSL_cleanse(&plain[0], plain.size());
+    if (!sealed_ok) return false;
     sqlite3_bind_text(upd.stmt, 1, domain.data(), static_cast<int>(domain.size()), SQLITE_STATIC);
     sqlite3_bind_text(upd.stmt, 2, token.data(), static_cast<int>(token.size()), SQLITE_STATIC);
     sqlite3_bind_text(upd.stmt, 3, new_keys.key_id().data(),

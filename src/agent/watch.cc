@@ -234,12 +234,15 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
   ++done_;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  char fields[256];
+  char fields[320];
   std::snprintf(fields, sizeof fields,
-                "\"batch_id\":\"%s\",\"rows\":%lld,\"matched_rows\":%llu,\"seconds\":%.3f",
+                "\"batch_id\":\"%s\",\"rows\":%lld,\"matched_rows\":%llu,"
+                "\"keys_with_several_results\":%llu,\"disagreeing_keys\":%llu,\"seconds\":%.3f",
                 result.batch.batch_id.c_str(),
                 static_cast<long long>(result.batch.accepted_records),
-                static_cast<unsigned long long>(result.integrate.matched_rows), seconds);
+                static_cast<unsigned long long>(result.integrate.matched_rows),
+                static_cast<unsigned long long>(result.integrate.keys_with_several_results),
+                static_cast<unsigned long long>(result.integrate.disagreeing_keys), seconds);
   LogEvent("info", "file_done", name, fields);
   return Outcome::kDone;
 }

@@ -149,6 +149,36 @@ bool CsvReader::StartField(CsvRow* row, std::string* err) {
   return true;
 }
 
+void CsvRow::AppendPreservingQuotes(std::string* out) const {
+  const char* data = data_.data();
+  for (size_t i = 0; i < fields_.size();) {
+    if (i > 0) out->push_back(',');
+    const Span& f = fields_[i];
+    if (f.quoted) {
+      out->push_back('"');
+      for (size_t at = f.begin; at < f.end;) {
+        const void* q = std::memchr(data + at, '"', f.end - at);
+        const size_t stop = q ? static_cast<size_t>(static_cast<const char*>(q) - data) + 1 : f.end;
+        out->append(data + at, stop - at);
+        if (q) out->push_back('"');
+        at = stop;
+      }
+      out->push_back('"');
+      ++i;
+      continue;
+    }
+    // The unquoted fields that follow each other in data_ with a ',' between them (the reader
+    // copies such runs whole) go out as one piece.
+    size_t last = i;
+    while (last + 1 < fields_.size() && !fields_[last + 1].quoted &&
+           fields_[last + 1].begin == fields_[last].end + 1 && data[fields_[last].end] == ',') {
+      ++last;
+    }
+    out->append(data + f.begin, fields_[last].end - f.begin);
+    i = last + 1;
+  }
+}
+
 void CsvReader::EndField(CsvRow* row, size_t end) {
   row->fields_.push_back(CsvRow::Span{field_start_, end, field_quoted_});
 }

@@ -100,6 +100,12 @@ class CsvRow {
   bool was_quoted(size_t i) const { return fields_[i].quoted; }
   /// The terminator that ended this record in the input.
   LineEnding ending() const { return ending_; }
+  /// Appends the record's fields to *out as CSV, each quoted exactly when it was quoted in the
+  /// input (inner quotes doubled), separated by ',', without a terminator: the bytes a CsvWriter
+  /// with preserve_quoting and continues_output writes for a record this reader returned (such
+  /// a record has no NUL, and an unquoted field of it never needs quotes). Runs of unquoted
+  /// fields are copied in one piece, as the reader stored them.
+  void AppendPreservingQuotes(std::string* out) const;
 
   void Clear() {
     data_.clear();

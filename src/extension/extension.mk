@@ -10,11 +10,15 @@ EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_m
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)
-# The install script is assembled from src/extension/sql/NN_*.sql (one file per concern, in
-# name order); upgrade scripts sdp--A--B.sql are kept as written.
+# The install script of the current version is assembled from src/extension/sql/NN_*.sql (one
+# file per concern, in name order). Released versions are frozen: their install scripts are kept
+# in src/extension/releases/ exactly as they were generated, so `CREATE EXTENSION sdp VERSION`
+# an older release keeps working, and upgrade scripts sdp--A--B.sql are kept as written
+# (docs/releases.md).
 INSTALL_SQL = src/extension/sdp--$(EXTVERSION).sql
 DATA_built  = $(INSTALL_SQL)
-DATA        = $(wildcard src/extension/sdp--*--*.sql)
+DATA        = $(wildcard src/extension/sdp--*--*.sql) \
+              $(filter-out %/sdp--$(EXTVERSION).sql,$(wildcard src/extension/releases/sdp--*.sql))
 PGFILEDESC = "sdp - Secure Data Pipeline"
 
 # pg_regress: one file per concern in sql/ with its output in expected/; the schedule is the
@@ -53,4 +57,8 @@ $(INSTALL_SQL): $(sort $(wildcard src/extension/sql/*.sql)) src/extension/extens
 # Automatic header dependencies for the extension objects.
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
+
+# SDP_VERSION comes from sdp.control: a version bump must rebuild what compiles it in, or
+# sdp_version() keeps returning the old version and sdp_ready() reports a mismatch.
+src/extension/module.o src/extension/module.bc: sdp.control
 

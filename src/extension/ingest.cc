@@ -306,7 +306,7 @@ std::string ScalarText(const JsonbValue& v, int record, const std::string& key) 
     }
     default:
       throw Error(sqlstate::kInvalidParameter,
-                  "record " + std::to_string(record) + ": field \"" + key +
+                  "record " + std::to_string(record) + ": field \"" + Echo(key) +
                       "\" is not a scalar; records must be flat JSON objects");
   }
 }
@@ -362,7 +362,7 @@ SDP_PG_FUNCTION(sdp_load_json) {
       tok = next();
       if (tok != WJB_VALUE) {
         throw Error(sqlstate::kInvalidParameter,
-                    "record " + std::to_string(record) + ": field \"" + key +
+                    "record " + std::to_string(record) + ": field \"" + Echo(key) +
                         "\" is not a scalar; records must be flat JSON objects");
       }
       std::string text = ScalarText(v, record, key);
@@ -376,7 +376,7 @@ SDP_PG_FUNCTION(sdp_load_json) {
         if (found == index.end()) {
           throw Error(
               sqlstate::kInvalidParameter,
-              "record " + std::to_string(record) + ": key \"" + key +
+              "record " + std::to_string(record) + ": key \"" + Echo(key) +
                   "\" is not in the first record; available columns: " + JoinColumns(columns),
               "", "every record must use the keys of the first one");
         }

@@ -4,11 +4,12 @@
 // sdp.worker_naptime. When sdp.auto_process is on, it starts one short-lived dynamic
 // "sdp worker" per database of sdp.worker_databases ('*' = every database that accepts
 // connections), one database at a time, and waits for it. A worker connects to its database as
-// the bootstrap superuser, leaves at once if the extension is not installed, and otherwise
-// processes RECEIVED batches one by one, each in its own transaction, by calling
-// sdp.sdp_process_batch() through SPI, until none is left. That function records data errors as
-// FAILED itself; anything it lets through is caught here, logged, and recorded as FAILED with
-// the reason in a fresh transaction, and the worker goes on with the next batch.
+// the bootstrap superuser (with a pinned search_path, see kSearchPath), leaves at once if the
+// extension is not installed, and otherwise processes RECEIVED batches one by one, each in its
+// own transaction, by calling sdp.sdp_process_batch() through SPI, until none is left. That
+// function records data errors as FAILED itself; anything it lets through is caught here,
+// logged, and recorded as FAILED with the reason in a fresh transaction, and the worker goes on
+// with the next batch.
 //
 // Everything in this file is C-style backend code: no C++ object with a destructor lives in
 // these frames, so ereport/PG_TRY longjmps are safe here.
@@ -33,6 +34,16 @@ void HandleSigterm(SIGNAL_ARGS) {
 }
 
 constexpr int kUuidTextLen = 36;
+
+// The worker is a superuser in a database whose owner (not necessarily a superuser) may create
+// objects in `public` and set the database's search_path. So its session's search_path is
+// pinned (below, in sdp_worker_main) and every operator in its SQL is written
+// OPERATOR(pg_catalog.=): an exact-match `public.=` for the status enum would otherwise beat
+// pg_catalog's `=(anyenum, anyenum)` and run its function as superuser
+// (test/e2e/worker_privilege.sh).
+constexpr const char* kSearchPath = "pg_catalog, pg_temp";
+constexpr const char* kExtensionInstalled =
+    "SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'sdp'";
 // A worker leaves after this many batches so a long queue cannot starve other databases.
 constexpr int kMaxBatchesPerRound = 1000;
 
@@ -125,15 +136,14 @@ void EndWork() {
 bool NextBatch(char* out) {
   bool found = false;
   BeginWork("sdp worker: looking for RECEIVED batches");
-  if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'sdp'", true, 1) ==
-          SPI_OK_SELECT &&
-      SPI_processed == 1) {
+  if (SPI_execute(kExtensionInstalled, true, 1) == SPI_OK_SELECT && SPI_processed == 1) {
     // Dev-only batches are left alone unless this server runs with sdp.env = 'dev'.
     const char* query =
-        "SELECT batch_id::pg_catalog.text FROM sdp.processing_batch"
-        " WHERE status = 'RECEIVED'"
-        "   AND (NOT dev_only OR pg_catalog.current_setting('sdp.env') = 'dev')"
-        " ORDER BY received_at NULLS LAST, created_at LIMIT 1";
+        "SELECT b.batch_id::pg_catalog.text FROM sdp.processing_batch b"
+        " WHERE b.status OPERATOR(pg_catalog.=) 'RECEIVED'"
+        "   AND (NOT b.dev_only"
+        "        OR pg_catalog.current_setting('sdp.env') OPERATOR(pg_catalog.=) 'dev')"
+        " ORDER BY b.received_at NULLS LAST, b.created_at LIMIT 1";
     if (SPI_execute(query, true, 1) == SPI_OK_SELECT && SPI_processed == 1) {
       char* id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
       if (id != nullptr) {
@@ -183,8 +193,11 @@ void ProcessOne(const char* batch) {
   Datum values[2] = {DirectFunctionCall1(uuid_in, CStringGetDatum(batch)),
                      CStringGetTextDatum(reason)};
   SPI_execute_with_args(
-      "UPDATE sdp.processing_batch SET status = 'FAILED', error = $2, processed_at = now()"
-      " WHERE batch_id = $1 AND status IN ('RECEIVED', 'PROCESSING')",
+      "UPDATE sdp.processing_batch b"
+      "   SET status = 'FAILED', error = $2, processed_at = pg_catalog.now()"
+      " WHERE b.batch_id OPERATOR(pg_catalog.=) $1"
+      "   AND (b.status OPERATOR(pg_catalog.=) 'RECEIVED'"
+      "        OR b.status OPERATOR(pg_catalog.=) 'PROCESSING')",
       2, types, values, nullptr, false, 0);
   EndWork();
 }
@@ -202,9 +215,7 @@ void PurgeExpired() {
     PG_TRY();
     {
       BeginWork("sdp worker: retention purge");
-      if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'sdp'", true, 1) ==
-              SPI_OK_SELECT &&
-          SPI_processed == 1 &&
+      if (SPI_execute(kExtensionInstalled, true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
           SPI_execute("SELECT 1 FROM sdp.sdp_purge_expired(pg_catalog.now(), 100)", false, 0) ==
               SPI_OK_SELECT) {
         purged = SPI_processed;
@@ -272,6 +283,9 @@ void sdp_worker_main(Datum) {
   char dbname[NAMEDATALEN];
   strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
   BackgroundWorkerInitializeConnection(dbname, nullptr, 0);
+  // PGC_S_OVERRIDE: wins over ALTER DATABASE/ROLE ... SET search_path, which the database's
+  // owner controls, and over later configuration reloads.
+  SetConfigOption("search_path", kSearchPath, PGC_SUSET, PGC_S_OVERRIDE);
   pgstat_report_appname("sdp worker");
   char batch[kUuidTextLen + 1];
   char previous[kUuidTextLen + 1] = "";

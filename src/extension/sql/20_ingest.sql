@@ -15,21 +15,27 @@ CREATE TYPE sdp._load_result AS (columns text[], records bigint);
 
 CREATE FUNCTION sdp._load_csv(batch_id uuid, client_id text, csv text, key_column text,
                               first_row_no bigint, columns text[], chunk_seq integer)
-  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv' LANGUAGE C VOLATILE;
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer) IS
   'internal: parse CSV (header when columns is NULL) and bulk-insert tokenized_record rows';
 CREATE FUNCTION sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text)
-  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json' LANGUAGE C VOLATILE;
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp._load_json(uuid, text, jsonb, text) IS
   'internal: bulk-insert tokenized_record rows from a JSON array of flat objects';
 CREATE FUNCTION sdp._sha256_hex(data text) RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_sha256_hex' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_sha256_hex' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp._sha256_update(state bytea, data text) RETURNS bytea
-  AS 'MODULE_PATHNAME', 'sdp_sha256_update' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_sha256_update' LANGUAGE C IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp._sha256_final(state bytea) RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_sha256_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_sha256_final' LANGUAGE C IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp._max_batch_bytes() RETURNS bigint
-  AS 'MODULE_PATHNAME', 'sdp_max_batch_bytes' LANGUAGE C STABLE PARALLEL SAFE;
+  AS 'MODULE_PATHNAME', 'sdp_max_batch_bytes' LANGUAGE C STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp;
 
 -- The sdp_batch view of a batch row.
 CREATE FUNCTION sdp._batch_out(b sdp.processing_batch) RETURNS sdp.sdp_batch
@@ -485,7 +491,9 @@ COMMENT ON FUNCTION sdp.sdp_batch_seal(uuid, integer, text) IS
 -- transaction, and its idempotency key is released: the same upload run again (say, once the
 -- limit was raised) opens a new batch instead of finding this FAILED one. Aborting a FAILED
 -- batch again returns it unchanged; a sealed batch (RECEIVED and later) is PT409; another
--- client's batch is PT404, like an unknown one.
+-- client's batch is PT404, like an unknown one. A batch under legal hold (itself or its client,
+-- 79_retention.sql) is 42501 and keeps its rows: aborting deletes them, and a hold stops every
+-- deletion.
 CREATE FUNCTION sdp.sdp_batch_abort(batch_id uuid, reason text DEFAULT NULL)
 RETURNS sdp.sdp_batch
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -500,6 +508,13 @@ BEGIN
   IF b.status <> 'UPLOADING' THEN
     RAISE EXCEPTION USING ERRCODE = 'PT409',
       MESSAGE = format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status);
+  END IF;
+  IF sdp._is_held(b.client_id, b.batch_id) THEN
+    RAISE LOG 'sdp abort refused: batch % is under legal hold (role=% login=%)', b.batch_id,
+      sdp.sdp_caller_role(), pg_catalog.session_user();
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('batch %s is under legal hold: its staged rows cannot be deleted', b.batch_id),
+      HINT = 'an administrator must release the hold (sdp_release_hold) before the upload can be aborted';
   END IF;
   DELETE FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id;
   DELETE FROM sdp.batch_chunk k WHERE k.batch_id = b.batch_id;

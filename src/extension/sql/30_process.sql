@@ -18,7 +18,8 @@ CREATE FUNCTION sdp._score_batch(batch_id uuid, client_id text, model_version te
                                  feature_idx integer[], weights float8[], bias float8,
                                  center float8[], scale float8[], defaults float8[],
                                  clip float8, band_medium float8, band_high float8)
-  RETURNS bigint[] AS 'MODULE_PATHNAME', 'sdp_score_batch' LANGUAGE C VOLATILE;
+  RETURNS bigint[] AS 'MODULE_PATHNAME', 'sdp_score_batch' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8) IS
   'internal: score every row of a batch in C++ and bulk-insert processed_result; returns {rows, defaulted features}';
 

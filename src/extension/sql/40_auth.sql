@@ -62,13 +62,17 @@ ALTER TABLE sdp.auth_secret FORCE ROW LEVEL SECURITY;
 
 -- C helpers (auth.cc). Owner only: they take the pepper as an argument.
 CREATE FUNCTION sdp.sdp_auth_new_key() RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_auth_new_key' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'sdp_auth_new_key' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_auth_new_secret() RETURNS bytea
-  AS 'MODULE_PATHNAME', 'sdp_auth_new_secret' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'sdp_auth_new_secret' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_auth_key_hash(secret bytea, api_key text) RETURNS bytea
-  AS 'MODULE_PATHNAME', 'sdp_auth_key_hash' LANGUAGE C IMMUTABLE STRICT;
+  AS 'MODULE_PATHNAME', 'sdp_auth_key_hash' LANGUAGE C IMMUTABLE STRICT
+  SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION sdp.sdp_auth_match(secret bytea, api_key text, hashes bytea) RETURNS integer
-  AS 'MODULE_PATHNAME', 'sdp_auth_match' LANGUAGE C IMMUTABLE STRICT;
+  AS 'MODULE_PATHNAME', 'sdp_auth_match' LANGUAGE C IMMUTABLE STRICT
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_auth_new_key() IS 'new API key: sdp_ + 32 base64url characters (192 bits)';
 COMMENT ON FUNCTION sdp.sdp_auth_key_hash(bytea, text) IS 'HMAC-SHA-256(pepper, api_key)';
 COMMENT ON FUNCTION sdp.sdp_auth_match(bytea, text, bytea) IS

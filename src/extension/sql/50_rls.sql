@@ -86,9 +86,12 @@ CREATE POLICY model_admin_delete ON sdp.model FOR DELETE
 -- uploads and processing go through the sdp_* functions, which validate and count. sdp_admin
 -- reads everything; it changes data through the functions too. Nobody but the owner reads
 -- sdp.auth_secret.
+-- The record and result tables themselves (tokenized_record, processed_result) are readable by
+-- nobody but the owner: a direct SELECT would skip the access log and the integrity check, so
+-- rows are read through sdp_records / sdp_results / sdp_results_csv (docs/governance.md, "Access
+-- log"). The policies below still bind any role that is ever given SELECT, and the owner.
 REVOKE ALL ON sdp.processing_batch, sdp.batch_chunk, sdp.tokenized_record, sdp.processed_result,
               sdp.api_client, sdp.model, sdp.auth_secret FROM PUBLIC;
-GRANT SELECT ON sdp.processing_batch, sdp.batch_chunk, sdp.tokenized_record, sdp.processed_result,
-                sdp.model TO sdp_client, sdp_admin;
+GRANT SELECT ON sdp.processing_batch, sdp.batch_chunk, sdp.model TO sdp_client, sdp_admin;
 GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON sdp.api_client
   TO sdp_client, sdp_admin;

@@ -79,9 +79,9 @@ AS $$ SELECT set_config('response.status', status::text, true) $$;
 --   upload  {"batch_id","accepted_records","status"}
 --   process {"batch_id","processed_records","model_version","status"}
 --   chunk   {"batch_id","seq","accepted_records"}
-CREATE TYPE sdp.sdp_api_upload AS (batch_id uuid, accepted_records bigint, status sdp.sdp_batch_status);
+CREATE TYPE sdp.sdp_api_upload AS (batch_id uuid, accepted_records bigint, status sdp.batch_state);
 CREATE TYPE sdp.sdp_api_processed AS (batch_id uuid, processed_records bigint, model_version text,
-                                      status sdp.sdp_batch_status);
+                                      status sdp.batch_state);
 CREATE TYPE sdp.sdp_api_chunk AS (batch_id uuid, seq integer, accepted_records bigint);
 
 CREATE FUNCTION sdp.sdp_api_upload_json(b sdp.sdp_batch) RETURNS json
@@ -112,10 +112,13 @@ $$;
 -- Runs before every request as sdp_anon. health, readyz and metrics need no key. Everything else needs
 -- X-API-Key: missing or unknown → PT401, key of another client than X-Client-Id → PT403 (JSON
 -- body {"code","message","details","hint"} from PostgREST). On success the tenant is set for this
--- transaction and the role switched to sdp_client. SECURITY INVOKER and without SET clauses:
--- inside SECURITY DEFINER, set_config('role') fails with 42501 (POSTGREST.md §2).
+-- transaction and the role switched to sdp_client. SECURITY INVOKER: inside SECURITY DEFINER,
+-- set_config('role') fails with 42501. Its only SET clause pins search_path (PostgREST's own
+-- puts `public` in the path, where a planted `=`(text, text) would decide which paths skip the
+-- key check); a role set with set_config(..., true) inside still lasts for the transaction.
 CREATE FUNCTION sdp_api.pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_path text := nullif(pg_catalog.current_setting('request.path', true), '');

@@ -7,7 +7,8 @@
 -- Caddy). Counters are updated lock-free (atomics): failures at once, committed work on commit.
 
 CREATE FUNCTION sdp.sdp_metrics() RETURNS text
-  AS 'MODULE_PATHNAME', 'sdp_metrics' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'sdp_metrics' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_metrics() IS
   'every sdp metric in the Prometheus text exposition format 0.0.4; 55000 when sdp is not preloaded';
 
@@ -15,19 +16,22 @@ COMMENT ON FUNCTION sdp.sdp_metrics() IS
 -- unlabelled counter now, whatever happens to the transaction (a detected failure is usually
 -- followed by an error that rolls everything back). Returns false when metrics are unavailable.
 CREATE FUNCTION sdp.sdp_metrics_count(name text, delta bigint DEFAULT 1) RETURNS boolean
-  AS 'MODULE_PATHNAME', 'sdp_metrics_count' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'sdp_metrics_count' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_metrics_count(text, bigint) IS
   'add delta (>= 0) to a counter now, e.g. sdp_metrics_count(''record_integrity_failures_total'', 1); false when not preloaded';
 
 CREATE FUNCTION sdp._metrics_request(path text) RETURNS void
-  AS 'MODULE_PATHNAME', 'sdp_metrics_request' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'sdp_metrics_request' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp._metrics_request(text) IS
   'internal: the PostgREST request of this transaction, counted ok/error when it ends';
 
 -- Every status change of a batch, whoever makes it (SQL API, worker, operator), counted when the
 -- transaction commits (C trigger: no per-row work, a few microseconds per batch).
 CREATE FUNCTION sdp._metrics_batch_trigger() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'sdp_metrics_batch_trigger' LANGUAGE C VOLATILE;
+  AS 'MODULE_PATHNAME', 'sdp_metrics_batch_trigger' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
 CREATE TRIGGER sdp_metrics_batch_insert AFTER INSERT ON sdp.processing_batch
   FOR EACH ROW EXECUTE FUNCTION sdp._metrics_batch_trigger();
 CREATE TRIGGER sdp_metrics_batch_status AFTER UPDATE OF status ON sdp.processing_batch

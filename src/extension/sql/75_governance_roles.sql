@@ -53,8 +53,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF NOT sdp._caller_can(capability) THEN
-    RAISE LOG 'sdp access denied: role=% action=% target=%', sdp.sdp_caller_role(), action,
-      coalesce(target, '-');
+    RAISE LOG 'sdp access denied: role=% login=% action=% target=%', sdp.sdp_caller_role(),
+      pg_catalog.session_user(), action, coalesce(target, '-');
     RAISE EXCEPTION USING ERRCODE = '42501',
       MESSAGE = format('permission denied: %s needs the %s capability', action, capability),
       HINT = 'see docs/governance.md, "Roles"';
@@ -64,7 +64,7 @@ $$;
 
 -- Aggregate counts for dashboards (sdp_viewer and up): no client ids, no rows.
 CREATE FUNCTION sdp.sdp_batch_counts()
-RETURNS TABLE(status sdp.sdp_batch_status, batches bigint, records bigint)
+RETURNS TABLE(status sdp.batch_state, batches bigint, records bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$

@@ -3,7 +3,7 @@
 -- sdp.audit_log: one row per event, numbered without gaps by seq. Every entry is chained:
 --   entry_hash = SHA-256(prev_hash || convert_to(canonical entry, 'UTF8'))
 -- where prev_hash is the previous entry's entry_hash (32 zero bytes for seq 1) and the canonical
--- entry is the jsonb text of [seq, at (UTC, microseconds), actor, client_id, event, target,
+-- entry is the jsonb text of [seq, at (UTC, microseconds), actor, login, client_id, event, target,
 -- details]. sdp_audit_verify() recomputes the chain and names the first broken link. Entries
 -- never hold raw PII or secrets: callers pass identifiers, counts and column names only.
 --
@@ -17,6 +17,9 @@ CREATE TABLE sdp.audit_log (
   seq        bigint PRIMARY KEY,
   at         timestamptz NOT NULL,
   actor      text NOT NULL,          -- the calling role (sdp.sdp_caller_role())
+  -- session_user: the login behind actor. After SET ROLE sdp_admin, actor says sdp_admin and
+  -- this names who logged in (under PostgREST: its authenticator role).
+  login      text NOT NULL,
   client_id  text,                   -- the authenticated tenant, if any
   event      text NOT NULL,
   target     text,                   -- batch id, record id, client id, hold id ...
@@ -50,14 +53,14 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON sdp.audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION sdp._audit_refuse_change();
 
 -- The canonical text of an entry (what the hash covers).
-CREATE FUNCTION sdp._audit_canonical(seq bigint, at timestamptz, actor text, client_id text,
-                                     event text, target text, details jsonb) RETURNS bytea
+CREATE FUNCTION sdp._audit_canonical(seq bigint, at timestamptz, actor text, login text,
+                                     client_id text, event text, target text, details jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT pg_catalog.convert_to(pg_catalog.jsonb_build_array(
            seq, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-           actor, client_id, event, target, details)::text, 'UTF8')
+           actor, login, client_id, event, target, details)::text, 'UTF8')
 $$;
 
 -- Appends one event; returns its seq. Internal (owner only): the public functions call it.
@@ -70,16 +73,17 @@ DECLARE
   v_prev bytea;
   v_at timestamptz := pg_catalog.clock_timestamp();
   v_actor text := sdp.sdp_caller_role();
+  v_login text := pg_catalog.session_user();
   v_client text := sdp.sdp_auth_tenant();
   v_details jsonb := coalesce(p_details, '{}');
   v_hash bytea;
 BEGIN
   BEGIN
     SELECT h.seq + 1, h.hash INTO v_seq, v_prev FROM sdp.audit_head h WHERE h.id = 1 FOR UPDATE;
-    v_hash := pg_catalog.sha256(v_prev || sdp._audit_canonical(v_seq, v_at, v_actor, v_client,
+    v_hash := pg_catalog.sha256(v_prev || sdp._audit_canonical(v_seq, v_at, v_actor, v_login, v_client,
                                                                 p_event, p_target, v_details));
-    INSERT INTO sdp.audit_log (seq, at, actor, client_id, event, target, details, prev_hash, entry_hash)
-    VALUES (v_seq, v_at, v_actor, v_client, p_event, p_target, v_details, v_prev, v_hash);
+    INSERT INTO sdp.audit_log (seq, at, actor, login, client_id, event, target, details, prev_hash, entry_hash)
+    VALUES (v_seq, v_at, v_actor, v_login, v_client, p_event, p_target, v_details, v_prev, v_hash);
     UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
   EXCEPTION WHEN serialization_failure THEN
     RAISE EXCEPTION USING ERRCODE = 'PT409',
@@ -111,7 +115,7 @@ BEGIN
     IF e.prev_hash <> v_prev THEN
       seq := e.seq; reason := 'prev_hash'; RETURN NEXT; RETURN;
     END IF;
-    IF e.entry_hash <> pg_catalog.sha256(v_prev || sdp._audit_canonical(e.seq, e.at, e.actor,
+    IF e.entry_hash <> pg_catalog.sha256(v_prev || sdp._audit_canonical(e.seq, e.at, e.actor, e.login,
                                            e.client_id, e.event, e.target, e.details)) THEN
       seq := e.seq; reason := 'entry_hash'; RETURN NEXT; RETURN;
     END IF;
@@ -127,15 +131,86 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_audit_verify() IS
   'recomputes the audit hash chain; the first broken link (seq, reason) or no row';
 
+-- ---- anchoring the head outside the database ---------------------------------------------------
+-- The chain shows that no entry was changed, removed or inserted *up to the newest one*. It cannot
+-- show that nothing was cut off the end: whoever can write the tables (a superuser who disables the
+-- trigger) can delete the last entries and set sdp.audit_head back, and the shorter chain is
+-- intact. What defeats that is a copy of the head kept where that person cannot write:
+-- sdp_audit_head() returns it (and writes it to the server log); an operator stores it elsewhere
+-- (a ticket, write-once storage, another system's log). sdp_audit_verify_head(seq, entry_hash)
+-- later checks that the chain still holds that very entry and is intact from seq 1 to its end, so
+-- the chain has only grown since the export. Rewriting the whole chain does not help either: every
+-- entry_hash depends on all entries before it.
+CREATE FUNCTION sdp.sdp_audit_head(OUT seq bigint, OUT entry_hash text, OUT at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM sdp._require_capability('audit', 'audit_head');
+  SELECT h.seq, pg_catalog.encode(h.hash, 'hex'), l.at INTO seq, entry_hash, at
+    FROM sdp.audit_head h LEFT JOIN sdp.audit_log l ON l.seq OPERATOR(pg_catalog.=) h.seq
+   WHERE h.id OPERATOR(pg_catalog.=) 1;
+  -- The server log is often shipped off the machine: one more copy out of the database's reach.
+  RAISE LOG 'sdp audit head: seq=% entry_hash=% role=% login=%', seq, entry_hash,
+    sdp.sdp_caller_role(), pg_catalog.session_user();
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_audit_head() IS
+  'the audit chain head (seq, entry_hash hex, time) to store outside the database; see sdp_audit_verify_head';
+
+-- The first problem found, or no row: the chain's own first broken link (as sdp_audit_verify),
+-- else `anchor_missing` (the chain no longer reaches the exported seq: its tail was cut) or
+-- `anchor_mismatch` (the entry at that seq is not the exported one: cut and appended again, or
+-- rewritten). 22023 for a malformed head.
+CREATE FUNCTION sdp.sdp_audit_verify_head(head_seq bigint, head_entry_hash text)
+RETURNS TABLE(seq bigint, reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_want bytea;
+  v_have bytea;
+BEGIN
+  PERFORM sdp._require_capability('audit', 'audit_verify');
+  IF head_seq IS NULL OR head_seq < 0 OR head_entry_hash IS NULL
+     OR head_entry_hash !~ '^[0-9a-fA-F]{64}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'an exported audit head is a seq >= 0 and a 64-hex-digit entry_hash (sdp_audit_head())';
+  END IF;
+  v_want := pg_catalog.decode(head_entry_hash, 'hex');
+  RETURN QUERY SELECT v.seq, v.reason FROM sdp.sdp_audit_verify() v;
+  IF FOUND THEN
+    RETURN;
+  END IF;
+  IF head_seq = 0 THEN
+    v_have := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');  -- the empty chain
+  ELSE
+    SELECT l.entry_hash INTO v_have FROM sdp.audit_log l WHERE l.seq = head_seq;
+    IF NOT FOUND THEN
+      seq := head_seq; reason := 'anchor_missing'; RETURN NEXT; RETURN;
+    END IF;
+  END IF;
+  IF v_have <> v_want THEN
+    seq := head_seq; reason := 'anchor_mismatch'; RETURN NEXT;
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_audit_verify_head(bigint, text) IS
+  'checks the chain is intact and still holds an exported head (sdp_audit_head); first problem or no row';
+
 -- ---- access log ------------------------------------------------------------------------------
 -- Seed shape: user, action, target, timestamp, outcome. Written by the functions that read
--- records and results (sdp_results, sdp_results_csv, sdp_records, sdp_record_history). Only in
--- a read-write transaction: PostgREST runs GET requests READ ONLY, where the row cannot be
--- written; those reads are then logged to the server log instead (docs/governance.md).
+-- records and results (sdp_results, sdp_results_csv, sdp_records, sdp_record_history); the
+-- tables themselves are not readable by client or staff roles (50_rls.sql, 89_governance_grants.sql),
+-- so every read goes through them. Each read writes a server-log line first, always: the line is
+-- out of reach of the transaction, so a read that is rolled back afterwards (BEGIN; SELECT ...;
+-- ROLLBACK) or runs READ ONLY (PostgREST GET), where no row can be written, still leaves a trace.
+-- The row is written too when the transaction can write.
 CREATE TABLE sdp.access_log (
   id        bigserial PRIMARY KEY,
   at        timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   actor     text NOT NULL,
+  login     text NOT NULL,        -- session_user (see sdp.audit_log.login)
   client_id text,
   action    text NOT NULL,
   target    text,
@@ -150,14 +225,15 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  RAISE LOG 'sdp access: role=% login=% client=% action=% target=% outcome=% rows=%',
+    sdp.sdp_caller_role(), pg_catalog.session_user(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
+    coalesce(p_target, '-'), p_outcome, coalesce(p_rows::text, '-');
   IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
-    RAISE LOG 'sdp access: role=% client=% action=% target=% outcome=% rows=%',
-      sdp.sdp_caller_role(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
-      coalesce(p_target, '-'), p_outcome, coalesce(p_rows::text, '-');
     RETURN;
   END IF;
-  INSERT INTO sdp.access_log (actor, client_id, action, target, outcome, rows)
-  VALUES (sdp.sdp_caller_role(), sdp.sdp_auth_tenant(), p_action, p_target, p_outcome, p_rows);
+  INSERT INTO sdp.access_log (actor, login, client_id, action, target, outcome, rows)
+  VALUES (sdp.sdp_caller_role(), pg_catalog.session_user(), sdp.sdp_auth_tenant(), p_action, p_target,
+          p_outcome, p_rows);
 END
 $$;
 

@@ -4,12 +4,17 @@
 -- HMAC-SHA-256(integrity key, canonical row) (src/extension/integrity_crypto.h). The bulk loader
 -- computes it in C++ as it buffers each row (bulk_insert.cc), with keyed SHA-256 states prepared
 -- once per load; rows changed through sdp_update_record get a fresh MAC. A row changed any other
--- way (a superuser UPDATE, a restored or edited dump, a disk edit) no longer matches:
+-- way (a superuser UPDATE, a restored or edited dump, a disk edit) no longer matches. A deleted
+-- row leaves no MAC to check, so the rows are also counted: a batch's records are numbered
+-- 1..accepted_records and its results 1..processed_records (0 until PROCESSED), with no gaps, so
+-- a row number missing from that range is a deleted row.
 --   * API reads (sdp_results, sdp_results_csv, sdp_records) verify the rows they return and
---     refuse with XX001 (data_corrupted) instead of serving changed data;
---   * sdp_verify_integrity(batch_id DEFAULT NULL) checks everything, returns the bad rows, appends
---     one row per bad row to sdp.integrity_failure (the record_integrity_failures_total counter,
---     view sdp.integrity_failures_total) and writes an audit event integrity.failure.
+--     their count, and refuse with XX001 (data_corrupted) instead of serving changed or
+--     incomplete data;
+--   * sdp_verify_integrity(batch_id DEFAULT NULL) checks everything, returns the bad and the
+--     missing rows, appends one row per bad/missing row to sdp.integrity_failure (the
+--     record_integrity_failures_total counter, view sdp.integrity_failures_total) and writes an
+--     audit event integrity.failure.
 --
 -- The key: 32 random bytes in sdp.integrity_secret, readable only by the extension owner (no
 -- grant, RLS forced without a policy), like the API-key pepper in sdp.auth_secret. It is never
@@ -71,7 +76,9 @@ CREATE TABLE sdp.integrity_failure (
   table_name  text NOT NULL,
   batch_id    uuid NOT NULL,
   row_no      bigint NOT NULL,
-  client_id   text
+  client_id   text,
+  -- mac: the row's MAC does not match its content; missing: the row was deleted.
+  problem     text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing'))
 );
 CREATE INDEX integrity_failure_check ON sdp.integrity_failure (check_no);
 REVOKE ALL ON sdp.integrity_failure FROM PUBLIC;
@@ -94,8 +101,9 @@ BEGIN
 END
 $$;
 
--- Read-path check: XX001 when any row of the batch has a bad MAC. (The error rolls back the
--- transaction, so it cannot count or audit; sdp_verify_integrity does both.)
+-- Read-path check: XX001 when any row of the batch has a bad MAC or rows are missing (fewer than
+-- the batch's accepted_records / processed_records). (The error rolls back the transaction, so it
+-- cannot count or audit; sdp_verify_integrity does both.)
 CREATE FUNCTION sdp._check_batch_integrity(p_batch_id uuid, p_records boolean, p_results boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -103,15 +111,32 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k bytea := sdp._integrity_key();
+  b sdp.processing_batch;
   v_bad bigint := 0;
+  v_rows bigint := 0;
+  v_expected bigint := 0;
+  v_n bigint;
+  v_n_bad bigint;
 BEGIN
+  SELECT * INTO b FROM sdp.processing_batch x WHERE x.batch_id = p_batch_id;
   IF p_records THEN
-    SELECT pg_catalog.count(*) INTO v_bad FROM sdp.tokenized_record r
-     WHERE r.batch_id = p_batch_id AND NOT sdp._record_ok(k, r);
+    SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._record_ok(k, r))
+      INTO v_n, v_n_bad FROM sdp.tokenized_record r WHERE r.batch_id = p_batch_id;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.accepted_records;
   END IF;
   IF p_results THEN
-    v_bad := v_bad + (SELECT pg_catalog.count(*) FROM sdp.processed_result r
-                       WHERE r.batch_id = p_batch_id AND NOT sdp._result_ok(k, r));
+    SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._result_ok(k, r))
+      INTO v_n, v_n_bad FROM sdp.processed_result r WHERE r.batch_id = p_batch_id;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.processed_records;
+  END IF;
+  IF v_rows <> v_expected THEN
+    PERFORM sdp._count_integrity_failures(pg_catalog.abs(v_expected - v_rows));
+    RAISE WARNING 'sdp integrity failure: batch % has % row(s) where its counts say %',
+      p_batch_id, v_rows, v_expected;
+    RAISE EXCEPTION USING ERRCODE = 'XX001',
+      MESSAGE = format('integrity check failed for batch %s: %s row(s) stored, %s expected (rows were deleted)',
+                       p_batch_id, v_rows, v_expected),
+      HINT = 'the stored rows were changed outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
   END IF;
   IF v_bad > 0 THEN
     PERFORM sdp._count_integrity_failures(v_bad);
@@ -125,7 +150,7 @@ END
 $$;
 
 CREATE FUNCTION sdp.sdp_verify_integrity(batch_id uuid DEFAULT NULL)
-RETURNS TABLE(table_name text, batch uuid, row_no bigint, client_id text)
+RETURNS TABLE(table_name text, batch uuid, row_no bigint, client_id text, problem text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -136,29 +161,48 @@ DECLARE
   v_bad jsonb;
 BEGIN
   PERFORM sdp._require_capability('read', 'verify_integrity', v_batch::text);
-  INSERT INTO sdp.integrity_failure (check_no, table_name, batch_id, row_no, client_id)
-    SELECT v_check, 'tokenized_record', r.batch_id, r.row_no, r.client_id FROM sdp.tokenized_record r
+  INSERT INTO sdp.integrity_failure (check_no, table_name, batch_id, row_no, client_id, problem)
+    SELECT v_check, 'tokenized_record', r.batch_id, r.row_no, r.client_id, 'mac' FROM sdp.tokenized_record r
      WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._record_ok(k, r)
     UNION ALL
-    SELECT v_check, 'processed_result', r.batch_id, r.row_no, r.client_id FROM sdp.processed_result r
-     WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._result_ok(k, r);
+    SELECT v_check, 'processed_result', r.batch_id, r.row_no, r.client_id, 'mac' FROM sdp.processed_result r
+     WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._result_ok(k, r)
+    -- Deleted rows: the numbers missing from 1..accepted_records / 1..processed_records, looked
+    -- for only in batches whose row count differs from their counter.
+    UNION ALL
+    SELECT v_check, 'tokenized_record', b.batch_id, g.n, b.client_id, 'missing'
+      FROM sdp.processing_batch b
+     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.accepted_records) g(n)
+     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
+       AND b.accepted_records <> (SELECT pg_catalog.count(*) FROM sdp.tokenized_record r
+                                   WHERE r.batch_id = b.batch_id)
+       AND NOT EXISTS (SELECT 1 FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id AND r.row_no = g.n)
+    UNION ALL
+    SELECT v_check, 'processed_result', b.batch_id, g.n, b.client_id, 'missing'
+      FROM sdp.processing_batch b
+     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.processed_records) g(n)
+     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
+       AND b.processed_records <> (SELECT pg_catalog.count(*) FROM sdp.processed_result r
+                                    WHERE r.batch_id = b.batch_id)
+       AND NOT EXISTS (SELECT 1 FROM sdp.processed_result r WHERE r.batch_id = b.batch_id AND r.row_no = g.n);
   IF FOUND THEN
     -- Identifiers only: table, batch, row numbers (never the row's content).
     SELECT pg_catalog.jsonb_build_object(
              'rows', pg_catalog.count(*),
              'bad', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                      'table', f.table_name, 'batch_id', f.batch_id, 'row_no', f.row_no)
+                      'table', f.table_name, 'batch_id', f.batch_id, 'row_no', f.row_no,
+                      'problem', f.problem)
                     ORDER BY f.table_name, f.batch_id, f.row_no))
       INTO v_bad FROM sdp.integrity_failure f WHERE f.check_no = v_check;
     PERFORM sdp._audit('integrity.failure', coalesce(v_batch::text, 'all'), v_bad);
     PERFORM sdp._count_integrity_failures((v_bad ->> 'rows')::bigint);
   END IF;
-  RETURN QUERY SELECT f.table_name, f.batch_id, f.row_no, f.client_id FROM sdp.integrity_failure f
+  RETURN QUERY SELECT f.table_name, f.batch_id, f.row_no, f.client_id, f.problem FROM sdp.integrity_failure f
                 WHERE f.check_no = v_check ORDER BY 1, 2, 3;
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_verify_integrity(uuid) IS
-  'rows whose integrity MAC does not match (all batches, or one); counts and audits each failure';
+  'rows whose integrity MAC does not match or that were deleted (all batches, or one); counts and audits each failure';
 
 -- The exporter's view of the counter (the metrics helper's /metrics reads it).
 CREATE FUNCTION sdp.sdp_integrity_failures_total() RETURNS bigint

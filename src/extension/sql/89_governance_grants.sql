@@ -11,6 +11,7 @@ BEGIN
               AND p.proname = ANY (ARRAY[
                 '_caller_can', '_require_capability', 'sdp_batch_counts',
                 '_audit_refuse_change', '_audit_canonical', '_audit', 'sdp_audit_verify', '_access',
+                'sdp_audit_head', 'sdp_audit_verify_head',
                 '_audit_batch', '_audit_client',
                 '_integrity_key', '_record_mac', '_result_mac', '_record_ok', '_result_ok',
                 '_count_integrity_failures', '_check_batch_integrity', 'sdp_verify_integrity',
@@ -18,7 +19,7 @@ BEGIN
                 '_parse_record_id', 'sdp_record_id', '_lock_record', '_current_version', '_apply_version',
                 'sdp_update_record', '_decide_version', 'sdp_approve_version', 'sdp_reject_version',
                 'sdp_record_history', 'sdp_records',
-                '_is_held', '_refuse_held_delete', 'sdp_legal_hold', 'sdp_release_hold',
+                '_is_held', '_refuse_held_delete', '_refuse_held_row_delete', 'sdp_legal_hold', 'sdp_release_hold',
                 'sdp_set_retention', '_delete_batch', 'sdp_purge_expired', 'sdp_forget_batch',
                 'sdp_forget_client']) LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
@@ -57,10 +58,13 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_ingest_csv, sdp.sdp_ingest_json, sdp.sdp_batch
   TO sdp_engineer;
 
 -- Audit: the log, its verification and the access log (auditor and admin).
-GRANT EXECUTE ON FUNCTION sdp.sdp_audit_verify() TO sdp_admin, sdp_auditor;
-GRANT SELECT ON sdp.audit_log, sdp.access_log TO sdp_admin, sdp_auditor;
-GRANT SELECT ON sdp.record_version, sdp.integrity_failure, sdp.integrity_failures_total
+GRANT EXECUTE ON FUNCTION sdp.sdp_audit_verify(), sdp.sdp_audit_head(),
+                          sdp.sdp_audit_verify_head(bigint, text)
   TO sdp_admin, sdp_auditor;
+GRANT SELECT ON sdp.audit_log, sdp.access_log TO sdp_admin, sdp_auditor;
+-- Not sdp.record_version: it holds every version's fields, so like the record and result tables
+-- it is read through sdp_record_history(), which access-logs the read (76_audit.sql).
+GRANT SELECT ON sdp.integrity_failure, sdp.integrity_failures_total TO sdp_admin, sdp_auditor;
 GRANT SELECT ON sdp.legal_hold, sdp.retention_policy TO sdp_admin, sdp_auditor;
 
 -- Admin only: holds, retention, purge, erasure.

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The background worker runs as a superuser inside every database it visits. A database owner is
+# not a superuser but may create objects in `public` and set per-database defaults. Here such an
+# owner plants, in `public`, exact-match `=` operators (for the batch status enum, found from
+# the catalog, and for name, text and uuid) whose function records that it ran and tries
+# `ALTER ROLE <owner> SUPERUSER`, and also makes `public` the first schema of the database's
+# search_path. Then batches are uploaded and the worker processes them. Expected: the batches
+# are PROCESSED, the planted function never ran and the owner is still not a superuser.
+source "$(dirname "$0")/lib.sh"
+owner=sdp_e2e_dbowner
+db=sdp_e2e_worker_priv
+# This script's own superuser sessions never have `public` in their path: the operators planted
+# below must not fire in them either.
+export PGOPTIONS="-c search_path=pg_catalog,pg_temp -c client_min_messages=warning"
+q() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
+
+reset_worker() {
+  q -d postgres -c "ALTER SYSTEM RESET sdp.auto_process" -c "ALTER SYSTEM RESET sdp.worker_naptime" \
+    -c "ALTER SYSTEM RESET sdp.worker_databases" -c "SELECT pg_catalog.pg_reload_conf()" >/dev/null 2>&1 || true
+}
+drop_owner() {
+  q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $owner" >/dev/null 2>&1 || true
+}
+e2e_at_exit drop_owner
+e2e_at_exit reset_worker
+
+drop_owner
+q -d postgres -c "CREATE ROLE $owner LOGIN NOSUPERUSER NOCREATEROLE" -c "CREATE DATABASE $db OWNER $owner"
+# The extension is installed by a superuser (sdp.control: superuser = true); the database
+# belongs to the attacker.
+q -d "$db" -c "CREATE EXTENSION sdp" -c "SELECT sdp.sdp_create_client('bank_demo')" >/dev/null
+
+# The attacker: owner of the database, no other privilege. SET ROLE keeps the test free of
+# passwords; everything below runs with the owner's rights only.
+status_type=$(q -d "$db" -c "SELECT a.atttypid::pg_catalog.regtype FROM pg_catalog.pg_attribute a
+  WHERE a.attrelid OPERATOR(pg_catalog.=) 'sdp.processing_batch'::pg_catalog.regclass
+    AND a.attname OPERATOR(pg_catalog.=) 'status'")
+[[ -n "$status_type" ]] || fail "status column of sdp.processing_batch not found"
+plant() {  # $1: argument type
+  cat <<SQL
+CREATE FUNCTION public.planted_eq(a $1, b $1) RETURNS boolean LANGUAGE plpgsql AS \$f\$
+BEGIN
+  INSERT INTO public.planted_ran (who, arg_type) VALUES (pg_catalog.current_user(), '$1');
+  BEGIN
+    EXECUTE 'ALTER ROLE $owner SUPERUSER';
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  RETURN a::pg_catalog.text OPERATOR(pg_catalog.=) b::pg_catalog.text;
+END
+\$f\$;
+CREATE OPERATOR public.= (LEFTARG = $1, RIGHTARG = $1, FUNCTION = public.planted_eq);
+SQL
+}
+q -d "$db" <<SQL || fail "the database owner could not plant its operators"
+SET ROLE $owner;
+CREATE TABLE public.planted_ran (who text, arg_type text, at timestamptz DEFAULT pg_catalog.now());
+GRANT INSERT ON public.planted_ran TO PUBLIC;
+$(plant "$status_type")
+$(plant pg_catalog.name)
+$(plant pg_catalog.text)
+$(plant pg_catalog.uuid)
+ALTER DATABASE $db SET search_path = public, pg_catalog;
+SQL
+[[ $(q -d postgres -c "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) '$owner'") == f ]] ||
+  fail "owner is a superuser before the worker ran"
+# The trap is armed: a superuser session that uses the database's search_path runs the planted
+# function (which is what the worker did before it pinned its search_path).
+PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$db" \
+  -c "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'sdp'" >/dev/null
+[[ $(q -d "$db" -c "SELECT pg_catalog.count(*) FROM public.planted_ran") -ge 1 ]] ||
+  fail "control: the planted operator did not fire in a session with the database's search_path"
+q -d "$db" -c "TRUNCATE public.planted_ran" -c "ALTER ROLE $owner NOSUPERUSER"
+pass "a database owner can plant public.= for $status_type, name, text, uuid and set the database's search_path"
+
+# Batches for the worker: one good, one whose model is broken (FAILED).
+good=$(q -d "$db" -c "SELECT batch_id FROM sdp.sdp_ingest_csv('bank_demo', 'risk_scoring', E'customer_id,age\\nc1,20\\nc2,70\\n')")
+q -d "$db" -c "INSERT INTO sdp.model (name, version, processing_type, kind, features, params, is_default)
+  VALUES ('broken_v1', '1', 'broken', 'logistic', ARRAY['age'], '{\"bias\": 0}', true)"
+nomodel=$(q -d "$db" -c "SELECT batch_id FROM sdp.sdp_ingest_csv('bank_demo', 'broken', E'customer_id,age\\nc1,20\\n')")
+[[ -n "$good" && -n "$nomodel" ]] || fail "upload"
+
+q -d postgres -c "ALTER SYSTEM SET sdp.worker_databases = '$db'" -c "ALTER SYSTEM SET sdp.worker_naptime = '100ms'" \
+  -c "ALTER SYSTEM SET sdp.auto_process = on" -c "SELECT pg_catalog.pg_reload_conf()" >/dev/null
+batch_state() {
+  q -d "$db" -c "SELECT status FROM sdp.processing_batch WHERE batch_id OPERATOR(pg_catalog.=) '$1'::pg_catalog.uuid"
+}
+for _ in $(seq 1 600); do
+  [[ $(batch_state "$good") != RECEIVED && $(batch_state "$nomodel") != RECEIVED ]] && break
+  sleep 0.1
+done
+# Two more rounds (the retention purge runs after the queue is empty).
+sleep 0.5
+reset_worker
+[[ $(batch_state "$good") == PROCESSED ]] || fail "good batch: $(batch_state "$good")"
+[[ $(batch_state "$nomodel") == FAILED ]] || fail "batch with a broken model: $(batch_state "$nomodel")"
+pass "the worker processed the batches (PROCESSED, and FAILED for the broken model)"
+
+ran=$(q -d "$db" -c "SELECT pg_catalog.string_agg(DISTINCT who || ' for ' || arg_type, ', ') FROM public.planted_ran")
+[[ -z "$ran" ]] || fail "the planted operator ran inside the worker as: $ran"
+pass "the planted operators never ran in the worker"
+[[ $(q -d postgres -c "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) '$owner'") == f ]] ||
+  fail "the database owner made itself SUPERUSER through the worker"
+pass "the database owner is still rolsuper = false"
+echo "$checks checks passed"
