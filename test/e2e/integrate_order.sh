@@ -115,7 +115,7 @@ pass "joined by integrate-results (batch order, shuffled, edited), process-batch
 # replaces an earlier one). Every merged file: raw columns byte for byte, and every row of a key
 # carries the key's last result; a key the batch never saw has empty result columns.
 python3 - "$w" <<'PY' >"$w/check.out" || fail "join rule: $(cat "$w/check.out")"
-import csv, sys
+import csv, json, sys
 w = sys.argv[1]
 def read(name):
     with open(f"{w}/{name}", newline="", encoding="utf-8") as f:
@@ -143,10 +143,22 @@ def last_results(name):
     assert len(several) >= len(raw) // 150, f"{name}: only {len(several)} keys with several results"
     assert len(disagree) >= len(several) // 3, f"{name}: only {len(disagree)} of {len(several)} disagree"
     print(f"{name}: keys with several results: {len(several)}, of which disagree: {len(disagree)}")
-    return last, set(disagree)
+    return last, set(disagree), len(several)
 
-last, disagree = last_results("results.csv")
-last_watch, _ = last_results("results_watch.csv")
+last, disagree, several = last_results("results.csv")
+last_watch, disagree_watch, several_watch = last_results("results_watch.csv")
+
+def summary(out):
+    """The summary the agent printed for this output: its JSON on stdout, watch's file_done."""
+    if out.startswith("watch"):
+        with open(f"{w}/watch.jsonl", encoding="utf-8") as f:
+            events = [json.loads(line) for line in f if line.startswith("{")]
+        done = [e for e in events if e.get("event") == "file_done"]
+        assert len(done) == 1, f"watch: {len(done)} file_done events"
+        return done[0]
+    name = "pb.json" if out == "pb_batch_order" else out + ".json"
+    with open(f"{w}/{name}", encoding="utf-8") as f:
+        return json.load(f)
 
 outputs = {"ir_batch_order": "raw.csv", "pb_batch_order": "raw.csv", "watch_batch_order": "raw.csv",
            "ir_shuffled": "shuffled.csv", "pb_shuffled": "shuffled.csv",
@@ -172,12 +184,20 @@ for out, src in outputs.items():
     unknown = sum(1 for r in src_rows if r["customer_id"] not in token_of)
     print(f"{out}: {len(merged)} rows, {unknown} with an unknown key, "
           f"{wrong_rows.get(out, 0)} without their key's last result")
+    # The summary names how many keys had several results and how many of those disagreed.
+    got = summary(out)
+    want = {"keys_with_several_results": several_watch if out.startswith("watch") else several,
+            "disagreeing_keys": len(disagree_watch if out.startswith("watch") else disagree),
+            "matched_rows": len(src_rows) - unknown}
+    for field, value in want.items():
+        if got.get(field) != value:
+            bad.append(f"{out}: summary {field} = {got.get(field)}, expected {value}")
 assert not bad, "\n".join(bad)
 split = [k for k, v in per_key.items() if len(v) > 1]
 assert not split, f"{len(split)} keys got different results on different paths, e.g. {split[:3]}"
 print(f"every row of every key has its last result in batch order on all {len(outputs)} paths")
 PY
 cat "$w/check.out"
-pass "every raw row of a key gets that key's last result in batch order; all paths agree"
+pass "every raw row of a key gets that key's last result in batch order; all paths agree; summaries count the keys with several and disagreeing results"
 
 echo "$checks checks passed"
