@@ -140,7 +140,7 @@ def last_results(name):
         counts[key] = counts.get(key, 0) + 1
     several = [k for k, n in counts.items() if n > 1]
     disagree = [k for k in several if len(values[k]) > 1]
-    assert len(several) >= len(raw) // 150, f"{name}: only {len(several)} keys with several results"
+    assert len(several) >= len(raw) // 200, f"{name}: only {len(several)} keys with several results"
     assert len(disagree) >= len(several) // 3, f"{name}: only {len(disagree)} of {len(several)} disagree"
     print(f"{name}: keys with several results: {len(several)}, of which disagree: {len(disagree)}")
     return last, set(disagree), len(several)
