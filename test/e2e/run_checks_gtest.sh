@@ -92,7 +92,7 @@ int main() {
 }
 CC
 g++ -g -O0 -fsanitize=address -o "$w/asan/sdp-tests" "$w/asan_leak.cc" || fail "cannot build an ASan binary"
-run_harness asan
+ASAN_OPTIONS=detect_leaks=1 run_harness asan  # whatever the caller set
 ((harness_status != 0)) || fail "a real LeakSanitizer report counted as a pass: $(cat "$w/asan.log")"
 [[ $(last_line asan) == "1 passed, 1 failed" ]] || fail "asan run: $(last_line asan)"
 grep -q 'SUMMARY: AddressSanitizer: 64 byte(s) leaked' "$w/asan.log" || fail "asan run: $(cat "$w/asan.log")"
