@@ -101,7 +101,7 @@ fuzz-build:
 fuzz: deps fuzz-build
 	bash test/run_fuzzers.sh $(FUZZ_SECONDS)
 
-.PHONY: agent sdp-tests bench-tools deps check stress demo bench installcheck-temp format fuzz fuzz-build
+.PHONY: agent sdp-tests bench-tools deps check stress demo bench format fuzz fuzz-build
 agent: $(BUILDDIR)/sdp-agent
 sdp-tests: $(BUILDDIR)/sdp-tests
 bench-tools: $(BUILDDIR)/bench/integrate-local

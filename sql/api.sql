@@ -1,8 +1,8 @@
 -- The PostgREST surface (schema sdp_api), each case an emulated PostgREST v12 request as in
--- POSTGREST.md §8: the authenticator's session, one transaction per request (READ ONLY for GET),
+-- docs/postgrest.md §8: the authenticator's session, one transaction per request (READ ONLY for GET),
 -- the request GUCs set in PostgREST's order, then sdp_api.pre_request(), then the call, then
 -- response.status; ROLLBACK. pg_temp.respond() turns the outcome into what PostgREST sends:
--- the HTTP status (response.status, or the SQLSTATE mapped as in POSTGREST.md §5 — no JWT, so
+-- the HTTP status (response.status, or the SQLSTATE mapped as in docs/postgrest.md §5 — no JWT, so
 -- 42501 is 401) and the body: the function's JSON, or {"code","message","details","hint"}.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
@@ -21,7 +21,7 @@ BEGIN
           set_config('request.cookies', '{}', true);
 END $$;
 
--- POSTGREST.md §5.
+-- docs/postgrest.md §5.
 CREATE FUNCTION pg_temp.http_status(code text) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE

@@ -58,6 +58,11 @@ SELECT sdp.sdp_create_client('auth_b', :'key_b') = :'key_b' AS given_key_returne
 -- differs from a bare SHA-256 of the key (it is peppered).
 SELECT client_id, left(key_prefix, 4) AS key_prefix, octet_length(key_hash) AS hash_bytes, revoked_at IS NULL AS active
   FROM sdp.api_client WHERE client_id LIKE 'auth%' ORDER BY 1;
+-- The stored prefix gives away little of a key: 6 characters, of a generated key "sdp_" and 2
+-- random ones.
+SELECT client_id, length(key_prefix) AS prefix_chars,
+       key_prefix = left(CASE client_id WHEN 'auth_a' THEN :'key_a' ELSE :'key_b' END, 6) AS key_start
+  FROM sdp.api_client WHERE client_id IN ('auth_a', 'auth_b') ORDER BY 1;
 SELECT count(*) AS rows_containing_a_key FROM sdp.api_client c
  WHERE position(:'key_b' IN c::text) > 0 OR position(:'key_a' IN c::text) > 0
     OR position(encode(convert_to(:'key_b', 'UTF8'), 'hex') IN encode(c.key_hash, 'hex')) > 0;
@@ -113,6 +118,7 @@ SELECT sdp.sdp_auth_key_hash('\x0102'::bytea, 'k');
 
 -- Rotation: the old key stops working, the new one works. Revocation: nothing works.
 SELECT sdp.sdp_rotate_key('auth_a') AS key_a2 \gset
+SELECT length(key_prefix) AS prefix_chars_after_rotation FROM sdp.api_client WHERE client_id = 'auth_a';
 SELECT :'key_a2' <> :'key_a' AS rotated;
 SELECT code FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_a'));
 BEGIN;

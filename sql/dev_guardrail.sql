@@ -75,7 +75,7 @@ RESET SESSION AUTHORIZATION;
 -- The superuser path: the dev entry point is closed in prod for everyone.
 SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
 
--- Through PostgREST (POSTGREST.md §8): POST /rpc/dev_process_batch answers 404 in prod.
+-- Through PostgREST (docs/postgrest.md §8): POST /rpc/dev_process_batch answers 404 in prod.
 SET SESSION AUTHORIZATION sdp_authenticator;
 \set VERBOSITY sqlstate
 BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;

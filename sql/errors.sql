@@ -1,5 +1,5 @@
 -- SQL-level failures of the data path, as a client sees them: SQLSTATE (which PostgREST turns
--- into the HTTP status, POSTGREST.md §5) and, where it matters, the message. After every
+-- into the HTTP status, docs/postgrest.md §5) and, where it matters, the message. After every
 -- failed upload nothing is stored.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;

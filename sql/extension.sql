@@ -25,7 +25,7 @@ SELECT p.oid::regprocedure AS without_pinned_search_path, l.lanname, p.prosecdef
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace IN ('sdp'::regnamespace, 'sdp_api'::regnamespace)
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 -- The SQL exceptions do not depend on the caller's path: with an `=`(bytea, bytea) that fails
 -- first in the path, they still use pg_catalog's.
 CREATE SCHEMA regress_hostile;

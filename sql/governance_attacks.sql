@@ -3,7 +3,7 @@
 --   * reading the record/result tables directly, skipping the access log: refused for every role;
 --   * hiding behind SET ROLE sdp_admin: the audit and access rows name the login too;
 --   * deleting a record or result row: reads refuse (XX001), sdp_verify_integrity names the row;
---   * deleting a held client's staged rows through sdp_batch_abort (or directly): refused;
+--   * deleting a held client's staged rows through sdp_batch_abort, or TRUNCATE: refused;
 --   * cutting the tail of the audit chain: caught by a head exported before the cut.
 -- (A read rolled back afterwards still leaves a server-log line: test/e2e/read_trace.sh.)
 SET client_min_messages = warning;
@@ -92,6 +92,16 @@ SELECT details -> 'rows' AS rows, jsonb_path_query_array(details, '$.bad[*].prob
 -- Deleting every result of the batch is caught too.
 DELETE FROM sdp.processed_result WHERE batch_id = :'batch';
 SELECT table_name, count(*) AS missing FROM sdp.sdp_verify_integrity(:'batch') GROUP BY 1 ORDER BY 1;
+-- Deleting the last rows and lowering the counters to match: the counts the audit chain recorded
+-- at the seal and at PROCESSED still say 3.
+SELECT (sdp.sdp_ingest_csv('gov_attack', 'risk_scoring', :'csv')).batch_id AS batch2 \gset
+SELECT status FROM sdp.sdp_process_batch(:'batch2');
+DELETE FROM sdp.tokenized_record WHERE batch_id = :'batch2' AND row_no = 3;
+DELETE FROM sdp.processed_result WHERE batch_id = :'batch2' AND row_no = 3;
+UPDATE sdp.processing_batch SET accepted_records = 2, processed_records = 2 WHERE batch_id = :'batch2';
+SELECT code, replace(message, :'batch2', '<batch>') AS message
+  FROM pg_temp.error_of(format('SELECT count(*) FROM sdp.sdp_results(%L)', :'batch2'));
+SELECT table_name, row_no, problem FROM sdp.sdp_verify_integrity(:'batch2');
 
 -- ---- 13: a legal hold stops sdp_batch_abort ---------------------------------------------------
 -- The client stages rows in a chunked upload; an admin places a hold on the client; the client
@@ -119,12 +129,17 @@ SET SESSION AUTHORIZATION regress_ga_engineer;
 SELECT code, replace(message, :'staged', '<batch>') AS message
   FROM pg_temp.error_of(format('SELECT sdp.sdp_batch_abort(%L)', :'staged'));
 RESET SESSION AUTHORIZATION;
--- Even a superuser's direct DELETE or TRUNCATE of a held batch's rows is refused.
-SELECT code, replace(message, :'staged', '<batch>') AS message
-  FROM pg_temp.error_of(format('DELETE FROM sdp.tokenized_record WHERE batch_id = %L', :'staged'));
+-- TRUNCATE of the bulk tables is refused while a hold is active, superusers included.
 SELECT code FROM pg_temp.error_of('TRUNCATE sdp.tokenized_record');
 SELECT code FROM pg_temp.error_of('TRUNCATE sdp.processed_result');
+SELECT code FROM pg_temp.error_of('TRUNCATE sdp.processing_batch CASCADE');
 SELECT count(*) AS rows_kept FROM sdp.tokenized_record WHERE batch_id = :'staged';
+-- A superuser's direct DELETE of a held row is not stopped (no row trigger on the bulk tables),
+-- but it is found: the row is missing.
+BEGIN;
+DELETE FROM sdp.tokenized_record WHERE batch_id = :'staged' AND row_no = 2;
+SELECT table_name, row_no, problem FROM sdp.sdp_verify_integrity(:'staged');
+ROLLBACK;
 -- A hold on the batch alone works the same; once released, the abort goes through.
 SELECT sdp.sdp_release_hold('gov_attack') AS released;
 SELECT sdp.sdp_legal_hold(batch_id => :'staged', reason => 'batch only') > 0 AS held;

@@ -119,7 +119,7 @@ SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_s
 SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring', '[{"customer_id": "a\u0000b"}]')$q$);
 SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring', '[{"customer_id": "\ud800"}]')$q$);
 
--- ---- request header values (PostgREST emulation, POSTGREST.md §8) ---------------------------
+-- ---- request header values (PostgREST emulation, docs/postgrest.md §8) ---------------------------
 CREATE FUNCTION pg_temp.request(headers json) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -64,7 +64,8 @@ bool ColumnTokenizer::Init(const ColumnRule& rule, const TokenizationConfig& con
   } else if (rule.type == TokenType::kFpe) {
     FpeAlphabet alphabet;
     if (!FpeAlphabet::FromSpec(rule.alphabet, &alphabet, err) ||
-        !fpe_.Init(keys.fpe_key(), rule.algorithm, alphabet, err)) {
+        !fpe_.Init(rule.algorithm == FpeAlgorithm::kFf3_1 ? keys.ff3_1_key() : keys.ff1_key(),
+                   rule.algorithm, alphabet, err)) {
       *err = "column '" + rule.column + "': " + *err;
       return false;
     }

@@ -45,7 +45,8 @@ bool KeyRing::FromMasterKey(const SecretBuffer& master, KeyRing* out, std::strin
   SecretBuffer id;
   if (!HkdfSha256(master, kSalt, "sdp/vault/v1", 32, &ring.vault_key_, err) ||
       !HkdfSha256(master, kSalt, "sdp/hash/v1", 32, &ring.hash_key_, err) ||
-      !HkdfSha256(master, kSalt, "sdp/fpe/v1", 32, &ring.fpe_key_, err) ||
+      !HkdfSha256(master, kSalt, "sdp/fpe/v1", 32, &ring.ff1_key_, err) ||
+      !HkdfSha256(master, kSalt, "sdp/fpe-ff3-1/v1", 32, &ring.ff3_1_key_, err) ||
       !HkdfSha256(master, kSalt, "sdp/key-id/v1", 4, &id, err)) {
     return false;
   }

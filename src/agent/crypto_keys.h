@@ -6,8 +6,14 @@
 //   salt "sdp-key-derivation-v1"
 //   vault_key = HKDF(master, salt, "sdp/vault/v1", 32)   AES-256-GCM vault
 //   hash_key  = HKDF(master, salt, "sdp/hash/v1", 32)    HMAC-SHA256 tokens
-//   fpe_key   = HKDF(master, salt, "sdp/fpe/v1", 32)     FF1 / FF3-1
+//   ff1_key   = HKDF(master, salt, "sdp/fpe/v1", 32)     FPE with FF1
+//   ff3_1_key = HKDF(master, salt, "sdp/fpe-ff3-1/v1", 32)  FPE with FF3-1
 //   key_id    = hex(HKDF(master, salt, "sdp/key-id/v1", 4))
+//
+// FF1 and FF3-1 have their own subkeys so that a weakness found in one (FF3 was withdrawn
+// after attacks, and NIST's 2025 draft proposes withdrawing FF3-1) reveals nothing about data
+// encrypted with the other. FF1 kept the subkey both used to share, so FF1 tokens did not change
+// when FF3-1 got its own (FF3-1 tokens did).
 //
 // key_id is public: it is stored next to tokens to detect a key mismatch
 // without revealing anything about the key.
@@ -34,14 +40,16 @@ class KeyRing {
 
   const SecretBuffer& vault_key() const { return vault_key_; }
   const SecretBuffer& hash_key() const { return hash_key_; }
-  const SecretBuffer& fpe_key() const { return fpe_key_; }
+  const SecretBuffer& ff1_key() const { return ff1_key_; }
+  const SecretBuffer& ff3_1_key() const { return ff3_1_key_; }
   // 8 lowercase hex characters.
   const std::string& key_id() const { return key_id_; }
 
  private:
   SecretBuffer vault_key_;
   SecretBuffer hash_key_;
-  SecretBuffer fpe_key_;
+  SecretBuffer ff1_key_;
+  SecretBuffer ff3_1_key_;
   std::string key_id_;
 };
 

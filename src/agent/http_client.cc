@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "http_transport.h"
+
 namespace sdp {
 namespace {
 
@@ -79,6 +81,17 @@ size_t WriteHeader(char* data, size_t size, size_t nmemb, void* user) {
   if (colon == std::string_view::npos || colon == 0) return n;
   sink->response->headers.push_back({Trim(line.substr(0, colon)), Trim(line.substr(colon + 1))});
   return n;
+}
+
+// The URL's host is loopback (the same test as for plain http://).
+bool IsLoopbackUrl(const std::string& url) {
+  std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return false;
+  char* host = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || host == nullptr) return false;
+  const bool loopback = IsLoopbackHost(host);
+  curl_free(host);
+  return loopback;
 }
 
 std::string OneLine(const char* buf, CURLcode code) {
@@ -156,8 +169,27 @@ class CurlHttpClient : public HttpClient {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-    if (!options_.ca_bundle.empty())
+    if (!options_.system_ca_dir.empty()) {
+      // In place of libcurl's built-in CA file and directory (tests).
+      curl_easy_setopt(h, CURLOPT_CAINFO, nullptr);
+      curl_easy_setopt(h, CURLOPT_CAPATH, options_.system_ca_dir.c_str());
+    }
+    if (!options_.ca_bundle.empty()) {
+      // Only the bundle: libcurl would otherwise also trust every CA in its CA directory
+      // (CAPATH, /etc/ssl/certs on Debian), so a bundle meant to pin one private CA would pin
+      // nothing.
       curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+      curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+    }
+    // Proxies: libcurl reads http_proxy, HTTPS_PROXY, ALL_PROXY from the environment and would
+    // send X-API-Key (and, for http://, the data) to whatever they name, loopback servers
+    // included. "" switches that off; SDP_PROXY is used for other hosts only.
+    if (options_.proxy.empty() || IsLoopbackUrl(url)) {
+      curl_easy_setopt(h, CURLOPT_PROXY, "");
+    } else {
+      curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());
+      curl_easy_setopt(h, CURLOPT_NOPROXY, "");  // NO_PROXY from the environment is not read
+    }
     if (!options_.client_cert.empty()) {
       curl_easy_setopt(h, CURLOPT_SSLCERT, options_.client_cert.c_str());
       curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");

@@ -2,7 +2,8 @@
 // mapping, retries, error parsing) is tested with a fake and never needs a server.
 //
 //   CurlHttpClient  libcurl, one easy handle reused across requests (keep-alive, TLS session
-//                   cache); TLS peer and host verification always on; SDP_CA_BUNDLE as CAINFO;
+//                   cache); TLS peer and host verification always on; SDP_CA_BUNDLE as CAINFO
+//                   and the only trust anchors; no proxy but SDP_PROXY, never for loopback;
 //                   optional client certificate (mTLS); connect and low-speed timeouts;
 //                   CURLOPT_NOSIGNAL; http/https only; no redirects; never CURLOPT_VERBOSE.
 //
@@ -57,7 +58,16 @@ class HttpClient {
 };
 
 struct HttpClientOptions {
-  std::string ca_bundle;    // PEM file of trusted CAs; empty = the system store
+  // PEM file of trusted CAs: when given, the only trust anchors (libcurl's built-in CA path,
+  // /etc/ssl/certs on Debian, is switched off). Empty = the system store.
+  std::string ca_bundle;
+  // The system store's directory when ca_bundle is empty; empty = libcurl's built-in default.
+  // Tests point it at a directory of their own to stand for the system store.
+  std::string system_ca_dir;
+  // Proxy URL (SDP_PROXY), used for non-loopback servers only. The proxy environment variables
+  // (http_proxy, HTTPS_PROXY, ALL_PROXY, ...) are ignored: a proxy is used only when configured
+  // here, and a loopback server is never reached through one.
+  std::string proxy;
   std::string client_cert;  // PEM client certificate for mTLS (optional)
   std::string client_key;   // PEM private key of client_cert (optional)
   long connect_timeout_seconds = 10;

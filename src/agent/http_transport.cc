@@ -30,6 +30,10 @@ using Json = nlohmann::json;
 constexpr size_t kMaxErrorText = 1000;  // characters kept of a server message
 constexpr size_t kMaxJsonDepth = 32;    // our replies are flat; anything deeper is not ours
 constexpr int64_t kMaxRetryAfterSeconds = 3600;
+// Total time one call spends waiting because the server said Retry-After: a server (or anything
+// in front of it) answering 503 with Retry-After: 3600 every time would otherwise hold the agent
+// for max_retries hours. Past it the call fails as retryable (exit 4: run it again later).
+constexpr int64_t kMaxRetryAfterTotalSeconds = 600;
 constexpr int64_t kBackoffBaseMs = 250;
 constexpr int64_t kBackoffCapMs = 30000;
 
@@ -235,7 +239,7 @@ class HttpTransport : public ServerTransport {
                          {"X-Chunk-Sha256", chunk_sha256}};
     HttpResponse resp;
     // text/plain reaches the function's single unnamed text parameter untouched: PostgREST does
-    // not decode it as JSON (memory, POSTGREST.md §7/§9).
+    // not decode it as JSON (memory, docs/postgrest.md §7/§9).
     if (!Call(true, "batch_append", "", extra, chunk, "text/plain; charset=utf-8", &resp, err)) {
       return false;
     }
@@ -385,6 +389,7 @@ class HttpTransport : public ServerTransport {
     headers.insert(headers.end(), extra.begin(), extra.end());
     if (!options_.api_key.empty()) headers.push_back({"X-API-Key", options_.api_key});
 
+    int64_t retry_after_total_seconds = 0;
     for (int attempt = 0;; ++attempt) {
       *err = TransportError();
       HttpFailure failure;
@@ -422,6 +427,16 @@ class HttpTransport : public ServerTransport {
           Interrupted()) {
         return false;
       }
+      if (retry_after_seconds >= 0) {
+        if (retry_after_total_seconds + retry_after_seconds > kMaxRetryAfterTotalSeconds) {
+          err->hint = "the server asked to retry after " + std::to_string(retry_after_seconds) +
+                      " s, beyond the " + std::to_string(kMaxRetryAfterTotalSeconds) +
+                      " s the agent waits in total; run the same command again later (it "
+                      "resumes)";
+          return false;
+        }
+        retry_after_total_seconds += retry_after_seconds;
+      }
       env_.sleep(retry_after_seconds >= 0 ? retry_after_seconds * 1000 : BackoffMs(attempt));
       if (Interrupted()) return false;
     }
@@ -458,6 +473,7 @@ TransportError::Kind KindForHttpStatus(long status) {
     case 409:
       return Kind::kConflict;
     case 429:
+    case 502:  // the gateway while PostgREST restarts
     case 503:
     case 504:
       return Kind::kRetryable;
@@ -595,6 +611,7 @@ std::unique_ptr<ServerTransport> NewHttpTransport(const TransportOptions& option
   client_options.ca_bundle = options.ca_bundle;
   client_options.client_cert = options.client_cert;
   client_options.client_key = options.client_key;
+  client_options.proxy = options.proxy;
   client_options.connect_timeout_seconds = options.connect_timeout_seconds;
   client_options.low_speed_seconds = options.request_timeout_seconds;
 #ifdef SDP_VERSION

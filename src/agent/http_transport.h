@@ -6,7 +6,7 @@
 //                                                      idempotency_key, client_id}
 //   AppendChunk     POST /rpc/batch_append       text/plain chunk; X-Batch-Id, X-Chunk-Seq,
 //                                                X-Chunk-Sha256 headers (no JSON decoding of
-//                                                the chunk in PostgREST, POSTGREST.md §9)
+//                                                the chunk in PostgREST, docs/postgrest.md §9)
 //   SealBatch       POST /rpc/batch_seal         JSON {batch_id, chunks, content_sha256}
 //   ProcessBatch    POST /rpc/process_batch      JSON {batch_id}  (dev: /rpc/dev_process_batch)
 //   GetBatch        GET  /rpc/batch?batch_id=…
@@ -14,10 +14,11 @@
 //
 // Every request carries X-API-Key (never logged) and X-Client-Id once known. Failures become
 // TransportError: PostgREST's {code,message,details,hint} body plus the HTTP status decide the
-// Kind. Only network errors, 429, 503 and 504 are retried, up to options.max_retries times, with
-// exponential backoff and full jitter, or after the server's Retry-After; no other 4xx/5xx is
-// retried. Every call is safe to repeat (idempotency key, same chunk = no-op, seal and process
-// return the stored result).
+// Kind. Only network errors, 429, 502 (the gateway while PostgREST restarts), 503 and 504 are
+// retried, up to options.max_retries times, with exponential backoff and jitter, or after the
+// server's Retry-After (at most 600 s of such waits per call, then the call fails as retryable);
+// no other 4xx/5xx is retried. Every call is safe to repeat (idempotency key, same chunk = no-op,
+// seal and process return the stored result).
 #pragma once
 
 #include <cstdint>

@@ -24,12 +24,18 @@ bool NeedsQuotes(const std::string& s) {
   return false;
 }
 
-std::string TextValue(const nlohmann::json& v) {
+// File names and CSV headers come from whoever writes into the outbox: any bytes. The default
+// dump() throws on invalid UTF-8, which used to stop the daemon; U+FFFD keeps the line valid.
+std::string Dump(const nlohmann::ordered_json& v) {
+  return v.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string TextValue(const nlohmann::ordered_json& v) {
   if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    return NeedsQuotes(s) ? v.dump() : s;
+    const std::string s = Dump(v);  // with invalid UTF-8 replaced
+    return NeedsQuotes(v.get<std::string>()) ? s : s.substr(1, s.size() - 2);
   }
-  return v.dump();
+  return Dump(v);
 }
 
 }  // namespace
@@ -86,7 +92,7 @@ std::string FormatLine(Format format, const std::string& ts, Level level, const 
   if (format == Format::kJson) {
     nlohmann::json j = {{"ts", ts}, {"level", LevelName(level)}, {"event", event}};
     if (!file.empty()) j["file"] = file;
-    std::string line = j.dump();
+    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (!extra_json_fields.empty()) {
       line.pop_back();  // '}'
       line += "," + extra_json_fields + "}";
@@ -119,6 +125,8 @@ void Event(Level level, const std::string& event, const std::string& file,
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
 }
+
+std::string JsonString(const std::string& value) { return Dump(nlohmann::ordered_json(value)); }
 
 std::string NowIso() {
   const auto now = std::chrono::system_clock::now();

@@ -1,5 +1,5 @@
 // The agent's event log: one line per event on stderr, as JSON (default) or text, filtered by
-// level. stdout stays data only (STYLE.md, agent rules 7). Configured once, from main(), by the
+// level. stdout stays data only (docs/style.md, agent 7). Configured once, from main(), by the
 // global flags --log-format text|json and --log-level debug|info|warn|error.
 //
 //   json:
@@ -34,6 +34,10 @@ std::string FormatLine(Format format, const std::string& ts, Level level, const 
 // Writes the event to stderr (and flushes) if `level` passes the filter.
 void Event(Level level, const std::string& event, const std::string& file = "",
            const std::string& extra_json_fields = "");
+
+// `value` as a JSON string literal, for extra_json_fields. Never throws: invalid UTF-8 (a file
+// name or CSV header from the outbox) becomes U+FFFD.
+std::string JsonString(const std::string& value);
 
 // UTC now as 2026-01-01T00:00:00.000Z.
 std::string NowIso();

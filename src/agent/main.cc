@@ -23,8 +23,9 @@ constexpr const char* kDescription =
     "which must be yours and not writable by group or others):\n"
     "  SDP_CRYPTO_KEY   URL-safe base64 of 32 bytes (make one with `sdp-agent keygen`)\n"
     "  SDP_SERVER_URL   postgresql://... (libpq) or https://... (PostgREST)\n"
-    "  SDP_API_KEY      API key for the HTTPS transport\n"
-    "  SDP_CA_BUNDLE    CA bundle that signs the server's certificate\n"
+    "  SDP_API_KEY      API key of the client (HTTPS, and libpq as a non-admin role)\n"
+    "  SDP_CA_BUNDLE    CA bundle that signs the server's certificate (the only CAs trusted)\n"
+    "  SDP_PROXY        HTTPS proxy (proxy environment variables are ignored; never loopback)\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 retryable, 5 rejected by server,\n"
     "130 interrupted.";
 
@@ -47,7 +48,9 @@ int main(int argc, char** argv) {
   // First of all, before any key is read: no core file, no ptrace by the user's other processes.
   std::string err;
   if (!sdp::DisableCoreDumps(&err)) {
-    return sdp::ReportError(sdp::kExitFailure, err + "; fix: run sdp-agent without a debugger");
+    return sdp::ReportError(
+        sdp::kExitFailure,
+        err + "; fix: allow prctl and setrlimit to sdp-agent (seccomp or container policy)");
   }
   if (!sdp::LoadDotEnv(EnvFileArgument(argc, argv), &err)) {
     return sdp::ReportError(sdp::kExitConfig, err);

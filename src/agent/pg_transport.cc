@@ -8,16 +8,21 @@
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
 #include "http_transport.h"
+#include "log.h"
+#include "signals.h"
 
 namespace sdp {
 namespace {
@@ -44,6 +49,16 @@ std::string ConninfoValue(const PQconninfoOption* options, const char* keyword) 
     if (std::strcmp(o->keyword, keyword) == 0) return o->val != nullptr ? o->val : "";
   }
   return "";
+}
+
+// Server notices (RAISE NOTICE, warnings) go to the debug log as one cleaned, bounded field,
+// never raw to stderr.
+void LogServerNotice(void*, const char* message) {
+  if (!log::Enabled(log::Level::kDebug)) return;
+  const std::string text = CleanServerText(message != nullptr ? message : "", kMaxServerText);
+  log::Event(log::Level::kDebug, "server_notice", "",
+             "\"message\":" + nlohmann::json(text).dump(-1, ' ', false,
+                                                        nlohmann::json::error_handler_t::replace));
 }
 
 std::vector<std::string> SplitCommas(const std::string& s) {
@@ -216,12 +231,22 @@ class PgTransport : public ServerTransport {
     }
     keywords.push_back(nullptr);
     values.push_back(nullptr);
-    conn_.reset(PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1));
+    conn_.reset(PQconnectStartParams(keywords.data(), values.data(), /*expand_dbname=*/1));
+    if (conn_ && PQstatus(conn_.get()) != CONNECTION_BAD) {
+      // Before the first byte from the server: libpq's default prints notices to stderr as
+      // they come, control characters and all.
+      PQsetNoticeProcessor(conn_.get(), LogServerNotice, nullptr);
+      FinishConnecting(conn_.get(), plan_.connect_deadline_seconds);
+    }
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
       err->code = "08001";
-      err->message = "cannot connect to " + RedactUrl(options_.url) + ": " +
-                     Scrub(CleanServerText(PQerrorMessage(conn_.get()), kMaxServerText));
+      std::string why = Scrub(CleanServerText(PQerrorMessage(conn_.get()), kMaxServerText));
+      if (why.empty()) {
+        why = "no connection within " + std::to_string(plan_.connect_deadline_seconds) +
+              " s (connect_timeout)";
+      }
+      err->message = "cannot connect to " + RedactUrl(options_.url) + ": " + why;
       err->hint = "check SDP_SERVER_URL and that the server is running";
       conn_.reset();
       return false;
@@ -231,7 +256,9 @@ class PgTransport : public ServerTransport {
     const char* addr = PQhostaddr(conn_.get());
     const char* host = PQhost(conn_.get());
     const std::string peer = addr != nullptr && addr[0] != '\0' ? addr : (host ? host : "");
-    if (PQsslInUse(conn_.get()) == 0 && !IsLocalDestination(peer)) {
+    // (GSSAPI encryption, when libpq negotiated it, authenticates the server too: Kerberos.)
+    const bool encrypted = PQsslInUse(conn_.get()) != 0 || PQgssEncInUse(conn_.get()) != 0;
+    if (!encrypted && !IsLocalDestination(peer)) {
       err->kind = TransportError::Kind::kFatal;
       err->code = "08P01";
       err->message = "refusing the unencrypted connection to " + CleanServerText(peer, 200) +
@@ -245,6 +272,31 @@ class PgTransport : public ServerTransport {
       return false;
     }
     return true;
+  }
+
+  // What PQconnectdbParams does after PQconnectStartParams, so that the notice processor is
+  // in place first: drives the attempt (every host of the URL in turn) to its end, within
+  // `deadline_seconds` in all (0 = no limit). On timeout the connection is left not OK.
+  static void FinishConnecting(PGconn* conn, long deadline_seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_seconds);
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED) {
+      pollfd p{PQsocket(conn),
+               static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+      if (p.fd < 0 || Interrupted()) return;
+      int wait_ms = 1000;
+      if (deadline_seconds > 0) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        if (left <= 0) return;
+        wait_ms = static_cast<int>(std::min<int64_t>(left, 1000));
+      }
+      const int ready = ::poll(&p, 1, wait_ms);
+      if (ready < 0 && errno != EINTR) return;
+      if (ready <= 0) continue;  // not yet (or a signal): wait again, deadline permitting
+      state = PQconnectPoll(conn);
+    }
   }
 
   // Gives the API key to this session as the setting sdp_agent.api_key, read by Authenticate.
@@ -368,6 +420,16 @@ class PgTransport : public ServerTransport {
       while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
     }
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return true;
+    if (status == PGRES_COPY_OUT || status == PGRES_COPY_IN || status == PGRES_COPY_BOTH) {
+      // A COPY this statement never asked for (a hostile or broken server): the connection is
+      // mid-COPY and useless, so it is dropped.
+      conn_.reset();
+      err->kind = TransportError::Kind::kFatal;
+      err->code = "08P01";
+      err->message = "unexpected COPY reply";
+      err->hint = "check that SDP_SERVER_URL names a database with the sdp extension";
+      return false;
+    }
     FillError(out->get(), err);
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
@@ -475,13 +537,28 @@ bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, s
     if (!IsLocalDestination(destination) && remote.empty()) remote = destination;
   }
   plan->loopback_only = remote.empty();
-  if (effective("connect_timeout").empty()) {
-    plan->overrides.emplace_back(
-        "connect_timeout", std::to_string(std::max<long>(options.connect_timeout_seconds, 2)));
+  long timeout = std::max<long>(options.connect_timeout_seconds, 2);
+  const std::string configured_timeout = effective("connect_timeout");
+  if (configured_timeout.empty()) {
+    plan->overrides.emplace_back("connect_timeout", std::to_string(timeout));
+  } else {
+    // As libpq reads it: 0 or less waits for ever, else at least 2 s.
+    timeout = std::strtol(configured_timeout.c_str(), nullptr, 10);
+    timeout = timeout <= 0 ? 0 : std::max<long>(timeout, 2);
   }
-  if (plan->loopback_only) return true;
-  remote = CleanServerText(remote, 200);
+  plan->connect_deadline_seconds =
+      timeout * static_cast<long>(std::max(hosts.size(), addrs.size()));
   const std::string sslmode = effective("sslmode");
+  const bool has_root = !effective("sslrootcert").empty();
+  if (plan->loopback_only) {
+    // TLS on loopback is optional; when it is asked for, SDP_CA_BUNDLE is its CA as well.
+    if ((sslmode == "verify-full" || sslmode == "verify-ca") && !has_root &&
+        !options.ca_bundle.empty()) {
+      plan->overrides.emplace_back("sslrootcert", options.ca_bundle);
+    }
+    return true;
+  }
+  remote = CleanServerText(remote, 200);
   if (sslmode != "verify-full") {
     *err = "refusing postgresql:// to " + remote + " with sslmode=" +
            (sslmode.empty() ? "prefer (the default)" : CleanServerText(sslmode, 32)) +
@@ -491,7 +568,7 @@ bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, s
     return false;
   }
   plan->overrides.emplace_back("sslmode", "verify-full");
-  if (effective("sslrootcert").empty()) {
+  if (!has_root) {
     if (options.ca_bundle.empty()) {
       *err = "refusing postgresql:// to " + remote +
              ": sslmode=verify-full without a CA to verify the server against; fix: set "

@@ -18,6 +18,8 @@ struct PgConnectionPlan {
   // Connection parameters passed after the URL (they override it): sslmode=verify-full and
   // sslrootcert=SDP_CA_BUNDLE for a remote server, connect_timeout when none is configured.
   std::vector<std::pair<std::string, std::string>> overrides;
+  // Longest wait for a connection (connect_timeout for each host the URL names); 0 = none.
+  long connect_deadline_seconds = 0;
 };
 
 // The URL policy: a server that is not loopback or a Unix socket is reached only with

@@ -30,6 +30,7 @@ TransportOptions TransportOptionsFromEnv(const std::string& url_flag, const std:
   options.ca_bundle = env("SDP_CA_BUNDLE");
   options.client_cert = env("SDP_CLIENT_CERT");
   options.client_key = env("SDP_CLIENT_KEY");
+  options.proxy = env("SDP_PROXY");
   options.insecure_http = insecure_http;
   return options;
 }

@@ -25,7 +25,7 @@ struct BatchInfo {
 struct TransportError {
   enum class Kind {
     kNone,
-    kRetryable,  // network error, timeout, 429/503/504, server restarting: try again later
+    kRetryable,  // network error, timeout, 429/502/503/504, server restarting: try again later
     kRejected,   // 400/413/415/422: the request itself is wrong; never retried
     kAuth,       // 401/403
     kNotFound,   // 404 (also another client's batch)
@@ -46,6 +46,7 @@ struct TransportOptions {
   std::string ca_bundle;       // HTTPS: SDP_CA_BUNDLE
   std::string client_cert;     // HTTPS: optional mTLS certificate (PEM)
   std::string client_key;      // HTTPS: optional mTLS key (PEM)
+  std::string proxy;           // HTTPS: SDP_PROXY, the only proxy ever used (never for loopback)
   bool insecure_http = false;  // allow http:// to a non-loopback host
   long connect_timeout_seconds = 10;
   long request_timeout_seconds = 300;
@@ -88,7 +89,7 @@ class ServerTransport {
 };
 
 // Options from the command line (`url_flag` may be empty) and the environment: SDP_SERVER_URL,
-// SDP_API_KEY, SDP_CA_BUNDLE, SDP_CLIENT_CERT, SDP_CLIENT_KEY.
+// SDP_API_KEY, SDP_CA_BUNDLE, SDP_CLIENT_CERT, SDP_CLIENT_KEY, SDP_PROXY.
 TransportOptions TransportOptionsFromEnv(const std::string& url_flag, const std::string& client_id,
                                          bool insecure_http);
 

@@ -211,6 +211,180 @@ bool ReadRange(int fd, uint64_t offset, uint64_t length, std::string* out, std::
   return true;
 }
 
+// Where the rest of a file goes when a batch resumes after `stored_records` data records: the
+// byte offset just past them, then chunk ends from there. The first chunk holds one record only
+// (it probes for the server's next chunk number, see ResumeWithOtherChunks); the others are cut
+// as ScanFile cuts them. The CSV reader is the one the server parses chunks with, so records
+// are counted alike.
+bool ChunkEndsAfterRecords(const std::string& file, int64_t stored_records, size_t chunk_bytes,
+                           uint64_t* resume_at, std::vector<uint64_t>* ends, std::string* err) {
+  Fd in;
+  in.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in.fd < 0) {
+    *err = file + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  FdByteSource source(in.fd);
+  CsvReader reader(&source);
+  CsvRow row;
+  int64_t records = -1;  // the header is record 0
+  uint64_t chunk_start = 0, last_end = 0;
+  ends->clear();
+  *resume_at = 0;
+  for (;;) {
+    if (!reader.Next(&row, err)) {
+      if (!err->empty()) return false;
+      break;
+    }
+    ++records;
+    const uint64_t end = reader.bytes_read();
+    if (records == stored_records) {
+      *resume_at = chunk_start = last_end = end;
+      continue;
+    }
+    if (records < stored_records) continue;
+    if (records == stored_records + 1 ||
+        (end - chunk_start > chunk_bytes && last_end > chunk_start)) {
+      if (last_end > chunk_start) ends->push_back(last_end);
+      chunk_start = last_end;
+    }
+    if (records == stored_records + 1) {
+      ends->push_back(end);  // the one-record probe chunk
+      chunk_start = end;
+    }
+    last_end = end;
+  }
+  if (records < stored_records) {
+    *err = file + ": the server holds " + std::to_string(stored_records) +
+           " records of this batch but the file has " + std::to_string(records < 0 ? 0 : records);
+    return false;
+  }
+  if (last_end > chunk_start) ends->push_back(last_end);
+  return true;
+}
+
+// The batch was started by a run with another --chunk-kb: chunk `conflict_seq` was stored with
+// other bounds (PT409). The server holds the header and the first batch.accepted_records rows,
+// in some number K of chunks that is not reported, so the rest of the file is sent from there:
+// a one-record chunk is offered as seq conflict_seq+1, +2, ... Every seq below K answers PT409
+// (that seq holds other rows; nothing is stored), and K takes it, which the returned row count
+// shows (a chunk equal to a stored one is a no-op that leaves the count unchanged). When every
+// row is stored already, the seal is offered the chunk counts in the same way (a wrong count is
+// refused, nothing changes). The seal then checks the whole content's SHA-256 as always, so a
+// miscount can never seal wrong content.
+bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int fd,
+                           const BatchInfo& opened, int conflict_seq,
+                           const std::string& content_sha, UploadOutcome* outcome, std::string* err,
+                           int* exit_code) {
+  const std::string what = "upload of " + job.file + " (resuming batch " + opened.batch_id +
+                           ", started with another --chunk-kb)";
+  // The stored row count as it is now, not as it was when the batch was opened.
+  BatchInfo batch;
+  {
+    TransportError terr;
+    if (!transport->GetBatch(opened.batch_id, &batch, &terr)) {
+      *exit_code = ExitCodeFor(terr);
+      *err = DescribeTransportError(what + " failed to read the batch", terr);
+      return false;
+    }
+    batch.batch_id = opened.batch_id;
+    if (batch.status != "UPLOADING" || batch.accepted_records <= 0) {
+      *exit_code = kExitRejected;
+      *err = what + ": the batch is " + batch.status + " with " +
+             std::to_string(batch.accepted_records) +
+             " rows; fix: run the same command again (another upload of this file may be "
+             "running)";
+      return false;
+    }
+  }
+  uint64_t resume_at = 0;
+  std::vector<uint64_t> ends;
+  if (!ChunkEndsAfterRecords(job.file, batch.accepted_records, job.chunk_bytes, &resume_at, &ends,
+                             err)) {
+    *exit_code = kExitFailure;
+    *err = what + ": " + *err + "; fix: upload the file the batch was started with";
+    return false;
+  }
+  // K <= the stored rows (every chunk holds at least one), so this many offers always suffice.
+  const int64_t last_candidate = conflict_seq + 1 + batch.accepted_records;
+  TransportError terr;
+  BatchInfo sealed;
+  auto fail = [&](const std::string& step) {
+    *exit_code = ExitCodeFor(terr);
+    *err = DescribeTransportError(what + " failed " + step, terr);
+    return false;
+  };
+  int seq = conflict_seq + 1;
+  std::string chunk;
+  if (ends.empty()) {
+    for (;; ++seq) {
+      if (Interrupted() || seq > last_candidate) break;
+      if (transport->SealBatch(batch.batch_id, seq, content_sha, &sealed, &terr)) {
+        outcome->batch = sealed;
+        outcome->chunks = seq;
+        return true;
+      }
+      if (terr.kind != TransportError::Kind::kRejected) return fail("to seal the batch");
+    }
+    return fail("to seal the batch");
+  }
+  uint64_t chunk_start = resume_at;
+  for (size_t c = 0; c < ends.size(); ++c) {
+    if (Interrupted()) {
+      *exit_code = kExitInterrupted;
+      *err = what + " interrupted; run the same command again to resume";
+      return false;
+    }
+    if (!ReadRange(fd, chunk_start, ends[c] - chunk_start, &chunk, err)) {
+      *err = job.file + ": " + *err + "; fix: do not change the file while it is uploaded";
+      return false;
+    }
+    const std::string sha = Sha256Hex(chunk);
+    for (;;) {
+      int64_t stored = 0;
+      const bool ok = transport->AppendChunk(batch.batch_id, seq, chunk, sha, &stored, &terr);
+      if (c > 0) {
+        if (!ok) return fail("at chunk " + std::to_string(seq));
+        break;
+      }
+      // The probe: taken only when the row count grew, and then by exactly its one row (else
+      // another upload of the file added rows meanwhile, and this one went in at the wrong
+      // place: the seal will refuse the batch, and this run says so now).
+      if (ok && stored == batch.accepted_records + 1) break;
+      if (ok && stored > batch.accepted_records) {
+        *exit_code = kExitFailure;
+        *err = what +
+               ": rows were added by another upload while this one resumed; fix: let "
+               "one upload of the file run at a time";
+        return false;
+      }
+      if (!ok && terr.kind != TransportError::Kind::kConflict) {
+        return fail("at chunk " + std::to_string(seq));
+      }
+      if (++seq > last_candidate || Interrupted()) {
+        return fail("to find where the stored chunks end");
+      }
+      // Every conflict also comes from a batch that stopped taking chunks (sealed by another
+      // run meanwhile): checked now and then rather than offering every possible number.
+      if ((seq - conflict_seq) % 64 == 0) {
+        BatchInfo now;
+        TransportError status_err;
+        if (transport->GetBatch(batch.batch_id, &now, &status_err) && now.status != "UPLOADING") {
+          return fail("to find where the stored chunks end (the batch is now " + now.status + ")");
+        }
+      }
+    }
+    ++seq;
+    chunk_start = ends[c];
+  }
+  if (!transport->SealBatch(batch.batch_id, seq, content_sha, &sealed, &terr)) {
+    return fail("to seal the batch");
+  }
+  outcome->batch = sealed;
+  outcome->chunks = seq;
+  return true;
+}
+
 }  // namespace
 
 int ExitCodeFor(const TransportError& err) {
@@ -327,12 +501,18 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
     }
     int64_t stored = 0;
     if (!transport->AppendChunk(batch.batch_id, seq, chunk, Sha256Hex(chunk), &stored, &terr)) {
-      *exit_code = ExitCodeFor(terr);
       if (terr.kind == TransportError::Kind::kConflict && outcome->resumed) {
         // Resuming a batch whose chunks were cut differently (another --chunk-kb).
-        terr.hint = "this upload resumes batch " + batch.batch_id +
-                    ", started with another chunk size; re-run with the same --chunk-kb";
+        if (!ResumeWithOtherChunks(job, transport, data.fd, batch, seq, content_sha, outcome, err,
+                                   exit_code)) {
+          return false;
+        }
+        outcome->bytes = file_bytes;
+        outcome->seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return true;
       }
+      *exit_code = ExitCodeFor(terr);
       std::string what = "upload of " + job.file + " failed at chunk " + std::to_string(seq);
       if (terr.kind == TransportError::Kind::kRejected) {
         // Refused for good (too large, malformed): sending it again fails the same way, so the

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
@@ -32,6 +31,75 @@ bool MakeDir(const std::string& path, std::string* err) {
   }
   *err = "cannot create " + path + ": " + std::strerror(errno) + "; fix: check permissions";
   return false;
+}
+
+// The daemon's own directories (state under .sdp-agent/, done/, failed/) hold raw files and
+// decide what gets uploaded: whoever else can write into them can swap a claimed file, plant a
+// symlink or forge the journal. Each must be a real directory (not a symlink), owned by the user
+// running the daemon and not writable by group or others; otherwise watch refuses to start.
+bool CheckStateDir(const std::string& path, std::string* err) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    *err = "cannot inspect " + path + ": " + std::strerror(errno) + "; fix: check permissions";
+    return false;
+  }
+  if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+    *err = "unsafe state directory " + path +
+           ": not a directory (a symlink or another file); fix: remove it, sdp-agent creates it";
+    return false;
+  }
+  if (st.st_uid != ::geteuid()) {
+    *err = "unsafe state directory " + path + ": owned by uid " + std::to_string(st.st_uid) +
+           ", not by uid " + std::to_string(::geteuid()) +
+           " running sdp-agent; fix: check its content, then chown it to this user or remove it";
+    return false;
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    *err = "unsafe state directory " + path + ": writable by group or others (mode " + mode +
+           "); fix: check its content, then chmod 700 " + path;
+    return false;
+  }
+  return true;
+}
+
+// True when `s` is valid UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
+bool IsValidUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    const uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Replaces every occurrence of `from` in *s with `to`.
+void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
+  for (size_t at = s->find(from); at != std::string::npos; at = s->find(from, at + to.size())) {
+    s->replace(at, from.size(), to);
+  }
 }
 
 // Only plain names: no path separators, no hidden files, a .csv suffix. Anything else in the
@@ -88,6 +156,17 @@ bool Watcher::Init(std::string* err) {
                                  work_dir_, done_dir_, failed_dir_}) {
     if (!MakeDir(dir, err)) return false;
   }
+  // Claimed files are read through /proc/self/fd (Process): without /proc every file would fail.
+  if (::access("/proc/self/fd", X_OK) != 0) {
+    const std::string cause = std::strerror(errno);
+    *err = "watch reads claimed files through /proc/self/fd: " + cause +
+           "; fix: run sdp-agent where /proc is mounted";
+    return false;
+  }
+  // The outbox and inbox may be shared drop folders; the daemon's own directories may not.
+  for (const std::string& dir : {state_dir_, processing_dir_, work_dir_, done_dir_, failed_dir_}) {
+    if (!CheckStateDir(dir, err)) return false;
+  }
   const std::string path = state_dir_ + "/journal.db";
   if (sqlite3_open(path.c_str(), &journal_) != SQLITE_OK) {
     *err = "journal " + path + ": " + sqlite3_errmsg(journal_);
@@ -127,7 +206,7 @@ void Watcher::Journal(const std::string& name, const std::string& state,
   sqlite3_bind_text(stmt, 5, now.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(stmt) != SQLITE_DONE) {
     LogEvent("warn", "journal_write_failed", name,
-             "\"error\":" + nlohmann::json(sqlite3_errmsg(journal_)).dump());
+             "\"error\":" + log::JsonString(sqlite3_errmsg(journal_)));
   }
   sqlite3_finalize(stmt);
 }
@@ -172,9 +251,10 @@ bool Watcher::Claim(const std::string& name, std::string* err) {
   return true;
 }
 
-void Watcher::MoveToFailed(const std::string& name, const std::string& reason) {
+void Watcher::MoveToFailed(const std::string& name, const std::string& reason,
+                           const std::string& from_dir) {
   const std::string target = failed_dir_ + "/" + name;
-  ::rename((processing_dir_ + "/" + name).c_str(), target.c_str());
+  ::rename(((from_dir.empty() ? processing_dir_ : from_dir) + "/" + name).c_str(), target.c_str());
   // O_NOFOLLOW: a symlink planted at failed/NAME.csv.error must not redirect the write.
   const std::string error_path = target + ".error";
   ::unlink(error_path.c_str());
@@ -188,7 +268,7 @@ void Watcher::MoveToFailed(const std::string& name, const std::string& reason) {
     ::close(fd);
   } else {
     LogEvent("warn", "error_file_write_failed", name,
-             "\"error\":" + nlohmann::json(std::strerror(errno)).dump());
+             "\"error\":" + log::JsonString(std::strerror(errno)));
   }
   Journal(name, "failed", "", reason);
   ++failed_;
@@ -196,8 +276,27 @@ void Watcher::MoveToFailed(const std::string& name, const std::string& reason) {
 
 Watcher::Outcome Watcher::Process(const std::string& name) {
   const auto start = std::chrono::steady_clock::now();
+  // Opened once, without following a symlink, and checked on the descriptor: every later read
+  // (hash, tokenize, key check, join) goes through /proc/self/fd/N, i.e. this very file, whatever
+  // is at the path by then.
+  const std::string claimed = processing_dir_ + "/" + name;
+  const int fd = ::open(claimed.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string cause = fd < 0 ? std::strerror(errno) : "not a regular file";
+    if (fd >= 0) ::close(fd);
+    LogEvent("error", "file_failed", name, "\"error\":" + log::JsonString(cause));
+    MoveToFailed(name, "cannot open the claimed file (" + cause +
+                           "); nothing was read; fix: rename a complete regular file into the "
+                           "outbox");
+    return Outcome::kFailed;
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
   RoundTripOptions rt = options_.round_trip;
-  rt.raw_input = processing_dir_ + "/" + name;
+  rt.raw_input = "/proc/self/fd/" + std::to_string(fd);
   rt.output = options_.inbox + "/" + name;
   rt.tokenized_path = work_dir_ + "/" + name + ".tokenized.csv";
   RoundTripResult result;
@@ -208,7 +307,10 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
     if (!r.batch.batch_id.empty()) fields = "\"batch_id\":\"" + r.batch.batch_id + "\"";
     LogEvent("info", step, name, fields);
   };
-  if (!RunRoundTrip(rt, transport_, &result, &failure, on_step)) {
+  const bool ok = RunRoundTrip(rt, transport_, &result, &failure, on_step);
+  // Messages name the claimed file, not the descriptor it was read through.
+  ReplaceAll(&failure.message, rt.raw_input, claimed);
+  if (!ok) {
     char timing[64];
     std::snprintf(timing, sizeof timing, ",\"seconds\":%.3f",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -217,12 +319,12 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
     if (failure.exit_code == kExitRetryable) {
       Journal(name, JournalState(name), "", failure.message);
       LogEvent("warn", "retry_later", name,
-               "\"error\":" + nlohmann::json(failure.message).dump() + batch + timing);
+               "\"error\":" + log::JsonString(failure.message) + batch + timing);
       return Outcome::kRetryLater;
     }
     if (failure.exit_code == kExitInterrupted) return Outcome::kStopped;
     LogEvent("error", "file_failed", name,
-             "\"error\":" + nlohmann::json(failure.message).dump() + batch + timing);
+             "\"error\":" + log::JsonString(failure.message) + batch + timing);
     MoveToFailed(name, failure.message);
     return Outcome::kFailed;
   }
@@ -259,6 +361,22 @@ bool Watcher::Sweep(bool* retry_later, bool* worked) {
   }
   const size_t resumed = queue.size();
   for (const auto& name : ListDir(options_.outbox)) {
+    if (!IsValidUtf8(name) && name[0] != '.' && name.size() > 4 &&
+        name.compare(name.size() - 4, 4, ".csv") == 0 &&
+        IsRegularFile(options_.outbox + "/" + name)) {
+      // A name that is not UTF-8 cannot be shown exactly in a log, a journal or an error: set
+      // it aside in failed/ (unread) with the reason, instead of warning about it forever.
+      LogEvent("warn", "file_failed", name,
+               "\"error\":\"file name is not valid UTF-8\",\"fix\":\"rename it using only "
+               "letters, digits and . _ - + @ space\"");
+      Journal(name, "claimed", "", "");
+      MoveToFailed(name,
+                   "file name is not valid UTF-8; nothing was read; fix: rename it using only "
+                   "letters, digits and . _ - + @ space and move it back into the outbox",
+                   options_.outbox);
+      *worked = true;
+      continue;
+    }
     if (!IsCandidateName(name)) {
       // A visible *.csv the daemon will not touch (e.g. "Q3 (final).csv", a newline in the
       // name): say so once instead of leaving the user waiting for a result.
@@ -284,7 +402,7 @@ bool Watcher::Sweep(bool* retry_later, bool* worked) {
     if (i >= resumed) {
       std::string err;
       if (!Claim(name, &err)) {
-        LogEvent("warn", "claim_failed", name, "\"error\":" + nlohmann::json(err).dump());
+        LogEvent("warn", "claim_failed", name, "\"error\":" + log::JsonString(err));
         continue;
       }
     } else {
@@ -316,9 +434,8 @@ bool Watcher::SleepInterruptibly(double seconds) {
 
 int Watcher::Run() {
   LogEvent("info", "watch_started", "",
-           "\"outbox\":" + nlohmann::json(options_.outbox).dump() +
-               ",\"inbox\":" + nlohmann::json(options_.inbox).dump() + ",\"transport\":\"" +
-               transport_->name() + "\"");
+           "\"outbox\":" + log::JsonString(options_.outbox) + ",\"inbox\":" +
+               log::JsonString(options_.inbox) + ",\"transport\":\"" + transport_->name() + "\"");
   double backoff = 0.5;
   auto retrying_since = std::chrono::steady_clock::time_point();
   for (;;) {

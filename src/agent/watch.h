@@ -8,7 +8,13 @@
 //   .sdp-agent/processing/NAME  the file being worked on (moved there atomically when claimed)
 //   .sdp-agent/work/            tokenized files, kept until the file is done
 //   done/NAME                   inputs whose merged file is in the inbox
-//   failed/NAME, NAME.error     inputs that cannot succeed, with the reason
+//   failed/NAME, NAME.error     inputs that cannot succeed, with the reason (also *.csv files
+//                               whose name is not valid UTF-8, moved there unread)
+//
+// The state directories (.sdp-agent/ and everything in it, done/, failed/) must be real
+// directories owned by the user and not writable by group or others, or Init() refuses to
+// start. A claimed file is opened once (O_NOFOLLOW) and read through that descriptor only.
+// Logs never stop the daemon: invalid UTF-8 in names, headers or errors becomes U+FFFD.
 //
 // Crash safety: a file is claimed by rename before any work, every step of the round trip is
 // idempotent (the tokenized file is reused, the upload's idempotency key is derived from its
@@ -66,7 +72,9 @@ class Watcher {
   void Journal(const std::string& name, const std::string& state, const std::string& batch_id,
                const std::string& error);
   std::string JournalState(const std::string& name);
-  void MoveToFailed(const std::string& name, const std::string& reason);
+  // Moves NAME from `from_dir` (processing/ when empty) to failed/ and writes NAME.error.
+  void MoveToFailed(const std::string& name, const std::string& reason,
+                    const std::string& from_dir = "");
   bool SleepInterruptibly(double seconds);
 
   WatchOptions options_;

@@ -1,8 +1,8 @@
 // Streaming RFC 4180 CSV reader shared by sdp-agent and the sdp PostgreSQL
 // extension.
 //
-// Constraints that shape this file (see ARCHITECTURE.md, "Rules for our
-// extension" 15): no exceptions, no PostgreSQL includes, no global state and no
+// Constraints that shape this file (docs/style.md, extension 14):
+// no exceptions, no PostgreSQL includes, no global state and no
 // iostreams, so the same code runs inside a backend, in the agent and under
 // libFuzzer.
 //

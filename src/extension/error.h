@@ -1,7 +1,7 @@
 // sdp::Error: the only exception type the extension throws.
 //
 // It carries the SQLSTATE the client will see, so the bridge (pg_bridge.h) can turn it into a
-// proper ereport(ERROR) and PostgREST can map it to the right HTTP status (POSTGREST.md §5):
+// proper ereport(ERROR) and PostgREST can map it to the right HTTP status (docs/postgrest.md §5):
 // 22023/22P02 -> 400, PT401/PT403 -> 401/403, PT404 -> 404, PT409 -> 409, PT413 -> 413.
 // Never 40001: PostgREST v12 retries that forever.
 #pragma once

@@ -22,7 +22,7 @@ DATA        = $(wildcard src/extension/sdp--*--*.sql) \
 PGFILEDESC = "sdp - Secure Data Pipeline"
 
 # pg_regress: one file per concern in sql/ with its output in expected/; the schedule is the
-# list of files (test/check_schedule.sh fails on a sql/*.sql that is not listed).
+# list of files (test/run_checks.sh fails on a sql/*.sql that is not listed).
 REGRESS      = $(shell cat test/regress_schedule 2>/dev/null)
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 NO_INSTALLCHECK =

@@ -1,5 +1,5 @@
 // Every sdp.* GUC lives here, so the contexts (who may change what, and when) can be reviewed in
-// one place (STYLE.md, "Rules for our extension" 12).
+// one place (docs/style.md, extension 12).
 #include "gucs.h"
 
 #include <climits>
@@ -55,8 +55,7 @@ void DefineSdpGucs() {
       "comma-separated list of database names.",
       &worker_databases, "*", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
 
-  // ---- tenant / auth (owned by the auth helper: src/extension/auth*.cc) ---------------------
-  // >>> Define sdp.client_id (PGC_SUSET) and any other auth GUC HERE, before the reservation.
+  // ---- tenant / auth (used by src/extension/auth*.cc); defined before the prefix is reserved --
   // sdp.client_id: the tenant a request was authenticated as (docs/security.md). PGC_SUSET, so
   // only a superuser (in practice sdp.sdp_authenticate(), SECURITY DEFINER, owned by the
   // superuser that created the extension) can set it; a plain sdp_client session gets 42501.

@@ -1,4 +1,4 @@
-// The C++ <-> PostgreSQL error bridge (STYLE.md, "Rules for our extension" 1-3).
+// The C++ <-> PostgreSQL error bridge (docs/style.md, extension 1-3).
 //
 // Two directions, two tools:
 //

@@ -1,9 +1,11 @@
 #include "column_tokenizer.h"
 
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <set>
 
+#include "fpe_alphabet.h"
 #include "test_util.h"
 
 namespace sdp {
@@ -78,6 +80,39 @@ TEST(ColumnTokenizerTest, FpeKeepsFormatAndReversesWithTheKeyAlone) {
     std::string back, err;
     ASSERT_TRUE(t->Detokenize(tok, nullptr, &back, &err)) << err;
     EXPECT_EQ(back, card);
+  }
+}
+
+// FF1 and FF3-1 each encrypt under their own subkey (a break of FF3-1 must not expose FF1 data):
+// an FPE token is the cipher's output under its algorithm's subkey, never under the other's.
+TEST(ColumnTokenizerTest, FpeAlgorithmsUseSeparateSubkeys) {
+  const KeyRing keys = Keys();
+  FpeAlphabet digits;
+  std::string err;
+  ASSERT_TRUE(FpeAlphabet::FromSpec("digits", &digits, &err)) << err;
+  const std::string value = "4111111111111111";
+  for (FpeAlgorithm algorithm : {FpeAlgorithm::kFf1, FpeAlgorithm::kFf3_1}) {
+    SCOPED_TRACE(FpeAlgorithmName(algorithm));
+    ColumnRule rule = DefaultRule("customers", "card_number", TokenType::kFpe);
+    rule.algorithm = algorithm;
+    rule.alphabet = "digits";
+    const std::string token = Tok(Make(rule).get(), value);
+    // The tweak as the tokenizer derives it: SHA-256("sdp/fpe-tweak/v1" 0x00 domain), 8 or 7 bytes.
+    const std::string tweak_input = std::string("sdp/fpe-tweak/v1", 16) + '\0' + rule.domain;
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const uint8_t*>(tweak_input.data()), tweak_input.size(), digest);
+    const std::string tweak(reinterpret_cast<const char*>(digest),
+                            algorithm == FpeAlgorithm::kFf3_1 ? 7 : 8);
+    const bool ff3 = algorithm == FpeAlgorithm::kFf3_1;
+    FpeStringCipher own, other;
+    ASSERT_TRUE(own.Init(ff3 ? keys.ff3_1_key() : keys.ff1_key(), algorithm, digits, &err)) << err;
+    ASSERT_TRUE(other.Init(ff3 ? keys.ff1_key() : keys.ff3_1_key(), algorithm, digits, &err))
+        << err;
+    std::string with_own, with_other;
+    ASSERT_TRUE(own.Encrypt(value, tweak, &with_own, &err)) << err;
+    ASSERT_TRUE(other.Encrypt(value, tweak, &with_other, &err)) << err;
+    EXPECT_EQ(token, with_own);
+    EXPECT_NE(token, with_other);
   }
 }
 

@@ -24,8 +24,11 @@ TEST(KeyRing, DemoKeyDerivesKnownSubkeys) {
             "70a13b718588ef860d0fce43da3fad5c6faa378e4573b97c362afdca251492a1");
   EXPECT_EQ(Hex(ring.hash_key()),
             "c54d32f5c9b61783fa684135ed1bc9a785162fd8f3e6baa7ab51382102b7b1e4");
-  EXPECT_EQ(Hex(ring.fpe_key()),
+  // FF1's subkey is the one FF1 and FF3-1 used to share ("sdp/fpe/v1"): FF1 tokens unchanged.
+  EXPECT_EQ(Hex(ring.ff1_key()),
             "55e59ea2d38727fdc7c8d647651d3bac01d7a16798ee3027fd17fa57f6936c57");
+  EXPECT_EQ(Hex(ring.ff3_1_key()),
+            "64231987271052731c45c76f9799e8f0b76d261d33d0fef76ac1e102f9339c85");
   EXPECT_EQ(ring.key_id(), "6ed97193");
 }
 
@@ -81,7 +84,8 @@ TEST(KeyRing, FromMasterKeyChecksLength) {
   EXPECT_EQ(ring.key_id().size(), 8u);
   EXPECT_EQ(ring.vault_key().size(), 32u);
   EXPECT_FALSE(SecretEquals(ring.vault_key(), ring.hash_key()));
-  EXPECT_FALSE(SecretEquals(ring.hash_key(), ring.fpe_key()));
+  EXPECT_FALSE(SecretEquals(ring.hash_key(), ring.ff1_key()));
+  EXPECT_FALSE(SecretEquals(ring.ff1_key(), ring.ff3_1_key()));
 }
 
 TEST(GenerateKeyString, ProducesFreshUsableKeys) {

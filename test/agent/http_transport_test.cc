@@ -275,7 +275,7 @@ TEST_F(HttpTransportTest, StatusToKind) {
   EXPECT_EQ(KindForHttpStatus(422), Kind::kRejected);
   EXPECT_EQ(KindForHttpStatus(429), Kind::kRetryable);
   EXPECT_EQ(KindForHttpStatus(500), Kind::kFatal);
-  EXPECT_EQ(KindForHttpStatus(502), Kind::kFatal);
+  EXPECT_EQ(KindForHttpStatus(502), Kind::kRetryable);  // the gateway while PostgREST restarts
   EXPECT_EQ(KindForHttpStatus(503), Kind::kRetryable);
   EXPECT_EQ(KindForHttpStatus(504), Kind::kRetryable);
   EXPECT_EQ(KindForHttpStatus(300), Kind::kFatal);
@@ -300,7 +300,7 @@ TEST_F(HttpTransportTest, ParsesPostgrestErrorBody) {
   EXPECT_EQ(err.hint, "");
 
   ParseErrorResponse(502, "<html><body>Bad Gateway</body></html>", &err);
-  EXPECT_EQ(err.kind, TransportError::Kind::kFatal);
+  EXPECT_EQ(err.kind, TransportError::Kind::kRetryable);
   EXPECT_EQ(err.code, "");
   EXPECT_NE(err.message.find("HTTP 502"), std::string::npos);
   EXPECT_NE(err.message.find("Bad Gateway"), std::string::npos);
@@ -315,7 +315,7 @@ TEST_F(HttpTransportTest, ParsesPostgrestErrorBody) {
 }
 
 TEST_F(HttpTransportTest, ErrorsCarryCodeAndNeverRetry4xx) {
-  for (long status : {400L, 401L, 403L, 404L, 409L, 413L, 415L, 422L, 500L, 502L}) {
+  for (long status : {400L, 401L, 403L, 404L, 409L, 413L, 415L, 422L, 500L, 501L}) {
     state_->script.clear();
     state_->requests.clear();
     state_->script.push_back(
@@ -382,6 +382,48 @@ TEST_F(HttpTransportTest, HonoursRetryAfterSecondsAndDate) {
   EXPECT_EQ(sleeps_[1], 23000);  // 08:50:00 - 08:49:37
   EXPECT_GE(sleeps_[2], 500);    // garbage Retry-After: backoff instead
   EXPECT_LE(sleeps_[2], 1000);
+}
+
+// Caddy answers 502 while PostgREST restarts (issue 15): retried like 503/504, then succeeds.
+TEST_F(HttpTransportTest, Retries502FromTheGateway) {
+  state_->script.push_back(Reply(502, ""));
+  state_->script.push_back(Reply(502, "<html>Bad Gateway</html>"));
+  state_->script.push_back(
+      Reply(200, std::string(R"({"batch_id":")") + kBatch + R"(","status":"RECEIVED"})"));
+  auto t = Make();
+  BatchInfo info;
+  TransportError err;
+  ASSERT_TRUE(t->GetBatch(kBatch, &info, &err)) << err.message;
+  EXPECT_EQ(state_->requests.size(), 3u);
+  EXPECT_EQ(sleeps_.size(), 2u);
+}
+
+// A server answering 503 with a long Retry-After every time would hold the agent for
+// max_retries hours: the waits of one call stop at 600 s in total, then it fails as retryable.
+TEST_F(HttpTransportTest, RetryAfterWaitsAreCappedInTotal) {
+  options_.max_retries = 10;
+  for (int i = 0; i < 11; ++i) {
+    state_->script.push_back(Reply(503, "", {{"Retry-After", "250"}}));
+  }
+  auto t = Make();
+  BatchInfo info;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &info, &err));
+  EXPECT_EQ(sleeps_, (std::vector<int64_t>{250000, 250000}));  // a third would pass 600 s
+  EXPECT_EQ(state_->requests.size(), 3u);
+  EXPECT_EQ(err.kind, TransportError::Kind::kRetryable);
+  EXPECT_NE(err.hint.find("beyond the 600 s the agent waits in total"), std::string::npos)
+      << err.hint;
+
+  state_->script.clear();
+  state_->requests.clear();
+  sleeps_.clear();
+  state_->script.push_back(Reply(429, "", {{"Retry-After", "3600"}}));
+  auto t2 = Make();
+  EXPECT_FALSE(t2->GetBatch(kBatch, &info, &err));
+  EXPECT_TRUE(sleeps_.empty());  // not even one hour-long wait
+  EXPECT_EQ(state_->requests.size(), 1u);
+  EXPECT_EQ(DescribeTransportError("status", err).find('\n'), std::string::npos);
 }
 
 TEST_F(HttpTransportTest, RetryAfterParsing) {

@@ -59,5 +59,24 @@ TEST(Log, ParseAndFilter) {
   EXPECT_FALSE(Enabled(Level::kDebug));
 }
 
+// Attack: a file name or CSV header with invalid UTF-8 made the logger throw and the watch daemon
+// exit. Every line stays valid JSON (or text), the bad bytes shown as U+FFFD.
+TEST(Log, InvalidUtf8BecomesReplacementCharactersInsteadOfThrowing) {
+  const std::string bad_name = "bad\xff\xfe.csv";
+  const std::string bad_header = "column 'em\xc3(ail' not found";
+  std::string line;
+  ASSERT_NO_THROW(line = FormatLine(Format::kJson, "T", Level::kError, "file_failed", bad_name,
+                                    "\"error\":" + JsonString(bad_header)));
+  const auto parsed = nlohmann::json::parse(line);
+  EXPECT_EQ(parsed["file"], "bad\xef\xbf\xbd\xef\xbf\xbd.csv");
+  EXPECT_EQ(parsed["error"], "column 'em\xef\xbf\xbd(ail' not found");
+  ASSERT_NO_THROW(line = FormatLine(Format::kText, "T", Level::kError, "file_failed", bad_name,
+                                    "\"error\":" + JsonString(bad_header)));
+  EXPECT_EQ(line,
+            "T ERROR file_failed file=bad\xef\xbf\xbd\xef\xbf\xbd.csv error=\"column "
+            "'em\xef\xbf\xbd(ail' not found\"");
+  EXPECT_EQ(JsonString("ok"), "\"ok\"");
+}
+
 }  // namespace
 }  // namespace sdp::log

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -136,6 +137,10 @@ TEST_F(PgEnvTest, VerifiedTlsToARemoteServerIsForcedAndUsesTheBundle) {
   ASSERT_TRUE(Plan("postgresql://u@db.example.org/sdp?sslmode=verify-full&connect_timeout=3",
                    "/ca.pem", &plan, &err));
   EXPECT_EQ(Override(plan, "connect_timeout"), "");
+  // TLS asked for on loopback: optional there, but the bundle is its CA too.
+  ASSERT_TRUE(Plan("postgresql://u@127.0.0.1/sdp?sslmode=verify-full", "/ca.pem", &plan, &err));
+  EXPECT_TRUE(plan.loopback_only);
+  EXPECT_EQ(Override(plan, "sslrootcert"), "/ca.pem");
 }
 
 TEST_F(PgEnvTest, RefusalsAndParseErrorsNeverShowThePassword) {
@@ -275,8 +280,7 @@ class FakePgServer {
       }
       break;
     }
-    WriteAll(fd, startup_reply_);
-    if (startup_reply_[0] == 'E') return;
+    WriteAll(fd, startup_reply_);  // after an ErrorResponse the client hangs up
     std::string type;
     while (ReadN(fd, 1, &type) && ReadN(fd, 4, &len) && Int32(len, 0) >= 4 &&
            ReadN(fd, Int32(len, 0) - 4, &rest)) {
@@ -335,6 +339,25 @@ TEST_F(PgEnvTest, ApiKeyIsNeverInTheStartupPacket) {
   EXPECT_EQ(err.kind, TransportError::Kind::kRetryable);  // a refused login: 08001, as before
 }
 
+// Issue 16 item 11: the URL in "cannot connect to <url>" used to keep ?password=... as it was.
+TEST_F(PgEnvTest, ConnectionErrorsRedactTheUrlsSecrets) {
+  FakePgServer server(ErrorResponse("28P01", "password authentication failed"), "");
+  TransportOptions o;
+  o.url = "postgresql://bank:hunter2userinfo@127.0.0.1:" + std::to_string(server.port()) +
+          "/sdp?gssencmode=disable&password=hunter2query&sslpassword=hunter2ssl";
+  o.max_retries = 0;
+  std::unique_ptr<ServerTransport> t;
+  std::string make_err;
+  ASSERT_TRUE(MakeTransport(o, &t, &make_err)) << make_err;
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const std::string line = DescribeTransportError("status failed", err);
+  EXPECT_NE(line.find("cannot connect to postgresql://bank@127.0.0.1:"), std::string::npos) << line;
+  EXPECT_NE(line.find("password=[redacted]&sslpassword=[redacted]"), std::string::npos) << line;
+  EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
+}
+
 // A hostile server's text reaches stderr as one bounded, printable line.
 TEST_F(PgEnvTest, ServerErrorTextIsOneBoundedLine) {
   const std::string hostile =
@@ -352,6 +375,55 @@ TEST_F(PgEnvTest, ServerErrorTextIsOneBoundedLine) {
   EXPECT_EQ(line.find('\x07'), std::string::npos);
   EXPECT_NE(line.find("forged line"), std::string::npos);  // kept, on the same line
   EXPECT_LT(line.size(), 1400u);
+}
+
+// libpq's default notice processor prints a server's notices to stderr as they come: a hostile
+// server could forge agent lines or send terminal escapes before any query. They go to the debug
+// log, cleaned, instead; with the default level nothing is printed.
+TEST_F(PgEnvTest, ServerNoticesNeverReachStderrRaw) {
+  std::string notice;
+  notice += 'S';
+  notice += std::string("WARNING") + '\0';
+  notice += 'M';
+  notice += std::string("\x1b]0;pwned\x07\nsdp-agent: error: forged") + '\0';
+  notice += '\0';
+  std::string auth_ok;
+  PutInt32(&auth_ok, 0);
+  // After AuthenticationOk, while libpq waits for ReadyForQuery, notices are delivered.
+  FakePgServer server(Message('R', auth_ok) + Message('N', notice) + ErrorResponse("28000", "no"),
+                      "");
+  auto t = Connect(server, "");
+  ASSERT_NE(t, nullptr);
+  ::testing::internal::CaptureStderr();
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed.find("forged"), std::string::npos) << printed;
+  EXPECT_EQ(printed.find('\x1b'), std::string::npos) << printed;
+  ASSERT_GE(server.connections(), 1);
+}
+
+// A server that accepts the connection and then says nothing: the whole attempt is bounded by
+// connect_timeout (libpq's own wait loop did that; the agent drives the attempt itself now).
+TEST_F(PgEnvTest, SilentServerTimesOut) {
+  FakePgServer server("", "");
+  TransportOptions o;
+  o.url = "postgresql://u@127.0.0.1:" + std::to_string(server.port()) +
+          "/sdp?gssencmode=disable&connect_timeout=2";
+  o.max_retries = 0;
+  std::unique_ptr<ServerTransport> t;
+  std::string make_err;
+  ASSERT_TRUE(MakeTransport(o, &t, &make_err)) << make_err;
+  const auto start = std::chrono::steady_clock::now();
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 6.0);
+  EXPECT_EQ(err.kind, TransportError::Kind::kRetryable);
+  EXPECT_NE(err.message.find("cannot connect to"), std::string::npos) << err.message;
 }
 
 // COPY TO STDOUT from a server that never stops: the results are capped, nothing is kept.
@@ -373,6 +445,24 @@ TEST_F(PgEnvTest, EndlessCopyIsCapped) {
   EXPECT_EQ(err.kind, TransportError::Kind::kFatal);
   EXPECT_NE(err.message.find("results larger than 100000 bytes"), std::string::npos) << err.message;
   EXPECT_TRUE(csv.empty());
+}
+
+// A COPY where a SELECT was sent: the connection is dropped, nothing is read as a reply.
+TEST_F(PgEnvTest, UnaskedCopyIsRefused) {
+  std::string header;
+  header += '\0';
+  header += std::string("\0\0", 2);
+  const std::string reply = Message('1', "") + Message('2', "") + Message('n', "") +
+                            Message('H', header) + Message('d', "x\n") + Message('c', "") +
+                            Message('C', std::string("COPY 1") + '\0') + Message('Z', "I");
+  FakePgServer server(AcceptStartup(), reply);
+  auto t = Connect(server, "");
+  ASSERT_NE(t, nullptr);
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  EXPECT_EQ(err.kind, TransportError::Kind::kFatal);
+  EXPECT_EQ(err.message, "unexpected COPY reply");
 }
 
 // A reply with fewer columns than asked for used to be read past its end (PQgetvalue returns

@@ -59,7 +59,7 @@ TEST(TokenizationConfigTest, ShippedCustomersConfigLoads) {
   EXPECT_EQ(c.Find("phone")->mask, MaskStyle::kLast4);
   const ColumnRule* card = c.Find("card_number");
   EXPECT_EQ(card->type, TokenType::kFpe);
-  EXPECT_EQ(card->algorithm, FpeAlgorithm::kFf3_1);
+  EXPECT_EQ(card->algorithm, FpeAlgorithm::kFf1);  // FF3-1 is proposed for withdrawal
   EXPECT_EQ(card->alphabet, "digits");
   EXPECT_FALSE(card->vault);
   EXPECT_EQ(card->domain, "customers.card_number");

@@ -136,6 +136,179 @@ TEST(UploaderTest, PermanentlyRefusedChunkAbortsTheBatchTransientOneKeepsIt) {
   EXPECT_EQ(transient.err.find("aborted"), std::string::npos) << transient.err;
 }
 
+// The server's side of a chunked upload, as sdp_batch_append and sdp_batch_seal behave: a
+// stored seq with the same hash is a no-op, with another hash PT409; only the next seq is
+// stored; the seal checks the chunk count and the whole content's SHA-256. The batch survives
+// across runs (a re-run opens it again under the same idempotency key).
+class ChunkServer : public ServerTransport {
+ public:
+  bool OpenBatch(const std::string&, const std::string&, const std::string&, const std::string&,
+                 BatchInfo* out, TransportError*) override {
+    out->batch_id = kId;
+    out->status = status;
+    out->accepted_records = rows;
+    return true;
+  }
+  bool AppendChunk(const std::string&, int seq, std::string_view chunk, const std::string& sha,
+                   int64_t* rows_so_far, TransportError* err) override {
+    ++appends;
+    if (fail_at_seq == seq) {
+      fail_at_seq = -1;
+      err->kind = TransportError::Kind::kRetryable;
+      err->message = "connection lost";
+      return false;
+    }
+    if (seq < static_cast<int>(chunks.size())) {
+      if (Sha(chunks[seq]) == sha) {
+        *rows_so_far = rows;
+        return true;
+      }
+      return Conflict(err);
+    }
+    if (status != "UPLOADING" || seq != static_cast<int>(chunks.size())) return Conflict(err);
+    chunks.emplace_back(chunk);
+    rows += rows_added_by_another_upload;  // another run stored a chunk just before this one
+    rows_added_by_another_upload = 0;
+    for (char c : chunk) rows += c == '\n';
+    if (seq == 0) --rows;  // the header
+    *rows_so_far = rows;
+    return true;
+  }
+  bool SealBatch(const std::string&, int n, const std::string& sha, BatchInfo* out,
+                 TransportError* err) override {
+    ++seals;
+    std::string all;
+    for (const auto& c : chunks) all += c;
+    if (fail_seal || n != static_cast<int>(chunks.size()) || Sha(all) != sha) {
+      fail_seal = false;
+      err->kind = TransportError::Kind::kRejected;
+      err->code = "22023";
+      err->message = "seal refused";
+      return false;
+    }
+    status = "RECEIVED";
+    out->batch_id = kId;
+    out->status = status;
+    out->accepted_records = rows;
+    return true;
+  }
+  bool AbortBatch(const std::string&, const std::string&, BatchInfo*, TransportError*) override {
+    return false;
+  }
+  bool ProcessBatch(const std::string&, bool, BatchInfo*, TransportError*) override {
+    return false;
+  }
+  bool GetBatch(const std::string&, BatchInfo* out, TransportError*) override {
+    out->batch_id = kId;
+    out->status = status;
+    out->accepted_records = rows;
+    return true;
+  }
+  bool FetchResultsCsv(const std::string&, std::string*, TransportError*) override { return false; }
+  const char* name() const override { return "fake"; }
+
+  static std::string Sha(const std::string& data) {
+    testing::ScopedTempDir dir;
+    testing::WriteFile(dir.File("x"), data);
+    std::string hex, err;
+    Sha256File(dir.File("x"), &hex, &err);
+    return hex;
+  }
+  static bool Conflict(TransportError* err) {
+    err->kind = TransportError::Kind::kConflict;
+    err->code = "PT409";
+    err->message = "conflict";
+    return false;
+  }
+
+  static constexpr const char* kId = "00000000-0000-4000-8000-000000000002";
+  std::vector<std::string> chunks;
+  int64_t rows = 0;
+  std::string status = "UPLOADING";
+  int fail_at_seq = -1;  // this AppendChunk fails once as retryable (the run is cut off)
+  bool fail_seal = false;
+  int64_t rows_added_by_another_upload = 0;
+  int appends = 0, seals = 0;
+};
+
+bool RunUpload(const std::string& file, size_t chunk_bytes, ChunkServer* server, std::string* err) {
+  UploadJob job;
+  job.file = file;
+  job.client_id = "c";
+  job.processing_type = "risk_scoring";
+  job.chunk_bytes = chunk_bytes;
+  UploadOutcome outcome;
+  int exit_code = 0;
+  return UploadCsvFile(job, server, &outcome, err, &exit_code);
+}
+
+// Issue 15: an upload cut off and run again with another --chunk-kb used to stop at PT409 for
+// good (chunk 0 differs from the stored one). It now resumes after the stored rows, and the
+// batch seals with exactly the file's content.
+TEST(UploaderTest, ResumesABatchStartedWithAnotherChunkSize) {
+  for (size_t second : {size_t{16}, size_t{200}, size_t{1} << 20}) {
+    for (bool same_rows : {false, true}) {  // identical rows: a probe equal to a stored chunk
+      std::string csv = "customer_id,age\n";
+      for (int i = 0; i < 60; ++i) {
+        csv += same_rows ? "k,1\n" : "k" + std::to_string(i) + "," + std::to_string(i) + "\n";
+      }
+      testing::ScopedTempDir dir;
+      testing::WriteFile(dir.File("t.csv"), csv);
+      ChunkServer server;
+      server.fail_at_seq = 4;
+      std::string err;
+      ASSERT_FALSE(RunUpload(dir.File("t.csv"), same_rows ? 1 : 40, &server, &err));
+      ASSERT_EQ(server.chunks.size(), 4u);
+      ASSERT_TRUE(RunUpload(dir.File("t.csv"), second, &server, &err))
+          << "second chunk size " << second << ": " << err;
+      std::string stored;
+      for (const auto& c : server.chunks) stored += c;
+      EXPECT_EQ(stored, csv) << second;
+      EXPECT_EQ(server.status, "RECEIVED");
+      EXPECT_EQ(server.rows, 60);
+    }
+  }
+}
+
+// Another upload of the file adding rows while this one resumes: its probe row lands after
+// theirs, which the row count shows; the run fails in one line instead of carrying on.
+TEST(UploaderTest, ResumeNoticesAnotherUploadAddingRows) {
+  std::string csv = "customer_id,age\n";
+  for (int i = 0; i < 60; ++i) csv += "k" + std::to_string(i) + "," + std::to_string(i) + "\n";
+  testing::ScopedTempDir dir;
+  testing::WriteFile(dir.File("t.csv"), csv);
+  ChunkServer server;
+  server.fail_at_seq = 4;
+  std::string err;
+  ASSERT_FALSE(RunUpload(dir.File("t.csv"), 40, &server, &err));
+  // The next chunk stored (the probe, after the conflict at chunk 0) comes after 3 other rows.
+  server.rows_added_by_another_upload = 3;
+  EXPECT_FALSE(RunUpload(dir.File("t.csv"), 200, &server, &err));
+  EXPECT_NE(err.find("rows were added by another upload while this one resumed; fix: "),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+  EXPECT_NE(server.status, "RECEIVED");
+}
+
+// Every row was stored by the first run, which stopped before sealing: the second run, with
+// another chunk size, finds the chunk count for the seal.
+TEST(UploaderTest, ResumesAnUnsealedCompleteBatchWithAnotherChunkSize) {
+  std::string csv = "customer_id,age\n";
+  for (int i = 0; i < 30; ++i) csv += "k" + std::to_string(i) + "," + std::to_string(i) + "\n";
+  testing::ScopedTempDir dir;
+  testing::WriteFile(dir.File("t.csv"), csv);
+  ChunkServer server;
+  server.fail_seal = true;
+  std::string err;
+  ASSERT_FALSE(RunUpload(dir.File("t.csv"), 30, &server, &err));
+  const size_t stored_chunks = server.chunks.size();
+  ASSERT_GT(stored_chunks, 3u);
+  ASSERT_TRUE(RunUpload(dir.File("t.csv"), 1 << 20, &server, &err)) << err;
+  EXPECT_EQ(server.status, "RECEIVED");
+  EXPECT_EQ(server.chunks.size(), stored_chunks);
+}
+
 // Hostile inputs are refused before the server hears of the file: no batch is opened, so
 // nothing is stored half-way. The error names the file and line, never the value.
 TEST(UploaderTest, InvalidUtf8IsRefusedBeforeAnythingIsSent) {

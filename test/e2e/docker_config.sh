@@ -21,7 +21,7 @@ docker-compose -f docker/docker-compose.yml --env-file docker/.env.example confi
 docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config >"$work/compose.yml"
 grep -q 'image: postgrest/postgrest:v12.2.12' "$work/compose.yml" || fail "PostgREST image not v12.2.12"
 for v in 'PGRST_DB_SCHEMAS: sdp_api' 'PGRST_DB_ANON_ROLE: sdp_anon' \
-  'PGRST_DB_PRE_REQUEST: sdp_api.pre_request' 'condition: service_healthy'; do
+  'PGRST_DB_PRE_REQUEST: sdp_api.pre_request' 'condition: service_healthy' 'SDP_METRICS_ALLOW: '; do
   grep -qF "$v" "$work/compose.yml" || fail "compose: missing '$v'"
 done
 : >"$work/empty.env"

@@ -99,7 +99,7 @@ expect_status 200 "$st" "idempotent replay"
 [[ $(json_field .batch_id) == "$batch" ]] || fail "replay gave another batch: $(cat "$w/body")"
 pass "same Idempotency-Key -> 200, same batch"
 
-# text/csv is not the body of a text function in PostgREST (POSTGREST.md §3): 404 PGRST202.
+# text/csv is not the body of a text function in PostgREST (docs/postgrest.md §3): 404 PGRST202.
 st=$(req POST /api/v1/process-file -H "X-API-Key: $key_a" -H 'Content-Type: text/csv' \
   -H 'X-Processing-Type: risk_scoring' --data-binary "@$w/t.csv")
 expect_status 404 "$st" "text/csv body"

@@ -132,9 +132,13 @@ SQL
   # Caddy: same Caddyfile as docker/, different upstream and certificate. A free port can be
   # taken between the probe and the bind: try a few.
   local attempt port ok=0
+  # SDP_HTTPS_METRICS_ALLOW, when set, becomes Caddy's SDP_METRICS_ALLOW; unset, the Caddyfile's
+  # default (loopback) applies.
+  local metrics_env=()
+  [[ -n "${SDP_HTTPS_METRICS_ALLOW:-}" ]] && metrics_env=("SDP_METRICS_ALLOW=$SDP_HTTPS_METRICS_ALLOW")
   for attempt in 1 2 3; do
     port=$(https_free_port)
-    SDP_SITE_ADDRESS="https://127.0.0.1:$port" SDP_UPSTREAM="127.0.0.1:$gport" \
+    env "${metrics_env[@]}" SDP_SITE_ADDRESS="https://127.0.0.1:$port" SDP_UPSTREAM="127.0.0.1:$gport" \
       SDP_TLS_CERT="$d/server.crt" SDP_TLS_KEY="$d/server.key" SDP_CADDY_ADMIN=off SDP_BIND=127.0.0.1 \
       SDP_MAX_BODY="${SDP_HTTPS_MAX_BODY:-16MB}" SDP_CADDY_LOG_LEVEL="${SDP_CADDY_LOG_LEVEL:-INFO}" \
       XDG_DATA_HOME="$d/caddy-data" XDG_CONFIG_HOME="$d/caddy-config" HOME="$d" \

@@ -2,7 +2,8 @@
 # Observability end to end (docs/observability.md), inside test/with_pg.sh (sdp preloaded):
 #  - promtool: check config, check rules and the rule unit tests of docker/prometheus/, and
 #    `promtool check metrics` on sdp_metrics();
-#  - a real prometheus-postgres-exporter with docker/postgres-exporter/queries.yaml and a real
+#  - a real prometheus-postgres-exporter with docker/postgres-exporter/queries.yaml (logged in as
+#    a role that is only in pg_monitor, as in the compose stack) and a real
 #    prometheus with docker/prometheus/rules.yml (1 s scrape and evaluation), both on 127.0.0.1
 #    free ports, started and stopped by PID;
 #  - an upload and a processing, then the counters through Prometheus's HTTP API;
@@ -47,8 +48,20 @@ stop_servers() {
 }
 e2e_at_exit stop_servers
 
+# The exporter logs in as the stack does: a role in pg_monitor and nothing else (no superuser).
+monitor_pw=$(openssl rand -hex 24)
+psql -XAtq -v ON_ERROR_STOP=1 -v pw="$monitor_pw" >/dev/null <<'SQL'
+CREATE ROLE sdp_e2e_monitor LOGIN PASSWORD :'pw' IN ROLE pg_monitor;
+SQL
+drop_monitor() {
+  psql -XAtq -d postgres -c "DROP ROLE IF EXISTS sdp_e2e_monitor" >/dev/null 2>&1
+  return 0
+}
+e2e_at_exit drop_monitor
+(umask 077 && printf '127.0.0.1:%s:*:sdp_e2e_monitor:%s\n' "$PGPORT" "$monitor_pw" >"$e2e_work/monitor.pgpass")
 exporter_port=$(free_port)
-DATA_SOURCE_NAME="postgresql://postgres@127.0.0.1:$PGPORT/$e2e_db?sslmode=disable" \
+PGPASSFILE="$e2e_work/monitor.pgpass" \
+DATA_SOURCE_NAME="postgresql://sdp_e2e_monitor@127.0.0.1:$PGPORT/$e2e_db?sslmode=disable" \
   prometheus-postgres-exporter --web.listen-address="127.0.0.1:$exporter_port" \
   --extend.query-path="$repo/docker/postgres-exporter/queries.yaml" \
   --disable-default-metrics --disable-settings-metrics >"$e2e_work/exporter.log" 2>&1 &

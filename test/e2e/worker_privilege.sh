@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The background worker runs as a superuser inside every database it visits. A database owner is
-# not a superuser but may create objects in `public` and set per-database defaults. Here such an
-# owner plants, in `public`, exact-match `=` operators (for the batch status enum, found from
-# the catalog, and for name, text and uuid) whose function records that it ran and tries
-# `ALTER ROLE <owner> SUPERUSER`, and also makes `public` the first schema of the database's
-# search_path. Then batches are uploaded and the worker processes them. Expected: the batches
-# are PROCESSED, the planted function never ran and the owner is still not a superuser.
+# A superuser runs SQL inside databases whose owner need not be one: CREATE EXTENSION sdp, and
+# the background worker in every database it visits. In PostgreSQL 15 such an owner may create
+# objects in `public` and set per-database defaults. The owner here plants:
+#  1. before the extension exists, public.format(text, text), which the install script's calls
+#     of format() would resolve to, then a superuser installs the extension;
+#  2. afterwards, exact-match `=` operators in `public` for the batch status enum (found from the
+#     catalog) and for name, text and uuid, and makes `public` the first schema of the
+#     database's search_path; then the worker processes two batches.
+# Every planted function records that it ran and tries `ALTER ROLE <owner> SUPERUSER`.
+# Expected: the batches are processed, nothing planted ever ran, the owner is not a superuser.
 source "$(dirname "$0")/lib.sh"
 owner=sdp_e2e_dbowner
 db=sdp_e2e_worker_priv
@@ -26,12 +29,40 @@ e2e_at_exit reset_worker
 
 drop_owner
 q -d postgres -c "CREATE ROLE $owner LOGIN NOSUPERUSER NOCREATEROLE" -c "CREATE DATABASE $db OWNER $owner"
-# The extension is installed by a superuser (sdp.control: superuser = true); the database
-# belongs to the attacker.
-q -d "$db" -c "CREATE EXTENSION sdp" -c "SELECT sdp.sdp_create_client('bank_demo')" >/dev/null
-
 # The attacker: owner of the database, no other privilege. SET ROLE keeps the test free of
-# passwords; everything below runs with the owner's rights only.
+# passwords; every `SET ROLE $owner` block runs with the owner's rights only.
+#
+# First, before the extension exists: a public.format(text, text), an exact match where
+# pg_catalog only has format(text, VARIADIC "any"). The install script calls format() in DO
+# blocks; it runs as the superuser that installs the extension, with the session's search_path
+# (public), unless the script pins its own.
+q -d "$db" <<SQL || fail "the database owner could not plant format()"
+SET ROLE $owner;
+CREATE TABLE public.planted_ran (who text, arg_type text, at timestamptz DEFAULT pg_catalog.now());
+GRANT INSERT ON public.planted_ran TO PUBLIC;
+CREATE FUNCTION public.format(a text, b text) RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+  INSERT INTO public.planted_ran (who, arg_type) VALUES (pg_catalog.current_user(), 'format(text, text)');
+  BEGIN
+    EXECUTE 'ALTER ROLE $owner SUPERUSER';
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  RETURN pg_catalog.format(a, b);
+END
+\$f\$;
+SQL
+# The extension is installed by a superuser (sdp.control: superuser = true), in a session with
+# the default search_path, as an operator would.
+PGOPTIONS="-c client_min_messages=warning" psql -XAtq -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION sdp" ||
+  fail "CREATE EXTENSION"
+q -d "$db" -c "SELECT sdp.sdp_create_client('bank_demo')" >/dev/null
+ran=$(q -d "$db" -c "SELECT pg_catalog.string_agg(DISTINCT who || ' for ' || arg_type, ', ') FROM public.planted_ran")
+[[ -z "$ran" ]] || fail "CREATE EXTENSION ran the owner's planted function as: $ran"
+[[ $(q -d postgres -c "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) '$owner'") == f ]] ||
+  fail "the database owner made itself SUPERUSER through CREATE EXTENSION"
+pass "CREATE EXTENSION by a superuser does not run the database owner's public.format(text, text)"
+
+# Then, with the extension installed: `=` for the status enum and for name, text, uuid.
 status_type=$(q -d "$db" -c "SELECT a.atttypid::pg_catalog.regtype FROM pg_catalog.pg_attribute a
   WHERE a.attrelid OPERATOR(pg_catalog.=) 'sdp.processing_batch'::pg_catalog.regclass
     AND a.attname OPERATOR(pg_catalog.=) 'status'")
@@ -53,8 +84,6 @@ SQL
 }
 q -d "$db" <<SQL || fail "the database owner could not plant its operators"
 SET ROLE $owner;
-CREATE TABLE public.planted_ran (who text, arg_type text, at timestamptz DEFAULT pg_catalog.now());
-GRANT INSERT ON public.planted_ran TO PUBLIC;
 $(plant "$status_type")
 $(plant pg_catalog.name)
 $(plant pg_catalog.text)

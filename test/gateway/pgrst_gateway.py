@@ -3,7 +3,7 @@
 
 PostgREST is not installable on the test machines, so the end-to-end tests put this small server
 behind the real Caddy (docker/caddy/Caddyfile) to exercise the agent's HTTPS transport and the
-sdp_api SQL functions the way PostgREST calls them (contract: /work/shared/POSTGREST.md).
+sdp_api SQL functions the way PostgREST calls them (contract: docs/postgrest.md §1–§9).
 `docker/` runs the real postgrest/postgrest:v12.2.12 image instead. See README.md here for what is
 emulated and what is deliberately not.
 
@@ -50,7 +50,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 # Query-string keys PostgREST reads as modifiers, never as RPC arguments.
 RESERVED_QUERY_KEYS = {"select", "order", "limit", "offset", "columns", "on_conflict", "and", "or"}
 
-# Content types whose raw body goes to a single unnamed parameter of this type (POSTGREST.md §3).
+# Content types whose raw body goes to a single unnamed parameter of this type (docs/postgrest.md §3).
 RAW_BODY_TYPES = {"text/plain": "text", "application/octet-stream": "bytea", "text/xml": "xml"}
 
 
@@ -124,7 +124,7 @@ def db_error(exc):
     if code is None:  # connection lost: PostgREST answers PGRST001 with 503
         return ApiError(503, "PGRST001", "Database client error. Retrying the connection.",
                         str(exc).strip() or None)
-    if code == "PGRST":  # full control: MESSAGE and DETAIL are JSON (POSTGREST.md §5)
+    if code == "PGRST":  # full control: MESSAGE and DETAIL are JSON (docs/postgrest.md §5)
         try:
             body = json.loads(message)
             extra = json.loads(details or "")
@@ -283,7 +283,7 @@ class Function:
         return keys <= self.named and self.required <= keys
 
     def media_type(self, schema):
-        """The media type of a handler domain (POSTGREST.md §4), e.g. "text/csv", or None."""
+        """The media type of a handler domain (docs/postgrest.md §4), e.g. "text/csv", or None."""
         if self.rettyptype == "d" and self.retschema == schema and "/" in self.rettypname:
             return self.rettypname
         return None

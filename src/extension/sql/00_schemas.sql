@@ -1,5 +1,13 @@
 -- Schemas and the library version.
 
+-- The script runs as the superuser installing the extension, and by default with that session's
+-- search_path, which includes `public`: in PostgreSQL 15 the database owner, who need not be a
+-- superuser, can create there a function or operator that matches a call below more exactly
+-- than pg_catalog's (a public.format(text, text) beats format(text, VARIADIC "any")) and would
+-- then run as superuser. SET LOCAL lasts until the end of this script only
+-- (test/e2e/worker_privilege.sh).
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 -- Tables and the sdp_* SQL API live in schema sdp; the thin PostgREST surface in sdp_api
 -- (PGRST_DB_SCHEMAS=sdp_api). Both are created here so they belong to the extension.
 CREATE SCHEMA sdp;

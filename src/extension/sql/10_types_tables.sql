@@ -23,7 +23,7 @@ CREATE TYPE sdp.sdp_batch AS (
 CREATE TABLE sdp.api_client (
   client_id   text PRIMARY KEY CHECK (client_id ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'),
   key_hash    bytea,            -- HMAC-SHA-256 of the key (NULL once revoked)
-  key_prefix  text,             -- first characters of the key, to tell keys apart in logs
+  key_prefix  text,             -- first 6 characters of the key, to tell keys apart
   created_at  timestamptz NOT NULL DEFAULT now(),
   key_rotated_at timestamptz,
   revoked_at  timestamptz

@@ -36,7 +36,7 @@ BEGIN
         HINT = format('row-level security would not apply to it: ALTER ROLE %s NOSUPERUSER NOBYPASSRLS, then CREATE EXTENSION sdp again', r.name);
     END IF;
   END LOOP;
-  -- PostgREST switches from the authenticator to these roles (POSTGREST.md §6).
+  -- PostgREST switches from the authenticator to these roles (docs/postgrest.md §6).
   FOR r IN SELECT * FROM (VALUES ('sdp_anon'), ('sdp_client')) AS v(name) LOOP
     IF NOT pg_catalog.pg_has_role('sdp_authenticator', r.name, 'MEMBER') THEN
       EXECUTE format('GRANT %I TO sdp_authenticator', r.name);
@@ -138,7 +138,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT secret FROM sdp.auth_secret WHERE id = 1 $$;
 
 -- Stores a new key for an existing or new client; returns the key. Refuses a key that another
--- client already uses (two clients with one key could not be told apart).
+-- client already uses (two clients with one key could not be told apart). key_prefix keeps the
+-- first 6 characters only: "sdp_" and 2 random characters (12 of 192 bits) of a generated key,
+-- 6 of at least 32 of a given one. It only helps a person tell keys apart; nothing looks a
+-- client up by it (verification compares full HMACs), so it need not be unique.
 CREATE FUNCTION sdp.sdp_store_key(p_client_id text, p_api_key text, p_create boolean) RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -156,11 +159,11 @@ BEGIN
   END IF;
   IF p_create THEN
     INSERT INTO sdp.api_client (client_id, key_hash, key_prefix)
-    VALUES (p_client_id, sdp.sdp_auth_key_hash(v_pepper, p_api_key), pg_catalog.left(p_api_key, 8));
+    VALUES (p_client_id, sdp.sdp_auth_key_hash(v_pepper, p_api_key), pg_catalog.left(p_api_key, 6));
   ELSE
     UPDATE sdp.api_client
        SET key_hash = sdp.sdp_auth_key_hash(v_pepper, p_api_key),
-           key_prefix = pg_catalog.left(p_api_key, 8),
+           key_prefix = pg_catalog.left(p_api_key, 6),
            key_rotated_at = pg_catalog.now(),
            revoked_at = NULL
      WHERE client_id = p_client_id;

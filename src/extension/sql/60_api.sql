@@ -1,5 +1,5 @@
 -- The PostgREST v12 surface: schema sdp_api (PGRST_DB_SCHEMAS=sdp_api,
--- PGRST_DB_PRE_REQUEST=sdp_api.pre_request, PGRST_DB_ANON_ROLE=sdp_anon). Contract: POSTGREST.md;
+-- PGRST_DB_PRE_REQUEST=sdp_api.pre_request, PGRST_DB_ANON_ROLE=sdp_anon). Contract: docs/postgrest.md;
 -- our reading of it: docs/postgrest.md.
 --
 -- Every function here is a thin SECURITY INVOKER wrapper: it runs as the role PostgREST switched
@@ -12,7 +12,7 @@
 -- Helpers live in schema sdp (not exposed).
 
 -- One request header (PostgREST lowercases names), NULL when absent or blank. Outside a request
--- request.headers is unset or '' (POSTGREST.md §1).
+-- request.headers is unset or '' (docs/postgrest.md §1).
 CREATE FUNCTION sdp.sdp_api_header(name text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -69,7 +69,7 @@ BEGIN
 END
 $$;
 
--- Sets the HTTP status PostgREST answers with (read in the same statement, POSTGREST.md §4).
+-- Sets the HTTP status PostgREST answers with (read in the same statement, docs/postgrest.md §4).
 CREATE FUNCTION sdp.sdp_api_status(status integer) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -308,7 +308,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT r.row_no, r.record_key, r.score, r.risk_band, r.model_version
         FROM sdp.sdp_results(sdp.sdp_api_batch_id(batch_id)) r $$;
 
--- Media-type handler (POSTGREST.md §4): a function returning this domain answers with
+-- Media-type handler (docs/postgrest.md §4): a function returning this domain answers with
 -- Content-Type: text/csv and the raw text as body.
 CREATE DOMAIN sdp_api."text/csv" AS text;
 

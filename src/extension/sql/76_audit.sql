@@ -12,7 +12,7 @@
 -- chain). The chain head lives in sdp.audit_head (one row, locked by each append), so appends are
 -- serialised: the lock is held until the appending transaction ends, which is why the sdp_*
 -- functions audit at their end. A REPEATABLE READ/SERIALIZABLE conflict on the head (40001) is
--- reported as PT409, never 40001 (POSTGREST.md §2).
+-- reported as PT409, never 40001 (docs/postgrest.md §2).
 CREATE TABLE sdp.audit_log (
   seq        bigint PRIMARY KEY,
   at         timestamptz NOT NULL,
@@ -28,6 +28,8 @@ CREATE TABLE sdp.audit_log (
   entry_hash bytea NOT NULL
 );
 COMMENT ON TABLE sdp.audit_log IS 'append-only, hash-chained audit events (no PII, no secrets)';
+-- One batch's events are looked up by target (sdp._audited_counts in 77_integrity.sql, on reads).
+CREATE INDEX audit_log_target ON sdp.audit_log (target);
 
 CREATE TABLE sdp.audit_head (
   id   integer PRIMARY KEY CHECK (id = 1),

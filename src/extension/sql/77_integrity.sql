@@ -7,7 +7,9 @@
 -- way (a superuser UPDATE, a restored or edited dump, a disk edit) no longer matches. A deleted
 -- row leaves no MAC to check, so the rows are also counted: a batch's records are numbered
 -- 1..accepted_records and its results 1..processed_records (0 until PROCESSED), with no gaps, so
--- a row number missing from that range is a deleted row.
+-- a row number missing from that range is a deleted row. The counters are in the audit chain too
+-- (the batch.upload event of the seal carries `records`, the batch.process event of PROCESSED
+-- carries `processed`), so lowering a counter to hide deleted rows shows as well.
 --   * API reads (sdp_results, sdp_results_csv, sdp_records) verify the rows they return and
 --     their count, and refuse with XX001 (data_corrupted) instead of serving changed or
 --     incomplete data;
@@ -75,10 +77,11 @@ CREATE TABLE sdp.integrity_failure (
   detected_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   table_name  text NOT NULL,
   batch_id    uuid NOT NULL,
-  row_no      bigint NOT NULL,
+  row_no      bigint,              -- NULL for problem 'count'
   client_id   text,
-  -- mac: the row's MAC does not match its content; missing: the row was deleted.
-  problem     text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing'))
+  -- mac: the row's MAC does not match its content; missing: the row was deleted; count: the
+  -- batch's counter of these rows differs from the one its audit events recorded.
+  problem     text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing', 'count'))
 );
 CREATE INDEX integrity_failure_check ON sdp.integrity_failure (check_no);
 REVOKE ALL ON sdp.integrity_failure FROM PUBLIC;
@@ -101,9 +104,25 @@ BEGIN
 END
 $$;
 
+-- The row counts the audit chain recorded for a batch: records at the seal (the batch.upload event
+-- to RECEIVED), processed results at PROCESSED (the batch.process event). NULL before those
+-- events. These do not change afterwards (only a whole batch is deleted), so a counter that
+-- differs was changed behind the API's back.
+CREATE FUNCTION sdp._audited_counts(p_batch_id uuid, OUT records bigint, OUT processed bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.max((l.details OPERATOR(pg_catalog.->>) 'records')::bigint)
+           FILTER (WHERE l.event OPERATOR(pg_catalog.=) 'batch.upload' AND l.details OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'RECEIVED'),
+         pg_catalog.max((l.details OPERATOR(pg_catalog.->>) 'processed')::bigint)
+           FILTER (WHERE l.event OPERATOR(pg_catalog.=) 'batch.process' AND l.details OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) 'PROCESSED')
+    FROM sdp.audit_log l
+   WHERE l.target OPERATOR(pg_catalog.=) p_batch_id::text
+$$;
+
 -- Read-path check: XX001 when any row of the batch has a bad MAC or rows are missing (fewer than
--- the batch's accepted_records / processed_records). (The error rolls back the transaction, so it
--- cannot count or audit; sdp_verify_integrity does both.)
+-- the batch's accepted_records / processed_records, or than its audited counts). (The error rolls
+-- back the transaction, so it cannot count or audit; sdp_verify_integrity does both.)
 CREATE FUNCTION sdp._check_batch_integrity(p_batch_id uuid, p_records boolean, p_results boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -117,26 +136,30 @@ DECLARE
   v_expected bigint := 0;
   v_n bigint;
   v_n_bad bigint;
+  a record;
 BEGIN
   SELECT * INTO b FROM sdp.processing_batch x WHERE x.batch_id = p_batch_id;
+  a := sdp._audited_counts(p_batch_id);
   IF p_records THEN
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._record_ok(k, r))
       INTO v_n, v_n_bad FROM sdp.tokenized_record r WHERE r.batch_id = p_batch_id;
-    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.accepted_records;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad;
+    v_expected := v_expected + GREATEST(b.accepted_records, a.records);
   END IF;
   IF p_results THEN
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT sdp._result_ok(k, r))
       INTO v_n, v_n_bad FROM sdp.processed_result r WHERE r.batch_id = p_batch_id;
-    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad; v_expected := v_expected + b.processed_records;
+    v_rows := v_rows + v_n; v_bad := v_bad + v_n_bad;
+    v_expected := v_expected + GREATEST(b.processed_records, a.processed);
   END IF;
   IF v_rows <> v_expected THEN
     PERFORM sdp._count_integrity_failures(pg_catalog.abs(v_expected - v_rows));
     RAISE WARNING 'sdp integrity failure: batch % has % row(s) where its counts say %',
       p_batch_id, v_rows, v_expected;
     RAISE EXCEPTION USING ERRCODE = 'XX001',
-      MESSAGE = format('integrity check failed for batch %s: %s row(s) stored, %s expected (rows were deleted)',
-                       p_batch_id, v_rows, v_expected),
-      HINT = 'the stored rows were changed outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
+      MESSAGE = format('integrity check failed for batch %s: %s row(s) stored, %s expected', p_batch_id, v_rows,
+                       v_expected),
+      HINT = 'rows were deleted (or a counter changed) outside the sdp API; an operator should run sdp.sdp_verify_integrity()';
   END IF;
   IF v_bad > 0 THEN
     PERFORM sdp._count_integrity_failures(v_bad);
@@ -167,24 +190,34 @@ BEGIN
     UNION ALL
     SELECT v_check, 'processed_result', r.batch_id, r.row_no, r.client_id, 'mac' FROM sdp.processed_result r
      WHERE (v_batch IS NULL OR r.batch_id = v_batch) AND NOT sdp._result_ok(k, r)
-    -- Deleted rows: the numbers missing from 1..accepted_records / 1..processed_records, looked
-    -- for only in batches whose row count differs from their counter.
     UNION ALL
-    SELECT v_check, 'tokenized_record', b.batch_id, g.n, b.client_id, 'missing'
-      FROM sdp.processing_batch b
-     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.accepted_records) g(n)
-     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
-       AND b.accepted_records <> (SELECT pg_catalog.count(*) FROM sdp.tokenized_record r
-                                   WHERE r.batch_id = b.batch_id)
-       AND NOT EXISTS (SELECT 1 FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id AND r.row_no = g.n)
-    UNION ALL
-    SELECT v_check, 'processed_result', b.batch_id, g.n, b.client_id, 'missing'
-      FROM sdp.processing_batch b
-     CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, b.processed_records) g(n)
-     WHERE (v_batch IS NULL OR b.batch_id = v_batch)
-       AND b.processed_records <> (SELECT pg_catalog.count(*) FROM sdp.processed_result r
-                                    WHERE r.batch_id = b.batch_id)
-       AND NOT EXISTS (SELECT 1 FROM sdp.processed_result r WHERE r.batch_id = b.batch_id AND r.row_no = g.n);
+    -- Counts: per batch and table, the counter, the count its audit events recorded and the rows
+    -- stored. A counter that differs from the audited count was changed ('count'); the row numbers
+    -- missing from 1..the larger of the two are deleted rows ('missing'), looked for only where
+    -- the stored count is off.
+    (WITH counts AS (
+       SELECT b.batch_id, b.client_id, t.table_name, t.counter, t.audited,
+              GREATEST(t.counter, t.audited) AS expected, t.stored
+         FROM sdp.processing_batch b
+        CROSS JOIN LATERAL sdp._audited_counts(b.batch_id) a
+        CROSS JOIN LATERAL (VALUES
+                ('tokenized_record', b.accepted_records, a.records,
+                 (SELECT pg_catalog.count(*) FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id)),
+                ('processed_result', b.processed_records, a.processed,
+                 (SELECT pg_catalog.count(*) FROM sdp.processed_result r WHERE r.batch_id = b.batch_id)))
+              AS t(table_name, counter, audited, stored)
+        WHERE v_batch IS NULL OR b.batch_id = v_batch)
+     SELECT v_check, c.table_name, c.batch_id, NULL::bigint, c.client_id, 'count'
+       FROM counts c WHERE c.audited IS NOT NULL AND c.audited <> c.counter
+     UNION ALL
+     SELECT v_check, c.table_name, c.batch_id, g.n, c.client_id, 'missing'
+       FROM counts c CROSS JOIN LATERAL pg_catalog.generate_series(1::bigint, c.expected) g(n)
+      WHERE c.stored <> c.expected
+        AND NOT CASE c.table_name
+                  WHEN 'tokenized_record' THEN EXISTS (SELECT 1 FROM sdp.tokenized_record r
+                                                        WHERE r.batch_id = c.batch_id AND r.row_no = g.n)
+                  ELSE EXISTS (SELECT 1 FROM sdp.processed_result r
+                                WHERE r.batch_id = c.batch_id AND r.row_no = g.n) END);
   IF FOUND THEN
     -- Identifiers only: table, batch, row numbers (never the row's content).
     SELECT pg_catalog.jsonb_build_object(
@@ -198,7 +231,7 @@ BEGIN
     PERFORM sdp._count_integrity_failures((v_bad ->> 'rows')::bigint);
   END IF;
   RETURN QUERY SELECT f.table_name, f.batch_id, f.row_no, f.client_id, f.problem FROM sdp.integrity_failure f
-                WHERE f.check_no = v_check ORDER BY 1, 2, 3;
+                WHERE f.check_no = v_check ORDER BY 1, 2, 3 NULLS FIRST;
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_verify_integrity(uuid) IS

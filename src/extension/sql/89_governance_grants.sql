@@ -1,7 +1,8 @@
 -- Privileges of the governance roles (docs/governance.md, "Roles"). Runs after 60_grants.sql and
 -- every governance file: functions created after 60_grants.sql start executable by PUBLIC, so
--- that is revoked first for each of ours (by name; other helpers' files are left alone), then each role gets exactly its column of the role matrix
--- (sql/governance_roles.sql checks every cell).
+-- that is revoked first for each of ours (by name: objects that are not ours are left alone),
+-- then each role gets exactly its column of the role matrix (sql/governance_roles.sql checks
+-- every cell).
 DO $revoke$
 DECLARE
   f regprocedure;
@@ -14,12 +15,12 @@ BEGIN
                 'sdp_audit_head', 'sdp_audit_verify_head',
                 '_audit_batch', '_audit_client',
                 '_integrity_key', '_record_mac', '_result_mac', '_record_ok', '_result_ok',
-                '_count_integrity_failures', '_check_batch_integrity', 'sdp_verify_integrity',
+                '_count_integrity_failures', '_audited_counts', '_check_batch_integrity', 'sdp_verify_integrity',
                 'sdp_integrity_failures_total',
                 '_parse_record_id', 'sdp_record_id', '_lock_record', '_current_version', '_apply_version',
                 'sdp_update_record', '_decide_version', 'sdp_approve_version', 'sdp_reject_version',
                 'sdp_record_history', 'sdp_records',
-                '_is_held', '_refuse_held_delete', '_refuse_held_row_delete', 'sdp_legal_hold', 'sdp_release_hold',
+                '_is_held', '_refuse_held_delete', '_refuse_truncate_under_hold', 'sdp_legal_hold', 'sdp_release_hold',
                 'sdp_set_retention', '_delete_batch', 'sdp_purge_expired', 'sdp_forget_batch',
                 'sdp_forget_client']) LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
