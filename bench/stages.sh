@@ -79,11 +79,19 @@ server_cpu() {
     echo -
     return
   fi
-  local pids
-  pids=$(ps -o pid= --ppid "$pm_pid" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+  local pids reaped before after total try
   # Fields after "pid (comm) ": $12 utime, $13 stime, $14 cutime, $15 cstime, in clock ticks.
-  (cd /proc && cat "$pm_pid/stat" $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null) |
-    awk -v clk="$clk_tck" '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%.3f", t / clk }'
+  reaped() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$pm_pid/stat"; }
+  for try in 1 2 3 4 5; do
+    before=$(reaped)
+    pids=$(ps -o pid= --ppid "$pm_pid" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+    total=$( (cd /proc && cat $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null) |
+      awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }')
+    after=$(reaped)
+    # A child reaped while we read would be counted twice or not at all: read again.
+    [[ "$before" == "$after" ]] && break
+  done
+  awk -v a="$after" -v t="$total" -v clk="$clk_tck" 'BEGIN { printf "%.3f", (a + t) / clk }'
 }
 cpu_sum() {  # client_s server_before server_after -> client + server delta ("-" if unknown)
   awk -v c="$1" -v a="$2" -v b="$3" 'BEGIN {
