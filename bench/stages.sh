@@ -34,6 +34,7 @@ logs="$BENCH_OUT/logs"
 mkdir -p "$logs"
 : >"$meas"
 : >"$checks"
+: >"$BENCH_OUT/load.tsv"
 work=$(mktemp -d "${TMPDIR:-/tmp}/sdp-bench.XXXXXX")
 
 # The server reads files (COPY FROM file, pg_read_file) as its own OS user: give it a directory
