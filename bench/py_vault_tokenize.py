@@ -29,6 +29,7 @@ import sys
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+sys.dont_write_bytecode = True  # importing the sibling script must not leave bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from py_hmac_tokenize import hkdf_sha256  # noqa: E402  (same key derivation as the agent)
 

@@ -49,8 +49,8 @@ STAGES = [
         ("miller_join", "Miller join", "peer"),
     ]),
     ("round_trip", "full round trip (process-batch)", [
-        ("sdp-agent", "sdp-agent process-batch (tokenize+vault, upload, process, integrate)", "ours"),
-        ("std_tools", "standard tools: Python+AES-GCM vault, psql, SQL, pandas", "peer"),
+        ("sdp-agent", "sdp-agent process-batch", "ours"),
+        ("std_tools", "standard tools (Python vault, psql, SQL, pandas)", "peer"),
         ("no_privacy", "SDP without tokenization and vault", "peer"),
     ]),
 ]
@@ -329,7 +329,8 @@ def chart(out, figures, ratios, meta, rows):
         stage = RATIO_STAGE.get(r["name"])
         if stage and r["target"] is not None:
             unit = "x" if r["op"] != "<" else " s/1M rows"
-            v = "met" if r["met"] else "BELOW TARGET"
+            why = [w for w, ok in (("wall", r.get("met_wall")), ("CPU", r.get("met_cpu"))) if ok is False]
+            v = "met" if r["met"] else "BELOW (" + "+".join(why) + ")"
             verdicts.setdefault(stage, []).append(SHORT.get(r["name"], "") + f"{r['value']:.2f}{unit} ({r['op']} {r['target']:g}{unit.strip() and unit}: {v})")
     dat = os.path.join(out, "chart.dat")
     y = 0.0

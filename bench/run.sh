@@ -5,8 +5,10 @@
 #   QUICK=1 bench/run.sh      20k rows, 1 repetition: every stage must run and give numbers;
 #                             ratios are printed but never fail (run inside `make check`)
 #
-# Knobs: BENCH_ROWS, BENCH_REPS, BENCH_SEED, SDP_AGENT (default $BUILDDIR/sdp-agent),
-# BENCH_RESULTS (default bench/results, or $BUILDDIR/bench-quick for QUICK), BENCH_KEEP_DB=1.
+# Knobs: BENCH_ROWS (small-size mode: e.g. BENCH_ROWS=50000 make bench; targets still enforced,
+# figures noisy), BENCH_REPS (every contender, peers included, runs this many times), BENCH_SEED,
+# SDP_AGENT (default $BUILDDIR/sdp-agent), BENCH_RESULTS (default bench/results, or
+# $BUILDDIR/bench-quick for QUICK), BENCH_KEEP_DB=1, BENCH_TRACE=1 (bash -x of the stages).
 # The customers file is generated once per (rows, seed, generator) and cached in bench/data/
 # (git-ignored); the 5x file for the memory check is made from it with shell tools.
 # Uses the PostgreSQL cluster of the caller when PGPORT is set (make check), otherwise starts a

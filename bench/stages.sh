@@ -34,6 +34,7 @@ logs="$BENCH_OUT/logs"
 mkdir -p "$logs"
 : >"$meas"
 : >"$checks"
+: >"$BENCH_OUT/load.tsv"
 work=$(mktemp -d "${TMPDIR:-/tmp}/sdp-bench.XXXXXX")
 
 # The server reads files (COPY FROM file, pg_read_file) as its own OS user: give it a directory
@@ -79,11 +80,19 @@ server_cpu() {
     echo -
     return
   fi
-  local pids
-  pids=$(ps -o pid= --ppid "$pm_pid" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+  local pids reaped before after total try
   # Fields after "pid (comm) ": $12 utime, $13 stime, $14 cutime, $15 cstime, in clock ticks.
-  (cd /proc && cat "$pm_pid/stat" $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null) |
-    awk -v clk="$clk_tck" '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%.3f", t / clk }'
+  reaped() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$pm_pid/stat"; }
+  for try in 1 2 3 4 5; do
+    before=$(reaped)
+    pids=$(ps -o pid= --ppid "$pm_pid" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+    total=$( (cd /proc && cat $(for p in $pids; do echo "$p/stat"; done) 2>/dev/null) |
+      awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }')
+    after=$(reaped)
+    # A child reaped while we read would be counted twice or not at all: read again.
+    [[ "$before" == "$after" ]] && break
+  done
+  awk -v a="$after" -v t="$total" -v clk="$clk_tck" 'BEGIN { printf "%.3f", (a + t) / clk }'
 }
 cpu_sum() {  # client_s server_before server_after -> client + server delta ("-" if unknown)
   awk -v c="$1" -v a="$2" -v b="$3" 'BEGIN {
@@ -126,22 +135,28 @@ run_cmd() {
 psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 # sql_time STAGE CONTENDER REP ROWS STATEMENT: times one statement inside the server
-# (clock_timestamp around it, in the same session), so connection set-up is not counted; CPU is
-# the server's over the whole session (the statement dominates it).
+# (clock_timestamp around it, in the same session), so connection set-up is not counted; its CPU
+# is the session's backend's (utime + stime from /proc/<backend>/stat, read by the backend
+# itself before and after the statement), for the same reason.
+backend_cpu_sql="SELECT a[12]::bigint + a[13]::bigint AS ticks FROM (SELECT pg_catalog.string_to_array(
+  pg_catalog.split_part(pg_catalog.pg_read_file('/proc/' || pg_catalog.pg_backend_pid() || '/stat'), ') ', 2), ' ') AS a) x"
 sql_time() {
-  local stage=$1 contender=$2 rep=$3 rows=$4 stmt=$5 secs s0 s1
-  s0=$(server_cpu)
-  secs=$(psqlq -At <<SQL 2>"$logs/$stage.$contender.$rep.log"
+  local stage=$1 contender=$2 rep=$3 rows=$4 stmt=$5 out secs ticks cpu
+  out=$(psqlq -At <<SQL 2>"$logs/$stage.$contender.$rep.log"
 SET client_min_messages = warning;
+$backend_cpu_sql \gset c0_
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 \o /dev/null
 $stmt;
 \o
 SELECT extract(epoch FROM clock_timestamp()) - :t0;
+SELECT ($backend_cpu_sql) - :c0_ticks;
 SQL
   ) || { say "$stage/$contender failed (log: $logs/$stage.$contender.$rep.log)"; cat "$logs/$stage.$contender.$rep.log" >&2; return 1; }
-  s1=$(server_cpu)
-  record "$stage" "$contender" "$rep" "$secs" "$(server_delta "$s0" "$s1")" - "$rows" "$(server_delta "$s0" "$s1")"
+  secs=$(sed -n 1p <<<"$out")
+  ticks=$(sed -n 2p <<<"$out")
+  cpu=$(awk -v t="$ticks" -v clk="$clk_tck" 'BEGIN { printf "%.3f", t / clk }')
+  record "$stage" "$contender" "$rep" "$secs" "$cpu" - "$rows" "$cpu"
 }
 
 # csv_same A B N NAME: the first N data rows of two CSV files hold the same cells (quoting may

@@ -271,6 +271,11 @@ class PgTransport : public ServerTransport {
       conn_.reset();
       return false;
     }
+    // Every call passes its values as parameters, and a chunk is one 8 MiB parameter. With the
+    // default plan_cache_mode the server plans each call with the values inlined as constants,
+    // copying the chunk (memcpy and page faults) before the function even runs; a generic plan
+    // reads the parameter where it is. Only speed depends on this, so a refusal is not an error.
+    PQclear(PQexec(conn_.get(), "SET plan_cache_mode = force_generic_plan"));
     return true;
   }
 

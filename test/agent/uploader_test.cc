@@ -353,6 +353,26 @@ TEST(UploaderTest, Utf8ValidationFollowsRfc3629) {
   EXPECT_EQ(h.err.substr(0, 47), "t.csv:1: header field 2 is not valid UTF-8 (byt");
 }
 
+// Long ASCII runs are skipped a word (8 bytes) at a time: a bad byte after, inside or at the
+// end of such runs is still found at its exact offset, and good sequences after them pass.
+TEST(UploaderTest, Utf8ValidationOfLongValuesFindsTheExactOffset) {
+  for (size_t prefix : {7u, 8u, 9u, 15u, 16u, 17u, 40u}) {
+    const std::string ascii(prefix, 'a');
+    Upload good;
+    UploadContent("customer_id,v\nk," + ascii + "\xe2\x82\xac" + ascii + "\n", &good);
+    EXPECT_TRUE(good.ok) << prefix << ": " << good.err;
+    for (const char* bad : {"\xff", "\xc3", "\xed\xa0\x80"}) {
+      Upload u;
+      UploadContent("customer_id,v\nk," + ascii + bad + "tail-of-sixteen!\n", &u);
+      EXPECT_FALSE(u.ok) << prefix;
+      EXPECT_EQ(u.transport.opened, 0);
+      EXPECT_NE(u.err.find("at offset " + std::to_string(prefix) + " of the value"),
+                std::string::npos)
+          << prefix << ": " << u.err;
+    }
+  }
+}
+
 TEST(UploaderTest, EmptyAndHeaderOnlyFilesAreRefusedBeforeAnythingIsSent) {
   Upload empty;
   UploadContent("", &empty);

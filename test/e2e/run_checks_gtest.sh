@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test/run_checks.sh judges GoogleTest by the binary's exit status as well as by its summary
-# lines. Under `make check SANITIZE=1`, LeakSanitizer reports after the last test: every test has
-# printed OK and the summary says PASSED, but the process exits 23. A harness that counted only
-# the PASSED line would let a leak (or a crash in a static destructor) through as a green run.
-# Fake sdp-tests binaries stand in for the real one (BUILDDIR points at them); no server needed.
+# lines. Under `make check SANITIZE=1`, LeakSanitizer reports at exit, after the last test: every
+# test has printed OK and the summary says PASSED, but the process exits non-zero (1 under ASan).
+# A harness that counted only the PASSED line would let a leak (or a crash in a static
+# destructor) through as a green run. Stand-ins for sdp-tests (BUILDDIR points at them): scripts
+# printing what GoogleTest prints, and a real ASan binary that leaks. No server needed.
 source "$(dirname "$0")/lib.sh"
 w=$e2e_work
 
@@ -51,7 +52,7 @@ run_harness clean
 [[ $(last_line clean) == "2 passed, 0 failed" ]] || fail "clean run: $(last_line clean)"
 pass "every test passed, exit 0: 2 passed, 0 failed, exit 0"
 
-# The attack: every test PASSED, then a LeakSanitizer report and exit 23 (LSan's exit code).
+# The attack: every test PASSED, then a LeakSanitizer report and exit 23 (standalone LSan's code).
 {
   passing_tests
   cat <<'OUT'
@@ -74,6 +75,28 @@ grep -q 'exited with status 23 although no test failed' "$w/leak.log" || fail "n
 grep -qF 'SUMMARY: AddressSanitizer: 64 byte(s) leaked' "$w/leak.log" || fail "the sanitizer's summary is not shown: $(cat "$w/leak.log")"
 grep -qx 'gtest 2 1' "$w/leak/check/summary" || fail "summary file: $(cat "$w/leak/check/summary")"
 pass "every test PASSED but a LeakSanitizer report and exit 23: 2 passed, 1 failed, exit non-zero"
+
+# The same for real: a binary built with -fsanitize=address (as SANITIZE=1 builds sdp-tests)
+# that prints GoogleTest's summary and leaks; LeakSanitizer makes it exit 1.
+mkdir -p "$w/asan"
+cat >"$w/asan_leak.cc" <<'CC'
+#include <cstdio>
+#include <cstdlib>
+void* volatile kept;
+int main() {
+  kept = std::malloc(64);
+  kept = nullptr;  // the only pointer dropped: a definite leak at exit
+  std::printf("[==========] 1 test from 1 test suite ran. (0 ms total)\n[  PASSED  ] 1 test.\n");
+  std::fflush(stdout);  // as GoogleTest does: LeakSanitizer ends the process without flushing
+  return 0;
+}
+CC
+g++ -g -O0 -fsanitize=address -o "$w/asan/sdp-tests" "$w/asan_leak.cc" || fail "cannot build an ASan binary"
+ASAN_OPTIONS=detect_leaks=1 run_harness asan  # whatever the caller set
+((harness_status != 0)) || fail "a real LeakSanitizer report counted as a pass: $(cat "$w/asan.log")"
+[[ $(last_line asan) == "1 passed, 1 failed" ]] || fail "asan run: $(last_line asan)"
+grep -q 'SUMMARY: AddressSanitizer: 64 byte(s) leaked' "$w/asan.log" || fail "asan run: $(cat "$w/asan.log")"
+pass "a real ASan binary that passes and leaks: 1 passed, 1 failed, exit non-zero"
 
 # A failing test: counted from the summary as before (not doubled by the exit status).
 sed -e 's/^\[       OK \] FakeTest.Two (0 ms)/[  FAILED  ] FakeTest.Two (0 ms)/' \

@@ -247,16 +247,20 @@ DECLARE
   v_key_column text := coalesce(sdp_ingest_csv.key_column, 'customer_id');
   v_key text := sdp_ingest_csv.idempotency_key;
   v_sha text;
+  -- The body is named only in simple expressions (IF, :=), which PL/pgSQL evaluates with a
+  -- generic plan: a statement planned with its parameters' values (PERFORM, INSERT, UPDATE)
+  -- would first copy the whole body into a constant, once per statement (hundreds of MB).
+  v_bytes bigint := octet_length(sdp_ingest_csv.csv);
   m sdp.model;
   b sdp.processing_batch;
   r sdp._load_result;
 BEGIN
   PERFORM sdp._check_client(v_client);
-  IF sdp_ingest_csv.csv IS NULL OR octet_length(sdp_ingest_csv.csv) = 0 THEN
+  IF sdp_ingest_csv.csv IS NULL OR v_bytes = 0 THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'empty body: no CSV was sent',
       HINT = 'send the CSV (header line first) as the request body';
   END IF;
-  PERFORM sdp._check_size(octet_length(sdp_ingest_csv.csv));
+  PERFORM sdp._check_size(v_bytes);
   m := sdp._require_model(v_type);
   v_sha := sdp._sha256_hex(sdp_ingest_csv.csv);
   IF v_key IS NOT NULL THEN
@@ -272,7 +276,7 @@ BEGIN
   r := sdp._load_csv(b.batch_id, v_client, sdp_ingest_csv.csv, v_key_column, 1, NULL, NULL);
   UPDATE sdp.processing_batch p
      SET columns = r.columns, accepted_records = r.records, chunks = 1,
-         received_bytes = octet_length(sdp_ingest_csv.csv), status = 'RECEIVED',
+         received_bytes = v_bytes, status = 'RECEIVED',
          received_at = pg_catalog.now()
    WHERE p.batch_id = b.batch_id
   RETURNING * INTO b;
@@ -383,6 +387,10 @@ AS $$
 DECLARE
   v_seq integer := sdp_batch_append.seq;
   v_sha text;
+  -- The chunk is named only in simple expressions (IF, :=): a statement planned with its
+  -- parameters' values (PERFORM, INSERT, UPDATE) would first copy it into a constant.
+  v_bytes bigint := octet_length(sdp_batch_append.chunk);
+  v_state bytea;
   b sdp.processing_batch := sdp._visible_batch(sdp_batch_append.batch_id, true);
   c sdp.batch_chunk;
   r sdp._load_result;
@@ -393,7 +401,7 @@ BEGIN
   IF sdp_batch_append.chunk_sha256 IS NULL OR sdp_batch_append.chunk_sha256 !~ '^[0-9A-Fa-f]{64}$' THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'chunk_sha256 must be 64 hex digits (SHA-256 of the chunk)';
   END IF;
-  IF sdp_batch_append.chunk IS NULL OR octet_length(sdp_batch_append.chunk) = 0 THEN
+  IF sdp_batch_append.chunk IS NULL OR v_bytes = 0 THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('chunk %s is empty', v_seq);
   END IF;
   v_sha := sdp._sha256_hex(sdp_batch_append.chunk);
@@ -421,17 +429,18 @@ BEGIN
       MESSAGE = format('expected chunk %s, got chunk %s', b.chunks, v_seq),
       HINT = 'send chunks in order, starting at 0';
   END IF;
-  PERFORM sdp._check_size(b.received_bytes + octet_length(sdp_batch_append.chunk));
+  PERFORM sdp._check_size(b.received_bytes + v_bytes);
   r := sdp._load_csv(b.batch_id, b.client_id, sdp_batch_append.chunk, b.key_column,
                      b.accepted_records + 1, CASE WHEN v_seq = 0 THEN NULL ELSE b.columns END, v_seq);
+  -- b is locked (FOR UPDATE) since the start: its hash_state is the one the UPDATE replaces.
+  v_state := sdp._sha256_update(b.hash_state, sdp_batch_append.chunk);
   INSERT INTO sdp.batch_chunk (batch_id, seq, chunk_sha256, bytes, records, first_row_no)
-  VALUES (b.batch_id, v_seq, v_sha, octet_length(sdp_batch_append.chunk), r.records,
-          b.accepted_records + 1);
+  VALUES (b.batch_id, v_seq, v_sha, v_bytes, r.records, b.accepted_records + 1);
   UPDATE sdp.processing_batch p
      SET columns = r.columns, chunks = p.chunks + 1,
          accepted_records = p.accepted_records + r.records,
-         received_bytes = p.received_bytes + octet_length(sdp_batch_append.chunk),
-         hash_state = sdp._sha256_update(p.hash_state, sdp_batch_append.chunk)
+         received_bytes = p.received_bytes + v_bytes,
+         hash_state = v_state
    WHERE p.batch_id = b.batch_id
   RETURNING * INTO b;
   RETURN b.accepted_records;
