@@ -46,7 +46,9 @@ ALTER FUNCTION sdp._metrics_request(text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp._metrics_batch_trigger() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp_api.pre_request() SET search_path = pg_catalog, pg_temp;
 
--- ==== 20_ingest.sql: aborting an upload under legal hold is refused (its staged rows stay).
+-- ==== 20_ingest.sql: aborting an upload under legal hold is refused (its staged rows stay);
+-- sdp_ingest_csv and sdp_batch_append take the body's size once, in a variable, instead of in
+-- statements that would copy the whole body into a constant each time.
 CREATE OR REPLACE FUNCTION sdp.sdp_batch_abort(batch_id uuid, reason text DEFAULT NULL)
 RETURNS sdp.sdp_batch
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -76,6 +78,124 @@ BEGIN
          hash_state = NULL, idempotency_key = NULL,
          error = 'upload aborted by the client'
                  || coalesce(': ' || sdp._echo(nullif(sdp_batch_abort.reason, '')), '')
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_batch_append(batch_id uuid, seq integer, chunk text, chunk_sha256 text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_seq integer := sdp_batch_append.seq;
+  v_sha text;
+  -- The chunk is named only in simple expressions (IF, :=): a statement planned with its
+  -- parameters' values (PERFORM, INSERT, UPDATE) would first copy it into a constant.
+  v_bytes bigint := octet_length(sdp_batch_append.chunk);
+  v_state bytea;
+  b sdp.processing_batch := sdp._visible_batch(sdp_batch_append.batch_id, true);
+  c sdp.batch_chunk;
+  r sdp._load_result;
+BEGIN
+  IF v_seq IS NULL OR v_seq < 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'seq must be an integer >= 0';
+  END IF;
+  IF sdp_batch_append.chunk_sha256 IS NULL OR sdp_batch_append.chunk_sha256 !~ '^[0-9A-Fa-f]{64}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'chunk_sha256 must be 64 hex digits (SHA-256 of the chunk)';
+  END IF;
+  IF sdp_batch_append.chunk IS NULL OR v_bytes = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('chunk %s is empty', v_seq);
+  END IF;
+  v_sha := sdp._sha256_hex(sdp_batch_append.chunk);
+  IF v_sha <> lower(sdp_batch_append.chunk_sha256) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('chunk %s does not match chunk_sha256: its SHA-256 is %s', v_seq, v_sha),
+      HINT = 'the chunk was damaged in transit or hashed differently; resend it';
+  END IF;
+  SELECT * INTO c FROM sdp.batch_chunk k WHERE k.batch_id = b.batch_id AND k.seq = v_seq;
+  IF c.batch_id IS NOT NULL THEN
+    IF c.chunk_sha256 = v_sha THEN
+      RETURN b.accepted_records;  -- a retry of a stored chunk: nothing to do
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = format('chunk %s was already stored with different content', v_seq),
+      DETAIL = format('stored SHA-256 %s, this one %s', c.chunk_sha256, v_sha),
+      HINT = 'resend the original chunk, or start a new batch';
+  END IF;
+  IF b.status <> 'UPLOADING' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = format('batch %s is %s: no more chunks can be added', b.batch_id, b.status);
+  END IF;
+  IF v_seq <> b.chunks THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = format('expected chunk %s, got chunk %s', b.chunks, v_seq),
+      HINT = 'send chunks in order, starting at 0';
+  END IF;
+  PERFORM sdp._check_size(b.received_bytes + v_bytes);
+  r := sdp._load_csv(b.batch_id, b.client_id, sdp_batch_append.chunk, b.key_column,
+                     b.accepted_records + 1, CASE WHEN v_seq = 0 THEN NULL ELSE b.columns END, v_seq);
+  -- b is locked (FOR UPDATE) since the start: its hash_state is the one the UPDATE replaces.
+  v_state := sdp._sha256_update(b.hash_state, sdp_batch_append.chunk);
+  INSERT INTO sdp.batch_chunk (batch_id, seq, chunk_sha256, bytes, records, first_row_no)
+  VALUES (b.batch_id, v_seq, v_sha, v_bytes, r.records, b.accepted_records + 1);
+  UPDATE sdp.processing_batch p
+     SET columns = r.columns, chunks = p.chunks + 1,
+         accepted_records = p.accepted_records + r.records,
+         received_bytes = p.received_bytes + v_bytes,
+         hash_state = v_state
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN b.accepted_records;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_ingest_csv(client_id text, processing_type text, csv text,
+                                   key_column text DEFAULT 'customer_id',
+                                   idempotency_key text DEFAULT NULL)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_ingest_csv.client_id;
+  v_type text := sdp_ingest_csv.processing_type;
+  v_key_column text := coalesce(sdp_ingest_csv.key_column, 'customer_id');
+  v_key text := sdp_ingest_csv.idempotency_key;
+  v_sha text;
+  -- The body is named only in simple expressions (IF, :=), which PL/pgSQL evaluates with a
+  -- generic plan: a statement planned with its parameters' values (PERFORM, INSERT, UPDATE)
+  -- would first copy the whole body into a constant, once per statement (hundreds of MB).
+  v_bytes bigint := octet_length(sdp_ingest_csv.csv);
+  m sdp.model;
+  b sdp.processing_batch;
+  r sdp._load_result;
+BEGIN
+  PERFORM sdp._check_client(v_client);
+  IF sdp_ingest_csv.csv IS NULL OR v_bytes = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'empty body: no CSV was sent',
+      HINT = 'send the CSV (header line first) as the request body';
+  END IF;
+  PERFORM sdp._check_size(v_bytes);
+  m := sdp._require_model(v_type);
+  v_sha := sdp._sha256_hex(sdp_ingest_csv.csv);
+  IF v_key IS NOT NULL THEN
+    b := sdp._idempotent_batch(v_client, v_key);
+    IF b.batch_id IS NOT NULL THEN
+      RETURN sdp._replay(b, v_key, v_type, v_key_column, v_sha);
+    END IF;
+  END IF;
+  b := sdp._insert_batch(v_client, v_type, v_key_column, v_key, v_sha, m.dev_only);
+  IF b.batch_id IS NULL THEN
+    RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, v_sha);
+  END IF;
+  r := sdp._load_csv(b.batch_id, v_client, sdp_ingest_csv.csv, v_key_column, 1, NULL, NULL);
+  UPDATE sdp.processing_batch p
+     SET columns = r.columns, accepted_records = r.records, chunks = 1,
+         received_bytes = v_bytes, status = 'RECEIVED',
+         received_at = pg_catalog.now()
    WHERE p.batch_id = b.batch_id
   RETURNING * INTO b;
   RETURN sdp._batch_out(b);
