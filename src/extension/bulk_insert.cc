@@ -55,6 +55,8 @@ void ResolveColumns(Relation rel, const char* const* names, int n, int* position
 
 const char* const kRecordColumns[] = {"batch_id",   "row_no", "client_id",
                                       "record_key", "fields", "integrity_hmac"};
+// processed_result.risk_band values, kept as text datums for the whole load (BulkAddResult).
+const char* const kBands[] = {"low", "medium", "high"};
 const char* const kResultColumns[] = {
     "batch_id",  "row_no",        "client_id",          "record_key",    "score",
     "risk_band", "model_version", "defaulted_features", "integrity_hmac"};
@@ -141,6 +143,7 @@ struct BulkInserter {
   Datum batch_id;
   Datum client_id;
   Datum model_version;
+  Datum bands[3];  // kBands as text (processed_result only)
   // Integrity MAC inputs (see integrity_crypto.h): keyed states and the per-batch constants.
   sdp::integrity::IntegrityKey key;
   uint8_t batch_bytes[16];
@@ -180,6 +183,7 @@ BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* c
   b->batch_id = UUIDPGetDatum(id);
   b->client_id = CStringGetTextDatum(client_id);
   b->model_version = model_version ? CStringGetTextDatum(model_version) : (Datum)0;
+  for (int i = 0; i < 3; ++i) b->bands[i] = CStringGetTextDatum(kBands[i]);
   ReadIntegrityKey(&b->key);
   std::memcpy(b->batch_bytes, batch_id->data, 16);
   b->client = pstrdup(client_id);
@@ -245,23 +249,37 @@ void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   Store(b, slot, VARSIZE(DatumGetPointer(array)) + key_len + 64);
 }
 
+// A band outside kBands (LogisticModel::Band never returns one) is still stored as given.
+static Datum BandDatum(BulkInserter* b, const char* band) {
+  for (int i = 0; i < 3; ++i) {
+    if (strcmp(band, kBands[i]) == 0) return b->bands[i];
+  }
+  return CStringGetTextDatum(band);
+}
+
 void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, double score,
                    const char* band, int defaulted_features) {
   TupleTableSlot* slot = NextSlot(b);
   MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  // record_key and integrity_hmac share one allocation: one palloc per row instead of two.
+  const Size key_size = INTALIGN(VARHDRSZ + key_len);
+  char* mem = static_cast<char*>(palloc(key_size + VARHDRSZ + sdp::integrity::kMacBytes));
+  SET_VARSIZE(mem, VARHDRSZ + key_len);
+  std::memcpy(mem + VARHDRSZ, key, key_len);
+  char* mac = mem + key_size;
+  SET_VARSIZE(mac, VARHDRSZ + sdp::integrity::kMacBytes);
   Set(slot, b->pos[0], b->batch_id);
   Set(slot, b->pos[1], Int64GetDatum(row_no));
   Set(slot, b->pos[2], b->client_id);
-  Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+  Set(slot, b->pos[3], PointerGetDatum(mem));
   Set(slot, b->pos[4], Float8GetDatum(score));
-  Set(slot, b->pos[5], CStringGetTextDatum(band));
+  Set(slot, b->pos[5], BandDatum(b, band));
   Set(slot, b->pos[6], b->model_version);
   Set(slot, b->pos[7], Int32GetDatum(defaulted_features));
-  uint8_t mac[sdp::integrity::kMacBytes];
   sdp::integrity::ResultMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
                             {key, size_t(key_len)}, score, band, {b->model, size_t(b->model_len)},
-                            defaulted_features, mac);
-  Set(slot, b->pos[8], MacDatum(mac));
+                            defaulted_features, reinterpret_cast<uint8_t*>(VARDATA(mac)));
+  Set(slot, b->pos[8], PointerGetDatum(mac));
   MemoryContextSwitchTo(old);
   Store(b, slot, key_len + 96);
 }
@@ -289,9 +307,18 @@ struct RecordScan {
   MemoryContext row_cxt;  // detoasted values of the current row
   Relation rel;
   Relation index;
-  IndexScanDesc scan;
+  // The batch's rows are located through the primary key once (a TID bitmap), then read a heap
+  // page at a time: one buffer lock and one visibility pass per page instead of an index descent,
+  // a buffer lookup and a lock per row (which cost as much as the scoring itself). Bitmap order is
+  // physical order, which is row order for a batch loaded by the bulk path; any order would be
+  // correct (results are keyed by row_no), row order only keeps the result B-tree appends cheap.
+  TIDBitmap* bitmap;
+  TBMIterator* iter;
+  TBMIterateResult* page;  // the current heap page, nullptr before the first
+  bool page_has_rows;
+  TableScanDesc scan;
   TupleTableSlot* slot;
-  ScanKeyData key;
+  pg_uuid_t batch_id;
   int pos[6];
   int nwanted;
   int wanted[kMaxWanted];
@@ -318,11 +345,18 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
   }
   s->index = index_open(pk, AccessShareLock);
   s->slot = table_slot_create(s->rel, nullptr);
-  pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-  std::memcpy(id, batch_id, sizeof(pg_uuid_t));
-  ScanKeyInit(&s->key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-  s->scan = index_beginscan(s->rel, s->index, GetActiveSnapshot(), 1, 0);
-  index_rescan(s->scan, &s->key, 1, nullptr, 0);
+  std::memcpy(&s->batch_id, batch_id, sizeof(pg_uuid_t));
+  ScanKeyData key;
+  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&s->batch_id));
+  // As large as the executor allows a bitmap index scan (work_mem); past that the bitmap turns
+  // lossy (whole pages), which RecordScanNext handles by checking batch_id on every row.
+  s->bitmap = tbm_create(work_mem * 1024L, nullptr);
+  IndexScanDesc iscan = index_beginscan_bitmap(s->index, GetActiveSnapshot(), 1);
+  index_rescan(iscan, &key, 1, nullptr, 0);
+  index_getbitmap(iscan, s->bitmap);
+  index_endscan(iscan);
+  s->iter = tbm_begin_iterate(s->bitmap);
+  s->scan = table_beginscan_bm(s->rel, GetActiveSnapshot(), 0, nullptr);
   s->nwanted = nwanted;
   s->max_wanted = -1;
   for (int i = 0; i < nwanted; ++i) {
@@ -336,9 +370,22 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
 bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len,
                     const char** values, int* value_lens) {
   MemoryContextReset(s->row_cxt);
-  if (!index_getnext_slot(s->scan, ForwardScanDirection, s->slot)) return false;
-  MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
   bool isnull = false;
+  for (;;) {
+    if (s->page != nullptr && s->page_has_rows &&
+        table_scan_bitmap_next_tuple(s->scan, s->page, s->slot)) {
+      // A lossy page holds every row of that page, other batches' included: keep only ours.
+      // (Exact pages come from the index and need no recheck; checking all costs one memcmp.)
+      Datum id = slot_getattr(s->slot, s->pos[0] + 1, &isnull);
+      if (!isnull && std::memcmp(DatumGetUUIDP(id), &s->batch_id, sizeof(pg_uuid_t)) == 0) break;
+      continue;
+    }
+    s->page = tbm_iterate(s->iter);
+    if (s->page == nullptr) return false;
+    s->page_has_rows = table_scan_bitmap_next_block(s->scan, s->page);
+    CHECK_FOR_INTERRUPTS();
+  }
+  MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
   *row_no = DatumGetInt64(slot_getattr(s->slot, s->pos[1] + 1, &isnull));
   struct varlena* k = pg_detoast_datum_packed(
       (struct varlena*)DatumGetPointer(slot_getattr(s->slot, s->pos[3] + 1, &isnull)));
@@ -368,7 +415,9 @@ bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len
 }
 
 void RecordScanClose(RecordScan* s) {
-  index_endscan(s->scan);
+  table_endscan(s->scan);
+  tbm_end_iterate(s->iter);
+  tbm_free(s->bitmap);
   ExecDropSingleTupleTableSlot(s->slot);
   index_close(s->index, NoLock);
   table_close(s->rel, NoLock);
