@@ -113,13 +113,15 @@ SELECT name, context, vartype, setting, enumvals FROM pg_settings WHERE name = '
 SELECT proname, provolatile, proparallel, prosecdef FROM pg_proc
  WHERE pronamespace = 'sdp'::regnamespace AND proname IN ('sdp_process_batch', 'sdp_dev_process_batch') ORDER BY 1;
 
--- Attack: a co-tenant's rows on the same heap pages as the batch being scored. The scorer finds
--- a batch's rows through a bitmap of the primary key; past work_mem that bitmap keeps only
--- whole pages ("lossy"), which return every row of the page, process_b's included. None of
--- them may become a result of process_a's batch (with its batch id, under process_a's MAC),
--- nor collide with its row numbers. The rows are written one of process_b's after every four
--- of process_a's, the way two tenants' interleaved chunk uploads lay them out; ~1.5 kB each
--- so the batch spans more pages than a 64 kB bitmap can hold exactly.
+-- Attack: a co-tenant's rows on the same heap pages as the batch being scored. None of them may
+-- become a result of process_a's batch (with its batch id, under process_a's MAC) nor collide
+-- with its row numbers. The scorer reads the batch through the primary key, which is exact; a
+-- read by heap pages (a TID bitmap, tried for speed) returns whole pages once the bitmap
+-- outgrows work_mem, process_b's rows included, and must then recheck batch_id: this layout
+-- and work_mem make such a bitmap lossy, so dropping that recheck fails here (23505, FAILED).
+-- The rows are written one of process_b's after every four of process_a's, the way two
+-- tenants' interleaved chunk uploads lay them out; ~1.5 kB each so the batch spans more pages
+-- than a 64 kB bitmap holds exactly.
 SELECT batch_id AS mine FROM sdp.sdp_ingest_csv('process_a', 'risk_scoring', E'customer_id,age,pad\nm0,30,x\n') \gset
 SELECT batch_id AS theirs FROM sdp.sdp_ingest_csv('process_b', 'risk_scoring', E'customer_id,age,pad\nt0,90,x\n') \gset
 INSERT INTO sdp.tokenized_record (batch_id, row_no, client_id, record_key, fields)
@@ -132,7 +134,7 @@ SELECT CASE WHEN g % 5 = 0 THEN :'theirs'::uuid ELSE :'mine'::uuid END,
 UPDATE sdp.processing_batch SET accepted_records = 6001 WHERE batch_id = :'mine';
 UPDATE sdp.processing_batch SET accepted_records = 1501 WHERE batch_id = :'theirs';
 SET work_mem = '64kB';
--- The layout does make the bitmap lossy (the same bitmap as the planner's for this lookup).
+-- The layout does make a bitmap of the batch lossy (the planner's, for the same lookup).
 SET enable_seqscan = off;
 SET enable_indexscan = off;
 CREATE FUNCTION pg_temp.plan_json(stmt text) RETURNS json LANGUAGE plpgsql AS $$

@@ -307,18 +307,9 @@ struct RecordScan {
   MemoryContext row_cxt;  // detoasted values of the current row
   Relation rel;
   Relation index;
-  // The batch's rows are located through the primary key once (a TID bitmap), then read a heap
-  // page at a time: one buffer lock and one visibility pass per page instead of an index descent,
-  // a buffer lookup and a lock per row (which cost as much as the scoring itself). Bitmap order is
-  // physical order, which is row order for a batch loaded by the bulk path; any order would be
-  // correct (results are keyed by row_no), row order only keeps the result B-tree appends cheap.
-  TIDBitmap* bitmap;
-  TBMIterator* iter;
-  TBMIterateResult* page;  // the current heap page, nullptr before the first
-  bool page_has_rows;
-  TableScanDesc scan;
+  IndexScanDesc scan;
   TupleTableSlot* slot;
-  pg_uuid_t batch_id;
+  ScanKeyData key;
   int pos[6];
   int nwanted;
   int wanted[kMaxWanted];
@@ -345,18 +336,11 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
   }
   s->index = index_open(pk, AccessShareLock);
   s->slot = table_slot_create(s->rel, nullptr);
-  std::memcpy(&s->batch_id, batch_id, sizeof(pg_uuid_t));
-  ScanKeyData key;
-  ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&s->batch_id));
-  // As large as the executor allows a bitmap index scan (work_mem); past that the bitmap turns
-  // lossy (whole pages), which RecordScanNext handles by checking batch_id on every row.
-  s->bitmap = tbm_create(work_mem * 1024L, nullptr);
-  IndexScanDesc iscan = index_beginscan_bitmap(s->index, GetActiveSnapshot(), 1);
-  index_rescan(iscan, &key, 1, nullptr, 0);
-  index_getbitmap(iscan, s->bitmap);
-  index_endscan(iscan);
-  s->iter = tbm_begin_iterate(s->bitmap);
-  s->scan = table_beginscan_bm(s->rel, GetActiveSnapshot(), 0, nullptr);
+  pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+  std::memcpy(id, batch_id, sizeof(pg_uuid_t));
+  ScanKeyInit(&s->key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
+  s->scan = index_beginscan(s->rel, s->index, GetActiveSnapshot(), 1, 0);
+  index_rescan(s->scan, &s->key, 1, nullptr, 0);
   s->nwanted = nwanted;
   s->max_wanted = -1;
   for (int i = 0; i < nwanted; ++i) {
@@ -370,22 +354,9 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
 bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len,
                     const char** values, int* value_lens) {
   MemoryContextReset(s->row_cxt);
-  bool isnull = false;
-  for (;;) {
-    if (s->page != nullptr && s->page_has_rows &&
-        table_scan_bitmap_next_tuple(s->scan, s->page, s->slot)) {
-      // A lossy page holds every row of that page, other batches' included: keep only ours.
-      // (Exact pages come from the index and need no recheck; checking all costs one memcmp.)
-      Datum id = slot_getattr(s->slot, s->pos[0] + 1, &isnull);
-      if (!isnull && std::memcmp(DatumGetUUIDP(id), &s->batch_id, sizeof(pg_uuid_t)) == 0) break;
-      continue;
-    }
-    s->page = tbm_iterate(s->iter);
-    if (s->page == nullptr) return false;
-    s->page_has_rows = table_scan_bitmap_next_block(s->scan, s->page);
-    CHECK_FOR_INTERRUPTS();
-  }
+  if (!index_getnext_slot(s->scan, ForwardScanDirection, s->slot)) return false;
   MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
+  bool isnull = false;
   *row_no = DatumGetInt64(slot_getattr(s->slot, s->pos[1] + 1, &isnull));
   struct varlena* k = pg_detoast_datum_packed(
       (struct varlena*)DatumGetPointer(slot_getattr(s->slot, s->pos[3] + 1, &isnull)));
@@ -415,9 +386,7 @@ bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len
 }
 
 void RecordScanClose(RecordScan* s) {
-  table_endscan(s->scan);
-  tbm_end_iterate(s->iter);
-  tbm_free(s->bitmap);
+  index_endscan(s->scan);
   ExecDropSingleTupleTableSlot(s->slot);
   index_close(s->index, NoLock);
   table_close(s->rel, NoLock);

@@ -38,10 +38,7 @@ void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, 
 // load instead, transaction abort releases the relation, buffer pins and memory.
 void BulkFinish(BulkInserter* b);
 
-// Read of the rows of one batch from sdp.tokenized_record: their TIDs from the primary key,
-// then the heap a page at a time, in physical order (row order for a batch the bulk path wrote;
-// callers must not depend on it). Only the batch's own rows are returned, also when the TID
-// bitmap outgrows work_mem and falls back to whole pages.
+// Ordered read of the rows of one batch from sdp.tokenized_record through its primary key.
 struct RecordScan;
 // `wanted` lists field positions (0-based) the caller needs from each row's fields array.
 RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wanted);

@@ -64,8 +64,7 @@ SDP_PG_FUNCTION(sdp_score_logistic) {
 //                  weights float8[], bias float8, center float8[], scale float8[],
 //                  defaults float8[], clip float8, band_medium float8, band_high float8)
 //   RETURNS bigint[]  -- {rows scored, features defaulted in total}
-// Reads the batch's rows (heap order, normally row order), scores each in C++ and bulk-inserts
-// processed_result.
+// Reads the batch's rows in row order, scores each in C++ and bulk-inserts processed_result.
 // feature_idx[i] is the 0-based position of feature i in the batch's columns, or -1 if absent.
 SDP_PG_FUNCTION(sdp_score_batch) {
   static const char* const kArgs[] = {"batch_id", "client_id", "model_version", "feature_idx",

@@ -2,7 +2,7 @@
 --
 -- sdp_score_logistic is the C++ scoring UDF. sdp_process_batch locks the batch row, picks the
 -- model registered for the batch's processing type and hands the rows to sdp._score_batch
--- (src/extension/scoring.cc), which reads them a heap page at a time, scores each in C++ and
+-- (src/extension/scoring.cc), which reads them in row order, scores each in C++ and
 -- bulk-inserts processed_result. Concurrency: the batch row is locked FOR UPDATE, so a second
 -- session waits, then sees PROCESSED and returns the stored result (READ COMMITTED), or gets
 -- PT409 (REPEATABLE READ / SERIALIZABLE: sdp._visible_batch maps 40001 to PT409). The primary
