@@ -55,8 +55,6 @@ void ResolveColumns(Relation rel, const char* const* names, int n, int* position
 
 const char* const kRecordColumns[] = {"batch_id",   "row_no", "client_id",
                                       "record_key", "fields", "integrity_hmac"};
-// processed_result.risk_band values, kept as text datums for the whole load (BulkAddResult).
-const char* const kBands[] = {"low", "medium", "high"};
 const char* const kResultColumns[] = {
     "batch_id",  "row_no",        "client_id",          "record_key",    "score",
     "risk_band", "model_version", "defaulted_features", "integrity_hmac"};
@@ -143,7 +141,6 @@ struct BulkInserter {
   Datum batch_id;
   Datum client_id;
   Datum model_version;
-  Datum bands[3];  // kBands as text (processed_result only)
   // Integrity MAC inputs (see integrity_crypto.h): keyed states and the per-batch constants.
   sdp::integrity::IntegrityKey key;
   uint8_t batch_bytes[16];
@@ -183,7 +180,6 @@ BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* c
   b->batch_id = UUIDPGetDatum(id);
   b->client_id = CStringGetTextDatum(client_id);
   b->model_version = model_version ? CStringGetTextDatum(model_version) : (Datum)0;
-  for (int i = 0; i < 3; ++i) b->bands[i] = CStringGetTextDatum(kBands[i]);
   ReadIntegrityKey(&b->key);
   std::memcpy(b->batch_bytes, batch_id->data, 16);
   b->client = pstrdup(client_id);
@@ -249,37 +245,23 @@ void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   Store(b, slot, VARSIZE(DatumGetPointer(array)) + key_len + 64);
 }
 
-// A band outside kBands (LogisticModel::Band never returns one) is still stored as given.
-static Datum BandDatum(BulkInserter* b, const char* band) {
-  for (int i = 0; i < 3; ++i) {
-    if (strcmp(band, kBands[i]) == 0) return b->bands[i];
-  }
-  return CStringGetTextDatum(band);
-}
-
 void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, double score,
                    const char* band, int defaulted_features) {
   TupleTableSlot* slot = NextSlot(b);
   MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
-  // record_key and integrity_hmac share one allocation: one palloc per row instead of two.
-  const Size key_size = INTALIGN(VARHDRSZ + key_len);
-  char* mem = static_cast<char*>(palloc(key_size + VARHDRSZ + sdp::integrity::kMacBytes));
-  SET_VARSIZE(mem, VARHDRSZ + key_len);
-  std::memcpy(mem + VARHDRSZ, key, key_len);
-  char* mac = mem + key_size;
-  SET_VARSIZE(mac, VARHDRSZ + sdp::integrity::kMacBytes);
   Set(slot, b->pos[0], b->batch_id);
   Set(slot, b->pos[1], Int64GetDatum(row_no));
   Set(slot, b->pos[2], b->client_id);
-  Set(slot, b->pos[3], PointerGetDatum(mem));
+  Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
   Set(slot, b->pos[4], Float8GetDatum(score));
-  Set(slot, b->pos[5], BandDatum(b, band));
+  Set(slot, b->pos[5], CStringGetTextDatum(band));
   Set(slot, b->pos[6], b->model_version);
   Set(slot, b->pos[7], Int32GetDatum(defaulted_features));
+  uint8_t mac[sdp::integrity::kMacBytes];
   sdp::integrity::ResultMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
                             {key, size_t(key_len)}, score, band, {b->model, size_t(b->model_len)},
-                            defaulted_features, reinterpret_cast<uint8_t*>(VARDATA(mac)));
-  Set(slot, b->pos[8], PointerGetDatum(mac));
+                            defaulted_features, mac);
+  Set(slot, b->pos[8], MacDatum(mac));
   MemoryContextSwitchTo(old);
   Store(b, slot, key_len + 96);
 }
