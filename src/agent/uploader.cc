@@ -39,21 +39,6 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode(digest, len);
 }
 
-// Hashes every byte the CSV reader pulls through it.
-class HashingByteSource : public ByteSource {
- public:
-  HashingByteSource(int fd, EVP_MD_CTX* ctx) : inner_(fd), ctx_(ctx) {}
-  long Read(char* buf, size_t n, std::string* err) override {
-    const long got = inner_.Read(buf, n, err);
-    if (got > 0) EVP_DigestUpdate(ctx_, buf, static_cast<size_t>(got));
-    return got;
-  }
-
- private:
-  FdByteSource inner_;
-  EVP_MD_CTX* ctx_;
-};
-
 // Offset of the first byte of `s` that is not part of a well-formed UTF-8 sequence (RFC 3629:
 // no overlongs, no surrogates, nothing above U+10FFFF), or npos.
 size_t InvalidUtf8At(std::string_view s) {
@@ -98,6 +83,96 @@ size_t InvalidUtf8At(std::string_view s) {
   return std::string_view::npos;
 }
 
+// Length of the UTF-8 sequence that lead byte `c` starts, 0 if `c` cannot start one.
+size_t Utf8SequenceLength(unsigned char c) {
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+// Checks that a byte stream fed in pieces is well-formed UTF-8, a sequence cut by the end of a
+// piece included. The scan runs it over the raw file instead of over every cell: the CSV syntax
+// (separators, quotes, line ends) is ASCII, so the file is valid UTF-8 exactly when every cell
+// is, and the per-cell check, which names the line and field, only runs once this one has
+// seen a bad byte. It reports the bad byte before the CSV reader can return the record holding
+// it: the reader reads the bytes of a record before returning it, and a sequence cut at the
+// end of a piece is judged when the next piece arrives (a byte that cannot continue it, a line
+// end say, is bad at once) or at the end of the file.
+class Utf8Stream {
+ public:
+  void Feed(const unsigned char* p, size_t n) {
+    if (!clean_) return;
+    size_t i = 0;
+    if (pending_len_ > 0) {
+      const size_t want = Utf8SequenceLength(pending_[0]);
+      while (pending_len_ < want && i < n) {
+        if (p[i] < 0x80 || p[i] > 0xBF) {
+          clean_ = false;
+          return;
+        }
+        pending_[pending_len_++] = p[i++];
+      }
+      if (pending_len_ < want) return;
+      if (InvalidUtf8At(std::string_view(reinterpret_cast<const char*>(pending_), want)) !=
+          std::string_view::npos) {
+        clean_ = false;
+        return;
+      }
+      pending_len_ = 0;
+    }
+    const std::string_view rest(reinterpret_cast<const char*>(p + i), n - i);
+    const size_t bad = InvalidUtf8At(rest);
+    if (bad == std::string_view::npos) return;
+    // Cut by the end of this piece: kept until the next one (InvalidUtf8At refused it only
+    // for its length, or for a byte that the check above will refuse again).
+    const size_t tail = rest.size() - bad;
+    const size_t want = Utf8SequenceLength(static_cast<unsigned char>(rest[bad]));
+    if (want > tail) {
+      std::memcpy(pending_, rest.data() + bad, tail);
+      pending_len_ = tail;
+      for (size_t k = 1; k < tail; ++k) {
+        if (pending_[k] < 0x80 || pending_[k] > 0xBF) clean_ = false;
+      }
+      return;
+    }
+    clean_ = false;
+  }
+  // The end of the stream: a sequence still cut short is bad.
+  void Finish() {
+    if (pending_len_ > 0) clean_ = false;
+  }
+  bool clean() const { return clean_; }
+
+ private:
+  unsigned char pending_[4] = {};
+  size_t pending_len_ = 0;
+  bool clean_ = true;
+};
+
+// Hashes every byte the CSV reader pulls through it and checks that the bytes are UTF-8.
+class HashingByteSource : public ByteSource {
+ public:
+  HashingByteSource(int fd, EVP_MD_CTX* ctx) : inner_(fd), ctx_(ctx) {}
+  long Read(char* buf, size_t n, std::string* err) override {
+    const long got = inner_.Read(buf, n, err);
+    if (got > 0) {
+      EVP_DigestUpdate(ctx_, buf, static_cast<size_t>(got));
+      utf8_.Feed(reinterpret_cast<const unsigned char*>(buf), static_cast<size_t>(got));
+    } else if (got == 0) {
+      utf8_.Finish();
+    }
+    return got;
+  }
+  // False once a byte read so far is not part of well-formed UTF-8 (see Utf8Stream).
+  bool utf8_clean() const { return utf8_.clean(); }
+
+ private:
+  FdByteSource inner_;
+  EVP_MD_CTX* ctx_;
+  Utf8Stream utf8_;
+};
+
 // What the pre-upload scan learnt about the file.
 struct ScannedFile {
   std::string sha256;
@@ -136,7 +211,8 @@ bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, 
       break;
     }
     ++rows;
-    for (size_t i = 0; i < row.size(); ++i) {
+    // Cell by cell only once the stream check saw a bad byte: it finds the line and field.
+    for (size_t i = 0; !source.utf8_clean() && i < row.size(); ++i) {
       const size_t bad = InvalidUtf8At(row.field(i));
       if (bad == std::string_view::npos) continue;
       const unsigned char byte = static_cast<unsigned char>(row.field(i)[bad]);

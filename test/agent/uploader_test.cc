@@ -373,6 +373,52 @@ TEST(UploaderTest, Utf8ValidationOfLongValuesFindsTheExactOffset) {
   }
 }
 
+// A file whose value at byte `pos` is `seq` followed by `after`: rows of ASCII before it, so
+// that `pos` can sit on either side of the scan's read boundaries (1 MiB).
+std::string FileWithBytesAt(size_t pos, const std::string& seq, const std::string& after) {
+  std::string content = "customer_id,v\n";
+  int k = 0;
+  while (content.size() + 200 < pos) {
+    content += "k" + std::to_string(k++) + "," + std::string(60, 'a') + "\n";
+  }
+  const std::string key = "k" + std::to_string(k) + ",";
+  content += key + std::string(pos - content.size() - key.size(), 'a');
+  return content + seq + after;
+}
+
+// The scan checks UTF-8 over the raw file, read in 1 MiB pieces, and names the cell only when
+// that check saw a bad byte: a sequence cut by a read boundary must pass when it is whole and
+// be refused, before anything is sent, when the byte after the boundary (or the end of the
+// file) cuts it short.
+TEST(UploaderTest, Utf8ValidationAcrossReadBoundaries) {
+  const size_t boundary = size_t{1} << 20;
+  for (size_t pos = boundary - 3; pos <= boundary + 1; ++pos) {
+    const std::string good_file = FileWithBytesAt(pos, "\xf0\x9f\x98\x80", "tail\n");
+    Upload good;
+    UploadContent(good_file, &good);
+    EXPECT_TRUE(good.ok) << pos << ": " << good.err;
+    std::string sent;
+    for (const std::string& c : good.transport.chunks) sent += c;
+    EXPECT_EQ(sent, good_file) << pos;
+
+    for (const std::string& after : {std::string("\n"), std::string("tail\n"), std::string()}) {
+      for (const char* cut : {"\xf0\x9f\x98", "\xf0\x9f", "\xe2\x82", "\xc3"}) {
+        Upload u;
+        UploadContent(FileWithBytesAt(pos, cut, after), &u);
+        EXPECT_FALSE(u.ok) << pos;
+        EXPECT_EQ(u.transport.opened, 0) << pos;
+        EXPECT_NE(u.err.find(": field 2 ('v') is not valid UTF-8 (byte 0x"), std::string::npos)
+            << pos << ": " << u.err;
+      }
+    }
+    // A whole sequence whose continuation is out of range (a surrogate), cut by the boundary.
+    Upload s;
+    UploadContent(FileWithBytesAt(pos, "\xed\xa0\x80", "tail\n"), &s);
+    EXPECT_FALSE(s.ok) << pos;
+    EXPECT_NE(s.err.find("is not valid UTF-8 (byte 0xed"), std::string::npos) << pos << s.err;
+  }
+}
+
 TEST(UploaderTest, EmptyAndHeaderOnlyFilesAreRefusedBeforeAnythingIsSent) {
   Upload empty;
   UploadContent("", &empty);
