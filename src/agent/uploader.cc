@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "csv_reader.h"
@@ -296,6 +298,38 @@ bool ReadRange(int fd, uint64_t offset, uint64_t length, std::string* out, std::
   return true;
 }
 
+// One chunk read from the file and hashed, ready to send.
+struct PreparedChunk {
+  std::string data;
+  std::string sha256;
+  std::string err;
+  bool ok = false;
+
+  void Load(int fd, uint64_t begin, uint64_t end) {
+    err.clear();
+    ok = ReadRange(fd, begin, end - begin, &data, &err);
+    if (ok) sha256 = Sha256Hex(data);
+  }
+};
+
+// A thread that is always joined: on every return path of its owner, before the data it
+// works on goes away.
+class JoiningThread {
+ public:
+  ~JoiningThread() { Join(); }
+  template <typename F>
+  void Start(F&& f) {
+    Join();
+    thread_ = std::thread(std::forward<F>(f));
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
+
 // Where the rest of a file goes when a batch resumes after `stored_records` data records: the
 // byte offset just past them, then chunk ends from there. The first chunk holds one record only
 // (it probes for the server's next chunk number, see ResumeWithOtherChunks); the others are cut
@@ -567,25 +601,38 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   }
   outcome->resumed = batch.accepted_records > 0;
 
-  // Send the byte ranges the scan decided on, read with pread.
+  // Send the byte ranges the scan decided on, read with pread. While the server stores chunk
+  // c, a second thread reads and hashes chunk c + 1 (two buffers, used in turn), so the server
+  // does not wait for the agent between chunks.
   Progress progress("upload", file_bytes);
-  uint64_t chunk_start = 0;
+  const size_t chunk_count = scanned.chunk_ends.size();
+  PreparedChunk prepared[2];
+  auto prepare = [&](size_t c) {
+    const uint64_t begin = c == 0 ? 0 : scanned.chunk_ends[c - 1];
+    prepared[c % 2].Load(data.fd, begin, scanned.chunk_ends[c]);
+  };
+  JoiningThread ahead;  // joined before prepared[] and this scope go away
+  prepare(0);
   int seq = 0;
-  std::string chunk;
-  for (size_t c = 0; c < scanned.chunk_ends.size(); ++c) {
+  for (size_t c = 0; c < chunk_count; ++c) {
+    ahead.Join();
+    PreparedChunk& current = prepared[c % 2];
     if (Interrupted()) {
       *exit_code = kExitInterrupted;
       *err = "upload of " + job.file + " interrupted after " + std::to_string(seq) +
              " chunks; run the same command again to resume batch " + batch.batch_id;
       return false;
     }
-    const uint64_t end = scanned.chunk_ends[c];
-    if (!ReadRange(data.fd, chunk_start, end - chunk_start, &chunk, err)) {
-      *err = job.file + ": " + *err + "; fix: do not change the file while it is uploaded";
+    if (!current.ok) {
+      *err = job.file + ": " + current.err + "; fix: do not change the file while it is uploaded";
       return false;
     }
+    if (c + 1 < chunk_count) ahead.Start([&prepare, c] { prepare(c + 1); });
+    const std::string& chunk = current.data;
+    const uint64_t end = scanned.chunk_ends[c];
     int64_t stored = 0;
-    if (!transport->AppendChunk(batch.batch_id, seq, chunk, Sha256Hex(chunk), &stored, &terr)) {
+    if (!transport->AppendChunk(batch.batch_id, seq, chunk, current.sha256, &stored, &terr)) {
+      ahead.Join();
       if (terr.kind == TransportError::Kind::kConflict && outcome->resumed) {
         // Resuming a batch whose chunks were cut differently (another --chunk-kb).
         if (!ResumeWithOtherChunks(job, transport, data.fd, batch, seq, content_sha, outcome, err,
@@ -616,7 +663,6 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
       return false;
     }
     ++seq;
-    chunk_start = end;
     progress.Update(scanned.rows_at[c], end);
   }
   if (!transport->SealBatch(batch.batch_id, seq, content_sha, &batch, &terr)) {

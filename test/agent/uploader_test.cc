@@ -1,6 +1,7 @@
 #include "uploader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -417,6 +418,47 @@ TEST(UploaderTest, Utf8ValidationAcrossReadBoundaries) {
     EXPECT_FALSE(s.ok) << pos;
     EXPECT_NE(s.err.find("is not valid UTF-8 (byte 0xed"), std::string::npos) << pos << s.err;
   }
+}
+
+// Chunk c + 1 is read and hashed on a second thread while chunk c is sent. A file cut short
+// while it is uploaded is still refused with one line and never sealed, whichever of the two
+// threads reads past the new end, and the reading thread is joined on that early return.
+TEST(UploaderTest, FileCutShortDuringTheUploadIsRefusedAndNotSealed) {
+  class TruncatingTransport : public RecordingTransport {
+   public:
+    bool AppendChunk(const std::string& batch_id, int seq, std::string_view chunk,
+                     const std::string& sha, int64_t* rows_so_far, TransportError* err) override {
+      if (seq == 1) {
+        EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+      }
+      return RecordingTransport::AppendChunk(batch_id, seq, chunk, sha, rows_so_far, err);
+    }
+    std::string path;
+  };
+  testing::ScopedTempDir dir;
+  UploadJob job;
+  job.file = dir.File("t.csv");
+  std::string content = "customer_id,v\n";
+  for (int i = 0; i < 400; ++i)
+    content += "k" + std::to_string(i) + "," + std::string(40, 'x') + "\n";
+  testing::WriteFile(job.file, content);
+  job.client_id = "c";
+  job.processing_type = "risk_scoring";
+  job.chunk_bytes = 1024;  // ~20 chunks
+  TruncatingTransport transport;
+  transport.path = job.file;
+  UploadOutcome outcome;
+  std::string err;
+  int exit_code = 0;
+  EXPECT_FALSE(UploadCsvFile(job, &transport, &outcome, &err, &exit_code));
+  EXPECT_EQ(exit_code, kExitFailure);
+  EXPECT_NE(err.find("read failed: file shrank; fix: do not change the file while it is uploaded"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+  EXPECT_EQ(transport.sealed_chunks, -1);
+  EXPECT_GE(transport.chunks.size(), 2u);
+  EXPECT_LE(transport.chunks.size(), 3u);
 }
 
 TEST(UploaderTest, EmptyAndHeaderOnlyFilesAreRefusedBeforeAnythingIsSent) {
