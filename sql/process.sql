@@ -112,3 +112,53 @@ SELECT name, context, vartype, setting, enumvals FROM pg_settings WHERE name = '
 -- Labels: processing writes, so it is VOLATILE and not PARALLEL SAFE.
 SELECT proname, provolatile, proparallel, prosecdef FROM pg_proc
  WHERE pronamespace = 'sdp'::regnamespace AND proname IN ('sdp_process_batch', 'sdp_dev_process_batch') ORDER BY 1;
+
+-- Attack: a co-tenant's rows on the same heap pages as the batch being scored. None of them may
+-- become a result of process_a's batch (with its batch id, under process_a's MAC) nor collide
+-- with its row numbers. The scorer reads the batch through the primary key, which is exact; a
+-- read by heap pages (a TID bitmap, tried for speed) returns whole pages once the bitmap
+-- outgrows work_mem, process_b's rows included, and must then recheck batch_id: this layout
+-- and work_mem make such a bitmap lossy, so dropping that recheck fails here (23505, FAILED).
+-- The rows are written one of process_b's after every four of process_a's, the way two
+-- tenants' interleaved chunk uploads lay them out; ~1.5 kB each so the batch spans more pages
+-- than a 64 kB bitmap holds exactly.
+SELECT batch_id AS mine FROM sdp.sdp_ingest_csv('process_a', 'risk_scoring', E'customer_id,age,pad\nm0,30,x\n') \gset
+SELECT batch_id AS theirs FROM sdp.sdp_ingest_csv('process_b', 'risk_scoring', E'customer_id,age,pad\nt0,90,x\n') \gset
+INSERT INTO sdp.tokenized_record (batch_id, row_no, client_id, record_key, fields)
+SELECT CASE WHEN g % 5 = 0 THEN :'theirs'::uuid ELSE :'mine'::uuid END,
+       CASE WHEN g % 5 = 0 THEN g / 5 + 1 ELSE g - g / 5 + 1 END,
+       CASE WHEN g % 5 = 0 THEN 'process_b' ELSE 'process_a' END,
+       CASE WHEN g % 5 = 0 THEN 't' ELSE 'm' END || g,
+       ARRAY[CASE WHEN g % 5 = 0 THEN 't' ELSE 'm' END || g, '40', repeat('x', 1500)]
+  FROM generate_series(1, 7500) g ORDER BY g;
+UPDATE sdp.processing_batch SET accepted_records = 6001 WHERE batch_id = :'mine';
+UPDATE sdp.processing_batch SET accepted_records = 1501 WHERE batch_id = :'theirs';
+SET work_mem = '64kB';
+-- The layout does make a bitmap of the batch lossy (the planner's, for the same lookup).
+SET enable_seqscan = off;
+SET enable_indexscan = off;
+CREATE FUNCTION pg_temp.plan_json(stmt text) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || stmt INTO j;
+  RETURN j;
+END $$;
+SELECT p -> 0 -> 'Plan' ->> 'Node Type' AS node,
+       (p -> 0 -> 'Plan' ->> 'Lossy Heap Blocks')::int > 0 AS bitmap_is_lossy
+  FROM (SELECT pg_temp.plan_json(format('SELECT row_no FROM sdp.tokenized_record WHERE batch_id = %L', :'mine')) p) x;
+RESET enable_seqscan;
+RESET enable_indexscan;
+SELECT status, processed_records FROM sdp.sdp_process_batch(:'mine');
+RESET work_mem;
+SELECT status, processed_records, error FROM sdp.processing_batch WHERE batch_id = :'mine';
+SELECT count(*) AS results, count(DISTINCT row_no) AS row_nos, min(row_no), max(row_no),
+       count(*) FILTER (WHERE record_key NOT LIKE 'm%') AS foreign_keys,
+       count(*) FILTER (WHERE client_id <> 'process_a') AS foreign_clients
+  FROM sdp.processed_result WHERE batch_id = :'mine';
+SELECT count(*) AS their_results FROM sdp.processed_result WHERE batch_id = :'theirs';
+-- Every result of the batch passes the integrity check.
+SELECT count(*) AS readable FROM sdp.sdp_results(:'mine');
+-- The hand-written rows carry no record MAC: remove both batches, or the integrity tests that
+-- follow would count them.
+DELETE FROM sdp.processing_batch WHERE batch_id IN (:'mine', :'theirs');
+SELECT count(*) AS left_over FROM sdp.tokenized_record WHERE batch_id IN (:'mine', :'theirs');

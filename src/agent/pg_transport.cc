@@ -151,8 +151,13 @@ class PgTransport : public ServerTransport {
                    TransportError* err) override {
     Result r;
     const std::string seq_text = std::to_string(seq);
-    if (!Call("SELECT sdp.sdp_batch_append($1::uuid, $2::int, $3, $4)",
-              {batch_id, seq_text, std::string(chunk), chunk_sha256}, &r, err)) {
+    // The chunk (8 MiB by default) goes out as a binary-format parameter straight from the
+    // caller's buffer: a text-format one would need a NUL-terminated copy and libpq's strlen
+    // over it. text's binary input on the server validates the encoding exactly as its text
+    // input does, so an invalid UTF-8 or NUL byte is refused the same way.
+    const RawParam raw_chunk{2, chunk};
+    if (!Call("SELECT sdp.sdp_batch_append($1::uuid, $2::int, $3::text, $4)",
+              {batch_id, seq_text, std::string(), chunk_sha256}, &r, err, &raw_chunk)) {
       return false;
     }
     if (!HasShape(r.get(), 1, err)) return false;
@@ -389,16 +394,29 @@ class PgTransport : public ServerTransport {
     return text;
   }
 
+  // One parameter sent in binary format from memory the caller keeps alive, in place of
+  // params[index] (which the caller leaves empty). An empty `data` is sent as SQL NULL.
+  struct RawParam {
+    size_t index;
+    std::string_view data;
+  };
+
   bool Exec(const char* sql, const std::vector<std::string>& params, Result* out,
-            TransportError* err) {
+            TransportError* err, const RawParam* raw = nullptr) {
     std::vector<const char*> values;
     std::vector<int> lengths;
+    std::vector<int> formats(params.size(), 0);
     for (const auto& p : params) {
       values.push_back(p.empty() ? nullptr : p.c_str());  // "" -> SQL NULL (optional args)
       lengths.push_back(static_cast<int>(p.size()));
     }
+    if (raw != nullptr && raw->index < params.size() && !raw->data.empty()) {
+      values[raw->index] = raw->data.data();
+      lengths[raw->index] = static_cast<int>(raw->data.size());
+      formats[raw->index] = 1;
+    }
     out->reset(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr,
-                            values.data(), lengths.data(), nullptr, 0));
+                            values.data(), lengths.data(), formats.data(), 0));
     ExecStatusType status = out->get() ? PQresultStatus(out->get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COPY_OUT && copy_target_ != nullptr) {
       char* buffer = nullptr;
@@ -446,12 +464,12 @@ class PgTransport : public ServerTransport {
   // One call, authenticated if an API key is configured, retried while the failure is
   // retryable (connection lost, server restarting) with exponential backoff and jitter.
   bool Call(const char* sql, const std::vector<std::string>& params, Result* out,
-            TransportError* err) {
+            TransportError* err, const RawParam* raw = nullptr) {
     std::mt19937 jitter(std::random_device{}());
     for (int attempt = 0;; ++attempt) {
       *err = TransportError();
       if (copy_target_ != nullptr) copy_target_->clear();  // a retried COPY starts over
-      if (CallOnce(sql, params, out, err)) return true;
+      if (CallOnce(sql, params, out, err, raw)) return true;
       if (err->kind != TransportError::Kind::kRetryable || attempt >= options_.max_retries) {
         return false;
       }
@@ -471,12 +489,13 @@ class PgTransport : public ServerTransport {
   }
 
   bool CallOnce(const char* sql, const std::vector<std::string>& params, Result* out,
-                TransportError* err) {
+                TransportError* err, const RawParam* raw) {
     if (!Connect(err)) return false;
-    if (options_.api_key.empty()) return Exec(sql, params, out, err);
+    if (options_.api_key.empty()) return Exec(sql, params, out, err, raw);
     Result ignored;
     if (!Exec("BEGIN", {}, &ignored, err)) return false;
-    bool ok = Authenticate(err) && Exec(sql, params, out, err) && Exec("COMMIT", {}, &ignored, err);
+    bool ok =
+        Authenticate(err) && Exec(sql, params, out, err, raw) && Exec("COMMIT", {}, &ignored, err);
     if (!ok && conn_) {
       Result rollback;
       TransportError rollback_err;

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "csv_reader.h"
@@ -38,21 +40,6 @@ std::string Sha256Hex(std::string_view data) {
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
   return HexEncode(digest, len);
 }
-
-// Hashes every byte the CSV reader pulls through it.
-class HashingByteSource : public ByteSource {
- public:
-  HashingByteSource(int fd, EVP_MD_CTX* ctx) : inner_(fd), ctx_(ctx) {}
-  long Read(char* buf, size_t n, std::string* err) override {
-    const long got = inner_.Read(buf, n, err);
-    if (got > 0) EVP_DigestUpdate(ctx_, buf, static_cast<size_t>(got));
-    return got;
-  }
-
- private:
-  FdByteSource inner_;
-  EVP_MD_CTX* ctx_;
-};
 
 // Offset of the first byte of `s` that is not part of a well-formed UTF-8 sequence (RFC 3629:
 // no overlongs, no surrogates, nothing above U+10FFFF), or npos.
@@ -98,6 +85,96 @@ size_t InvalidUtf8At(std::string_view s) {
   return std::string_view::npos;
 }
 
+// Length of the UTF-8 sequence that lead byte `c` starts, 0 if `c` cannot start one.
+size_t Utf8SequenceLength(unsigned char c) {
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+// Checks that a byte stream fed in pieces is well-formed UTF-8, a sequence cut by the end of a
+// piece included. The scan runs it over the raw file instead of over every cell: the CSV syntax
+// (separators, quotes, line ends) is ASCII, so the file is valid UTF-8 exactly when every cell
+// is, and the per-cell check, which names the line and field, only runs once this one has
+// seen a bad byte. It reports the bad byte before the CSV reader can return the record holding
+// it: the reader reads the bytes of a record before returning it, and a sequence cut at the
+// end of a piece is judged when the next piece arrives (a byte that cannot continue it, a line
+// end say, is bad at once) or at the end of the file.
+class Utf8Stream {
+ public:
+  void Feed(const unsigned char* p, size_t n) {
+    if (!clean_) return;
+    size_t i = 0;
+    if (pending_len_ > 0) {
+      const size_t want = Utf8SequenceLength(pending_[0]);
+      while (pending_len_ < want && i < n) {
+        if (p[i] < 0x80 || p[i] > 0xBF) {
+          clean_ = false;
+          return;
+        }
+        pending_[pending_len_++] = p[i++];
+      }
+      if (pending_len_ < want) return;
+      if (InvalidUtf8At(std::string_view(reinterpret_cast<const char*>(pending_), want)) !=
+          std::string_view::npos) {
+        clean_ = false;
+        return;
+      }
+      pending_len_ = 0;
+    }
+    const std::string_view rest(reinterpret_cast<const char*>(p + i), n - i);
+    const size_t bad = InvalidUtf8At(rest);
+    if (bad == std::string_view::npos) return;
+    // Cut by the end of this piece: kept until the next one (InvalidUtf8At refused it only
+    // for its length, or for a byte that the check above will refuse again).
+    const size_t tail = rest.size() - bad;
+    const size_t want = Utf8SequenceLength(static_cast<unsigned char>(rest[bad]));
+    if (want > tail) {
+      std::memcpy(pending_, rest.data() + bad, tail);
+      pending_len_ = tail;
+      for (size_t k = 1; k < tail; ++k) {
+        if (pending_[k] < 0x80 || pending_[k] > 0xBF) clean_ = false;
+      }
+      return;
+    }
+    clean_ = false;
+  }
+  // The end of the stream: a sequence still cut short is bad.
+  void Finish() {
+    if (pending_len_ > 0) clean_ = false;
+  }
+  bool clean() const { return clean_; }
+
+ private:
+  unsigned char pending_[4] = {};
+  size_t pending_len_ = 0;
+  bool clean_ = true;
+};
+
+// Hashes every byte the CSV reader pulls through it and checks that the bytes are UTF-8.
+class HashingByteSource : public ByteSource {
+ public:
+  HashingByteSource(int fd, EVP_MD_CTX* ctx) : inner_(fd), ctx_(ctx) {}
+  long Read(char* buf, size_t n, std::string* err) override {
+    const long got = inner_.Read(buf, n, err);
+    if (got > 0) {
+      EVP_DigestUpdate(ctx_, buf, static_cast<size_t>(got));
+      utf8_.Feed(reinterpret_cast<const unsigned char*>(buf), static_cast<size_t>(got));
+    } else if (got == 0) {
+      utf8_.Finish();
+    }
+    return got;
+  }
+  // False once a byte read so far is not part of well-formed UTF-8 (see Utf8Stream).
+  bool utf8_clean() const { return utf8_.clean(); }
+
+ private:
+  FdByteSource inner_;
+  EVP_MD_CTX* ctx_;
+  Utf8Stream utf8_;
+};
+
 // What the pre-upload scan learnt about the file.
 struct ScannedFile {
   std::string sha256;
@@ -136,7 +213,8 @@ bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, 
       break;
     }
     ++rows;
-    for (size_t i = 0; i < row.size(); ++i) {
+    // Cell by cell only once the stream check saw a bad byte: it finds the line and field.
+    for (size_t i = 0; !source.utf8_clean() && i < row.size(); ++i) {
       const size_t bad = InvalidUtf8At(row.field(i));
       if (bad == std::string_view::npos) continue;
       const unsigned char byte = static_cast<unsigned char>(row.field(i)[bad]);
@@ -182,6 +260,14 @@ bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, 
     }
     last_end = end;
   }
+  if (!source.utf8_clean()) {
+    // Not reached while the CSV syntax is ASCII (a bad byte then sits in a cell and the loop
+    // above names it); kept so that no change to the reader can let such a file through.
+    *err = job.file +
+           ": the file is not valid UTF-8; fix: re-encode the raw file as UTF-8 (e.g. iconv -f "
+           "latin1 -t UTF-8) and tokenize it again";
+    return false;
+  }
   if (rows == 0) {
     *err = job.file +
            ": the file is empty; fix: upload a CSV with a header line and at least "
@@ -219,6 +305,38 @@ bool ReadRange(int fd, uint64_t offset, uint64_t length, std::string* out, std::
   }
   return true;
 }
+
+// One chunk read from the file and hashed, ready to send.
+struct PreparedChunk {
+  std::string data;
+  std::string sha256;
+  std::string err;
+  bool ok = false;
+
+  void Load(int fd, uint64_t begin, uint64_t end) {
+    err.clear();
+    ok = ReadRange(fd, begin, end - begin, &data, &err);
+    if (ok) sha256 = Sha256Hex(data);
+  }
+};
+
+// A thread that is always joined: on every return path of its owner, before the data it
+// works on goes away.
+class JoiningThread {
+ public:
+  ~JoiningThread() { Join(); }
+  template <typename F>
+  void Start(F&& f) {
+    Join();
+    thread_ = std::thread(std::forward<F>(f));
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
 
 // Where the rest of a file goes when a batch resumes after `stored_records` data records: the
 // byte offset just past them, then chunk ends from there. The first chunk holds one record only
@@ -491,25 +609,38 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   }
   outcome->resumed = batch.accepted_records > 0;
 
-  // Send the byte ranges the scan decided on, read with pread.
+  // Send the byte ranges the scan decided on, read with pread. While the server stores chunk
+  // c, a second thread reads and hashes chunk c + 1 (two buffers, used in turn), so the server
+  // does not wait for the agent between chunks.
   Progress progress("upload", file_bytes);
-  uint64_t chunk_start = 0;
+  const size_t chunk_count = scanned.chunk_ends.size();
+  PreparedChunk prepared[2];
+  auto prepare = [&](size_t c) {
+    const uint64_t begin = c == 0 ? 0 : scanned.chunk_ends[c - 1];
+    prepared[c % 2].Load(data.fd, begin, scanned.chunk_ends[c]);
+  };
+  JoiningThread ahead;  // joined before prepared[] and this scope go away
+  prepare(0);
   int seq = 0;
-  std::string chunk;
-  for (size_t c = 0; c < scanned.chunk_ends.size(); ++c) {
+  for (size_t c = 0; c < chunk_count; ++c) {
+    ahead.Join();
+    PreparedChunk& current = prepared[c % 2];
     if (Interrupted()) {
       *exit_code = kExitInterrupted;
       *err = "upload of " + job.file + " interrupted after " + std::to_string(seq) +
              " chunks; run the same command again to resume batch " + batch.batch_id;
       return false;
     }
-    const uint64_t end = scanned.chunk_ends[c];
-    if (!ReadRange(data.fd, chunk_start, end - chunk_start, &chunk, err)) {
-      *err = job.file + ": " + *err + "; fix: do not change the file while it is uploaded";
+    if (!current.ok) {
+      *err = job.file + ": " + current.err + "; fix: do not change the file while it is uploaded";
       return false;
     }
+    if (c + 1 < chunk_count) ahead.Start([&prepare, c] { prepare(c + 1); });
+    const std::string& chunk = current.data;
+    const uint64_t end = scanned.chunk_ends[c];
     int64_t stored = 0;
-    if (!transport->AppendChunk(batch.batch_id, seq, chunk, Sha256Hex(chunk), &stored, &terr)) {
+    if (!transport->AppendChunk(batch.batch_id, seq, chunk, current.sha256, &stored, &terr)) {
+      ahead.Join();
       if (terr.kind == TransportError::Kind::kConflict && outcome->resumed) {
         // Resuming a batch whose chunks were cut differently (another --chunk-kb).
         if (!ResumeWithOtherChunks(job, transport, data.fd, batch, seq, content_sha, outcome, err,
@@ -540,7 +671,6 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
       return false;
     }
     ++seq;
-    chunk_start = end;
     progress.Update(scanned.rows_at[c], end);
   }
   if (!transport->SealBatch(batch.batch_id, seq, content_sha, &batch, &terr)) {

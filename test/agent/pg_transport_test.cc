@@ -494,5 +494,61 @@ TEST_F(PgEnvTest, ReplyOfTheWrongShapeIsRefused) {
       << err.message;
 }
 
+// One row of one text column holding `value`: a reply AppendChunk accepts.
+std::string OneValueReply(const std::string& value) {
+  std::string row_desc;
+  row_desc += std::string("\0\1", 2);
+  row_desc += std::string("x") + '\0';
+  PutInt32(&row_desc, 0);
+  row_desc += std::string("\0\0", 2);
+  PutInt32(&row_desc, 25);
+  row_desc += std::string("\xff\xff", 2);
+  PutInt32(&row_desc, 0xffffffff);
+  row_desc += std::string("\0\0", 2);
+  std::string data_row = std::string("\0\1", 2);
+  PutInt32(&data_row, static_cast<uint32_t>(value.size()));
+  data_row += value;
+  return Message('1', "") + Message('2', "") + Message('T', row_desc) + Message('D', data_row) +
+         Message('C', std::string("SELECT 1") + '\0') + Message('Z', "I");
+}
+
+// The chunk goes out as a binary-format parameter straight from the caller's memory (no
+// NUL-terminated copy): exactly its bytes, with its length, even when the view is the middle
+// of a larger buffer (nothing before or after it may leak onto the wire), and the other
+// parameters stay in text format (the server parses $1::uuid from text).
+TEST_F(PgEnvTest, AppendChunkSendsExactlyTheChunkAsABinaryParameter) {
+  FakePgServer server(AcceptStartup(), OneValueReply("7"));
+  auto t = Connect(server, "");
+  ASSERT_NE(t, nullptr);
+  const std::string buffer = "BEFORE|customer_id,v\nc1,\xc3\xa9t\xc3\xa9\n|AFTER";
+  const std::string_view chunk = std::string_view(buffer).substr(7, buffer.size() - 7 - 6);
+  ASSERT_EQ(chunk, "customer_id,v\nc1,\xc3\xa9t\xc3\xa9\n");
+  const std::string sha(64, 'a');
+  int64_t stored = 0;
+  TransportError err;
+  ASSERT_TRUE(t->AppendChunk(kBatch, 3, chunk, sha, &stored, &err)) << err.message;
+  EXPECT_EQ(stored, 7);
+
+  std::string bind;
+  bind += std::string("\0\0", 2);              // unnamed portal and statement
+  bind += std::string("\0\4", 2);              // four parameter format codes:
+  bind += std::string("\0\0\0\0\0\1\0\0", 8);  // text, text, binary (the chunk), text
+  bind += std::string("\0\4", 2);              // four parameters
+  PutInt32(&bind, 36);
+  bind += kBatch;
+  PutInt32(&bind, 1);
+  bind += "3";
+  PutInt32(&bind, static_cast<uint32_t>(chunk.size()));
+  bind += std::string(chunk);
+  PutInt32(&bind, 64);
+  bind += sha;
+  bind += std::string("\0\1\0\0", 4);  // one result format code: text
+  const std::string got = server.received();
+  EXPECT_NE(got.find(Message('B', bind)), std::string::npos)
+      << "the Bind message does not carry the chunk as one binary parameter of its exact bytes";
+  EXPECT_EQ(got.find("BEFORE"), std::string::npos);
+  EXPECT_EQ(got.find("AFTER"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sdp

@@ -1,6 +1,7 @@
 #include "uploader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -371,6 +372,93 @@ TEST(UploaderTest, Utf8ValidationOfLongValuesFindsTheExactOffset) {
           << prefix << ": " << u.err;
     }
   }
+}
+
+// A file whose value at byte `pos` is `seq` followed by `after`: rows of ASCII before it, so
+// that `pos` can sit on either side of the scan's read boundaries (1 MiB).
+std::string FileWithBytesAt(size_t pos, const std::string& seq, const std::string& after) {
+  std::string content = "customer_id,v\n";
+  int k = 0;
+  while (content.size() + 200 < pos) {
+    content += "k" + std::to_string(k++) + "," + std::string(60, 'a') + "\n";
+  }
+  const std::string key = "k" + std::to_string(k) + ",";
+  content += key + std::string(pos - content.size() - key.size(), 'a');
+  return content + seq + after;
+}
+
+// The scan checks UTF-8 over the raw file, read in 1 MiB pieces, and names the cell only when
+// that check saw a bad byte: a sequence cut by a read boundary must pass when it is whole and
+// be refused, before anything is sent, when the byte after the boundary (or the end of the
+// file) cuts it short.
+TEST(UploaderTest, Utf8ValidationAcrossReadBoundaries) {
+  const size_t boundary = size_t{1} << 20;
+  for (size_t pos = boundary - 3; pos <= boundary + 1; ++pos) {
+    const std::string good_file = FileWithBytesAt(pos, "\xf0\x9f\x98\x80", "tail\n");
+    Upload good;
+    UploadContent(good_file, &good);
+    EXPECT_TRUE(good.ok) << pos << ": " << good.err;
+    std::string sent;
+    for (const std::string& c : good.transport.chunks) sent += c;
+    EXPECT_EQ(sent, good_file) << pos;
+
+    for (const std::string& after : {std::string("\n"), std::string("tail\n"), std::string()}) {
+      for (const char* cut : {"\xf0\x9f\x98", "\xf0\x9f", "\xe2\x82", "\xc3"}) {
+        Upload u;
+        UploadContent(FileWithBytesAt(pos, cut, after), &u);
+        EXPECT_FALSE(u.ok) << pos;
+        EXPECT_EQ(u.transport.opened, 0) << pos;
+        EXPECT_NE(u.err.find(": field 2 ('v') is not valid UTF-8 (byte 0x"), std::string::npos)
+            << pos << ": " << u.err;
+      }
+    }
+    // A whole sequence whose continuation is out of range (a surrogate), cut by the boundary.
+    Upload s;
+    UploadContent(FileWithBytesAt(pos, "\xed\xa0\x80", "tail\n"), &s);
+    EXPECT_FALSE(s.ok) << pos;
+    EXPECT_NE(s.err.find("is not valid UTF-8 (byte 0xed"), std::string::npos) << pos << s.err;
+  }
+}
+
+// Chunk c + 1 is read and hashed on a second thread while chunk c is sent. A file cut short
+// while it is uploaded is still refused with one line and never sealed, whichever of the two
+// threads reads past the new end, and the reading thread is joined on that early return.
+TEST(UploaderTest, FileCutShortDuringTheUploadIsRefusedAndNotSealed) {
+  class TruncatingTransport : public RecordingTransport {
+   public:
+    bool AppendChunk(const std::string& batch_id, int seq, std::string_view chunk,
+                     const std::string& sha, int64_t* rows_so_far, TransportError* err) override {
+      if (seq == 1) {
+        EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+      }
+      return RecordingTransport::AppendChunk(batch_id, seq, chunk, sha, rows_so_far, err);
+    }
+    std::string path;
+  };
+  testing::ScopedTempDir dir;
+  UploadJob job;
+  job.file = dir.File("t.csv");
+  std::string content = "customer_id,v\n";
+  for (int i = 0; i < 400; ++i)
+    content += "k" + std::to_string(i) + "," + std::string(40, 'x') + "\n";
+  testing::WriteFile(job.file, content);
+  job.client_id = "c";
+  job.processing_type = "risk_scoring";
+  job.chunk_bytes = 1024;  // ~20 chunks
+  TruncatingTransport transport;
+  transport.path = job.file;
+  UploadOutcome outcome;
+  std::string err;
+  int exit_code = 0;
+  EXPECT_FALSE(UploadCsvFile(job, &transport, &outcome, &err, &exit_code));
+  EXPECT_EQ(exit_code, kExitFailure);
+  EXPECT_NE(err.find("read failed: file shrank; fix: do not change the file while it is uploaded"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+  EXPECT_EQ(transport.sealed_chunks, -1);
+  EXPECT_GE(transport.chunks.size(), 2u);
+  EXPECT_LE(transport.chunks.size(), 3u);
 }
 
 TEST(UploaderTest, EmptyAndHeaderOnlyFilesAreRefusedBeforeAnythingIsSent) {
