@@ -53,9 +53,14 @@ constexpr const char* kFormatVersion = "sdp-vault-v2";
 
 // INSERT of `rows` entries, parameters (lookup, domain, token, key_id, nonce, sealed) per row,
 // then one more for everyone's created_at: bound once per statement, not computed per row.
+// OR FAIL: a multi-row INSERT that may abort half-way makes SQLite keep a statement journal,
+// a copy of every page the statement touches (measured: 6.7 GB of 32 KiB page copies written
+// to a temporary file for 5M entries). A failed statement fails the whole write anyway: the
+// caller gets the error and the transaction is rolled back, rows already inserted included.
 std::string InsertSql(size_t rows) {
   std::string sql =
-      "INSERT INTO vault_entry(lookup, domain, token, key_id, nonce, sealed, created_at) VALUES ";
+      "INSERT OR FAIL INTO vault_entry(lookup, domain, token, key_id, nonce, sealed, created_at) "
+      "VALUES ";
   const std::string created_at = "?" + std::to_string(rows * 6 + 1);
   for (size_t i = 0; i < rows; ++i) {
     if (i != 0) sql += ',';
@@ -489,7 +494,16 @@ bool Vault::FlushPending(std::string* err) {
   // per-entry cost (measured: a fifth less CPU per entry with 32-row statements).
   std::vector<const PendingEntry*> ready;
   ready.reserve(kInsertRows);
-  for (const PendingEntry& e : pending_) {
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    // The bytes of sorted entries lie all over the arena: fetch the next statement's while
+    // SQLite works on this one (measured: copying them into records was ~8% of the run's CPU,
+    // nearly all of it cache misses).
+    if (i + kInsertRows < pending_.size()) {
+      const PendingEntry& ahead = pending_[i + kInsertRows];
+      __builtin_prefetch(pending_bytes_.data() + ahead.token_off);
+      __builtin_prefetch(pending_bytes_.data() + ahead.sealed_off + ahead.sealed_len - 1);
+    }
+    const PendingEntry& e = pending_[i];
     if (e.skip) continue;
     ready.push_back(&e);
     if (ready.size() == kInsertRows) {
