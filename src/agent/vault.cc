@@ -151,6 +151,7 @@ Vault::~Vault() { Close(); }
 void Vault::Close() {
   if (db_ != nullptr) {
     if (in_transaction_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (rollback_journal_) sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
     sqlite3_finalize(insert_);
     sqlite3_finalize(insert_many_);
     sqlite3_finalize(probe_one_);
@@ -162,6 +163,7 @@ void Vault::Close() {
   db_ = nullptr;
   insert_ = insert_many_ = probe_one_ = probe_many_ = by_id_ = select_ = nullptr;
   in_transaction_ = false;
+  rollback_journal_ = false;
   bulk_ = false;
   bulk_keys_.clear();
   pending_.clear();
@@ -336,21 +338,51 @@ bool Vault::CheckFormat(std::string* err) {
 // back to the empty vault with its index; no reader ever sees the vault without it.
 bool Vault::Begin(std::string* err) {
   if (in_transaction_) return true;
+  bool empty = false;
+  if (bulk_limit_ > 0 && (!IsEmpty(&empty, err) || (empty && !LeaveWal(err)))) return false;
   if (!Exec("BEGIN IMMEDIATE", err)) return false;
   in_transaction_ = true;
+  // Again inside the transaction: another writer may have got in first.
+  if (!IsEmpty(&empty, err)) return false;
+  if (empty && bulk_limit_ > 0) {
+    if (!Exec("DROP INDEX IF EXISTS vault_entry_lookup", err)) return false;
+    bulk_ = true;
+  }
+  return true;
+}
+
+bool Vault::IsEmpty(bool* empty, std::string* err) {
   StmtGuard q;
   if (sqlite3_prepare_v2(db_, "SELECT EXISTS (SELECT 1 FROM vault_entry)", -1, &q.stmt, nullptr) !=
           SQLITE_OK ||
       sqlite3_step(q.stmt) != SQLITE_ROW) {
     return SqliteError("cannot read entries", err);
   }
-  const bool empty = sqlite3_column_int(q.stmt, 0) == 0;
-  sqlite3_reset(q.stmt);  // DROP INDEX needs no statement reading the table
-  if (empty && bulk_limit_ > 0) {
-    if (!Exec("DROP INDEX IF EXISTS vault_entry_lookup", err)) return false;
-    bulk_ = true;
+  *empty = sqlite3_column_int(q.stmt, 0) == 0;
+  return true;  // the guard resets the statement: DROP INDEX needs none reading the table
+}
+
+// A bulk load writes the vault file itself, under a rollback journal, instead of writing every
+// page to the WAL and then copying it into the file at the checkpoint (measured at 5M entries:
+// 1.3 GB less written and read back). The journal keeps the pages of the empty vault, so an
+// interrupted load, or a crash (the next open finds the journal and rolls back), still leaves the
+// vault as it was. The journal is created with the vault file's permissions (SQLite copies them).
+// Best effort: the switch needs the vault to itself, and while another connection has it open
+// the load goes through the WAL as before.
+bool Vault::LeaveWal(std::string* err) {
+  StmtGuard q;
+  if (sqlite3_prepare_v2(db_, "PRAGMA journal_mode=DELETE", -1, &q.stmt, nullptr) != SQLITE_OK) {
+    return SqliteError("cannot set the journal mode", err);
   }
+  rollback_journal_ = sqlite3_step(q.stmt) == SQLITE_ROW && ColumnText(q.stmt, 0) == "delete";
   return true;
+}
+
+// Back to WAL mode after a bulk load's commit (readers then never wait for a writer).
+bool Vault::ReturnToWal(std::string* err) {
+  if (!rollback_journal_) return true;
+  rollback_journal_ = false;
+  return Exec("PRAGMA journal_mode=WAL", err);
 }
 
 // Builds the lookup index of a bulk load; from here on, entries are checked against the index.
@@ -579,7 +611,28 @@ bool Vault::Commit(std::string* err, Durability durability) {
   if (!EndBulkLoad(err)) return false;
   if (!Exec("COMMIT", err)) return false;
   in_transaction_ = false;
+  if (rollback_journal_) {
+    // In rollback-journal mode the commit point is the deletion of the journal; SQLite has synced
+    // the file, the directory entry is synced here.
+    return SyncDirectory(err) && ReturnToWal(err);
+  }
   return durability == Durability::kDeferred || SyncWal(err);
+}
+
+bool Vault::SyncDirectory(std::string* err) {
+  const size_t slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path_.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool ok = fd >= 0 && ::fsync(fd) == 0;
+  const int code = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok) {
+    *err = "vault " + path_ + ": cannot sync its directory " + dir + ": " + std::strerror(code) +
+           "; fix: check the disk holding the vault, then run `sdp-agent vault verify`";
+  }
+  return ok;
 }
 
 // With synchronous=NORMAL, a WAL-mode commit is written but only fsynced at the next checkpoint,

@@ -131,6 +131,10 @@ class Vault {
   bool Exec(const char* sql, std::string* err);
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
+  bool IsEmpty(bool* empty, std::string* err);
+  bool LeaveWal(std::string* err);
+  bool ReturnToWal(std::string* err);
+  bool SyncDirectory(std::string* err);
   bool CheckFormat(std::string* err);
   bool FlushPending(std::string* err);
   bool SyncWal(std::string* err);
@@ -157,6 +161,8 @@ class Vault {
   std::unique_ptr<AesGcm256> cipher_;  // for Get / Verify / RotateKey
   VaultSealer sealer_;                 // for Put
   bool in_transaction_ = false;
+  // A bulk load runs with a rollback journal instead of the WAL (Vault::LeaveWal).
+  bool rollback_journal_ = false;
   // Bulk load (Vault::Begin): on while this transaction loads an empty vault without its index.
   bool bulk_ = false;
   // (lookup key, rowid) of the deterministic entries loaded so far, sorted: 16 bytes an entry,

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -32,6 +34,21 @@ int64_t QueryInt(const std::string& path, const char* sql) {
       sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
       sqlite3_step(stmt) == SQLITE_ROW) {
     value = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+// The text a query returns, read directly from the vault file.
+std::string QueryText(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  std::string value = "(no row)";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
   }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -334,6 +351,93 @@ TEST(VaultTest, BulkLoadPastItsLimitHandsOverToTheIndex) {
   EXPECT_EQ(vault.puts(), 120u);
   ExpectOriginal(&vault, 95, "first");
   ExpectOriginal(&vault, 119, "second");
+}
+
+// A bulk load runs under a rollback journal instead of the WAL. The journal exists while the load
+// runs and must be as private as the vault (a local user must not read it); the durable commit
+// removes it and puts the vault back in WAL mode.
+TEST(VaultTest, BulkLoadJournalIsPrivateAndTheVaultReturnsToWal) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  const mode_t old_umask = ::umask(022);  // what a careless shell would give new files
+  std::string err;
+  Vault vault;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  PutRange(&vault, 0, 100, "first");
+  ASSERT_TRUE(vault.Commit(&err, Vault::Durability::kDeferred)) << err;
+  struct stat st;
+  ASSERT_EQ(::stat((path + "-journal").c_str(), &st), 0) << "the load is not journaled";
+  EXPECT_EQ(st.st_mode & 077, 0u) << "journal readable by others";
+  EXPECT_FALSE(FileExists(path + "-wal")) << "the load went through the WAL";
+  ASSERT_TRUE(vault.Commit(&err)) << err;
+  ::umask(old_umask);
+  EXPECT_FALSE(FileExists(path + "-journal"));
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM vault_entry"), 100);
+  EXPECT_EQ(QueryInt(path, kHasLookupIndex), 1);
+  // The next write (the vault is no longer empty) goes through the WAL.
+  PutRange(&vault, 100, 110, "second");
+  ASSERT_TRUE(vault.Commit(&err)) << err;
+  EXPECT_FALSE(FileExists(path + "-journal"));
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  ExpectOriginal(&vault, 105, "second");
+}
+
+// A process killed in the middle of a bulk load (no destructor, no rollback) leaves its journal
+// behind; the next open rolls it back: the vault is empty again, with its index.
+TEST(VaultTest, BulkLoadKilledHalfWayIsRolledBackAtTheNextOpen) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  {
+    Vault vault;  // the vault exists, empty, before the load
+    ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  }
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Vault vault;
+    std::string child_err;
+    bool ok = vault.Open(path, Vault::Mode::kReadWrite, Keys(), &child_err);
+    for (int i = 0; ok && i < 20000; ++i) {
+      ok = vault.Put("customers.email", "tok" + std::to_string(i), "orig", &child_err);
+    }
+    ok = ok && vault.Commit(&child_err, Vault::Durability::kDeferred);
+    ::_exit(ok && FileExists(path + "-journal") ? 0 : 1);  // dies with the load open
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's load did not start";
+  Vault vault;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  VaultStats stats;
+  ASSERT_TRUE(vault.Stats(&stats, &err)) << err;
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(QueryInt(path, kHasLookupIndex), 1);
+  EXPECT_FALSE(FileExists(path + "-journal"));
+}
+
+// While another connection has the vault open, the switch out of WAL mode is not possible: the
+// load goes through the WAL, and is just as correct.
+TEST(VaultTest, BulkLoadWithAReaderAttachedStaysInWal) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  Vault writer;
+  ASSERT_TRUE(writer.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  Vault reader;
+  ASSERT_TRUE(reader.Open(path, Vault::Mode::kReadOnly, Keys(), &err)) << err;
+  std::string original;
+  bool found = true;
+  ASSERT_TRUE(reader.Get("customers.email", "tok1", &original, &found, &err)) << err;
+  EXPECT_FALSE(found);
+  PutRange(&writer, 0, 100, "first");
+  ASSERT_TRUE(writer.Commit(&err)) << err;
+  EXPECT_FALSE(FileExists(path + "-journal"));
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  ASSERT_TRUE(reader.Get("customers.email", "tok1", &original, &found, &err)) << err;
+  EXPECT_TRUE(found);
+  EXPECT_EQ(original, "first1");
 }
 
 TEST(VaultTest, AadBindsDomainTokenAndKeyId) {
