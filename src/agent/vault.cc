@@ -117,28 +117,43 @@ std::string_view ColumnBlob(sqlite3_stmt* stmt, int i) {
 
 }  // namespace
 
+namespace {
+
+uint64_t Fnv1a(uint64_t h, std::string_view bytes) {
+  for (char c : bytes) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void BuildVaultAad(std::string_view key_id, std::string_view domain, std::string_view token,
+                   std::string* aad) {
+  aad->assign(kFormat);
+  aad->push_back('\0');
+  aad->append(domain);
+  aad->push_back('\0');
+  aad->append(token);
+  aad->push_back('\0');
+  aad->append(key_id);
+}
+
+}  // namespace
+
+VaultDomainLookup::VaultDomainLookup(std::string_view domain)
+    : prefix_state_(Fnv1a(Fnv1a(1469598103934665603ULL, domain), std::string_view("\0", 1))) {}
+
+int64_t VaultDomainLookup::Key(std::string_view token) const {
+  return static_cast<int64_t>(Fnv1a(prefix_state_, token));
+}
+
 int64_t VaultLookupKey(std::string_view domain, std::string_view token) {
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](std::string_view bytes) {
-    for (char c : bytes) {
-      h ^= static_cast<uint8_t>(c);
-      h *= 1099511628211ULL;
-    }
-  };
-  mix(domain);
-  mix(std::string_view("\0", 1));
-  mix(token);
-  return static_cast<int64_t>(h);
+  return VaultDomainLookup(domain).Key(token);
 }
 
 std::string VaultAad(std::string_view key_id, std::string_view domain, std::string_view token) {
-  std::string aad(kFormat);
-  aad.push_back('\0');
-  aad.append(domain);
-  aad.push_back('\0');
-  aad.append(token);
-  aad.push_back('\0');
-  aad.append(key_id);
+  std::string aad;
+  BuildVaultAad(key_id, domain, token, &aad);
   return aad;
 }
 
@@ -312,7 +327,8 @@ bool VaultSealer::Seal(std::string_view domain, std::string_view token, std::str
   uint8_t n[AesGcm256::kNonceSize];
   if (!NextNonce(n, err)) return false;
   nonce->assign(reinterpret_cast<const char*>(n), sizeof n);
-  return cipher_.Seal(n, VaultAad(key_id_, domain, token), original, sealed, err);
+  BuildVaultAad(key_id_, domain, token, &aad_);
+  return cipher_.Seal(n, aad_, original, sealed, err);
 }
 
 bool Vault::CheckFormat(std::string* err) {

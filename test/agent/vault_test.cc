@@ -440,6 +440,47 @@ TEST(VaultTest, BulkLoadWithAReaderAttachedStaysInWal) {
   EXPECT_EQ(original, "first1");
 }
 
+// The lookup key is stored in every entry of existing vaults: it must stay FNV-1a 64 of
+// domain 0x00 token, however it is computed (values from the formula, worked out independently).
+TEST(VaultTest, LookupKeyKeepsTheStoredFormat) {
+  EXPECT_EQ(VaultLookupKey("customers.email", "tokA"), int64_t{1893911776930366243});
+  EXPECT_EQ(VaultDomainLookup("customer_id").Key("hAbC"), int64_t{1244512556876862315});
+  const VaultDomainLookup email("customers.email");
+  for (const char* token : {"", "tokA", "r0123456789abcdefghijkl"}) {
+    EXPECT_EQ(email.Key(token), VaultLookupKey("customers.email", token)) << token;
+  }
+}
+
+// A sealer reuses its buffers from one entry to the next: each entry must still authenticate
+// under its own domain and token only.
+TEST(VaultTest, SealerBuffersAreNotCarriedOver) {
+  const KeyRing keys = Keys();
+  VaultSealer sealer;
+  std::string err, nonce1, sealed1, nonce2, sealed2, plain;
+  ASSERT_TRUE(sealer.Init(keys, &err)) << err;
+  ASSERT_TRUE(sealer.Seal("customers.last_name", "rLong-token-of-the-first-entry", "Longsurname",
+                          &nonce1, &sealed1, &err))
+      << err;
+  sealed2 = sealed1;  // a buffer holding a longer earlier result
+  ASSERT_TRUE(sealer.Seal("email", "hX", "a@b", &nonce2, &sealed2, &err)) << err;
+  EXPECT_EQ(sealed2.size(), 3u + AesGcm256::kTagSize);
+  AesGcm256 cipher;
+  ASSERT_TRUE(cipher.Init(keys.vault_key(), &err)) << err;
+  const auto* n2 = reinterpret_cast<const uint8_t*>(nonce2.data());
+  ASSERT_TRUE(cipher.Open(n2, VaultAad(keys.key_id(), "email", "hX"), sealed2, &plain, &err))
+      << err;
+  EXPECT_EQ(plain, "a@b");
+  EXPECT_FALSE(cipher.Open(
+      n2, VaultAad(keys.key_id(), "customers.last_name", "rLong-token-of-the-first-entry"), sealed2,
+      &plain, &err));
+  const auto* n1 = reinterpret_cast<const uint8_t*>(nonce1.data());
+  ASSERT_TRUE(cipher.Open(
+      n1, VaultAad(keys.key_id(), "customers.last_name", "rLong-token-of-the-first-entry"), sealed1,
+      &plain, &err))
+      << err;
+  EXPECT_EQ(plain, "Longsurname");
+}
+
 TEST(VaultTest, AadBindsDomainTokenAndKeyId) {
   EXPECT_NE(VaultAad("k1", "a", "b"), VaultAad("k1", "ab", ""));
   EXPECT_NE(VaultAad("k1", "a", "b"), VaultAad("k2", "a", "b"));
