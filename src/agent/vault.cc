@@ -512,19 +512,41 @@ bool Vault::InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries
   return true;
 }
 
+// Sorts pending_ by (lookup key, domain, token, arrival). The sort runs on 16-byte (lookup key,
+// arrival) pairs and the entries are then moved once into that order (measured: sorting the
+// 40-byte entries themselves with the full comparison was ~4% of a fresh 5M-entry tokenize's
+// CPU). Equal lookup keys (a repeated token, or a 64-bit hash collision) are rare: only their runs
+// are ordered further, on domain and token.
+void Vault::SortPending() {
+  sort_keys_.clear();
+  sort_keys_.reserve(pending_.size());
+  for (const PendingEntry& e : pending_) sort_keys_.emplace_back(e.lookup, e.seq);
+  std::sort(sort_keys_.begin(), sort_keys_.end());
+  sorted_.clear();
+  sorted_.reserve(pending_.size());
+  for (const auto& key : sort_keys_) sorted_.push_back(pending_[key.second]);
+  pending_.swap(sorted_);
+  auto before = [this](const PendingEntry& a, const PendingEntry& b) {
+    if (a.domain != b.domain) return a.domain < b.domain;
+    const int c =
+        PendingView(a.token_off, a.token_len).compare(PendingView(b.token_off, b.token_len));
+    return c != 0 ? c < 0 : a.seq < b.seq;
+  };
+  for (auto run = pending_.begin(); run != pending_.end();) {
+    auto end = run + 1;
+    while (end != pending_.end() && end->lookup == run->lookup) ++end;
+    if (end - run > 1) std::sort(run, end, before);
+    run = end;
+  }
+}
+
 // Inserts the pending entries sorted by their lookup key: the index then grows in order, one
 // page after another, instead of one random page per entry (measured: less than half the CPU
 // of inserting in arrival order at a million entries).
 bool Vault::FlushPending(std::string* err) {
   if (pending_.empty()) return true;
   if (!Begin(err)) return false;
-  std::sort(pending_.begin(), pending_.end(), [this](const PendingEntry& a, const PendingEntry& b) {
-    if (a.lookup != b.lookup) return a.lookup < b.lookup;
-    if (a.domain != b.domain) return a.domain < b.domain;
-    const int c =
-        PendingView(a.token_off, a.token_len).compare(PendingView(b.token_off, b.token_len));
-    return c != 0 ? c < 0 : a.seq < b.seq;
-  });
+  SortPending();
   // The same deterministic token twice in this flush: the first original stays.
   const PendingEntry* previous = nullptr;
   std::vector<PendingEntry*> to_probe;

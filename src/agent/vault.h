@@ -138,6 +138,7 @@ class Vault {
   bool SyncDirectory(std::string* err);
   bool CheckFormat(std::string* err);
   bool FlushPending(std::string* err);
+  void SortPending();
   bool SyncWal(std::string* err);
   struct PendingEntry;
   bool InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
@@ -187,6 +188,9 @@ class Vault {
   std::vector<PendingEntry> pending_;
   std::string pending_bytes_;
   std::vector<std::string> pending_domains_;  // interned domain names of the queued entries
+  // SortPending's working space, kept from one flush to the next.
+  std::vector<std::pair<int64_t, uint32_t>> sort_keys_;
+  std::vector<PendingEntry> sorted_;
   std::string_view PendingView(uint32_t off, uint32_t len) const {
     return std::string_view(pending_bytes_).substr(off, len);
   }
