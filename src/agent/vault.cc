@@ -230,6 +230,7 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
   } else if ((st.st_mode & 077) != 0 && mode == Mode::kReadWrite) {
     ::chmod(path.c_str(), 0600);  // tighten a vault copied with a permissive umask
   }
+  if (exists && mode == Mode::kReadOnly) RollBackInterruptedLoad(path);
   // The -wal and -shm files inherit the umask: keep them private too.
   const mode_t old_umask = ::umask(077);
   const int flags =
@@ -302,6 +303,24 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
       "SELECT key_id, nonce, sealed FROM vault_entry WHERE lookup = ?3 AND domain = ?1 AND "
       "token = ?2",
       &select_, err);
+}
+
+// A bulk load killed half-way leaves its rollback journal (Vault::LeaveWal), and SQLite rolls a
+// journal back only on a connection that may write: a read-only open would fail with "attempt to
+// write a readonly database". So a read-only open of a vault with a journal first lets a
+// read-write connection roll it back. SQLite does so only for a journal no live writer holds,
+// i.e. of a transaction that can never commit. Best effort: if that fails, the open below
+// reports why.
+void Vault::RollBackInterruptedLoad(const std::string& path) {
+  struct stat st;
+  if (::stat((path + "-journal").c_str(), &st) != 0 || st.st_size == 0) return;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+  }
+  sqlite3_close(db);
 }
 
 bool VaultSealer::Init(const KeyRing& keys, std::string* err) {

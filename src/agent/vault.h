@@ -129,6 +129,7 @@ class Vault {
 
  private:
   void Close();
+  static void RollBackInterruptedLoad(const std::string& path);
   bool Exec(const char* sql, std::string* err);
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
