@@ -190,7 +190,7 @@ class Vault {
   std::string pending_bytes_;
   std::vector<std::string> pending_domains_;  // interned domain names of the queued entries
   // SortPending's working space, kept from one flush to the next.
-  std::vector<std::pair<int64_t, uint32_t>> sort_keys_;
+  std::vector<uint32_t> bucket_ends_;
   std::vector<PendingEntry> sorted_;
   std::string_view PendingView(uint32_t off, uint32_t len) const {
     return std::string_view(pending_bytes_).substr(off, len);

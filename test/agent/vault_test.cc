@@ -481,6 +481,35 @@ TEST(VaultTest, BulkLoadWithAReaderAttachedStaysInWal) {
   EXPECT_EQ(original, "first1");
 }
 
+// One token queued many times in one flush (a big bucket of SortPending) among others: stored
+// once, with the original that came first, in a fresh vault and in one that has entries.
+TEST(VaultTest, TokenQueuedManyTimesKeepsItsFirstOriginal) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  Vault vault;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  for (int round = 0; round < 2; ++round) {
+    const std::string prefix = "round" + std::to_string(round) + "-";
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_TRUE(vault.Put("customers.email", prefix + "same", prefix + std::to_string(i), &err))
+          << err;
+      ASSERT_TRUE(vault.Put("customers.email", prefix + "other" + std::to_string(i % 7),
+                            prefix + "o" + std::to_string(i), &err))
+          << err;
+    }
+    ASSERT_TRUE(vault.Commit(&err)) << err;
+    EXPECT_EQ(vault.puts(), 8u * (round + 1));
+    std::string original;
+    bool found = false;
+    ASSERT_TRUE(vault.Get("customers.email", prefix + "same", &original, &found, &err)) << err;
+    EXPECT_TRUE(found);
+    EXPECT_EQ(original, prefix + "0");
+    ASSERT_TRUE(vault.Get("customers.email", prefix + "other3", &original, &found, &err)) << err;
+    EXPECT_EQ(original, prefix + "o3");
+  }
+}
+
 // The lookup key is stored in every entry of existing vaults: it must stay FNV-1a 64 of
 // domain 0x00 token, however it is computed (values from the formula, worked out independently).
 TEST(VaultTest, LookupKeyKeepsTheStoredFormat) {
