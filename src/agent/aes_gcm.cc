@@ -81,28 +81,32 @@ bool AesGcm256::Seal(const uint8_t nonce[kNonceSize], std::string_view aad,
     *err = OpenSslError("AES-256-GCM AAD failed");
     return false;
   }
-  std::string out(plaintext.size() + kTagSize, '\0');
+  // Written in place: a caller sealing many values reuses one buffer (no allocation per value).
+  std::string& out = *ciphertext_and_tag;
+  out.resize(plaintext.size() + kTagSize);
   auto* o = reinterpret_cast<unsigned char*>(&out[0]);
   int total = 0;
   if (!plaintext.empty()) {
     if (EVP_EncryptUpdate(ctx, o, &len, Bytes(plaintext), static_cast<int>(plaintext.size())) !=
         1) {
+      out.clear();
       *err = OpenSslError("AES-256-GCM encryption failed");
       return false;
     }
     total = len;
   }
   if (EVP_EncryptFinal_ex(ctx, o + total, &len) != 1) {
+    out.clear();
     *err = OpenSslError("AES-256-GCM encryption failed");
     return false;
   }
   total += len;
   if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, o + total) != 1) {
+    out.clear();
     *err = OpenSslError("AES-256-GCM tag failed");
     return false;
   }
   out.resize(static_cast<size_t>(total) + kTagSize);
-  *ciphertext_and_tag = std::move(out);
   return true;
 }
 

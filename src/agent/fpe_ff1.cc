@@ -30,6 +30,28 @@ class ScratchBytes {
   size_t size_;
 };
 
+// r ^= block, 16 bytes, as two 64-bit words (the byte loop was not vectorised).
+inline void Xor16(uint8_t r[16], const uint8_t* block) {
+  uint64_t a[2], b[2];
+  std::memcpy(a, r, 16);
+  std::memcpy(b, block, 16);
+  a[0] ^= b[0];
+  a[1] ^= b[1];
+  std::memcpy(r, a, 16);
+}
+
+uint64_t LoadBigEndian64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
+uint32_t LoadBigEndian32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return __builtin_bswap32(v);
+}
+
 // The FF1 round function PRF/CIPH (Algorithm 7 steps 5 and 6.i-6.iii) with
 // everything that does not depend on the round precomputed: the CBC-MAC
 // state after P and after the leading blocks of Q that hold only tweak and
@@ -84,7 +106,7 @@ class RoundFunction {
     uint8_t r[16];
     std::memcpy(r, y0_, 16);
     for (size_t off = 0; off < tail_len_; off += 16) {
-      for (size_t k = 0; k < 16; ++k) r[k] ^= tail[off + k];
+      Xor16(r, tail + off);
       if (!aes_.EncryptBlocks(r, r, 1)) return nullptr;
     }
     uint8_t* s = s_.data();
@@ -124,6 +146,13 @@ uint64_t NumFast(const uint16_t* x, size_t len, uint32_t radix) {
 }
 
 void StrFast(uint64_t v, uint32_t radix, uint16_t* out, size_t len) {
+  if (radix == 10) {  // digits, the common case: a constant divisor compiles to a multiply
+    for (size_t i = len; i-- > 0;) {
+      out[i] = static_cast<uint16_t>(v % 10);
+      v /= 10;
+    }
+    return;
+  }
   for (size_t i = len; i-- > 0;) {
     out[i] = static_cast<uint16_t>(v % radix);
     v /= radix;
@@ -313,8 +342,14 @@ bool Ff1::Crypt(bool encrypt, const std::vector<uint16_t>& in, std::string_view 
         *err = kInternal;
         return false;
       }
-      u128 y = 0;  // d <= 12 bytes here
-      for (size_t k = 0; k < d; ++k) y = y << 8 | s[k];
+      // y = NUM(S), d <= 12 bytes here: 8 or 12 (d is 4 * ceil(b / 4) + 4 and b <= 8).
+      u128 y = LoadBigEndian64(s);
+      if (d == 12) {
+        y = y << 32 | LoadBigEndian32(s + 8);
+      } else if (d != 8) {
+        y = 0;
+        for (size_t k = 0; k < d; ++k) y = y << 8 | s[k];
+      }
       const u128 mod = (i % 2 == 0) ? pow_u : pow_v_fast;
       // A 128-bit division is a libgcc call; short inputs (d <= 8, e.g.
       // up to 19 digits) get by with a native 64-bit one.

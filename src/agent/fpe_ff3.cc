@@ -1,5 +1,6 @@
 #include "agent/fpe_ff3.h"
 
+#include <endian.h>
 #include <openssl/crypto.h>
 
 #include <cstring>
@@ -18,6 +19,16 @@ u128 NumRev(const uint16_t* x, size_t len, uint32_t radix) {
 
 // REV(STR^len_radix(v)).
 void StrRev(u128 v, uint32_t radix, uint16_t* out, size_t len) {
+  if (v >> 64 == 0 && radix == 10) {
+    // Digits of a value that fits a machine word (e.g. a card number's halves): a 128-bit
+    // division is a library call, a 64-bit one by the constant 10 is a multiply.
+    uint64_t w = static_cast<uint64_t>(v);
+    for (size_t i = 0; i < len; ++i) {
+      out[i] = static_cast<uint16_t>(w % 10);
+      w /= 10;
+    }
+    return;
+  }
   for (size_t i = 0; i < len; ++i) {
     out[i] = static_cast<uint16_t>(v % radix);
     v /= radix;
@@ -150,17 +161,22 @@ bool Ff3::Crypt(bool encrypt, const std::vector<uint16_t>& in, std::string_view 
       return false;
     }
     // y = NUM(S) = NUM(REVB(c_bytes)): c_bytes read little-endian.
-    u128 y = 0;
-    for (int k = 16; k-- > 0;) y = y << 8 | c_bytes[k];
+    uint64_t y_low, y_high;
+    std::memcpy(&y_low, c_bytes, 8);
+    std::memcpy(&y_high, c_bytes + 8, 8);
+    const u128 y = static_cast<u128>(le64toh(y_high)) << 64 | le64toh(y_low);
     OPENSSL_cleanse(revp, sizeof(revp));
     const u128 mod = even ? pow_u : pow_v;
     const u128 ym = y % mod;
+    // Both operands are below mod (<= 2^96, no overflow): one conditional subtraction reduces.
     if (encrypt) {
-      const u128 c = (a + ym) % mod;  // a < mod <= 2^96: no overflow
+      u128 c = a + ym;
+      if (c >= mod) c -= mod;
       a = b;
       b = c;
     } else {
-      const u128 c = (b + mod - ym) % mod;
+      u128 c = b + (mod - ym);
+      if (c >= mod) c -= mod;
       b = a;
       a = c;
     }

@@ -191,6 +191,10 @@ class TokenizeWorkers {
                   const std::vector<std::string>& columns, const KeyRing& keys, bool seal,
                   size_t threads)
       : input_name_(input_name) {
+    for (const std::string& column : columns) {
+      const ColumnRule* rule = config.Find(column);
+      lookups_.emplace_back(rule != nullptr ? rule->domain : std::string());
+    }
     for (size_t t = 0; t < threads; ++t) {
       auto state = std::make_unique<WorkerState>();
       state->tokenizers.resize(columns.size());
@@ -300,7 +304,7 @@ class TokenizeWorkers {
           rec.column = c;
           rec.unique = tokenizer->last_token_random();
           rec.token = st->value;
-          rec.lookup = VaultLookupKey(tokenizer->rule().domain, rec.token);
+          rec.lookup = lookups_[c].Key(rec.token);
           if (!st->sealer.Seal(tokenizer->rule().domain, rec.token, row.field(c), &rec.nonce,
                                &rec.sealed, &err)) {
             return;
@@ -315,6 +319,7 @@ class TokenizeWorkers {
 
   std::string input_name_;
   std::string init_error_;
+  std::vector<VaultDomainLookup> lookups_;  // per column; read-only, shared by the workers
   std::vector<std::unique_ptr<WorkerState>> states_;
   std::vector<std::thread> threads_;
   std::mutex mu_;

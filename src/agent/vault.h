@@ -63,6 +63,7 @@ class VaultSealer {
 
   AesGcm256 cipher_;
   std::string key_id_;
+  std::string aad_;  // reused: no allocation per entry
   // Nonces come from the CSPRNG in blocks, to keep RAND_bytes off the per-entry path.
   std::vector<uint8_t> nonce_pool_;
   size_t nonce_pos_ = 0;
@@ -128,11 +129,17 @@ class Vault {
 
  private:
   void Close();
+  static void RollBackInterruptedLoad(const std::string& path);
   bool Exec(const char* sql, std::string* err);
   bool Prepare(const char* sql, sqlite3_stmt** stmt, std::string* err);
   bool Begin(std::string* err);
+  bool IsEmpty(bool* empty, std::string* err);
+  bool LeaveWal(std::string* err);
+  bool ReturnToWal(std::string* err);
+  bool SyncDirectory(std::string* err);
   bool CheckFormat(std::string* err);
   bool FlushPending(std::string* err);
+  void SortPending();
   bool SyncWal(std::string* err);
   struct PendingEntry;
   bool InsertPending(sqlite3_stmt* stmt, const PendingEntry* const* entries, size_t count,
@@ -157,6 +164,8 @@ class Vault {
   std::unique_ptr<AesGcm256> cipher_;  // for Get / Verify / RotateKey
   VaultSealer sealer_;                 // for Put
   bool in_transaction_ = false;
+  // A bulk load runs with a rollback journal instead of the WAL (Vault::LeaveWal).
+  bool rollback_journal_ = false;
   // Bulk load (Vault::Begin): on while this transaction loads an empty vault without its index.
   bool bulk_ = false;
   // (lookup key, rowid) of the deterministic entries loaded so far, sorted: 16 bytes an entry,
@@ -180,13 +189,27 @@ class Vault {
   std::vector<PendingEntry> pending_;
   std::string pending_bytes_;
   std::vector<std::string> pending_domains_;  // interned domain names of the queued entries
+  // SortPending's working space, kept from one flush to the next.
+  std::vector<uint32_t> bucket_ends_;
+  std::vector<PendingEntry> sorted_;
   std::string_view PendingView(uint32_t off, uint32_t len) const {
     return std::string_view(pending_bytes_).substr(off, len);
   }
 };
 
-// The 64-bit index key of (domain, token); narrows lookups, never decides them.
+// The 64-bit index key of (domain, token); narrows lookups, never decides them. Part of the
+// vault format (stored in every entry): FNV-1a 64 of domain 0x00 token.
 int64_t VaultLookupKey(std::string_view domain, std::string_view token);
+
+// VaultLookupKey for many tokens of one domain: the domain's share of the hash is computed once.
+class VaultDomainLookup {
+ public:
+  explicit VaultDomainLookup(std::string_view domain);
+  int64_t Key(std::string_view token) const;
+
+ private:
+  uint64_t prefix_state_;
+};
 
 // The associated data of one entry (exposed for tests).
 std::string VaultAad(std::string_view key_id, std::string_view domain, std::string_view token);

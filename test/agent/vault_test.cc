@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -32,6 +34,21 @@ int64_t QueryInt(const std::string& path, const char* sql) {
       sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
       sqlite3_step(stmt) == SQLITE_ROW) {
     value = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+// The text a query returns, read directly from the vault file.
+std::string QueryText(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  std::string value = "(no row)";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
   }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -334,6 +351,204 @@ TEST(VaultTest, BulkLoadPastItsLimitHandsOverToTheIndex) {
   EXPECT_EQ(vault.puts(), 120u);
   ExpectOriginal(&vault, 95, "first");
   ExpectOriginal(&vault, 119, "second");
+}
+
+// A bulk load runs under a rollback journal instead of the WAL. The journal exists while the load
+// runs and must be as private as the vault (a local user must not read it); the durable commit
+// removes it and puts the vault back in WAL mode.
+TEST(VaultTest, BulkLoadJournalIsPrivateAndTheVaultReturnsToWal) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  const mode_t old_umask = ::umask(022);  // what a careless shell would give new files
+  std::string err;
+  Vault vault;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  PutRange(&vault, 0, 100, "first");
+  ASSERT_TRUE(vault.Commit(&err, Vault::Durability::kDeferred)) << err;
+  struct stat st;
+  ASSERT_EQ(::stat((path + "-journal").c_str(), &st), 0) << "the load is not journaled";
+  EXPECT_EQ(st.st_mode & 077, 0u) << "journal readable by others";
+  EXPECT_FALSE(FileExists(path + "-wal")) << "the load went through the WAL";
+  ASSERT_TRUE(vault.Commit(&err)) << err;
+  ::umask(old_umask);
+  EXPECT_FALSE(FileExists(path + "-journal"));
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM vault_entry"), 100);
+  EXPECT_EQ(QueryInt(path, kHasLookupIndex), 1);
+  // The next write (the vault is no longer empty) goes through the WAL.
+  PutRange(&vault, 100, 110, "second");
+  ASSERT_TRUE(vault.Commit(&err)) << err;
+  EXPECT_FALSE(FileExists(path + "-journal"));
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  ExpectOriginal(&vault, 105, "second");
+}
+
+// A process killed in the middle of a bulk load (no destructor, no rollback) leaves its journal
+// behind; the next open rolls it back: the vault is empty again, with its index.
+TEST(VaultTest, BulkLoadKilledHalfWayIsRolledBackAtTheNextOpen) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  {
+    Vault vault;  // the vault exists, empty, before the load
+    ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  }
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Vault vault;
+    std::string child_err;
+    bool ok = vault.Open(path, Vault::Mode::kReadWrite, Keys(), &child_err);
+    for (int i = 0; ok && i < 20000; ++i) {
+      ok = vault.Put("customers.email", "tok" + std::to_string(i), "orig", &child_err);
+    }
+    ok = ok && vault.Commit(&child_err, Vault::Durability::kDeferred);
+    ::_exit(ok && FileExists(path + "-journal") ? 0 : 1);  // dies with the load open
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's load did not start";
+  Vault vault;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  VaultStats stats;
+  ASSERT_TRUE(vault.Stats(&stats, &err)) << err;
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(QueryInt(path, kHasLookupIndex), 1);
+  EXPECT_FALSE(FileExists(path + "-journal"));
+}
+
+// The same crash after the load has written rows into the vault file (its page cache spilled):
+// a read-only open (detokenize, vault verify) comes first and still reads the vault as it was.
+TEST(VaultTest, BulkLoadKilledAfterWritingIsRolledBackForAReader) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  {
+    Vault vault;
+    ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  }
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // What a bulk load does, with a page cache small enough to spill into the file at once.
+    sqlite3* db = nullptr;
+    bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+              sqlite3_exec(db,
+                           "PRAGMA journal_mode=DELETE; PRAGMA cache_size=2; BEGIN IMMEDIATE;"
+                           "DROP INDEX vault_entry_lookup;"
+                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                           "WHERE i < 20000) INSERT INTO vault_entry(lookup, domain, token, "
+                           "key_id, nonce, sealed) SELECT i, 'd', 't' || i, 'k', zeroblob(12), "
+                           "randomblob(100) FROM n;",
+                           nullptr, nullptr, nullptr) == SQLITE_OK;
+    struct stat st;
+    ok = ok && ::stat(path.c_str(), &st) == 0 && st.st_size > 1000000;  // rows reached the file
+    ::_exit(ok ? 0 : 1);  // dies with the transaction open
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's load did not spill";
+  ASSERT_TRUE(FileExists(path + "-journal"));
+  Vault reader;
+  ASSERT_TRUE(reader.Open(path, Vault::Mode::kReadOnly, Keys(), &err)) << err;
+  VaultStats stats;
+  ASSERT_TRUE(reader.Stats(&stats, &err)) << err;
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(QueryInt(path, kHasLookupIndex), 1);
+  EXPECT_EQ(QueryText(path, "PRAGMA integrity_check"), "ok");
+}
+
+// While another connection has the vault open, the switch out of WAL mode is not possible: the
+// load goes through the WAL, and is just as correct.
+TEST(VaultTest, BulkLoadWithAReaderAttachedStaysInWal) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  Vault writer;
+  ASSERT_TRUE(writer.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  Vault reader;
+  ASSERT_TRUE(reader.Open(path, Vault::Mode::kReadOnly, Keys(), &err)) << err;
+  std::string original;
+  bool found = true;
+  ASSERT_TRUE(reader.Get("customers.email", "tok1", &original, &found, &err)) << err;
+  EXPECT_FALSE(found);
+  PutRange(&writer, 0, 100, "first");
+  ASSERT_TRUE(writer.Commit(&err)) << err;
+  EXPECT_FALSE(FileExists(path + "-journal"));
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+  ASSERT_TRUE(reader.Get("customers.email", "tok1", &original, &found, &err)) << err;
+  EXPECT_TRUE(found);
+  EXPECT_EQ(original, "first1");
+}
+
+// One token queued many times in one flush (a big bucket of SortPending) among others: stored
+// once, with the original that came first, in a fresh vault and in one that has entries.
+TEST(VaultTest, TokenQueuedManyTimesKeepsItsFirstOriginal) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("v.db");
+  std::string err;
+  Vault vault;
+  ASSERT_TRUE(vault.Open(path, Vault::Mode::kReadWrite, Keys(), &err)) << err;
+  for (int round = 0; round < 2; ++round) {
+    const std::string prefix = "round" + std::to_string(round) + "-";
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_TRUE(vault.Put("customers.email", prefix + "same", prefix + std::to_string(i), &err))
+          << err;
+      ASSERT_TRUE(vault.Put("customers.email", prefix + "other" + std::to_string(i % 7),
+                            prefix + "o" + std::to_string(i), &err))
+          << err;
+    }
+    ASSERT_TRUE(vault.Commit(&err)) << err;
+    EXPECT_EQ(vault.puts(), 8u * (round + 1));
+    std::string original;
+    bool found = false;
+    ASSERT_TRUE(vault.Get("customers.email", prefix + "same", &original, &found, &err)) << err;
+    EXPECT_TRUE(found);
+    EXPECT_EQ(original, prefix + "0");
+    ASSERT_TRUE(vault.Get("customers.email", prefix + "other3", &original, &found, &err)) << err;
+    EXPECT_EQ(original, prefix + "o3");
+  }
+}
+
+// The lookup key is stored in every entry of existing vaults: it must stay FNV-1a 64 of
+// domain 0x00 token, however it is computed (values from the formula, worked out independently).
+TEST(VaultTest, LookupKeyKeepsTheStoredFormat) {
+  EXPECT_EQ(VaultLookupKey("customers.email", "tokA"), int64_t{1893911776930366243});
+  EXPECT_EQ(VaultDomainLookup("customer_id").Key("hAbC"), int64_t{1244512556876862315});
+  const VaultDomainLookup email("customers.email");
+  for (const char* token : {"", "tokA", "r0123456789abcdefghijkl"}) {
+    EXPECT_EQ(email.Key(token), VaultLookupKey("customers.email", token)) << token;
+  }
+}
+
+// A sealer reuses its buffers from one entry to the next: each entry must still authenticate
+// under its own domain and token only.
+TEST(VaultTest, SealerBuffersAreNotCarriedOver) {
+  const KeyRing keys = Keys();
+  VaultSealer sealer;
+  std::string err, nonce1, sealed1, nonce2, sealed2, plain;
+  ASSERT_TRUE(sealer.Init(keys, &err)) << err;
+  ASSERT_TRUE(sealer.Seal("customers.last_name", "rLong-token-of-the-first-entry", "Longsurname",
+                          &nonce1, &sealed1, &err))
+      << err;
+  sealed2 = sealed1;  // a buffer holding a longer earlier result
+  ASSERT_TRUE(sealer.Seal("email", "hX", "a@b", &nonce2, &sealed2, &err)) << err;
+  EXPECT_EQ(sealed2.size(), 3u + AesGcm256::kTagSize);
+  AesGcm256 cipher;
+  ASSERT_TRUE(cipher.Init(keys.vault_key(), &err)) << err;
+  const auto* n2 = reinterpret_cast<const uint8_t*>(nonce2.data());
+  ASSERT_TRUE(cipher.Open(n2, VaultAad(keys.key_id(), "email", "hX"), sealed2, &plain, &err))
+      << err;
+  EXPECT_EQ(plain, "a@b");
+  EXPECT_FALSE(cipher.Open(
+      n2, VaultAad(keys.key_id(), "customers.last_name", "rLong-token-of-the-first-entry"), sealed2,
+      &plain, &err));
+  const auto* n1 = reinterpret_cast<const uint8_t*>(nonce1.data());
+  ASSERT_TRUE(cipher.Open(
+      n1, VaultAad(keys.key_id(), "customers.last_name", "rLong-token-of-the-first-entry"), sealed1,
+      &plain, &err))
+      << err;
+  EXPECT_EQ(plain, "Longsurname");
 }
 
 TEST(VaultTest, AadBindsDomainTokenAndKeyId) {
