@@ -27,12 +27,12 @@ TEST(ResultCellsTest, BandsAreTheModelsSet) {
 }
 
 TEST(ResultCellsTest, ModelVersionsHaveASafeCharsetAndNoFormulaLeadIn) {
-  for (const std::string ok :
+  for (const std::string& ok :
        {std::string("demo_v1"), std::string("v2.1:rc-1"), std::string("7"), std::string(64, 'a')}) {
     EXPECT_TRUE(IsValidModelVersion(ok)) << ok;
   }
 
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string(65, 'a'), std::string("-v1"), std::string("+v1"),
         std::string("=v1"), std::string("@v1"), std::string("_v1"), std::string("v 1"),
         std::string("v1\n"), std::string("v1\t"), std::string("v\xC3\xA9")}) {
