@@ -1061,7 +1061,7 @@ BEGIN
         HINT = format('row-level security would not apply to it: ALTER ROLE %s NOSUPERUSER NOBYPASSRLS, then CREATE EXTENSION sdp again', r.name);
     END IF;
   END LOOP;
-  -- PostgREST switches from the authenticator to these roles (POSTGREST.md §6).
+  -- PostgREST switches from the authenticator to these roles (docs/postgrest.md §6).
   FOR r IN SELECT * FROM (VALUES ('sdp_anon'), ('sdp_client')) AS v(name) LOOP
     IF NOT pg_catalog.pg_has_role('sdp_authenticator', r.name, 'MEMBER') THEN
       EXECUTE format('GRANT %I TO sdp_authenticator', r.name);
@@ -1415,7 +1415,7 @@ GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON 
 
 -- ==== src/extension/sql/60_api.sql
 -- The PostgREST v12 surface: schema sdp_api (PGRST_DB_SCHEMAS=sdp_api,
--- PGRST_DB_PRE_REQUEST=sdp_api.pre_request, PGRST_DB_ANON_ROLE=sdp_anon). Contract: POSTGREST.md;
+-- PGRST_DB_PRE_REQUEST=sdp_api.pre_request, PGRST_DB_ANON_ROLE=sdp_anon). Contract: docs/postgrest.md;
 -- our reading of it: docs/postgrest.md.
 --
 -- Every function here is a thin SECURITY INVOKER wrapper: it runs as the role PostgREST switched
@@ -1428,7 +1428,7 @@ GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON 
 -- Helpers live in schema sdp (not exposed).
 
 -- One request header (PostgREST lowercases names), NULL when absent or blank. Outside a request
--- request.headers is unset or '' (POSTGREST.md §1).
+-- request.headers is unset or '' (docs/postgrest.md §1).
 CREATE FUNCTION sdp.sdp_api_header(name text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -1485,7 +1485,7 @@ BEGIN
 END
 $$;
 
--- Sets the HTTP status PostgREST answers with (read in the same statement, POSTGREST.md §4).
+-- Sets the HTTP status PostgREST answers with (read in the same statement, docs/postgrest.md §4).
 CREATE FUNCTION sdp.sdp_api_status(status integer) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1529,7 +1529,7 @@ $$;
 -- X-API-Key: missing or unknown → PT401, key of another client than X-Client-Id → PT403 (JSON
 -- body {"code","message","details","hint"} from PostgREST). On success the tenant is set for this
 -- transaction and the role switched to sdp_client. SECURITY INVOKER and without SET clauses:
--- inside SECURITY DEFINER, set_config('role') fails with 42501 (POSTGREST.md §2).
+-- inside SECURITY DEFINER, set_config('role') fails with 42501 (docs/postgrest.md §2).
 CREATE FUNCTION sdp_api.pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $$
@@ -1721,7 +1721,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT r.row_no, r.record_key, r.score, r.risk_band, r.model_version
         FROM sdp.sdp_results(sdp.sdp_api_batch_id(batch_id)) r $$;
 
--- Media-type handler (POSTGREST.md §4): a function returning this domain answers with
+-- Media-type handler (docs/postgrest.md §4): a function returning this domain answers with
 -- Content-Type: text/csv and the raw text as body.
 CREATE DOMAIN sdp_api."text/csv" AS text;
 
@@ -1998,7 +1998,7 @@ COMMENT ON FUNCTION sdp.sdp_batch_counts() IS
 -- chain). The chain head lives in sdp.audit_head (one row, locked by each append), so appends are
 -- serialised: the lock is held until the appending transaction ends, which is why the sdp_*
 -- functions audit at their end. A REPEATABLE READ/SERIALIZABLE conflict on the head (40001) is
--- reported as PT409, never 40001 (POSTGREST.md §2).
+-- reported as PT409, never 40001 (docs/postgrest.md §2).
 CREATE TABLE sdp.audit_log (
   seq        bigint PRIMARY KEY,
   at         timestamptz NOT NULL,
@@ -2565,7 +2565,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('record_id', sdp_update_record.record_id, 'version_id', v_id,
     'status', CASE WHEN v_apply THEN 'current' ELSE 'pending' END, 'version_no', v_no);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
@@ -2618,7 +2618,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('record_id', v_rid, 'version_id', p_version_id,
                                        'status', 'current', 'version_no', v_no);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
@@ -2831,7 +2831,7 @@ BEGIN
   PERFORM sdp._audit('retention.set', sdp_set_retention.client_id,
                      pg_catalog.jsonb_build_object('ttl', ttl::text));
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
@@ -2898,7 +2898,7 @@ BEGIN
                        pg_catalog.jsonb_build_object('batches', v_held));
   END IF;
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
@@ -2931,7 +2931,7 @@ BEGIN
   PERFORM sdp._audit('erasure.batch', b.batch_id::text, d || pg_catalog.jsonb_build_object('client_id', b.client_id));
   RETURN d || '{"status":"deleted"}'::jsonb;
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
@@ -2985,7 +2985,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('client_id', v_client, 'status', 'deleted', 'batches', v_batches,
                                        'records', v_records, 'results', v_results);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END

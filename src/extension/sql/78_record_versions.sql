@@ -191,7 +191,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('record_id', sdp_update_record.record_id, 'version_id', v_id,
     'status', CASE WHEN v_apply THEN 'current' ELSE 'pending' END, 'version_no', v_no);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
@@ -244,7 +244,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('record_id', v_rid, 'version_id', p_version_id,
                                        'status', 'current', 'version_no', v_no);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, POSTGREST.md §2): a conflict is PT409.
+  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
   RAISE EXCEPTION USING ERRCODE = 'PT409',
     MESSAGE = 'a concurrent transaction changed the same data; retry the request';
 END
