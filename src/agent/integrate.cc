@@ -45,36 +45,8 @@ class ResultIndex {
   // only costs an exact lookup) and records, for the keys that really do, their last result and
   // whether their results disagree.
   void Prepare() {
-    const size_t n = rows.size();
-    // Past 2^32 results (not a real case: the arena alone would be over 100 GB) a row would not
-    // fit a slot: every key then takes the exact path.
-    may_repeat_.assign(n, n > UINT32_MAX ? 1 : 0);
-    // Open addressing on 8-byte slots (the upper half of the key's hash, and its row): for 1M
-    // results a 16 MB table that stays cheap next to the join itself.
-    size_t capacity = 16;
-    while (capacity < 2 * n && n <= UINT32_MAX) capacity <<= 1;
-    struct Slot {
-      uint32_t tag = 0;  // 0: empty
-      uint32_t row = 0;
-    };
-    std::vector<Slot> slots(capacity);
-    const std::hash<std::string_view> hasher;
-    for (size_t i = 0; i < n && n <= UINT32_MAX; ++i) {
-      const uint64_t hash = hasher(rows[i].key);
-      const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1;
-      for (size_t at = hash & (capacity - 1);; at = (at + 1) & (capacity - 1)) {
-        if (slots[at].tag == 0) {
-          slots[at] = Slot{tag, static_cast<uint32_t>(i)};
-          break;
-        }
-        if (slots[at].tag == tag) {
-          may_repeat_[slots[at].row] = 1;
-          may_repeat_[i] = 1;
-          break;
-        }
-      }
-    }
-    for (size_t i = 0; i < n; ++i) {
+    MarkPossibleRepeats();
+    for (size_t i = 0; i < rows.size(); ++i) {
       if (!may_repeat_[i]) continue;
       auto [it, inserted] = repeated_.try_emplace(rows[i].key, Repeated{i, i, 0, false});
       Repeated& r = it->second;
@@ -124,6 +96,42 @@ class ResultIndex {
   std::vector<uint8_t> may_repeat_;                          // per row
   std::unordered_map<std::string_view, Repeated> repeated_;  // keys of rows that may repeat
   uint64_t keys_with_several_results_ = 0, disagreeing_keys_ = 0;
+  // may_repeat_[i] = 1 when another result has the same hash tag as rows[i]. Open addressing on
+  // 8-byte slots (the upper half of the key's hash, and its row): for 1M results a 16 MB table
+  // that stays cheap next to the join itself. Past 2^32 results (not a real case: the arena
+  // alone would be over 100 GB) a row would not fit a slot, so every key takes the exact path.
+  void MarkPossibleRepeats() {
+    const size_t n = rows.size();
+    if (n > UINT32_MAX) {
+      may_repeat_.assign(n, 1);
+      return;
+    }
+    may_repeat_.assign(n, 0);
+    size_t capacity = 16;
+    while (capacity < 2 * n) capacity <<= 1;
+    struct Slot {
+      uint32_t tag = 0;  // 0: empty
+      uint32_t row = 0;
+    };
+    std::vector<Slot> slots(capacity);
+    const std::hash<std::string_view> hasher;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t hash = hasher(rows[i].key);
+      const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1;
+      for (size_t at = hash & (capacity - 1);; at = (at + 1) & (capacity - 1)) {
+        if (slots[at].tag == 0) {
+          slots[at] = Slot{tag, static_cast<uint32_t>(i)};
+          break;
+        }
+        if (slots[at].tag == tag) {
+          may_repeat_[slots[at].row] = 1;
+          may_repeat_[i] = 1;
+          break;
+        }
+      }
+    }
+  }
+
   mutable std::once_flag built_;
   mutable std::unordered_map<std::string_view, size_t> by_key_;  // views into rows[].key
 };
