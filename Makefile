@@ -40,17 +40,17 @@ BUILDDIR ?= build
 export BUILDDIR
 AGENT_CXX      ?= g++
 AGENT_OPT      ?= -O2 -g
-AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc/common -Isrc/agent -Isrc \
+AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc \
                   -I$(shell $(PG_CONFIG) --includedir) \
                   -DSDP_VERSION=\"$(EXTVERSION)\" $(SDP_WERROR) $(SANITIZE_FLAGS)
 # Tests find their data files through the source tree; the agent itself never knows where it
 # was built (no path of the build machine in the binary, nothing to look for there at run time).
-TEST_CXXFLAGS  = -DSDP_SOURCE_DIR=\"$(CURDIR)\"
+TEST_CXXFLAGS  = -I. -DSDP_SOURCE_DIR=\"$(CURDIR)\"
 AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
 
 
-AGENT_LIB_SRCS = $(filter-out src/agent/main.cc,$(sort $(wildcard src/agent/*.cc))) $(sort $(wildcard src/common/*.cc))
-TEST_SRCS      = $(sort $(wildcard test/agent/*_test.cc test/common/*_test.cc))
+AGENT_LIB_SRCS = $(filter-out src/agent/cli/main.cc,$(sort $(wildcard src/agent/*/*.cc))) $(sort $(wildcard src/common/*.cc))
+TEST_SRCS      = $(sort $(wildcard test/agent/*/*_test.cc test/common/*_test.cc))
 AGENT_LIB_OBJS = $(AGENT_LIB_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
 TEST_OBJS      = $(TEST_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
 
@@ -66,7 +66,7 @@ $(BUILDDIR)/libsdp_agent.a: $(AGENT_LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILDDIR)/sdp-agent: $(BUILDDIR)/obj/src/agent/main.o $(BUILDDIR)/libsdp_agent.a
+$(BUILDDIR)/sdp-agent: $(BUILDDIR)/obj/src/agent/cli/main.o $(BUILDDIR)/libsdp_agent.a
 	$(AGENT_CXX) $(AGENT_CXXFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
 $(BUILDDIR)/sdp-tests: $(TEST_OBJS) $(BUILDDIR)/libsdp_agent.a
@@ -78,11 +78,11 @@ $(BUILDDIR)/bench/integrate-local: $(BUILDDIR)/obj/bench/tools/integrate_local.o
 	@mkdir -p $(dir $@)
 	$(AGENT_CXX) $(AGENT_CXXFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
--include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/main.d \
+-include $(AGENT_LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILDDIR)/obj/src/agent/cli/main.d \
          $(BUILDDIR)/obj/bench/tools/integrate_local.d
 
 # SDP_VERSION comes from sdp.control: a version bump rebuilds the objects that compile it in.
-$(BUILDDIR)/obj/src/agent/main.o $(BUILDDIR)/obj/src/agent/http_transport.o: sdp.control
+$(BUILDDIR)/obj/src/agent/cli/main.o $(BUILDDIR)/obj/src/agent/transport/http_transport.o: sdp.control
 
 # libFuzzer targets (test/fuzz/*_fuzzer.cc) built with clang, ASan and UBSan in build-fuzz/.
 FUZZDIR  = build-fuzz

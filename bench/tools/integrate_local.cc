@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "integrate.h"
+#include "agent/pipeline/integrate.h"
 
 int main(int argc, char** argv) {
   if (argc < 4 || argc > 5) {

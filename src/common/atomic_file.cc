@@ -1,4 +1,5 @@
-#include "atomic_file.h"
+// Writing a file atomically: a temporary next to it, fsync, rename, directory fsync.
+#include "common/atomic_file.h"
 
 #include <dirent.h>
 #include <errno.h>

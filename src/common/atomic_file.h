@@ -11,15 +11,14 @@
 //
 // Write errors (a full disk, EFBIG under `ulimit -f`) name the output and say
 // how to fix them, ready for the agent's one error line.
-#ifndef SDP_COMMON_ATOMIC_FILE_H_
-#define SDP_COMMON_ATOMIC_FILE_H_
+#pragma once
 
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 
-#include "csv_writer.h"
+#include "common/csv_writer.h"
 
 namespace sdp {
 
@@ -66,5 +65,3 @@ class AtomicOutputFile {
 int RemoveStaleTemporaries(const std::string& path);
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_ATOMIC_FILE_H_

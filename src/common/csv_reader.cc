@@ -1,4 +1,5 @@
-#include "csv_reader.h"
+// Streaming RFC 4180 CSV reader (agent and extension).
+#include "common/csv_reader.h"
 
 #include <errno.h>
 #include <unistd.h>

@@ -32,8 +32,7 @@
 //
 // Every error message starts with "line N: " (the physical, 1-based line) and
 // ends with "; fix: ...".
-#ifndef SDP_COMMON_CSV_READER_H_
-#define SDP_COMMON_CSV_READER_H_
+#pragma once
 
 #include <cstddef>
 #include <cstdint>
@@ -241,5 +240,3 @@ class CsvTable {
 };
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_CSV_READER_H_

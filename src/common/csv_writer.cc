@@ -1,4 +1,5 @@
-#include "csv_writer.h"
+// Streaming RFC 4180 CSV writer, quoting only where it must.
+#include "common/csv_writer.h"
 
 #include <errno.h>
 #include <unistd.h>

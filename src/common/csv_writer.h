@@ -13,8 +13,7 @@
 // a leading UTF-8 BOM and rejects UTF-16).
 //
 // Same constraints as the reader: no exceptions, no PostgreSQL includes.
-#ifndef SDP_COMMON_CSV_WRITER_H_
-#define SDP_COMMON_CSV_WRITER_H_
+#pragma once
 
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "csv_reader.h"
+#include "common/csv_reader.h"
 
 namespace sdp {
 
@@ -131,5 +130,3 @@ class CsvWriter {
 };
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_CSV_WRITER_H_

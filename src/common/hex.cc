@@ -1,3 +1,4 @@
+// Lowercase hex encoding and strict decoding.
 #include "common/hex.h"
 
 namespace sdp {

@@ -1,7 +1,6 @@
 // Lowercase hex encoding and strict hex decoding (test vectors, key ids,
 // debugging output). Shared by the agent and the tests; no OpenSSL needed.
-#ifndef SDP_COMMON_HEX_H_
-#define SDP_COMMON_HEX_H_
+#pragma once
 
 #include <cstddef>
 #include <cstdint>
@@ -24,5 +23,3 @@ inline std::string HexEncode(std::string_view bytes) {
 bool HexDecode(std::string_view in, std::vector<uint8_t>* out, std::string* err);
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_HEX_H_

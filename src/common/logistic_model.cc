@@ -1,4 +1,5 @@
-#include "logistic_model.h"
+// The logistic scoring model, PostgreSQL-free, shared by the extension and the tests.
+#include "common/logistic_model.h"
 
 #include <charconv>
 #include <cmath>

@@ -5,8 +5,7 @@
 //   z_i   = clamp((x_i - center[i]) / scale[i], -clip, clip)
 //   score = 1 / (1 + exp(-(bias + sum_i weights[i] * z_i)))      in [0, 1]
 //   band  = "high" if score >= band_high, "medium" if score >= band_medium, else "low"
-#ifndef SDP_COMMON_LOGISTIC_MODEL_H_
-#define SDP_COMMON_LOGISTIC_MODEL_H_
+#pragma once
 
 #include <string>
 #include <string_view>
@@ -42,5 +41,3 @@ struct LogisticModel {
 };
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_LOGISTIC_MODEL_H_

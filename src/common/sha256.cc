@@ -1,4 +1,5 @@
-#include "sha256.h"
+// SHA-256 with a running state that can be saved and restored (resumable chunked uploads).
+#include "common/sha256.h"
 
 // SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but EVP_MD_CTX cannot
 // be serialised, and a resumable state is the point of this class.

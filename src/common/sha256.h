@@ -6,8 +6,7 @@
 // (with the CPU's SHA extensions when present) does the work; the saved state is OpenSSL's
 // SHA256_CTX, tagged with a magic and its size, so a state written by a different build is
 // refused rather than misread. PostgreSQL-free: shared with the agent and the GoogleTests.
-#ifndef SDP_COMMON_SHA256_H_
-#define SDP_COMMON_SHA256_H_
+#pragma once
 
 #include <cstddef>
 #include <cstdint>
@@ -38,5 +37,3 @@ class Sha256 {
 bool IsSha256Hex(std::string_view s);
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_SHA256_H_

@@ -1,3 +1,4 @@
+// How a user's value appears in an error message: bounded, control and bidi characters replaced.
 #include "common/shown_value.h"
 
 namespace sdp {

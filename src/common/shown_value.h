@@ -1,7 +1,6 @@
 // How a value that came from outside (a user's argument, a server's answer) is shown in an error
 // message: never in full, never able to forge a second log line or reorder the terminal.
-#ifndef SDP_COMMON_SHOWN_VALUE_H_
-#define SDP_COMMON_SHOWN_VALUE_H_
+#pragma once
 
 #include <cstddef>
 #include <string>
@@ -15,5 +14,3 @@ namespace sdp {
 std::string ShownValue(std::string_view value, size_t max_bytes = 40);
 
 }  // namespace sdp
-
-#endif  // SDP_COMMON_SHOWN_VALUE_H_

@@ -31,7 +31,7 @@ SHLIB_LINK += -lstdc++ -lssl -lcrypto
 
 # C++17 for our sources. PostgreSQL headers use `register`, hence -Wno-register; they are pulled
 # in with -isystem so their own warnings do not drown ours.
-override PG_CPPFLAGS += -Isrc/common -Isrc/extension -isystem $(shell $(PG_CONFIG) --includedir-server)
+override PG_CPPFLAGS += -Isrc -Isrc/common -Isrc/extension -isystem $(shell $(PG_CONFIG) --includedir-server)
 override PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter -fno-omit-frame-pointer \
                         -DSDP_VERSION=\"$(EXTVERSION)\" $(SDP_WERROR)
 

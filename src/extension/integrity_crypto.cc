@@ -2,7 +2,7 @@
 //
 // SHA256_Init/Update/Final are deprecated in OpenSSL 3, but they are the only way to clone a keyed
 // state with a plain struct copy (EVP_MD_CTX_copy allocates); the agent's HMAC fast path does the
-// same (src/agent/hmac_sha256.cc).
+// same (src/agent/crypto/hmac_sha256.cc).
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "integrity_crypto.h"
 

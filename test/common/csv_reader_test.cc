@@ -1,4 +1,4 @@
-#include "csv_reader.h"
+#include "common/csv_reader.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "csv_writer.h"
+#include "common/csv_writer.h"
 
 namespace sdp {
 namespace {

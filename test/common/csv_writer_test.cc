@@ -1,4 +1,4 @@
-#include "csv_writer.h"
+#include "common/csv_writer.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "csv_reader.h"
+#include "common/csv_reader.h"
 
 namespace sdp {
 namespace {

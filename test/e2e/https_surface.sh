@@ -193,7 +193,7 @@ st=$(req POST /api/v1/process-file -H "X-API-Key: $key_a" -H 'Content-Type: text
 [[ "$st" == 413 ]] || fail "17 MiB body: HTTP $st, expected 413; body: $(head -c 300 "$w/body")"
 pass "17 MiB body over the 16MB limit -> 413 from Caddy"
 
-# ---- the agent's HTTPS transport (src/agent/http_transport.cc) against the same stack ---------
+# ---- the agent's HTTPS transport (src/agent/transport/http_transport.cc) against the same stack ---
 agent=${SDP_E2E_AGENT:-$agent}
 if [[ -x "$agent" ]]; then
   export SDP_API_KEY=$key_a

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "csv_reader.h"
-#include "csv_writer.h"
+#include "common/csv_reader.h"
+#include "common/csv_writer.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "dotenv.h"
+#include "agent/cli/dotenv.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "logistic_model.h"
+#include "common/logistic_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "fpe_alphabet.h"
-#include "secret_buffer.h"
+#include "agent/crypto/fpe_alphabet.h"
+#include "agent/crypto/secret_buffer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;

@@ -1,9 +1,9 @@
-// libFuzzer target for the agent's parsers of server replies (src/agent/http_transport.h):
+// libFuzzer target for the agent's parsers of server replies (src/agent/transport/http_transport.h):
 // PostgREST error bodies, batch and chunk replies, Retry-After.
 //
 //   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/agent -Isrc/common \
-//     test/fuzz/response_json_fuzzer.cc src/agent/http_transport.cc src/agent/http_client.cc \
-//     src/agent/signals.cc -lcurl -lcrypto -o build/response_json_fuzzer
+//     test/fuzz/response_json_fuzzer.cc src/agent/transport/http_transport.cc src/agent/transport/http_client.cc \
+//     src/agent/support/signals.cc -lcurl -lcrypto -o build/response_json_fuzzer
 //   build/response_json_fuzzer -max_total_time=20 test/fuzz/corpus/response_json
 //
 // Properties checked, besides "no crash / no sanitizer report":
@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "http_transport.h"
+#include "agent/transport/http_transport.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;

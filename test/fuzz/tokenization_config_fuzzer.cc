@@ -1,9 +1,9 @@
 // libFuzzer target for the YAML tokenization config parser.
 //
 //   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     test/fuzz/tokenization_config_fuzzer.cc src/agent/tokenization_config.cc \
-//     src/agent/fpe_alphabet.cc src/agent/fpe_ff1.cc src/agent/fpe_ff3.cc \
-//     src/agent/fpe_common.cc src/agent/secret_buffer.cc -lyaml-cpp -lcrypto \
+//     test/fuzz/tokenization_config_fuzzer.cc src/agent/tokenize/tokenization_config.cc \
+//     src/agent/crypto/fpe_alphabet.cc src/agent/crypto/fpe_ff1.cc src/agent/crypto/fpe_ff3.cc \
+//     src/agent/crypto/fpe_common.cc src/agent/crypto/secret_buffer.cc -lyaml-cpp -lcrypto \
 //     -o build/tokenization_config_fuzzer
 //   build/tokenization_config_fuzzer -max_total_time=20 test/fuzz/corpus/tokenization_config
 //
@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/tokenization_config.h"
+#include "agent/tokenize/tokenization_config.h"
 
 namespace {
 
