@@ -49,8 +49,8 @@ TEST_CXXFLAGS  = -I. -DSDP_SOURCE_DIR=\"$(CURDIR)\"
 AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
 
 
-AGENT_LIB_SRCS = $(filter-out src/agent/cli/main.cc,$(sort $(wildcard src/agent/*/*.cc))) $(sort $(wildcard src/common/*.cc))
-TEST_SRCS      = $(sort $(wildcard test/agent/*/*_test.cc test/common/*_test.cc))
+AGENT_LIB_SRCS = $(filter-out src/agent/cli/main.cc,$(sort $(wildcard src/agent/*/*.cc))) $(sort $(wildcard src/common/*.cc src/common/*/*.cc))
+TEST_SRCS      = $(sort $(wildcard test/agent/*/*_test.cc test/common/*_test.cc test/common/*/*_test.cc))
 AGENT_LIB_OBJS = $(AGENT_LIB_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
 TEST_OBJS      = $(TEST_SRCS:%.cc=$(BUILDDIR)/obj/%.o)
 
