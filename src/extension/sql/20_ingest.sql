@@ -7,7 +7,7 @@
 -- the batch row included, so nothing half-stored ever survives.
 --
 -- All public functions are SECURITY DEFINER with a pinned search_path and fully qualified names,
--- and revoked from PUBLIC (60_grants.sql grants them to the API roles). Direct heap inserts
+-- and revoked from PUBLIC (90_privileges.sql grants them to the API roles). Direct heap inserts
 -- bypass row-level security, hence the explicit tenant checks (sdp._check_client / _visible_batch).
 
 -- What the loaders return.
@@ -539,20 +539,3 @@ END
 $$;
 COMMENT ON FUNCTION sdp.sdp_batch_abort(uuid, text) IS
   'abandon an UPLOADING chunked upload: FAILED, its staged rows deleted, its idempotency key released';
-
-REVOKE ALL ON FUNCTION
-  sdp._load_csv(uuid, text, text, text, bigint, text[], integer),
-  sdp._load_json(uuid, text, jsonb, text),
-  sdp._sha256_hex(text), sdp._sha256_update(bytea, text), sdp._sha256_final(bytea),
-  sdp._max_batch_bytes(), sdp._batch_out(sdp.processing_batch), sdp._echo(text), sdp._check_client(text),
-  sdp._model_for(text), sdp._require_model(text), sdp._visible_batch(uuid, boolean),
-  sdp._idempotent_batch(text, text),
-  sdp._replay(sdp.processing_batch, text, text, text, text),
-  sdp._insert_batch(text, text, text, text, text, boolean), sdp._check_size(bigint),
-  sdp.sdp_ingest_csv(text, text, text, text, text),
-  sdp.sdp_ingest_json(text, text, jsonb, text, text),
-  sdp.sdp_batch_open(text, text, text, text),
-  sdp.sdp_batch_append(uuid, integer, text, text),
-  sdp.sdp_batch_seal(uuid, integer, text),
-  sdp.sdp_batch_abort(uuid, text)
-FROM PUBLIC;

@@ -133,10 +133,3 @@ END
 $$;
 COMMENT ON FUNCTION sdp.sdp_dev_process_batch(uuid) IS
   'sdp_process_batch for sdp.env = ''dev'' only; PT404 otherwise';
-
-REVOKE ALL ON FUNCTION
-  sdp.sdp_score_logistic(float8[], float8[], float8),
-  sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8),
-  sdp._float8_array(jsonb), sdp._process(uuid),
-  sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid)
-FROM PUBLIC;

@@ -56,7 +56,6 @@ CREATE TABLE sdp.auth_secret (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE sdp.auth_secret IS 'server pepper for API-key hashes; owner only, never exposed';
-REVOKE ALL ON sdp.auth_secret FROM PUBLIC;
 ALTER TABLE sdp.auth_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sdp.auth_secret FORCE ROW LEVEL SECURITY;
 

@@ -31,7 +31,6 @@ CREATE TABLE sdp.record_version (
 );
 CREATE UNIQUE INDEX record_version_one_current ON sdp.record_version (batch_id, row_no)
   WHERE status = 'current';
-REVOKE ALL ON sdp.record_version FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.record_version', '');
 
 -- '<uuid>:<row_no>' -> (batch_id, row_no); 22023 when malformed.

@@ -16,7 +16,6 @@ CREATE TABLE sdp.legal_hold (
   CHECK ((client_id IS NULL) <> (batch_id IS NULL))
 );
 CREATE INDEX legal_hold_active ON sdp.legal_hold (client_id, batch_id) WHERE released_at IS NULL;
-REVOKE ALL ON sdp.legal_hold FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.legal_hold', '');
 
 -- Per-client retention: batches older than ttl (by created_at) are purged.
@@ -26,7 +25,6 @@ CREATE TABLE sdp.retention_policy (
   set_by    text NOT NULL,
   set_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
-REVOKE ALL ON sdp.retention_policy FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.retention_policy', '');
 
 CREATE FUNCTION sdp._is_held(p_client_id text, p_batch_id uuid) RETURNS boolean
