@@ -97,8 +97,7 @@ BEGIN
     VALUES (v_seq, v_at, v_actor, v_login, v_client, p_event, p_target, v_details, v_prev, v_hash);
     UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
   EXCEPTION WHEN serialization_failure THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = 'the audit log was appended to concurrently; retry the request';
+    PERFORM sdp._raise_conflict('the audit log was appended to concurrently; retry the request');
   END;
   RETURN v_seq;
 END
