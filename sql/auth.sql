@@ -2,21 +2,6 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 
--- Shows an error as a client receives it; `secret` must not appear in any field.
-CREATE FUNCTION pg_temp.error_of(stmt text, secret text DEFAULT NULL)
-RETURNS TABLE(code text, message text, hint text, leaks_secret boolean)
-LANGUAGE plpgsql AS $$
-DECLARE d text;
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text, ''::text, false;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL,
-                          hint = PG_EXCEPTION_HINT;
-  leaks_secret := secret IS NOT NULL AND position(secret IN concat_ws(' ', message, d, hint)) > 0;
-  RETURN NEXT;
-END $$;
-
 -- ---- roles -----------------------------------------------------------------------------------
 SELECT rolname, rolcanlogin, rolinherit, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb
   FROM pg_roles WHERE rolname IN ('sdp_authenticator', 'sdp_anon', 'sdp_client', 'sdp_admin')
@@ -72,15 +57,15 @@ SELECT octet_length(secret) AS pepper_bytes FROM sdp.auth_secret;
 
 -- Same client with the same key again: no-op (idempotent setup). Anything else conflicts.
 SELECT sdp.sdp_create_client('auth_b', :'key_b') = :'key_b' AS idempotent;
-SELECT * FROM pg_temp.error_of(format('SELECT sdp.sdp_create_client(%L, %L)', 'auth_b', 'another-key-for-auth-b-0123456789abcdef'), 'another-key-for-auth-b-0123456789abcdef');
-SELECT * FROM pg_temp.error_of(format('SELECT sdp.sdp_create_client(%L)', 'auth_b'));
+SELECT code, message, hint, leaks_secret FROM regress.error_of(format('SELECT sdp.sdp_create_client(%L, %L)', 'auth_b', 'another-key-for-auth-b-0123456789abcdef'), 'another-key-for-auth-b-0123456789abcdef');
+SELECT code, message, hint, leaks_secret FROM regress.error_of(format('SELECT sdp.sdp_create_client(%L)', 'auth_b'));
 -- One key, one client.
-SELECT * FROM pg_temp.error_of(format('SELECT sdp.sdp_create_client(%L, %L)', 'auth_c', :'key_b'), :'key_b');
+SELECT code, message, hint, leaks_secret FROM regress.error_of(format('SELECT sdp.sdp_create_client(%L, %L)', 'auth_c', :'key_b'), :'key_b');
 -- Bad input; the key never appears in the error.
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_create_client('auth_c', 'short-key-123')$$, 'short-key-123');
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_create_client('auth_c', 'a key with spaces in it 0123456789')$$, 'a key with spaces in it 0123456789');
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_create_client('bad client', NULL)$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_create_client(NULL, NULL)$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_create_client('auth_c', 'short-key-123')$$, 'short-key-123');
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_create_client('auth_c', 'a key with spaces in it 0123456789')$$, 'a key with spaces in it 0123456789');
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_create_client('bad client', NULL)$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_create_client(NULL, NULL)$$);
 SELECT count(*) AS auth_c_created FROM sdp.api_client WHERE client_id = 'auth_c';
 
 -- ---- authenticating --------------------------------------------------------------------------
@@ -96,14 +81,14 @@ SELECT sdp.sdp_authenticate(:'key_a', 'auth_a') AS with_matching_client_id;
 ROLLBACK;
 -- Missing, unknown, oversized keys: PT401. The key of another client than the one named: PT403,
 -- and the message does not say whose key it is.
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_authenticate(NULL)$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_authenticate('')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_authenticate('sdp_wrongwrongwrongwrongwrongwrongwr')$$, 'sdp_wrongwrongwrongwrongwrongwrongwr');
-SELECT * FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_b' || 'x'), :'key_b');
-SELECT * FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L)', repeat('k', 100000)));
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_authenticate(NULL)$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_authenticate('')$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_authenticate('sdp_wrongwrongwrongwrongwrongwrongwr')$$, 'sdp_wrongwrongwrongwrongwrongwrongwr');
+SELECT code, message, hint, leaks_secret FROM regress.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_b' || 'x'), :'key_b');
+SELECT code, message, hint, leaks_secret FROM regress.error_of(format('SELECT sdp.sdp_authenticate(%L)', repeat('k', 100000)));
 SELECT code, message, hint, leaks_secret, position('auth_b' IN message) > 0 AS names_owner
-  FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L, %L)', :'key_b', 'auth_a'), :'key_b');
-SELECT code, leaks_secret FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L, %L)', :'key_b', 'no_such_client'), :'key_b');
+  FROM regress.error_of(format('SELECT sdp.sdp_authenticate(%L, %L)', :'key_b', 'auth_a'), :'key_b');
+SELECT code, leaks_secret FROM regress.error_of(format('SELECT sdp.sdp_authenticate(%L, %L)', :'key_b', 'no_such_client'), :'key_b');
 -- The constant-time matcher: position of the match among concatenated hashes, 0 if none.
 SELECT sdp.sdp_auth_match(p.secret, 'k1-0123456789abcdef0123456789abcdef',
          sdp.sdp_auth_key_hash(p.secret, 'k0-0123456789abcdef0123456789abcdef')
@@ -120,17 +105,17 @@ SELECT sdp.sdp_auth_key_hash('\x0102'::bytea, 'k');
 SELECT sdp.sdp_rotate_key('auth_a') AS key_a2 \gset
 SELECT length(key_prefix) AS prefix_chars_after_rotation FROM sdp.api_client WHERE client_id = 'auth_a';
 SELECT :'key_a2' <> :'key_a' AS rotated;
-SELECT code FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_a'));
+SELECT code FROM regress.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_a'));
 BEGIN;
 SELECT sdp.sdp_authenticate(:'key_a2') AS new_key_works;
 ROLLBACK;
 SELECT sdp.sdp_revoke_key('auth_a');
-SELECT code FROM pg_temp.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_a2'));
+SELECT code FROM regress.error_of(format('SELECT sdp.sdp_authenticate(%L)', :'key_a2'));
 SELECT client_id, key_hash IS NULL AS no_hash, revoked_at IS NOT NULL AS revoked
   FROM sdp.api_client WHERE client_id = 'auth_a';
 SELECT sdp.sdp_rotate_key('auth_a', 'regress-key-auth-a-after-revocation-0123') IS NOT NULL AS reissued;
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_revoke_key('no_such_client')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_rotate_key('no_such_client')$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_revoke_key('no_such_client')$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_rotate_key('no_such_client')$$);
 
 -- ---- the tenant cannot be forged -------------------------------------------------------------
 SET ROLE regress_auth_client;
@@ -159,11 +144,11 @@ ROLLBACK TO SAVEPOINT s;
 SELECT sdp.sdp_current_client() AS still_auth_b;
 COMMIT;
 -- Managing keys is for operators only.
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_create_client('auth_evil')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_rotate_key('auth_b')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_revoke_key('auth_b')$$);
-SELECT * FROM pg_temp.error_of($$SELECT secret FROM sdp.auth_secret$$);
-SELECT * FROM pg_temp.error_of($$SELECT key_hash FROM sdp.api_client$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_create_client('auth_evil')$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_rotate_key('auth_b')$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_revoke_key('auth_b')$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT secret FROM sdp.auth_secret$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT key_hash FROM sdp.api_client$$);
 RESET ROLE;
 
 -- Inside a SECURITY DEFINER function current_user is its (superuser) owner, but the caller is
@@ -174,7 +159,7 @@ AS $$ SELECT current_user || ' acting, tenant ' || coalesce(sdp.sdp_current_clie
 GRANT EXECUTE ON FUNCTION public.regress_definer_tenant() TO regress_auth_client, regress_auth_admin;
 SELECT public.regress_definer_tenant() AS as_superuser;
 SET ROLE regress_auth_client;
-SELECT * FROM pg_temp.error_of('SELECT public.regress_definer_tenant()');
+SELECT code, message, hint, leaks_secret FROM regress.error_of('SELECT public.regress_definer_tenant()');
 BEGIN;
 SELECT sdp.sdp_authenticate(:'key_b') IS NOT NULL AS ok;
 SELECT public.regress_definer_tenant() AS as_authenticated_client;
@@ -182,7 +167,7 @@ ROLLBACK;
 RESET ROLE;
 -- The superuser who switched to sdp_client is a client too; sdp_admin members are trusted.
 SET ROLE sdp_client;
-SELECT code FROM pg_temp.error_of('SELECT sdp.sdp_current_client()');
+SELECT code FROM regress.error_of('SELECT sdp.sdp_current_client()');
 RESET ROLE;
 SET ROLE regress_auth_admin;
 SELECT sdp.sdp_caller_role() AS caller, sdp.sdp_current_client() IS NULL AS admin_is_trusted;
@@ -191,23 +176,23 @@ SELECT sdp.sdp_create_client('auth_by_admin') IS NOT NULL AS admin_creates_clien
 -- An admin acting as a client is that client and cannot manage keys meanwhile.
 BEGIN;
 SELECT sdp.sdp_authenticate(:'key_b') AS acting_as;
-SELECT code FROM pg_temp.error_of($$SELECT sdp.sdp_rotate_key('auth_b')$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_rotate_key('auth_b')$$);
 ROLLBACK;
-SELECT * FROM pg_temp.error_of($$SELECT secret FROM sdp.auth_secret$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_auth_pepper()$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT secret FROM sdp.auth_secret$$);
+SELECT code, message, hint, leaks_secret FROM regress.error_of($$SELECT sdp.sdp_auth_pepper()$$);
 RESET ROLE;
 -- A login in none of the sdp roles can do nothing at all.
 SET ROLE regress_auth_outsider;
-SELECT code FROM pg_temp.error_of($$SELECT sdp.sdp_authenticate('x')$$);
-SELECT code FROM pg_temp.error_of($$SELECT sdp.sdp_current_client()$$);
-SELECT code FROM pg_temp.error_of($$SELECT count(*) FROM sdp.processing_batch$$);
-SELECT code FROM pg_temp.error_of($$SELECT sdp_api.health()$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_authenticate('x')$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_current_client()$$);
+SELECT code FROM regress.error_of($$SELECT count(*) FROM sdp.processing_batch$$);
+SELECT code FROM regress.error_of($$SELECT sdp_api.health()$$);
 RESET ROLE;
 -- sdp_anon may authenticate (pre_request does) but not read tables or manage clients.
 SET ROLE sdp_anon;
-SELECT code FROM pg_temp.error_of($$SELECT count(*) FROM sdp.processing_batch$$);
-SELECT code FROM pg_temp.error_of($$SELECT sdp.sdp_create_client('auth_anon')$$);
-SELECT code FROM pg_temp.error_of($$SELECT sdp.sdp_authenticate('sdp_wrongwrongwrongwrongwrongwrongwr')$$);
+SELECT code FROM regress.error_of($$SELECT count(*) FROM sdp.processing_batch$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_create_client('auth_anon')$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_authenticate('sdp_wrongwrongwrongwrongwrongwrongwr')$$);
 RESET ROLE;
 
 -- ---- privileges ------------------------------------------------------------------------------

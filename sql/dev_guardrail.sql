@@ -3,18 +3,6 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  message := regexp_replace(message, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g');
-  RETURN NEXT;
-END $$;
-
 \set key_d 'regress-dev-guardrail-key-client-d-01234567'
 SELECT sdp.sdp_create_client('dev_d', :'key_d') IS NOT NULL AS created;
 CREATE ROLE regress_dev_client LOGIN IN ROLE sdp_client;
@@ -57,36 +45,30 @@ SELECT sdp.sdp_authenticate(:'key_d') AS tenant;
 SELECT name, dev_only FROM sdp.model ORDER BY 1;
 SELECT processing_type FROM sdp.processing_batch ORDER BY 1;
 SELECT count(*) AS dev_rows FROM sdp.tokenized_record WHERE batch_id = :'dev_batch';
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_batch_status(%L::uuid)', :'dev_batch'));
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_process_batch(%L)', :'dev_batch'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_batch_status(%L::uuid)', :'dev_batch'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_process_batch(%L)', :'dev_batch'));
 -- Dev entry points: 404 whatever the batch, even the client's own prod batch.
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'dev_batch'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'dev_batch'));
 -- A dev-only processing type does not exist in prod.
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_ingest_csv(%L, %L, %L)', 'dev_d', 'risk_scoring_v2', E'customer_id\nx\n'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_ingest_csv(%L, %L, %L)', 'dev_d', 'risk_scoring_v2', E'customer_id\nx\n'));
 COMMIT;
 RESET SESSION AUTHORIZATION;
 -- Trusted callers do not see dev-only rows in prod either.
 SET SESSION AUTHORIZATION regress_dev_admin;
 SELECT name FROM sdp.model WHERE dev_only;
 SELECT count(*) AS dev_batches FROM sdp.processing_batch WHERE dev_only;
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
 RESET SESSION AUTHORIZATION;
 -- The superuser path: the dev entry point is closed in prod for everyone.
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_dev_process_batch(%L)', :'prod_batch'));
 
 -- Through PostgREST (docs/postgrest.md §8): POST /rpc/dev_process_batch answers 404 in prod.
 SET SESSION AUTHORIZATION sdp_authenticator;
 \set VERBOSITY sqlstate
 BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;
-SELECT set_config('search_path', 'sdp_api, public', true) AS search_path,
-       set_config('role', 'sdp_anon', true) AS role,
-       set_config('request.jwt.claims', '{"role":"sdp_anon"}', true) AS claims,
-       set_config('request.method', 'POST', true) AS method,
-       set_config('request.path', '/rpc/dev_process_batch', true) AS path,
-       set_config('request.headers', json_build_object('content-type', 'application/json',
-                  'x-api-key', :'key_d', 'x-client-id', 'dev_d')::text, true) IS NOT NULL AS headers,
-       set_config('request.cookies', '{}', true) AS cookies;
+SELECT regress.request('POST', '/rpc/dev_process_batch', json_build_object('content-type', 'application/json',
+                       'x-api-key', :'key_d', 'x-client-id', 'dev_d'));
 SELECT sdp_api.pre_request();
 SELECT current_user;
 SELECT sdp_api.dev_process_batch(:'prod_batch');
@@ -108,14 +90,8 @@ COMMIT;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION sdp_authenticator;
 BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;
-SELECT set_config('search_path', 'sdp_api, public', true) AS search_path,
-       set_config('role', 'sdp_anon', true) AS role,
-       set_config('request.jwt.claims', '{"role":"sdp_anon"}', true) AS claims,
-       set_config('request.method', 'POST', true) AS method,
-       set_config('request.path', '/rpc/dev_process_batch', true) AS path,
-       set_config('request.headers', json_build_object('content-type', 'application/json',
-                  'x-api-key', :'key_d', 'x-client-id', 'dev_d')::text, true) IS NOT NULL AS headers,
-       set_config('request.cookies', '{}', true) AS cookies;
+SELECT regress.request('POST', '/rpc/dev_process_batch', json_build_object('content-type', 'application/json',
+                       'x-api-key', :'key_d', 'x-client-id', 'dev_d'));
 SELECT sdp_api.pre_request();
 SELECT regexp_replace(sdp_api.dev_process_batch(:'dev_batch')::text, '[0-9a-f-]{36}', '<uuid>') AS body;
 SELECT nullif(current_setting('response.status', true), '') AS status;

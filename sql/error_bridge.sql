@@ -2,23 +2,11 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 
--- Runs a statement and shows the error fields as a client (and PostgREST) receives them.
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS TABLE(code text, message text, detail text, hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text, ''::text, ''::text;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                          detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-  RETURN NEXT;
-END $$;
-
 -- C++ -> PostgreSQL: an sdp::Error arrives with its SQLSTATE, message, detail and hint.
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_selftest_throw('PT409', 'chunk 3 conflicts with the stored chunk', 'stored hash abc', 'resend the original chunk')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_selftest_throw('22P02', 'bad input', '', '')$$);
+SELECT code, message, detail, hint FROM regress.error_of($$SELECT sdp.sdp_selftest_throw('PT409', 'chunk 3 conflicts with the stored chunk', 'stored hash abc', 'resend the original chunk')$$);
+SELECT code, message, detail, hint FROM regress.error_of($$SELECT sdp.sdp_selftest_throw('22P02', 'bad input', '', '')$$);
 -- Messages longer than the bridge's buffer are truncated, not overflowed.
-SELECT code, length(message), right(message, 6) FROM pg_temp.error_of($$SELECT sdp.sdp_selftest_throw('22023', repeat('m', 10000), '', '')$$);
+SELECT code, length(message), right(message, 6) FROM regress.error_of($$SELECT sdp.sdp_selftest_throw('22023', repeat('m', 10000), '', '')$$);
 
 -- Standard exceptions: std::bad_alloc -> 53200, anything else -> XX000, never a crash.
 \set VERBOSITY sqlstate

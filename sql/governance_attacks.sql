@@ -10,17 +10,6 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 \set VERBOSITY sqlstate
 
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  RETURN NEXT;
-END $$;
-
 \set key 'regress-gov-attacks-key-0123456789abcdef01'
 SELECT sdp.sdp_create_client('gov_attack', :'key') IS NOT NULL AS created;
 SELECT E'customer_id,age,income,balance,num_transactions\nc1,30,50000,1000,10\nc2,50,80000,20000,40\nc3,41,61000,3000,12\n' AS csv \gset
@@ -38,7 +27,7 @@ SET SESSION AUTHORIZATION regress_ga_client;
 BEGIN;
 SELECT sdp.sdp_authenticate(:'key') AS tenant;
 SELECT t, e.code FROM unnest(ARRAY['sdp.tokenized_record', 'sdp.processed_result', 'sdp.record_version']) t,
-       LATERAL pg_temp.error_of('SELECT count(*) FROM ' || t) e ORDER BY 1;
+       LATERAL regress.error_of('SELECT count(*) FROM ' || t) e ORDER BY 1;
 SELECT count(*) AS results_via_function FROM sdp.sdp_results(:'batch');
 COMMIT;
 RESET SESSION AUTHORIZATION;
@@ -78,11 +67,11 @@ SELECT count(*) AS checks_before FROM sdp.integrity_failure \gset
 DELETE FROM sdp.tokenized_record WHERE batch_id = :'batch' AND row_no = 2;
 DELETE FROM sdp.processed_result WHERE batch_id = :'batch' AND row_no = 3;
 -- Every read refuses to serve the incomplete batch.
-SELECT code, replace(message, :'batch', '<batch>') AS message
-  FROM pg_temp.error_of(format('SELECT count(*) FROM sdp.sdp_records(%L)', :'batch'));
-SELECT code, replace(message, :'batch', '<batch>') AS message
-  FROM pg_temp.error_of(format('SELECT count(*) FROM sdp.sdp_results(%L)', :'batch'));
-SELECT code FROM pg_temp.error_of(format('SELECT sdp.sdp_results_csv(%L)', :'batch'));
+SELECT code, message
+  FROM regress.error_of(format('SELECT count(*) FROM sdp.sdp_records(%L)', :'batch'));
+SELECT code, message
+  FROM regress.error_of(format('SELECT count(*) FROM sdp.sdp_results(%L)', :'batch'));
+SELECT code FROM regress.error_of(format('SELECT sdp.sdp_results_csv(%L)', :'batch'));
 -- sdp_verify_integrity names exactly the deleted rows, records them and audits them.
 SELECT table_name, row_no, client_id, problem FROM sdp.sdp_verify_integrity(:'batch');
 SELECT table_name, row_no, problem FROM sdp.sdp_verify_integrity() WHERE client_id = 'gov_attack';
@@ -99,8 +88,8 @@ SELECT status FROM sdp.sdp_process_batch(:'batch2');
 DELETE FROM sdp.tokenized_record WHERE batch_id = :'batch2' AND row_no = 3;
 DELETE FROM sdp.processed_result WHERE batch_id = :'batch2' AND row_no = 3;
 UPDATE sdp.processing_batch SET accepted_records = 2, processed_records = 2 WHERE batch_id = :'batch2';
-SELECT code, replace(message, :'batch2', '<batch>') AS message
-  FROM pg_temp.error_of(format('SELECT count(*) FROM sdp.sdp_results(%L)', :'batch2'));
+SELECT code, message
+  FROM regress.error_of(format('SELECT count(*) FROM sdp.sdp_results(%L)', :'batch2'));
 SELECT table_name, row_no, problem FROM sdp.sdp_verify_integrity(:'batch2');
 
 -- ---- 13: a legal hold stops sdp_batch_abort ---------------------------------------------------
@@ -117,8 +106,8 @@ SELECT sdp.sdp_legal_hold('gov_attack', NULL, 'litigation') > 0 AS held;
 SET SESSION AUTHORIZATION regress_ga_client;
 BEGIN;
 SELECT sdp.sdp_authenticate(:'key') AS tenant;
-SELECT code, replace(message, :'staged', '<batch>') AS message
-  FROM pg_temp.error_of(format('SELECT sdp.sdp_batch_abort(%L, %L)', :'staged', 'cover tracks'));
+SELECT code, message
+  FROM regress.error_of(format('SELECT sdp.sdp_batch_abort(%L, %L)', :'staged', 'cover tracks'));
 COMMIT;
 RESET SESSION AUTHORIZATION;
 -- Nothing was deleted and the batch is still open.
@@ -126,13 +115,13 @@ SELECT status, accepted_records, (SELECT count(*) FROM sdp.tokenized_record r WH
   FROM sdp.processing_batch b WHERE batch_id = :'staged';
 -- An engineer (who may abort any client's upload) is refused the same way.
 SET SESSION AUTHORIZATION regress_ga_engineer;
-SELECT code, replace(message, :'staged', '<batch>') AS message
-  FROM pg_temp.error_of(format('SELECT sdp.sdp_batch_abort(%L)', :'staged'));
+SELECT code, message
+  FROM regress.error_of(format('SELECT sdp.sdp_batch_abort(%L)', :'staged'));
 RESET SESSION AUTHORIZATION;
 -- TRUNCATE of the bulk tables is refused while a hold is active, superusers included.
-SELECT code FROM pg_temp.error_of('TRUNCATE sdp.tokenized_record');
-SELECT code FROM pg_temp.error_of('TRUNCATE sdp.processed_result');
-SELECT code FROM pg_temp.error_of('TRUNCATE sdp.processing_batch CASCADE');
+SELECT code FROM regress.error_of('TRUNCATE sdp.tokenized_record');
+SELECT code FROM regress.error_of('TRUNCATE sdp.processed_result');
+SELECT code FROM regress.error_of('TRUNCATE sdp.processing_batch CASCADE');
 SELECT count(*) AS rows_kept FROM sdp.tokenized_record WHERE batch_id = :'staged';
 -- A superuser's direct DELETE of a held row is not stopped (no row trigger on the bulk tables),
 -- but it is found: the row is missing.
@@ -143,7 +132,7 @@ ROLLBACK;
 -- A hold on the batch alone works the same; once released, the abort goes through.
 SELECT sdp.sdp_release_hold('gov_attack') AS released;
 SELECT sdp.sdp_legal_hold(batch_id => :'staged', reason => 'batch only') > 0 AS held;
-SELECT code FROM pg_temp.error_of(format('SELECT sdp.sdp_batch_abort(%L)', :'staged'));
+SELECT code FROM regress.error_of(format('SELECT sdp.sdp_batch_abort(%L)', :'staged'));
 SELECT sdp.sdp_release_hold(batch_id => :'staged') AS released;
 SELECT status, accepted_records FROM sdp.sdp_batch_abort(:'staged');
 SELECT count(*) AS rows_left FROM sdp.tokenized_record WHERE batch_id = :'staged';
@@ -161,11 +150,11 @@ SELECT count(*) AS problems FROM sdp.sdp_audit_verify_head(:head_seq, :'head_has
 SELECT seq > 0 AS auditor_reads_head FROM sdp.sdp_audit_head();
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_ga_client;
-SELECT code FROM pg_temp.error_of('SELECT sdp.sdp_audit_head()');
+SELECT code FROM regress.error_of('SELECT sdp.sdp_audit_head()');
 RESET SESSION AUTHORIZATION;
 -- Malformed heads are refused.
-SELECT code FROM pg_temp.error_of('SELECT * FROM sdp.sdp_audit_verify_head(1, ''xyz'')');
-SELECT code FROM pg_temp.error_of('SELECT * FROM sdp.sdp_audit_verify_head(-1, repeat(''0'', 64))');
+SELECT code FROM regress.error_of('SELECT * FROM sdp.sdp_audit_verify_head(1, ''xyz'')');
+SELECT code FROM regress.error_of('SELECT * FROM sdp.sdp_audit_verify_head(-1, repeat(''0'', 64))');
 -- Attack 1, as superuser: cut the tail (the exported entry and after) and set the head back.
 -- The chain itself is intact again, so sdp_audit_verify cannot see it; the exported head can.
 BEGIN;

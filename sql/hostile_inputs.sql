@@ -7,19 +7,6 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 \set SHOW_CONTEXT never
 
--- An error as a client sees it (code and message), or 'none'.
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  message := regexp_replace(message, '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<uuid>', 'g');
-  RETURN NEXT;
-END $$;
-
 CREATE FUNCTION pg_temp.stored() RETURNS TABLE(clients bigint, batches bigint, records bigint, chunks bigint)
 LANGUAGE sql AS $$
   SELECT (SELECT count(*) FROM sdp.api_client),
@@ -40,46 +27,46 @@ SELECT pg_temp.tables_intact() AS tables_intact;
 
 -- ---- client_id ------------------------------------------------------------------------------
 -- Registering a client whose id is an injection payload: refused by the id format check.
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_create_client($$x'); DROP TABLE sdp.processing_batch; --$$)$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_create_client($$hostile_a' OR '1'='1$$)$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_create_client($$x'); DROP TABLE sdp.processing_batch; --$$)$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_create_client($$hostile_a' OR '1'='1$$)$q$);
 -- Using one: an unknown client, echoed as data.
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv($$hostile_a'; DROP TABLE sdp.processing_batch; --$$, 'risk_scoring', E'customer_id\nc1\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv($$hostile_a' OR '1'='1$$, 'risk_scoring', E'customer_id\nc1\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open($$'||(SELECT string_agg(client_id, ',') FROM sdp.api_client)||'$$, 'risk_scoring')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv($$hostile_a'; DROP TABLE sdp.processing_batch; --$$, 'risk_scoring', E'customer_id\nc1\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv($$hostile_a' OR '1'='1$$, 'risk_scoring', E'customer_id\nc1\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_batch_open($$'||(SELECT string_agg(client_id, ',') FROM sdp.api_client)||'$$, 'risk_scoring')$q$);
 
 -- ---- processing_type, key_column, idempotency key -------------------------------------------
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', $$risk_scoring'); DROP TABLE sdp.model; --$$, E'customer_id\nc1\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', $$risk_scoring' OR '1'='1$$, E'customer_id\nc1\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', $$customer_id"; DROP TABLE sdp.tokenized_record; --$$)$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', $$risk_scoring'); DROP TABLE sdp.model; --$$, E'customer_id\nc1\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', $$risk_scoring' OR '1'='1$$, E'customer_id\nc1\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', $$customer_id"; DROP TABLE sdp.tokenized_record; --$$)$q$);
 -- Echoed values are capped: the first 64 characters, then "…", every control character, line
 -- separator and bidi override shown as '?' (sdp._echo). A megabyte client_id does not come
 -- back in full into the log and the HTTP body, and a value cannot forge a second log line.
 SELECT code, length(message) AS message_length, message
-  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv(repeat('x', 1000000), 'risk_scoring', E'customer_id\nc1\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open(E'evil\nERROR:  forged line\r\x1b[31m\x7f', 'risk_scoring')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json(repeat('é', 64) || E'\n', 'risk_scoring', '[{"customer_id": "c1"}]')$q$);
+  FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv(repeat('x', 1000000), 'risk_scoring', E'customer_id\nc1\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_batch_open(E'evil\nERROR:  forged line\r\x1b[31m\x7f', 'risk_scoring')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_json(repeat('é', 64) || E'\n', 'risk_scoring', '[{"customer_id": "c1"}]')$q$);
 SELECT code, length(message) AS message_length, message
-  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', repeat('risk_scoring', 100000), E'customer_id\nc1\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_batch_open('hostile_a', E'risk\u202escoring\u0085\u2028x\t')$q$);
+  FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', repeat('risk_scoring', 100000), E'customer_id\nc1\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_batch_open('hostile_a', E'risk\u202escoring\u0085\u2028x\t')$q$);
 -- key_column and the header's column names, echoed by the C++ parser, the same way.
 SELECT code, length(message) AS message_length, message
-  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', repeat('k', 100000) || E'\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'"col\x01\u2066umn",' || repeat('h', 1000) || E'\nc1,c2\n')$q$);
+  FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', repeat('k', 100000) || E'\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'"col\x01\u2066umn",' || repeat('h', 1000) || E'\nc1,c2\n')$q$);
 -- JSON keys too: a key whose value is not a scalar, and a key the first record does not have.
 SELECT code, length(message) AS message_length, message
-  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring',
+  FROM regress.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring',
     jsonb_build_array(jsonb_build_object('customer_id', 'c1', E'nested\nERROR:  forged\u202e' || repeat('n', 100000), '{"x": 1}'::jsonb)))$q$);
 SELECT code, length(message) AS message_length, message
-  FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring',
+  FROM regress.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring',
     jsonb_build_array(jsonb_build_object('customer_id', 'c1'),
                       jsonb_build_object('customer_id', 'c2', E'extra\r\x1b[31m\u2028' || repeat('e', 100000), 1)))$q$);
 -- The idempotency key of a conflict, and the admin calls that name a client, the same way.
 BEGIN;
 SELECT accepted_records FROM sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc1\n', 'customer_id', repeat('k', 200) || E'\n');
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc2\n', 'customer_id', repeat('k', 200) || E'\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc2\n', 'customer_id', repeat('k', 200) || E'\n')$q$);
 ROLLBACK;
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_revoke_key(repeat('z', 65))$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_rotate_key(repeat('z', 64))$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_revoke_key(repeat('z', 65))$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_rotate_key(repeat('z', 64))$q$);
 SELECT sdp._echo(NULL) AS null_value, sdp._echo('') AS empty_value, sdp._echo(repeat('a', 64)) = repeat('a', 64) AS exactly_64_kept;
 SELECT * FROM pg_temp.stored() \gset after_refusals_
 SELECT :after_refusals_clients - :before_clients AS new_clients,
@@ -113,67 +100,43 @@ SELECT sdp.sdp_results_csv(:'cells');
 -- ---- invalid UTF-8 and NUL bytes: refused by PostgreSQL before sdp sees them ----------------
 -- The database is UTF8; text input is validated, so a body with an invalid sequence or a NUL
 -- never reaches the parser: 22021 (HTTP 400). sdp-agent refuses such files before uploading.
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', convert_from('\x637573746f6d65725f69640a6361666ee90a'::bytea, 'UTF8'))$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', convert_from('\x637573746f6d65725f69640a6300640a'::bytea, 'UTF8'))$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc\xed\xa0\x80\n')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring', '[{"customer_id": "a\u0000b"}]')$q$);
-SELECT * FROM pg_temp.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring', '[{"customer_id": "\ud800"}]')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', convert_from('\x637573746f6d65725f69640a6361666ee90a'::bytea, 'UTF8'))$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', convert_from('\x637573746f6d65725f69640a6300640a'::bytea, 'UTF8'))$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_csv('hostile_a', 'risk_scoring', E'customer_id\nc\xed\xa0\x80\n')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring', '[{"customer_id": "a\u0000b"}]')$q$);
+SELECT code, message FROM regress.error_of($q$SELECT sdp.sdp_ingest_json('hostile_a', 'risk_scoring', '[{"customer_id": "\ud800"}]')$q$);
 
 -- ---- request header values (PostgREST emulation, docs/postgrest.md §8) ---------------------------
-CREATE FUNCTION pg_temp.request(headers json) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM set_config('search_path', 'sdp_api, public', true),
-          set_config('role', 'sdp_anon', true),
-          set_config('request.jwt.claims', '{"role":"sdp_anon"}', true),
-          set_config('request.method', 'POST', true),
-          set_config('request.path', '/rpc/process_file', true),
-          set_config('request.headers', headers::text, true),
-          set_config('request.cookies', '{}', true);
-END $$;
-CREATE FUNCTION pg_temp.respond(call text) RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM sdp_api.pre_request();
-  EXECUTE call;
-  code := 'none';
-  message := '';
-  RETURN NEXT;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  message := regexp_replace(message, '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<uuid>', 'g');
-  RETURN NEXT;
-END $$;
 SET SESSION AUTHORIZATION sdp_authenticator;
 -- X-API-Key, X-Client-Id, X-Processing-Type, X-Key-Column, X-Batch-Id carrying payloads.
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', $$' OR '1'='1$$, 'x-processing-type', 'risk_scoring'));
-SELECT * FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', $$' OR '1'='1$$, 'x-processing-type', 'risk_scoring'));
+SELECT code, message FROM regress.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
 ROLLBACK;
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-client-id', $$hostile_a' OR '1'='1$$, 'x-processing-type', 'risk_scoring'));
-SELECT * FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-client-id', $$hostile_a' OR '1'='1$$, 'x-processing-type', 'risk_scoring'));
+SELECT code, message FROM regress.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
 ROLLBACK;
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', $$risk_scoring'; DROP TABLE sdp.model; --$$));
-SELECT * FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', $$risk_scoring'; DROP TABLE sdp.model; --$$));
+SELECT code, message FROM regress.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
 ROLLBACK;
 -- A long header value comes back capped in the JSON error body too.
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', repeat('p', 100000)));
-SELECT code, length(message) AS message_length, message FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', repeat('p', 100000)));
+SELECT code, length(message) AS message_length, message FROM regress.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
 ROLLBACK;
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', 'risk_scoring', 'x-key-column', $$customer_id" FROM x; --$$));
-SELECT * FROM pg_temp.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-processing-type', 'risk_scoring', 'x-key-column', $$customer_id" FROM x; --$$));
+SELECT code, message FROM regress.respond($$SELECT sdp_api.process_file(E'customer_id\nc1\n')$$);
 ROLLBACK;
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-batch-id', $$00000000-0000-4000-8000-000000000000' OR '1'='1$$, 'x-chunk-seq', '0; DROP TABLE sdp.batch_chunk', 'x-chunk-sha256', 'x'));
-SELECT * FROM pg_temp.respond($$SELECT sdp_api.batch_append(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-batch-id', $$00000000-0000-4000-8000-000000000000' OR '1'='1$$, 'x-chunk-seq', '0; DROP TABLE sdp.batch_chunk', 'x-chunk-sha256', 'x'));
+SELECT code, message FROM regress.respond($$SELECT sdp_api.batch_append(E'customer_id\nc1\n')$$);
 ROLLBACK;
 BEGIN;
-SELECT pg_temp.request(json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-batch-id', :'idem', 'x-chunk-seq', '0; DROP TABLE sdp.batch_chunk', 'x-chunk-sha256', 'x'));
-SELECT * FROM pg_temp.respond($$SELECT sdp_api.batch_append(E'customer_id\nc1\n')$$);
+SELECT regress.request('POST', '/rpc/process_file', json_build_object('content-type', 'text/plain', 'x-api-key', :'key', 'x-batch-id', :'idem', 'x-chunk-seq', '0; DROP TABLE sdp.batch_chunk', 'x-chunk-sha256', 'x'));
+SELECT code, message FROM regress.respond($$SELECT sdp_api.batch_append(E'customer_id\nc1\n')$$);
 ROLLBACK;
 RESET SESSION AUTHORIZATION;
 

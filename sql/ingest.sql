@@ -4,17 +4,6 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 INSERT INTO sdp.api_client (client_id) VALUES ('ingest_a'), ('ingest_b') ON CONFLICT DO NOTHING;
 
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN  -- (batch ids in messages are random: shown as <uuid>)
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  message := regexp_replace(message, '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<uuid>', 'g');
-  RETURN NEXT;
-END $$;
-
 -- A whole CSV becomes one RECEIVED batch; the result is the sdp_batch composite.
 SELECT batch_id AS csv1, client_id, processing_type, status, accepted_records, processed_records,
        model_version IS NULL AS no_model_yet, processed_at IS NULL AS not_processed,
@@ -51,8 +40,8 @@ SELECT :'idem1' = :'idem2' AS same_batch, :'status' AS status, :accepted_records
 SELECT count(*) - :batches_before AS new_batches FROM sdp.processing_batch WHERE client_id = 'ingest_a';
 SELECT count(*) AS stored_rows FROM sdp.tokenized_record WHERE batch_id = :'idem1';
 -- ... a different content (or processing type, or key column) under that key is a conflict ...
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id,age\nk1,31\n', idempotency_key => 'upload-1')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id,age\nk1,30\n', key_column => 'age', idempotency_key => 'upload-1')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id,age\nk1,31\n', idempotency_key => 'upload-1')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id,age\nk1,30\n', key_column => 'age', idempotency_key => 'upload-1')$$);
 -- ... keys are per client, and without a key every call is a new batch.
 SELECT batch_id <> :'idem1' AS other_clients_batch FROM sdp.sdp_ingest_csv('ingest_b', 'risk_scoring', E'customer_id,age\nk1,30\n', idempotency_key => 'upload-1');
 SELECT (SELECT batch_id FROM sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id\nz\n'))
@@ -74,28 +63,28 @@ SELECT accepted_records FROM sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '{"
 SELECT (SELECT batch_id FROM sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "q", "age": 1}]', idempotency_key => 'json-1'))
      = (SELECT batch_id FROM sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"age":1,"customer_id":"q"}]', idempotency_key => 'json-1')) AS same_batch;
 -- JSON shape errors (all 22023, nothing stored).
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '{"rows": []}')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[]')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '"text"')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a"}, 5]')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a", "x": {"nested": 1}}]')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a"}, {"customer_id": "b", "extra": 1}]')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"id": "a"}]')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a"}, {"customer_id": null}]')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{}]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '{"rows": []}')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '"text"')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a"}, 5]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a", "x": {"nested": 1}}]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a"}, {"customer_id": "b", "extra": 1}]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"id": "a"}]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "a"}, {"customer_id": null}]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{}]')$$);
 
 -- Tenant: an authenticated client may only ingest for itself (PT403); unknown clients are 22023.
 BEGIN;
 SET LOCAL sdp.client_id = 'ingest_b';
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id\nk\n')$$);
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "k"}]')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring', E'customer_id\nk\n')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_json('ingest_a', 'risk_scoring', '[{"customer_id": "k"}]')$$);
 SELECT client_id, status FROM sdp.sdp_ingest_csv('ingest_b', 'risk_scoring', E'customer_id\nk\n');
 ROLLBACK;
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_csv('nobody', 'risk_scoring', E'customer_id\nk\n')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_csv('nobody', 'risk_scoring', E'customer_id\nk\n')$$);
 
 -- Dev-only models: risk_scoring_v2 (demo_v2_dev) is unknown in prod and usable in dev, where
 -- its batches are dev-only.
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring_v2', E'customer_id\nk\n')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_ingest_csv('ingest_a', 'risk_scoring_v2', E'customer_id\nk\n')$$);
 SET sdp.env = 'dev';
 SELECT batch_id AS dev1, status FROM sdp.sdp_ingest_csv('ingest_a', 'risk_scoring_v2', E'customer_id\nk\n') \gset
 SELECT :'status' AS status, dev_only FROM sdp.processing_batch WHERE batch_id = :'dev1';

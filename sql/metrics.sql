@@ -7,17 +7,6 @@ CREATE EXTENSION IF NOT EXISTS sdp;
 INSERT INTO sdp.api_client (client_id) VALUES ('metrics_a') ON CONFLICT DO NOTHING;
 \set VERBOSITY sqlstate
 
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE code text;
-BEGIN
-  EXECUTE stmt;
-  RETURN 'none';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE;
-  RETURN code;
-END $$;
-
 -- Every family with HELP and TYPE, in the exposition format.
 SELECT substring(line from '^# TYPE (.*)$') AS family
   FROM regexp_split_to_table(sdp.sdp_metrics(), E'\n') AS line
@@ -104,27 +93,22 @@ SELECT * FROM pg_temp.deltas();
 SELECT pg_temp.reset();
 
 -- Failures are counted at once, although the transaction that saw them rolls back.
-SELECT pg_temp.error_of($$SELECT sdp.sdp_authenticate('sdp_not_a_key_not_a_key_not_a_key_xx')$$);
-SELECT pg_temp.error_of($$SELECT sdp.sdp_authenticate('')$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_authenticate('sdp_not_a_key_not_a_key_not_a_key_xx')$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_authenticate('')$$);
 SELECT sdp.sdp_metrics_count('record_integrity_failures_total', 2) AS counted;
 SELECT * FROM pg_temp.deltas();
 SELECT pg_temp.reset();
 -- The counting API refuses unknown names and negative deltas (22023), NULLs too.
-SELECT pg_temp.error_of($$SELECT sdp.sdp_metrics_count('sdp_made_up_total', 1)$$);
-SELECT pg_temp.error_of($$SELECT sdp.sdp_metrics_count('record_integrity_failures_total', -1)$$);
-SELECT pg_temp.error_of($$SELECT sdp.sdp_metrics_count(NULL, 1)$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_metrics_count('sdp_made_up_total', 1)$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_metrics_count('record_integrity_failures_total', -1)$$);
+SELECT code FROM regress.error_of($$SELECT sdp.sdp_metrics_count(NULL, 1)$$);
 SELECT sdp.sdp_metrics_count('sdp_ingest_bytes_total', 0) AS zero_is_fine;
 SELECT * FROM pg_temp.deltas();
 
 -- PostgREST requests, counted per sdp_api function when the request's transaction ends:
 -- ok on commit, error on rollback (here: an unknown API key, PT401 from pre_request).
 BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
-SELECT set_config('search_path', 'sdp_api, public', true) IS NOT NULL AS path,
-       set_config('role', 'sdp_anon', true) IS NOT NULL AS anon,
-       set_config('request.jwt.claims', '{"role":"sdp_anon"}', true) IS NOT NULL AS claims,
-       set_config('request.method', 'GET', true) IS NOT NULL AS method,
-       set_config('request.path', '/rpc/metrics', true) IS NOT NULL AS p,
-       set_config('request.headers', '{"accept":"text/plain"}', true) IS NOT NULL AS headers;
+SELECT regress.request('GET', '/rpc/metrics', '{"accept":"text/plain"}');
 SELECT sdp_api.pre_request();
 SELECT current_user;
 SELECT pg_typeof(m) AS media_type, m LIKE '# HELP sdp_batches_total %' AS exposition,

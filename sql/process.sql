@@ -3,17 +3,6 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 INSERT INTO sdp.api_client (client_id) VALUES ('process_a'), ('process_b') ON CONFLICT DO NOTHING;
 
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN  -- (batch ids in messages are random: shown as <uuid>)
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  message := regexp_replace(message, '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<uuid>', 'g');
-  RETURN NEXT;
-END $$;
-
 -- demo_v1 written out in SQL from its registry row, to check the C++ scorer against.
 CREATE FUNCTION pg_temp.demo_v1(age text, income text, balance text, ntx text) RETURNS float8
 LANGUAGE sql AS $$
@@ -85,19 +74,19 @@ SELECT error FROM sdp.processing_batch WHERE batch_id = :'b5';
 -- Tenant: another client's batch, an unknown one and a dev-only one in prod are all PT404.
 BEGIN;
 SET LOCAL sdp.client_id = 'process_b';
-SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_process_batch(%L)$$, :'b1'));
+SELECT code, message FROM regress.error_of(format($$SELECT sdp.sdp_process_batch(%L)$$, :'b1'));
 ROLLBACK;
 BEGIN;
 SET LOCAL sdp.client_id = 'process_a';
 SELECT status FROM sdp.sdp_process_batch(:'b1');
 ROLLBACK;
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_process_batch('00000000-0000-4000-8000-000000000000')$$);
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_process_batch('00000000-0000-4000-8000-000000000000')$$);
 
 -- The dev entry point answers PT404 in prod whatever the batch, and works like
 -- sdp_process_batch in dev (where dev-only models and batches exist).
 SELECT batch_id AS b6 FROM sdp.sdp_ingest_csv('process_a', 'risk_scoring', E'customer_id,age\nd1,20\n') \gset
-SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_dev_process_batch(%L)$$, :'b6'));
-SELECT * FROM pg_temp.error_of($$SELECT sdp.sdp_dev_process_batch('00000000-0000-4000-8000-000000000000')$$);
+SELECT code, message FROM regress.error_of(format($$SELECT sdp.sdp_dev_process_batch(%L)$$, :'b6'));
+SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_dev_process_batch('00000000-0000-4000-8000-000000000000')$$);
 SELECT status FROM sdp.processing_batch WHERE batch_id = :'b6';
 SET sdp.env = 'dev';
 SELECT status, processed_records, model_version FROM sdp.sdp_dev_process_batch(:'b6');
@@ -105,7 +94,7 @@ SELECT batch_id AS b7 FROM sdp.sdp_ingest_csv('process_a', 'risk_scoring_v2', E'
 SELECT status, processed_records, model_version FROM sdp.sdp_dev_process_batch(:'b7');
 SELECT record_key, round(score::numeric, 6) AS score, risk_band, model_version FROM sdp.processed_result WHERE batch_id = :'b7';
 RESET sdp.env;
-SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_process_batch(%L)$$, :'b7'));
+SELECT code, message FROM regress.error_of(format($$SELECT sdp.sdp_process_batch(%L)$$, :'b7'));
 -- sdp.env is superuser-only.
 SELECT name, context, vartype, setting, enumvals FROM pg_settings WHERE name = 'sdp.env';
 

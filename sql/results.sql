@@ -3,17 +3,6 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 INSERT INTO sdp.api_client (client_id) VALUES ('results_a'), ('results_b') ON CONFLICT DO NOTHING;
 
-CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN  -- (batch ids in messages are random: shown as <uuid>)
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  message := regexp_replace(message, '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<uuid>', 'g');
-  RETURN NEXT;
-END $$;
-
 -- Keys that need quoting in CSV output: comma, quote, line break, surrounding space.
 SELECT batch_id AS b1 FROM sdp.sdp_ingest_csv('results_a', 'risk_scoring',
   E'customer_id,age,income,balance,num_transactions\n'
@@ -53,7 +42,7 @@ SET LOCAL sdp.client_id = 'results_b';
 SELECT sdp.sdp_results_csv(:'b1');
 ROLLBACK;
 \set VERBOSITY default
-SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_status(%L::uuid)$$, '00000000-0000-4000-8000-000000000000'));
+SELECT code, message FROM regress.error_of(format($$SELECT sdp.sdp_batch_status(%L::uuid)$$, '00000000-0000-4000-8000-000000000000'));
 -- ... while the owner sees its own.
 BEGIN;
 SET LOCAL sdp.client_id = 'results_a';
@@ -64,8 +53,8 @@ SET sdp.env = 'dev';
 SELECT batch_id AS dev1 FROM sdp.sdp_ingest_csv('results_a', 'risk_scoring_v2', E'customer_id\nk\n') \gset
 SELECT status FROM sdp.sdp_batch_status(:'dev1'::uuid);
 RESET sdp.env;
-SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_batch_status(%L::uuid)$$, :'dev1'));
-SELECT * FROM pg_temp.error_of(format($$SELECT sdp.sdp_results(%L)$$, :'dev1'));
+SELECT code, message FROM regress.error_of(format($$SELECT sdp.sdp_batch_status(%L::uuid)$$, :'dev1'));
+SELECT code, message FROM regress.error_of(format($$SELECT sdp.sdp_results(%L)$$, :'dev1'));
 
 -- Read-only entry points are STABLE (PostgREST runs them READ ONLY, GET allowed).
 SELECT proname, provolatile, prosecdef, proconfig FROM pg_proc

@@ -3,16 +3,6 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS TABLE(code text, message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN QUERY SELECT 'none'::text, ''::text;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-  RETURN NEXT;
-END $$;
 -- A filter that tells what it sees (a classic RLS leak probe: it must only ever see own rows).
 CREATE FUNCTION pg_temp.peek(v text) RETURNS boolean
 LANGUAGE plpgsql COST 0.0001 AS $$ BEGIN RAISE NOTICE 'peek saw %', v; RETURN true; END $$;
@@ -67,8 +57,8 @@ RESET SESSION AUTHORIZATION;
 -- ---- plain SQL as sdp_client ------------------------------------------------------------------
 SET SESSION AUTHORIZATION regress_rls_client;
 -- Not authenticated: reading a tenant table is refused (PT401), it does not return "everything".
-SELECT * FROM pg_temp.error_of('SELECT count(*) FROM sdp.processing_batch');
-SELECT * FROM pg_temp.error_of('SELECT count(*) FROM sdp.processed_result');
+SELECT code, message FROM regress.error_of('SELECT count(*) FROM sdp.processing_batch');
+SELECT code, message FROM regress.error_of('SELECT count(*) FROM sdp.processed_result');
 -- Becoming trusted is impossible: not a member of sdp_admin, and the tenant setting is superuser-only.
 \set VERBOSITY sqlstate
 SET ROLE sdp_admin;
@@ -97,14 +87,14 @@ SELECT count(*) FROM sdp.processing_batch WHERE pg_temp.peek(client_id);
 SELECT count(*) FROM sdp.processed_result WHERE pg_temp.peek(record_key);
 SET LOCAL client_min_messages = warning;
 -- Errors do not echo other tenants' data either: the row is simply not there.
-SELECT * FROM pg_temp.error_of(format('SELECT 1/(accepted_records * 0) FROM sdp.processing_batch WHERE batch_id = %L', :'batch_b'));
-SELECT * FROM pg_temp.error_of(format('SELECT record_key::int FROM sdp.processed_result WHERE batch_id = %L', :'batch_b'));
+SELECT code, message FROM regress.error_of(format('SELECT 1/(accepted_records * 0) FROM sdp.processing_batch WHERE batch_id = %L', :'batch_b'));
+SELECT code, message FROM regress.error_of(format('SELECT record_key::int FROM sdp.processed_result WHERE batch_id = %L', :'batch_b'));
 -- The key hash is not readable, not even one's own.
-SELECT * FROM pg_temp.error_of('SELECT key_hash FROM sdp.api_client');
+SELECT code, message FROM regress.error_of('SELECT key_hash FROM sdp.api_client');
 -- No direct writes at all (uploads go through the functions).
-SELECT * FROM pg_temp.error_of(format('UPDATE sdp.processing_batch SET error = %L', 'x'));
-SELECT * FROM pg_temp.error_of('DELETE FROM sdp.processed_result');
-SELECT * FROM pg_temp.error_of('TRUNCATE sdp.tokenized_record');
+SELECT code, message FROM regress.error_of(format('UPDATE sdp.processing_batch SET error = %L', 'x'));
+SELECT code, message FROM regress.error_of('DELETE FROM sdp.processed_result');
+SELECT code, message FROM regress.error_of('TRUNCATE sdp.tokenized_record');
 -- Planner statistics would show other tenants' values: pg_stats hides tables under active RLS.
 COMMIT;
 RESET SESSION AUTHORIZATION;
@@ -130,14 +120,14 @@ SELECT f, replace(replace(e.message, :'batch_b', '<id>'), :'batch_b_open', '<id>
                ('SELECT * FROM sdp.sdp_process_batch(%L)'),
                ('SELECT sdp.sdp_batch_append(%L, 1, ''b4,1,1,1,1'' || chr(10), encode(sha256(convert_to(''b4,1,1,1,1'' || chr(10), ''UTF8'')), ''hex''))'),
                ('SELECT * FROM sdp.sdp_batch_seal(%L, 1, repeat(''0'', 64))')) AS t(f),
-       LATERAL pg_temp.error_of(format(f, CASE WHEN f LIKE '%append%' OR f LIKE '%seal%' THEN :'batch_b_open' ELSE :'batch_b' END)) e,
-       LATERAL pg_temp.error_of(format(f, '00000000-0000-4000-8000-000000000000')) n;
+       LATERAL regress.error_of(format(f, CASE WHEN f LIKE '%append%' OR f LIKE '%seal%' THEN :'batch_b_open' ELSE :'batch_b' END)) e,
+       LATERAL regress.error_of(format(f, '00000000-0000-4000-8000-000000000000')) n;
 SELECT f, other_code, nonexistent_code, other_client = nonexistent AS same_message, other_client
   FROM probes ORDER BY f;
 -- Acting for the other client is refused before anything is looked up.
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_ingest_csv(%L, %L, %L)', 'rls_b', 'risk_scoring', E'customer_id\nx\n'));
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_ingest_json(%L, %L, %L)', 'rls_b', 'risk_scoring', '[{"customer_id":"x"}]'));
-SELECT * FROM pg_temp.error_of(format('SELECT * FROM sdp.sdp_batch_open(%L, %L)', 'rls_b', 'risk_scoring'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_ingest_csv(%L, %L, %L)', 'rls_b', 'risk_scoring', E'customer_id\nx\n'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_ingest_json(%L, %L, %L)', 'rls_b', 'risk_scoring', '[{"customer_id":"x"}]'));
+SELECT code, message FROM regress.error_of(format('SELECT * FROM sdp.sdp_batch_open(%L, %L)', 'rls_b', 'risk_scoring'));
 -- The same idempotency key as the other client gives a new batch of one's own, not theirs.
 SELECT client_id, batch_id = :'batch_b' AS got_other_batch, accepted_records
   FROM sdp.sdp_ingest_csv('rls_a', 'risk_scoring', E'customer_id\nx\n', 'customer_id', 'rls-chunked');
@@ -153,13 +143,13 @@ DELETE FROM sdp.processed_result WHERE batch_id = :'batch_b' RETURNING client_id
 DELETE FROM sdp.batch_chunk RETURNING batch_id;
 UPDATE sdp.api_client SET revoked_at = now() RETURNING client_id;
 -- Moving a row to another client, or creating one for it, violates the policy.
-SELECT * FROM pg_temp.error_of(format('UPDATE sdp.processing_batch SET client_id = %L WHERE batch_id = %L', 'rls_b', :'batch_a'));
-SELECT * FROM pg_temp.error_of(format('INSERT INTO sdp.processing_batch (client_id, processing_type) VALUES (%L, %L)', 'rls_b', 'risk_scoring'));
-SELECT * FROM pg_temp.error_of(format('INSERT INTO sdp.processed_result (batch_id, row_no, client_id, record_key, score, risk_band, model_version) VALUES (%L, 99, %L, %L, 0.5, %L, %L)', :'batch_b', 'rls_a', 'k', 'low', 'x'));
-SELECT * FROM pg_temp.error_of(format('INSERT INTO sdp.tokenized_record (batch_id, row_no, client_id, record_key, fields) VALUES (%L, 99, %L, %L, %L)', :'batch_a', 'rls_b', 'k', '{k}'));
-SELECT * FROM pg_temp.error_of(format('UPDATE sdp.processed_result SET batch_id = %L WHERE batch_id = %L', :'batch_b', :'batch_a'));
-SELECT * FROM pg_temp.error_of(format('INSERT INTO sdp.batch_chunk (batch_id, seq, chunk_sha256, bytes, records, first_row_no) VALUES (%L, 5, %L, 1, 1, 1)', :'batch_b_open', 'x'));
-SELECT * FROM pg_temp.error_of(format('INSERT INTO sdp.api_client (client_id) VALUES (%L)', 'rls_evil'));
+SELECT code, message FROM regress.error_of(format('UPDATE sdp.processing_batch SET client_id = %L WHERE batch_id = %L', 'rls_b', :'batch_a'));
+SELECT code, message FROM regress.error_of(format('INSERT INTO sdp.processing_batch (client_id, processing_type) VALUES (%L, %L)', 'rls_b', 'risk_scoring'));
+SELECT code, message FROM regress.error_of(format('INSERT INTO sdp.processed_result (batch_id, row_no, client_id, record_key, score, risk_band, model_version) VALUES (%L, 99, %L, %L, 0.5, %L, %L)', :'batch_b', 'rls_a', 'k', 'low', 'x'));
+SELECT code, message FROM regress.error_of(format('INSERT INTO sdp.tokenized_record (batch_id, row_no, client_id, record_key, fields) VALUES (%L, 99, %L, %L, %L)', :'batch_a', 'rls_b', 'k', '{k}'));
+SELECT code, message FROM regress.error_of(format('UPDATE sdp.processed_result SET batch_id = %L WHERE batch_id = %L', :'batch_b', :'batch_a'));
+SELECT code, message FROM regress.error_of(format('INSERT INTO sdp.batch_chunk (batch_id, seq, chunk_sha256, bytes, records, first_row_no) VALUES (%L, 5, %L, 1, 1, 1)', :'batch_b_open', 'x'));
+SELECT code, message FROM regress.error_of(format('INSERT INTO sdp.api_client (client_id) VALUES (%L)', 'rls_evil'));
 ROLLBACK;
 RESET SESSION AUTHORIZATION;
 -- Nothing of rls_b changed.

@@ -61,8 +61,8 @@ BEGIN
     RETURN sdp._batch_out(b);
   END IF;
   IF b.status <> 'UPLOADING' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status);
+    PERFORM sdp._raise_conflict(
+      format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status));
   END IF;
   IF sdp._is_held(b.client_id, b.batch_id) THEN
     RAISE LOG 'sdp abort refused: batch % is under legal hold (role=% login=%)', b.batch_id,
@@ -120,19 +120,16 @@ BEGIN
     IF c.chunk_sha256 = v_sha THEN
       RETURN b.accepted_records;  -- a retry of a stored chunk: nothing to do
     END IF;
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('chunk %s was already stored with different content', v_seq),
-      DETAIL = format('stored SHA-256 %s, this one %s', c.chunk_sha256, v_sha),
-      HINT = 'resend the original chunk, or start a new batch';
+    PERFORM sdp._raise_conflict(format('chunk %s was already stored with different content', v_seq),
+      detail => format('stored SHA-256 %s, this one %s', c.chunk_sha256, v_sha),
+      hint => 'resend the original chunk, or start a new batch');
   END IF;
   IF b.status <> 'UPLOADING' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is %s: no more chunks can be added', b.batch_id, b.status);
+    PERFORM sdp._raise_conflict(format('batch %s is %s: no more chunks can be added', b.batch_id, b.status));
   END IF;
   IF v_seq <> b.chunks THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('expected chunk %s, got chunk %s', b.chunks, v_seq),
-      HINT = 'send chunks in order, starting at 0';
+    PERFORM sdp._raise_conflict(format('expected chunk %s, got chunk %s', b.chunks, v_seq),
+                                hint => 'send chunks in order, starting at 0');
   END IF;
   PERFORM sdp._check_size(b.received_bytes + v_bytes);
   r := sdp._load_csv(b.batch_id, b.client_id, sdp_batch_append.chunk, b.key_column,
@@ -215,9 +212,8 @@ BEGIN
   SELECT pg_catalog.string_agg(c.key_hash, ''::bytea) INTO v_others
     FROM sdp.api_client c WHERE c.client_id <> p_client_id AND c.key_hash IS NOT NULL;
   IF sdp.sdp_auth_match(v_pepper, p_api_key, coalesce(v_others, ''::bytea)) > 0 THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = 'this API key is already registered to another client',
-      HINT = 'every client needs its own key; omit api_key to have one generated';
+    PERFORM sdp._raise_conflict('this API key is already registered to another client',
+      hint => 'every client needs its own key; omit api_key to have one generated');
   END IF;
   IF p_create THEN
     INSERT INTO sdp.api_client (client_id, key_hash, key_prefix)
@@ -313,8 +309,7 @@ BEGIN
     VALUES (v_seq, v_at, v_actor, v_login, v_client, p_event, p_target, v_details, v_prev, v_hash);
     UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
   EXCEPTION WHEN serialization_failure THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = 'the audit log was appended to concurrently; retry the request';
+    PERFORM sdp._raise_conflict('the audit log was appended to concurrently; retry the request');
   END;
   RETURN v_seq;
 END
@@ -595,3 +590,538 @@ CREATE TRIGGER processed_result_hold_truncate BEFORE TRUNCATE ON sdp.processed_r
   FOR EACH STATEMENT EXECUTE FUNCTION sdp._refuse_truncate_under_hold();
 
 REVOKE ALL ON FUNCTION sdp._refuse_truncate_under_hold() FROM PUBLIC;
+
+-- ==== 16_helpers.sql: one function raises every conflict (PT409), and whether this is a dev
+-- server is asked in one way, sdp.sdp_is_dev(), instead of reading sdp.env in each function.
+-- The functions that did either get their new bodies; nothing else in them changed.
+CREATE FUNCTION sdp._raise_conflict(
+    message text DEFAULT 'a concurrent transaction changed the same data; retry the request',
+    hint text DEFAULT NULL, detail text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF _raise_conflict.hint IS NULL AND _raise_conflict.detail IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409', MESSAGE = _raise_conflict.message;
+  ELSIF _raise_conflict.detail IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409', MESSAGE = _raise_conflict.message,
+      HINT = _raise_conflict.hint;
+  ELSIF _raise_conflict.hint IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409', MESSAGE = _raise_conflict.message,
+      DETAIL = _raise_conflict.detail;
+  ELSE
+    RAISE EXCEPTION USING ERRCODE = 'PT409', MESSAGE = _raise_conflict.message,
+      DETAIL = _raise_conflict.detail, HINT = _raise_conflict.hint;
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION sdp._raise_conflict(text, text, text) IS
+  'internal: raises PT409 (conflict, HTTP 409) with the message and the optional hint and detail';
+
+REVOKE ALL ON FUNCTION sdp._raise_conflict(text, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION sdp._visible_batch(p_batch_id uuid, p_lock boolean) RETURNS sdp.processing_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_caller text := sdp.sdp_current_client();
+  b sdp.processing_batch;
+BEGIN
+  SELECT * INTO b FROM sdp.processing_batch p WHERE p.batch_id = p_batch_id;
+  IF b.batch_id IS NULL
+     OR (v_caller IS NOT NULL AND b.client_id <> v_caller)
+     OR (b.dev_only AND NOT sdp.sdp_is_dev()) THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404',
+      MESSAGE = format('batch %s not found', coalesce(p_batch_id::text, 'NULL'));
+  END IF;
+  IF p_lock THEN
+    BEGIN
+      SELECT * INTO b FROM sdp.processing_batch p WHERE p.batch_id = p_batch_id FOR UPDATE;
+    EXCEPTION WHEN serialization_failure THEN
+      PERFORM sdp._raise_conflict(format('batch %s was changed by a concurrent request', p_batch_id),
+                                  hint => 'retry the request');
+    END;
+  END IF;
+  RETURN b;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._model_for(p_type text) RETURNS sdp.model
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT m FROM sdp.model m
+   WHERE m.processing_type = p_type AND m.is_default
+     AND (NOT m.dev_only OR sdp.sdp_is_dev())
+   ORDER BY m.dev_only LIMIT 1
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._require_model(p_type text) RETURNS sdp.model
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  m sdp.model := sdp._model_for(p_type);
+BEGIN
+  IF m.name IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('unknown processing_type "%s": no model is registered for it; known types: %s',
+                       sdp._echo(p_type),
+                       (SELECT coalesce(string_agg(DISTINCT t.processing_type, ', ' ORDER BY t.processing_type), 'none')
+                          FROM sdp.model t
+                         WHERE t.is_default AND (NOT t.dev_only OR sdp.sdp_is_dev())));
+  END IF;
+  RETURN m;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._replay(b sdp.processing_batch, p_key text, p_type text, p_key_column text,
+                            p_sha text) RETURNS sdp.sdp_batch
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF b.batch_id IS NULL THEN
+    PERFORM sdp._raise_conflict(
+      format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
+      hint => 'retry the request');
+  END IF;
+  IF b.processing_type <> p_type OR b.key_column <> p_key_column
+     OR (p_sha IS NOT NULL AND b.content_sha256 IS DISTINCT FROM p_sha) THEN
+    PERFORM sdp._raise_conflict(
+      format('idempotency key "%s" was already used for a different batch', sdp._echo(p_key)),
+      hint => 'use a new idempotency key for different content');
+  END IF;
+  IF b.dev_only AND NOT sdp.sdp_is_dev() THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('batch %s not found', b.batch_id);
+  END IF;
+  RETURN sdp._batch_out(b);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._insert_batch(p_client_id text, p_type text, p_key_column text, p_key text,
+                                  p_sha text, p_dev_only boolean) RETURNS sdp.processing_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch;
+BEGIN
+  IF p_key_column IS NULL OR p_key_column = '' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'key_column is required';
+  END IF;
+  BEGIN
+    INSERT INTO sdp.processing_batch AS p (client_id, processing_type, key_column, status,
+                                           idempotency_key, content_sha256, dev_only)
+    VALUES (p_client_id, p_type, p_key_column, 'UPLOADING', p_key, p_sha, p_dev_only)
+    ON CONFLICT (client_id, idempotency_key) DO NOTHING
+    RETURNING * INTO b;
+  EXCEPTION WHEN serialization_failure THEN
+    PERFORM sdp._raise_conflict(
+      format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
+      hint => 'retry the request');
+  END;
+  RETURN b;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_batch_seal(batch_id uuid, chunks integer, content_sha256 text)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch := sdp._visible_batch(sdp_batch_seal.batch_id, true);
+  v_want text := lower(sdp_batch_seal.content_sha256);
+  v_sha text;
+BEGIN
+  IF v_want IS NULL OR v_want !~ '^[0-9a-f]{64}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'content_sha256 must be 64 hex digits (SHA-256 of all chunks in order)';
+  END IF;
+  IF b.status <> 'UPLOADING' THEN
+    IF b.chunks = sdp_batch_seal.chunks AND b.content_sha256 = v_want THEN
+      RETURN sdp._batch_out(b);  -- a retried seal
+    END IF;
+    PERFORM sdp._raise_conflict(format('batch %s is already sealed (%s) with other content', b.batch_id, b.status));
+  END IF;
+  IF sdp_batch_seal.chunks IS DISTINCT FROM b.chunks THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('seal announces %s chunks but %s were received', coalesce(sdp_batch_seal.chunks::text, 'NULL'), b.chunks),
+      HINT = 'append the missing chunks first';
+  END IF;
+  v_sha := sdp._sha256_final(b.hash_state);
+  IF v_sha <> v_want THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('content_sha256 does not match the received chunks: their SHA-256 is %s', v_sha),
+      HINT = 'hash the chunks concatenated in seq order';
+  END IF;
+  IF b.accepted_records = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the batch has no data rows';
+  END IF;
+  UPDATE sdp.processing_batch p
+     SET status = 'RECEIVED', content_sha256 = v_sha, hash_state = NULL, received_at = pg_catalog.now()
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._process(p_batch_id uuid) RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch := sdp._visible_batch(p_batch_id, true);
+  m sdp.model;
+  p jsonb;
+  r bigint[];
+  v_state text;
+  v_message text;
+BEGIN
+  IF b.status IN ('PROCESSED', 'FAILED') THEN
+    RETURN sdp._batch_out(b);  -- processed before (or while we waited for the lock)
+  END IF;
+  IF b.status = 'UPLOADING' THEN
+    PERFORM sdp._raise_conflict(format('batch %s is still UPLOADING', b.batch_id),
+                                hint => 'seal it with sdp_batch_seal first');
+  END IF;
+  UPDATE sdp.processing_batch x SET status = 'PROCESSING' WHERE x.batch_id = b.batch_id;
+  BEGIN
+    m := sdp._model_for(b.processing_type);
+    IF m.name IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('no model is registered for processing type "%s"', b.processing_type);
+    END IF;
+    p := m.params;
+    r := sdp._score_batch(
+      b.batch_id, b.client_id, m.name,
+      ARRAY(SELECT coalesce(array_position(b.columns, f.name), 0) - 1
+              FROM unnest(m.features) WITH ORDINALITY AS f(name, i) ORDER BY f.i),
+      sdp._float8_array(p -> 'weights'), (p ->> 'bias')::float8,
+      sdp._float8_array(p -> 'center'), sdp._float8_array(p -> 'scale'),
+      sdp._float8_array(p -> 'defaults'), coalesce((p ->> 'clip')::float8, 10),
+      (p -> 'bands' ->> 'medium')::float8, (p -> 'bands' ->> 'high')::float8);
+    UPDATE sdp.processing_batch x
+       SET status = 'PROCESSED', processed_records = r[1], model_version = m.name,
+           processed_at = pg_catalog.now(), error = NULL
+     WHERE x.batch_id = b.batch_id
+    RETURNING * INTO b;
+  EXCEPTION WHEN OTHERS THEN
+    -- Everything the block did is rolled back; the batch is kept, FAILED, with the reason.
+    -- (A cancel, query_canceled, is not caught: the batch then stays RECEIVED.)
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+    UPDATE sdp.processing_batch x
+       SET status = 'FAILED', error = v_state || ': ' || v_message, processed_at = pg_catalog.now()
+     WHERE x.batch_id = b.batch_id
+    RETURNING * INTO b;
+  END;
+  RETURN sdp._batch_out(b);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_dev_process_batch(batch_id uuid) RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT sdp.sdp_is_dev() THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = 'not found',
+      DETAIL = 'dev entry points exist only when sdp.env = ''dev''';
+  END IF;
+  RETURN sdp._process(sdp_dev_process_batch.batch_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_create_client(client_id text, api_key text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_create_client.client_id;
+  v_key text := sdp_create_client.api_key;
+  v_row sdp.api_client%ROWTYPE;
+BEGIN
+  PERFORM sdp.sdp_require_admin();
+  PERFORM sdp.sdp_check_client_id(v_client);
+  IF v_key IS NULL THEN
+    v_key := sdp.sdp_auth_new_key();
+  ELSE
+    PERFORM sdp.sdp_check_api_key(v_key);
+  END IF;
+  SELECT * INTO v_row FROM sdp.api_client c WHERE c.client_id = v_client FOR UPDATE;
+  IF FOUND THEN
+    -- Registering the same client with the same key again is a no-op (idempotent setup
+    -- scripts); anything else is a conflict.
+    IF sdp_create_client.api_key IS NOT NULL AND v_row.key_hash IS NOT NULL
+       AND sdp.sdp_auth_match(sdp.sdp_auth_pepper(), v_key, v_row.key_hash) = 1 THEN
+      RETURN v_key;
+    END IF;
+    PERFORM sdp._raise_conflict(format('client %s already exists', v_client),
+                                hint => 'use sdp.sdp_rotate_key(client_id) to give it a new key');
+  END IF;
+  BEGIN
+    RETURN sdp.sdp_store_key(v_client, v_key, true);
+  EXCEPTION WHEN unique_violation THEN  -- created concurrently
+    PERFORM sdp._raise_conflict(format('client %s already exists', v_client));
+  END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_update_record(record_id text, patch jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  id record := sdp._parse_record_id(sdp_update_record.record_id);
+  v_apply boolean;
+  r sdp.tokenized_record;
+  b sdp.processing_batch;
+  v_current integer;
+  v_fields text[];
+  v_key text;
+  v_changed text[] := '{}';
+  v_pos integer;
+  kv record;
+  v_id bigint;
+  v_no integer;
+BEGIN
+  IF sdp._caller_can('engineer') THEN
+    v_apply := true;
+  ELSIF sdp._caller_can('propose') THEN
+    v_apply := false;
+  ELSE
+    PERFORM sdp._require_capability('engineer', 'update_record', sdp_update_record.record_id);
+  END IF;
+  IF patch IS NULL OR pg_catalog.jsonb_typeof(patch) <> 'object' OR patch = '{}'::jsonb THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'patch must be a non-empty JSON object {column: "value"}';
+  END IF;
+  r := sdp._lock_record(id.batch_id, id.row_no);
+  SELECT * INTO b FROM sdp.processing_batch x WHERE x.batch_id = r.batch_id;
+  v_fields := r.fields;
+  v_key := r.record_key;
+  FOR kv IN SELECT * FROM pg_catalog.jsonb_each(patch) ORDER BY 1 LOOP
+    v_pos := pg_catalog.array_position(b.columns, kv.key);
+    IF v_pos IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('unknown column "%s" in patch', sdp._echo(kv.key));
+    END IF;
+    IF pg_catalog.jsonb_typeof(kv.value) NOT IN ('string', 'number') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('patch value of "%s" must be a string or a number', sdp._echo(kv.key));
+    END IF;
+    v_fields[v_pos] := kv.value #>> '{}';
+    IF kv.key = b.key_column THEN
+      v_key := kv.value #>> '{}';
+    END IF;
+    v_changed := v_changed || kv.key;
+  END LOOP;
+  v_current := sdp._current_version(r);
+  INSERT INTO sdp.record_version (batch_id, row_no, client_id, base_version, status, record_key,
+                                  fields, changed_columns, proposed_by)
+  VALUES (r.batch_id, r.row_no, r.client_id, v_current, 'pending', v_key, v_fields, v_changed,
+          sdp.sdp_caller_role())
+  RETURNING version_id INTO v_id;
+  IF v_apply THEN
+    v_no := sdp._apply_version(v_id, v_current);
+    PERFORM sdp._audit('record.update', sdp_update_record.record_id,
+      pg_catalog.jsonb_build_object('version_id', v_id, 'version_no', v_no, 'columns', v_changed));
+  ELSE
+    PERFORM sdp._audit('record.propose', sdp_update_record.record_id,
+      pg_catalog.jsonb_build_object('version_id', v_id, 'base_version', v_current, 'columns', v_changed));
+  END IF;
+  RETURN pg_catalog.jsonb_build_object('record_id', sdp_update_record.record_id, 'version_id', v_id,
+    'status', CASE WHEN v_apply THEN 'current' ELSE 'pending' END, 'version_no', v_no);
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._decide_version(p_version_id bigint, p_approve boolean) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v sdp.record_version;
+  r sdp.tokenized_record;
+  v_current integer;
+  v_no integer;
+  v_rid text;
+BEGIN
+  PERFORM sdp._require_capability('engineer', CASE WHEN p_approve THEN 'approve_version' ELSE 'reject_version' END,
+                                  p_version_id::text);
+  SELECT * INTO v FROM sdp.record_version x WHERE x.version_id = p_version_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown version %s', p_version_id);
+  END IF;
+  v_rid := sdp.sdp_record_id(v.batch_id, v.row_no);
+  r := sdp._lock_record(v.batch_id, v.row_no);
+  SELECT * INTO v FROM sdp.record_version x WHERE x.version_id = p_version_id;  -- after the lock
+  IF v.status <> 'pending' THEN
+    PERFORM sdp._raise_conflict(format('version %s is %s, not pending', p_version_id, v.status));
+  END IF;
+  IF NOT p_approve THEN
+    UPDATE sdp.record_version x SET status = 'rejected', decided_by = sdp.sdp_caller_role(),
+                                    decided_at = pg_catalog.clock_timestamp()
+     WHERE x.version_id = p_version_id;
+    PERFORM sdp._audit('record.reject', v_rid, pg_catalog.jsonb_build_object('version_id', p_version_id));
+    RETURN pg_catalog.jsonb_build_object('record_id', v_rid, 'version_id', p_version_id, 'status', 'rejected');
+  END IF;
+  v_current := sdp._current_version(r);
+  IF v_current <> v.base_version THEN
+    PERFORM sdp._raise_conflict(format('record %s changed since version %s was proposed (now version %s)',
+                                       v_rid, p_version_id, v_current),
+                                hint => 'reject it and propose the edit again');
+  END IF;
+  v_no := sdp._apply_version(p_version_id, v_current);
+  PERFORM sdp._audit('record.approve', v_rid,
+    pg_catalog.jsonb_build_object('version_id', p_version_id, 'version_no', v_no,
+                                  'proposed_by', v.proposed_by, 'columns', v.changed_columns));
+  RETURN pg_catalog.jsonb_build_object('record_id', v_rid, 'version_id', p_version_id,
+                                       'status', 'current', 'version_no', v_no);
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_set_retention(client_id text, ttl interval) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM sdp._require_capability('admin', 'set_retention');
+  IF NOT EXISTS (SELECT 1 FROM sdp.api_client c WHERE c.client_id = sdp_set_retention.client_id) THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(sdp_set_retention.client_id));
+  END IF;
+  IF ttl IS NULL THEN
+    DELETE FROM sdp.retention_policy p WHERE p.client_id = sdp_set_retention.client_id;
+  ELSIF ttl <= interval '0' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive (NULL removes the policy)';
+  ELSE
+    INSERT INTO sdp.retention_policy AS p (client_id, ttl, set_by)
+    VALUES (sdp_set_retention.client_id, ttl, sdp.sdp_caller_role())
+    ON CONFLICT ON CONSTRAINT retention_policy_pkey
+    DO UPDATE SET ttl = EXCLUDED.ttl, set_by = EXCLUDED.set_by, set_at = pg_catalog.clock_timestamp();
+  END IF;
+  PERFORM sdp._audit('retention.set', sdp_set_retention.client_id,
+                     pg_catalog.jsonb_build_object('ttl', ttl::text));
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_purge_expired(now timestamptz DEFAULT pg_catalog.now(), max_batches integer DEFAULT 100)
+RETURNS TABLE(batch_id uuid, client_id text, records bigint, results bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  c record;
+  d jsonb;
+  v_held uuid[];
+BEGIN
+  PERFORM sdp._require_capability('admin', 'purge_expired');
+  SELECT pg_catalog.array_agg(b.batch_id ORDER BY b.batch_id) INTO v_held
+    FROM sdp.processing_batch b JOIN sdp.retention_policy p ON p.client_id = b.client_id
+   WHERE b.created_at + p.ttl <= sdp_purge_expired.now AND sdp._is_held(b.client_id, b.batch_id);
+  FOR c IN SELECT b.batch_id, b.client_id
+             FROM sdp.processing_batch b JOIN sdp.retention_policy p ON p.client_id = b.client_id
+            WHERE b.created_at + p.ttl <= sdp_purge_expired.now
+              AND b.status <> 'PROCESSING'
+              AND NOT sdp._is_held(b.client_id, b.batch_id)
+            ORDER BY b.created_at, b.batch_id
+            LIMIT greatest(max_batches, 1)
+            FOR UPDATE OF b SKIP LOCKED LOOP
+    d := sdp._delete_batch(c.batch_id);
+    PERFORM sdp._audit('retention.purge', c.batch_id::text, d || pg_catalog.jsonb_build_object('client_id', c.client_id));
+    batch_id := c.batch_id; client_id := c.client_id;
+    records := (d ->> 'records')::bigint; results := (d ->> 'results')::bigint;
+    RETURN NEXT;
+  END LOOP;
+  IF v_held IS NOT NULL THEN
+    PERFORM sdp._audit('retention.skip_held', NULL,
+                       pg_catalog.jsonb_build_object('batches', v_held));
+  END IF;
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_forget_batch(batch_id uuid) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch;
+  d jsonb;
+BEGIN
+  PERFORM sdp._require_capability('admin', 'forget_batch', sdp_forget_batch.batch_id::text);
+  SELECT * INTO b FROM sdp.processing_batch x WHERE x.batch_id = sdp_forget_batch.batch_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown batch %s', sdp_forget_batch.batch_id);
+  END IF;
+  IF sdp._is_held(b.client_id, b.batch_id) THEN
+    PERFORM sdp._audit('erasure.refused_hold', b.batch_id::text,
+                       pg_catalog.jsonb_build_object('client_id', b.client_id));
+    PERFORM pg_catalog.set_config('response.status', '409', true);
+    RETURN pg_catalog.jsonb_build_object('batch_id', b.batch_id, 'status', 'held', 'records', 0, 'results', 0);
+  END IF;
+  d := sdp._delete_batch(b.batch_id);
+  PERFORM sdp._audit('erasure.batch', b.batch_id::text, d || pg_catalog.jsonb_build_object('client_id', b.client_id));
+  RETURN d || '{"status":"deleted"}'::jsonb;
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp.sdp_forget_client(client_id text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_forget_client.client_id;
+  c record;
+  d jsonb;
+  v_batches bigint := 0;
+  v_records bigint := 0;
+  v_results bigint := 0;
+  v_held uuid[];
+BEGIN
+  PERFORM sdp._require_capability('admin', 'forget_client', v_client);
+  PERFORM 1 FROM sdp.api_client x WHERE x.client_id = v_client FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(v_client));
+  END IF;
+  SELECT pg_catalog.array_agg(b.batch_id ORDER BY b.batch_id) INTO v_held
+    FROM sdp.processing_batch b WHERE b.client_id = v_client AND sdp._is_held(b.client_id, b.batch_id);
+  IF v_held IS NOT NULL THEN
+    PERFORM sdp._audit('erasure.refused_hold', v_client,
+                       pg_catalog.jsonb_build_object('held_batches', pg_catalog.cardinality(v_held)));
+    PERFORM pg_catalog.set_config('response.status', '409', true);
+    RETURN pg_catalog.jsonb_build_object('client_id', v_client, 'status', 'held', 'batches', 0,
+                                         'records', 0, 'results', 0);
+  END IF;
+  IF sdp._is_held(v_client, NULL) THEN  -- a client-wide hold with no batch yet
+    PERFORM sdp._audit('erasure.refused_hold', v_client, '{}');
+    PERFORM pg_catalog.set_config('response.status', '409', true);
+    RETURN pg_catalog.jsonb_build_object('client_id', v_client, 'status', 'held', 'batches', 0,
+                                         'records', 0, 'results', 0);
+  END IF;
+  FOR c IN SELECT b.batch_id FROM sdp.processing_batch b WHERE b.client_id = v_client
+            ORDER BY b.batch_id FOR UPDATE LOOP
+    d := sdp._delete_batch(c.batch_id);
+    v_batches := v_batches + 1;
+    v_records := v_records + (d ->> 'records')::bigint;
+    v_results := v_results + (d ->> 'results')::bigint;
+  END LOOP;
+  DELETE FROM sdp.api_client x WHERE x.client_id = v_client;  -- key gone too; retention cascades
+  PERFORM sdp._audit('erasure.client', v_client,
+    pg_catalog.jsonb_build_object('batches', v_batches, 'records', v_records, 'results', v_results));
+  RETURN pg_catalog.jsonb_build_object('client_id', v_client, 'status', 'deleted', 'batches', v_batches,
+                                       'records', v_records, 'results', v_results);
+EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
+END
+$$;

@@ -14,15 +14,11 @@ CREATE SCHEMA sdp;
 CREATE SCHEMA sdp_api;
 COMMENT ON SCHEMA sdp IS 'Secure Data Pipeline: tables and the sdp_* SQL API';
 COMMENT ON SCHEMA sdp_api IS 'Secure Data Pipeline: functions exposed through PostgREST';
-REVOKE ALL ON SCHEMA sdp FROM PUBLIC;
-REVOKE ALL ON SCHEMA sdp_api FROM PUBLIC;
 
 CREATE FUNCTION sdp.sdp_version() RETURNS text
   AS 'MODULE_PATHNAME', 'sdp_version' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION sdp.sdp_version() IS 'version of the loaded sdp library';
-GRANT USAGE ON SCHEMA sdp TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
 
 -- Self-test functions for the C++ <-> PostgreSQL error bridge (sql/error_bridge.sql).
 -- Superuser only: they exist to be exercised by the regression suite and by operators.
@@ -41,9 +37,4 @@ CREATE FUNCTION sdp.sdp_selftest_pg_error_rethrow(input text)
 CREATE FUNCTION sdp.sdp_selftest_spin()
   RETURNS int AS 'MODULE_PATHNAME', 'sdp_selftest_spin' LANGUAGE C STRICT
   SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION sdp.sdp_selftest_throw(text, text, text, text),
-                       sdp.sdp_selftest_throw_std(text),
-                       sdp.sdp_selftest_pg_error(text),
-                       sdp.sdp_selftest_pg_error_rethrow(text),
-                       sdp.sdp_selftest_spin() FROM PUBLIC;
 

@@ -7,7 +7,7 @@
 -- the batch row included, so nothing half-stored ever survives.
 --
 -- All public functions are SECURITY DEFINER with a pinned search_path and fully qualified names,
--- and revoked from PUBLIC (60_grants.sql grants them to the API roles). Direct heap inserts
+-- and revoked from PUBLIC (90_privileges.sql grants them to the API roles). Direct heap inserts
 -- bypass row-level security, hence the explicit tenant checks (sdp._check_client / _visible_batch).
 
 -- What the loaders return.
@@ -37,35 +37,6 @@ CREATE FUNCTION sdp._max_batch_bytes() RETURNS bigint
   AS 'MODULE_PATHNAME', 'sdp_max_batch_bytes' LANGUAGE C STABLE PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp;
 
--- The sdp_batch view of a batch row.
-CREATE FUNCTION sdp._batch_out(b sdp.processing_batch) RETURNS sdp.sdp_batch
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT ROW(b.batch_id, b.client_id, b.processing_type, b.status, b.accepted_records,
-             b.processed_records, b.model_version, b.created_at, b.processed_at,
-             b.content_sha256)::sdp.sdp_batch
-$$;
-
--- A caller-supplied value as error messages echo it (client_id, processing_type, idempotency
--- key, ...): the first 64 characters, then "…" when there were more, with every control
--- character (C0, DEL, C1) and every line or paragraph separator and bidi override shown as '?'.
--- A message stays one short line that says which value was refused: a megabyte client_id does
--- not come back in full (into logs and HTTP bodies), and a value cannot forge a log line or
--- reorder the text around it.
-CREATE FUNCTION sdp._echo(v text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT CASE WHEN v IS NULL THEN 'NULL'
-    ELSE pg_catalog.regexp_replace(pg_catalog."left"(v, 64),
-                                   '[\x01-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]', '?', 'g')
-         || CASE WHEN pg_catalog.length(v) > 64 THEN '…' ELSE '' END
-  END
-$$;
-COMMENT ON FUNCTION sdp._echo(text) IS
-  'internal: a caller-supplied value as error messages show it (64 characters at most, no control characters)';
-
 -- The client a call may act for: PT403 when an authenticated client names another one, 22023
 -- for an unregistered one. (sdp_current_client(): NULL = trusted caller acting for anyone.)
 CREATE FUNCTION sdp._check_client(p_client_id text) RETURNS void
@@ -91,18 +62,6 @@ BEGIN
 END
 $$;
 
--- The default model that scores p_type in this environment (prod models first; dev-only ones
--- only when sdp.env = 'dev'), or a row of NULLs.
-CREATE FUNCTION sdp._model_for(p_type text) RETURNS sdp.model
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT m FROM sdp.model m
-   WHERE m.processing_type = p_type AND m.is_default
-     AND (NOT m.dev_only OR pg_catalog.current_setting('sdp.env') = 'dev')
-   ORDER BY m.dev_only LIMIT 1
-$$;
-
 CREATE FUNCTION sdp._require_model(p_type text) RETURNS sdp.model
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -116,43 +75,9 @@ BEGIN
                        sdp._echo(p_type),
                        (SELECT coalesce(string_agg(DISTINCT t.processing_type, ', ' ORDER BY t.processing_type), 'none')
                           FROM sdp.model t
-                         WHERE t.is_default
-                           AND (NOT t.dev_only OR pg_catalog.current_setting('sdp.env') = 'dev')));
+                         WHERE t.is_default AND (NOT t.dev_only OR sdp.sdp_is_dev())));
   END IF;
   RETURN m;
-END
-$$;
-
--- A batch the caller may see, or PT404 (unknown, another client's, or dev-only outside dev:
--- the same answer for all three, so existence never leaks). With p_lock the row is locked
--- FOR UPDATE: concurrent calls on one batch are serialised. Under REPEATABLE READ or
--- SERIALIZABLE the lock fails with 40001 when another transaction changed the row; that is
--- reported as PT409, never as 40001 (PostgREST would retry it forever).
-CREATE FUNCTION sdp._visible_batch(p_batch_id uuid, p_lock boolean) RETURNS sdp.processing_batch
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_caller text := sdp.sdp_current_client();
-  b sdp.processing_batch;
-BEGIN
-  SELECT * INTO b FROM sdp.processing_batch p WHERE p.batch_id = p_batch_id;
-  IF b.batch_id IS NULL
-     OR (v_caller IS NOT NULL AND b.client_id <> v_caller)
-     OR (b.dev_only AND pg_catalog.current_setting('sdp.env') <> 'dev') THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT404',
-      MESSAGE = format('batch %s not found', coalesce(p_batch_id::text, 'NULL'));
-  END IF;
-  IF p_lock THEN
-    BEGIN
-      SELECT * INTO b FROM sdp.processing_batch p WHERE p.batch_id = p_batch_id FOR UPDATE;
-    EXCEPTION WHEN serialization_failure THEN
-      RAISE EXCEPTION USING ERRCODE = 'PT409',
-        MESSAGE = format('batch %s was changed by a concurrent request', p_batch_id),
-        HINT = 'retry the request';
-    END;
-  END IF;
-  RETURN b;
 END
 $$;
 
@@ -173,17 +98,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF b.batch_id IS NULL THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
-      HINT = 'retry the request';
+    PERFORM sdp._raise_conflict(
+      format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
+      hint => 'retry the request');
   END IF;
   IF b.processing_type <> p_type OR b.key_column <> p_key_column
      OR (p_sha IS NOT NULL AND b.content_sha256 IS DISTINCT FROM p_sha) THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('idempotency key "%s" was already used for a different batch', sdp._echo(p_key)),
-      HINT = 'use a new idempotency key for different content';
+    PERFORM sdp._raise_conflict(
+      format('idempotency key "%s" was already used for a different batch', sdp._echo(p_key)),
+      hint => 'use a new idempotency key for different content');
   END IF;
-  IF b.dev_only AND pg_catalog.current_setting('sdp.env') <> 'dev' THEN
+  IF b.dev_only AND NOT sdp.sdp_is_dev() THEN
     RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('batch %s not found', b.batch_id);
   END IF;
   RETURN sdp._batch_out(b);
@@ -211,9 +136,9 @@ BEGIN
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING * INTO b;
   EXCEPTION WHEN serialization_failure THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
-      HINT = 'retry the request';
+    PERFORM sdp._raise_conflict(
+      format('idempotency key "%s" is being used by a concurrent request', sdp._echo(p_key)),
+      hint => 'retry the request');
   END;
   RETURN b;
 END
@@ -415,19 +340,16 @@ BEGIN
     IF c.chunk_sha256 = v_sha THEN
       RETURN b.accepted_records;  -- a retry of a stored chunk: nothing to do
     END IF;
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('chunk %s was already stored with different content', v_seq),
-      DETAIL = format('stored SHA-256 %s, this one %s', c.chunk_sha256, v_sha),
-      HINT = 'resend the original chunk, or start a new batch';
+    PERFORM sdp._raise_conflict(format('chunk %s was already stored with different content', v_seq),
+      detail => format('stored SHA-256 %s, this one %s', c.chunk_sha256, v_sha),
+      hint => 'resend the original chunk, or start a new batch');
   END IF;
   IF b.status <> 'UPLOADING' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is %s: no more chunks can be added', b.batch_id, b.status);
+    PERFORM sdp._raise_conflict(format('batch %s is %s: no more chunks can be added', b.batch_id, b.status));
   END IF;
   IF v_seq <> b.chunks THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('expected chunk %s, got chunk %s', b.chunks, v_seq),
-      HINT = 'send chunks in order, starting at 0';
+    PERFORM sdp._raise_conflict(format('expected chunk %s, got chunk %s', b.chunks, v_seq),
+                                hint => 'send chunks in order, starting at 0');
   END IF;
   PERFORM sdp._check_size(b.received_bytes + v_bytes);
   r := sdp._load_csv(b.batch_id, b.client_id, sdp_batch_append.chunk, b.key_column,
@@ -466,8 +388,7 @@ BEGIN
     IF b.chunks = sdp_batch_seal.chunks AND b.content_sha256 = v_want THEN
       RETURN sdp._batch_out(b);  -- a retried seal
     END IF;
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is already sealed (%s) with other content', b.batch_id, b.status);
+    PERFORM sdp._raise_conflict(format('batch %s is already sealed (%s) with other content', b.batch_id, b.status));
   END IF;
   IF sdp_batch_seal.chunks IS DISTINCT FROM b.chunks THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
@@ -515,8 +436,8 @@ BEGIN
     RETURN sdp._batch_out(b);
   END IF;
   IF b.status <> 'UPLOADING' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status);
+    PERFORM sdp._raise_conflict(
+      format('batch %s is %s: only an UPLOADING batch can be aborted', b.batch_id, b.status));
   END IF;
   IF sdp._is_held(b.client_id, b.batch_id) THEN
     RAISE LOG 'sdp abort refused: batch % is under legal hold (role=% login=%)', b.batch_id,
@@ -539,20 +460,3 @@ END
 $$;
 COMMENT ON FUNCTION sdp.sdp_batch_abort(uuid, text) IS
   'abandon an UPLOADING chunked upload: FAILED, its staged rows deleted, its idempotency key released';
-
-REVOKE ALL ON FUNCTION
-  sdp._load_csv(uuid, text, text, text, bigint, text[], integer),
-  sdp._load_json(uuid, text, jsonb, text),
-  sdp._sha256_hex(text), sdp._sha256_update(bytea, text), sdp._sha256_final(bytea),
-  sdp._max_batch_bytes(), sdp._batch_out(sdp.processing_batch), sdp._echo(text), sdp._check_client(text),
-  sdp._model_for(text), sdp._require_model(text), sdp._visible_batch(uuid, boolean),
-  sdp._idempotent_batch(text, text),
-  sdp._replay(sdp.processing_batch, text, text, text, text),
-  sdp._insert_batch(text, text, text, text, text, boolean), sdp._check_size(bigint),
-  sdp.sdp_ingest_csv(text, text, text, text, text),
-  sdp.sdp_ingest_json(text, text, jsonb, text, text),
-  sdp.sdp_batch_open(text, text, text, text),
-  sdp.sdp_batch_append(uuid, integer, text, text),
-  sdp.sdp_batch_seal(uuid, integer, text),
-  sdp.sdp_batch_abort(uuid, text)
-FROM PUBLIC;

@@ -72,9 +72,8 @@ BEGIN
     RETURN sdp._batch_out(b);  -- processed before (or while we waited for the lock)
   END IF;
   IF b.status = 'UPLOADING' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is still UPLOADING', b.batch_id),
-      HINT = 'seal it with sdp_batch_seal first';
+    PERFORM sdp._raise_conflict(format('batch %s is still UPLOADING', b.batch_id),
+                                hint => 'seal it with sdp_batch_seal first');
   END IF;
   UPDATE sdp.processing_batch x SET status = 'PROCESSING' WHERE x.batch_id = b.batch_id;
   BEGIN
@@ -124,7 +123,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF pg_catalog.current_setting('sdp.env') <> 'dev' THEN
+  IF NOT sdp.sdp_is_dev() THEN
     RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = 'not found',
       DETAIL = 'dev entry points exist only when sdp.env = ''dev''';
   END IF;
@@ -133,10 +132,3 @@ END
 $$;
 COMMENT ON FUNCTION sdp.sdp_dev_process_batch(uuid) IS
   'sdp_process_batch for sdp.env = ''dev'' only; PT404 otherwise';
-
-REVOKE ALL ON FUNCTION
-  sdp.sdp_score_logistic(float8[], float8[], float8),
-  sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8),
-  sdp._float8_array(jsonb), sdp._process(uuid),
-  sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid)
-FROM PUBLIC;

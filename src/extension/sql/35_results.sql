@@ -87,8 +87,3 @@ END
 $$;
 COMMENT ON FUNCTION sdp.sdp_ready() IS
   'readiness: schema version = library version, and the worker runs when sdp.auto_process is on';
-
-REVOKE ALL ON FUNCTION
-  sdp.sdp_batch_status(uuid), sdp.sdp_results(uuid), sdp._csv_field(text),
-  sdp.sdp_results_csv(uuid), sdp.sdp_health(), sdp.sdp_ready()
-FROM PUBLIC;

@@ -56,7 +56,6 @@ CREATE TABLE sdp.auth_secret (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE sdp.auth_secret IS 'server pepper for API-key hashes; owner only, never exposed';
-REVOKE ALL ON sdp.auth_secret FROM PUBLIC;
 ALTER TABLE sdp.auth_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sdp.auth_secret FORCE ROW LEVEL SECURITY;
 
@@ -153,9 +152,8 @@ BEGIN
   SELECT pg_catalog.string_agg(c.key_hash, ''::bytea) INTO v_others
     FROM sdp.api_client c WHERE c.client_id <> p_client_id AND c.key_hash IS NOT NULL;
   IF sdp.sdp_auth_match(v_pepper, p_api_key, coalesce(v_others, ''::bytea)) > 0 THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = 'this API key is already registered to another client',
-      HINT = 'every client needs its own key; omit api_key to have one generated';
+    PERFORM sdp._raise_conflict('this API key is already registered to another client',
+      hint => 'every client needs its own key; omit api_key to have one generated');
   END IF;
   IF p_create THEN
     INSERT INTO sdp.api_client (client_id, key_hash, key_prefix)
@@ -197,14 +195,13 @@ BEGIN
        AND sdp.sdp_auth_match(sdp.sdp_auth_pepper(), v_key, v_row.key_hash) = 1 THEN
       RETURN v_key;
     END IF;
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('client %s already exists', v_client),
-      HINT = 'use sdp.sdp_rotate_key(client_id) to give it a new key';
+    PERFORM sdp._raise_conflict(format('client %s already exists', v_client),
+                                hint => 'use sdp.sdp_rotate_key(client_id) to give it a new key');
   END IF;
   BEGIN
     RETURN sdp.sdp_store_key(v_client, v_key, true);
   EXCEPTION WHEN unique_violation THEN  -- created concurrently
-    RAISE EXCEPTION USING ERRCODE = 'PT409', MESSAGE = format('client %s already exists', v_client);
+    PERFORM sdp._raise_conflict(format('client %s already exists', v_client));
   END;
 END
 $$;

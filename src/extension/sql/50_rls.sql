@@ -81,17 +81,6 @@ CREATE POLICY model_admin_update ON sdp.model FOR UPDATE
 CREATE POLICY model_admin_delete ON sdp.model FOR DELETE
   USING ((SELECT sdp.sdp_current_client()) IS NULL AND (NOT dev_only OR (SELECT sdp.sdp_is_dev())));
 
--- ---- Table privileges ------------------------------------------------------------------------
--- Nothing for PUBLIC. sdp_client reads its own rows (RLS) and never writes tables directly:
--- uploads and processing go through the sdp_* functions, which validate and count. sdp_admin
--- reads everything; it changes data through the functions too. Nobody but the owner reads
--- sdp.auth_secret.
--- The record and result tables themselves (tokenized_record, processed_result) are readable by
--- nobody but the owner: a direct SELECT would skip the access log and the integrity check, so
--- rows are read through sdp_records / sdp_results / sdp_results_csv (docs/governance.md, "Access
--- log"). The policies below still bind any role that is ever given SELECT, and the owner.
-REVOKE ALL ON sdp.processing_batch, sdp.batch_chunk, sdp.tokenized_record, sdp.processed_result,
-              sdp.api_client, sdp.model, sdp.auth_secret FROM PUBLIC;
-GRANT SELECT ON sdp.processing_batch, sdp.batch_chunk, sdp.model TO sdp_client, sdp_admin;
-GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON sdp.api_client
-  TO sdp_client, sdp_admin;
+-- Table privileges are in 90_privileges.sql: nothing for PUBLIC; clients and staff read the
+-- record, result and version tables only through the functions that check their integrity and
+-- log the access. The policies above still bind any role that is ever given SELECT, and the owner.

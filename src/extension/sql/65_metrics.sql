@@ -91,16 +91,3 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sdp.sdp_metrics()::sdp_api."text/plain" $$;
 COMMENT ON FUNCTION sdp_api.metrics() IS
   'GET /rpc/metrics (Accept: text/plain): Prometheus exposition of sdp_metrics()';
-
--- Privileges (60_grants.sql already ran): nothing for PUBLIC; the exporter reads the views as a
--- member of pg_monitor; the PostgREST roles may call metrics and count their request.
-REVOKE EXECUTE ON FUNCTION sdp.sdp_metrics(), sdp.sdp_metrics_count(text, bigint),
-                           sdp._metrics_request(text), sdp._metrics_batch_trigger(),
-                           sdp.sdp_metrics_samples(), sdp_api.metrics()
-  FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sdp.sdp_metrics(), sdp.sdp_metrics_samples() TO pg_monitor, sdp_admin;
-GRANT EXECUTE ON FUNCTION sdp.sdp_metrics_count(text, bigint) TO sdp_admin;
-GRANT USAGE ON SCHEMA sdp TO pg_monitor;
-GRANT SELECT ON sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline,
-                sdp.metrics_latency TO pg_monitor, sdp_admin;
-GRANT EXECUTE ON FUNCTION sdp_api.metrics(), sdp._metrics_request(text) TO sdp_anon, sdp_client;

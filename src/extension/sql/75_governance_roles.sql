@@ -3,7 +3,7 @@
 -- NOLOGIN group roles, granted to login roles by the deployer (GRANT sdp_engineer TO alice).
 -- Created only when missing; like 40_auth.sql, an existing one that is SUPERUSER or BYPASSRLS
 -- is refused. Every staff role is "trusted" (sdp.sdp_caller_is_trusted(), 15_tenant.sql): not
--- bound to one client. What each may do is decided by grants (89_governance_grants.sql: a
+-- bound to one client. What each may do is decided by grants (90_privileges.sql: a
 -- missing EXECUTE or SELECT privilege is SQLSTATE 42501, HTTP 403) and, where one function
 -- serves several roles, by sdp._require_capability() below (also 42501).
 --   sdp_admin     everything; clients, keys, holds, retention, erasure

@@ -40,8 +40,6 @@ CREATE TABLE sdp.audit_head (
 );
 INSERT INTO sdp.audit_head VALUES (1, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
 
-REVOKE ALL ON sdp.audit_log, sdp.audit_head FROM PUBLIC;
-
 CREATE FUNCTION sdp._audit_refuse_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -99,8 +97,7 @@ BEGIN
     VALUES (v_seq, v_at, v_actor, v_login, v_client, p_event, p_target, v_details, v_prev, v_hash);
     UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
   EXCEPTION WHEN serialization_failure THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = 'the audit log was appended to concurrently; retry the request';
+    PERFORM sdp._raise_conflict('the audit log was appended to concurrently; retry the request');
   END;
   RETURN v_seq;
 END
@@ -214,7 +211,7 @@ COMMENT ON FUNCTION sdp.sdp_audit_verify_head(bigint, text) IS
 -- ---- access log ------------------------------------------------------------------------------
 -- Seed shape: user, action, target, timestamp, outcome. Written by the functions that read
 -- records and results (sdp_results, sdp_results_csv, sdp_records, sdp_record_history); the
--- tables themselves are not readable by client or staff roles (50_rls.sql, 89_governance_grants.sql),
+-- tables themselves are not readable by client or staff roles (90_privileges.sql),
 -- so every read goes through them. Each read writes a server-log line first, always: the line is
 -- out of reach of the transaction, so a read that is rolled back afterwards (BEGIN; SELECT ...;
 -- ROLLBACK) or runs READ ONLY (PostgREST GET), where no row can be written, still leaves a trace.
@@ -230,7 +227,6 @@ CREATE TABLE sdp.access_log (
   rows      bigint,
   login     text NOT NULL         -- session_user; '' before 0.2.0 (see sdp.audit_log.login)
 );
-REVOKE ALL ON sdp.access_log FROM PUBLIC;
 
 CREATE FUNCTION sdp._access(p_action text, p_target text, p_outcome text, p_rows bigint DEFAULT NULL)
 RETURNS void

@@ -27,7 +27,6 @@ CREATE TABLE sdp.integrity_secret (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE sdp.integrity_secret IS 'server key of the row integrity MACs; owner only, never exposed';
-REVOKE ALL ON sdp.integrity_secret FROM PUBLIC;
 ALTER TABLE sdp.integrity_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sdp.integrity_secret FORCE ROW LEVEL SECURITY;
 INSERT INTO sdp.integrity_secret (id, secret) VALUES (1, sdp.sdp_auth_new_secret());
@@ -84,11 +83,9 @@ CREATE TABLE sdp.integrity_failure (
   problem     text NOT NULL DEFAULT 'mac' CHECK (problem IN ('mac', 'missing', 'count'))
 );
 CREATE INDEX integrity_failure_check ON sdp.integrity_failure (check_no);
-REVOKE ALL ON sdp.integrity_failure FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.integrity_failure', '');
 CREATE VIEW sdp.integrity_failures_total AS
   SELECT pg_catalog.count(*)::bigint AS record_integrity_failures_total FROM sdp.integrity_failure;
-REVOKE ALL ON sdp.integrity_failures_total FROM PUBLIC;
 
 -- Adds to the shared-memory counter record_integrity_failures_total of the metrics exporter
 -- (65_metrics.sql, docs/observability.md) when it is there. Shared memory survives the rollback

@@ -31,7 +31,6 @@ CREATE TABLE sdp.record_version (
 );
 CREATE UNIQUE INDEX record_version_one_current ON sdp.record_version (batch_id, row_no)
   WHERE status = 'current';
-REVOKE ALL ON sdp.record_version FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.record_version', '');
 
 -- '<uuid>:<row_no>' -> (batch_id, row_no); 22023 when malformed.
@@ -191,9 +190,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('record_id', sdp_update_record.record_id, 'version_id', v_id,
     'status', CASE WHEN v_apply THEN 'current' ELSE 'pending' END, 'version_no', v_no);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
-  RAISE EXCEPTION USING ERRCODE = 'PT409',
-    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_update_record(text, jsonb) IS
@@ -220,8 +217,7 @@ BEGIN
   r := sdp._lock_record(v.batch_id, v.row_no);
   SELECT * INTO v FROM sdp.record_version x WHERE x.version_id = p_version_id;  -- after the lock
   IF v.status <> 'pending' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('version %s is %s, not pending', p_version_id, v.status);
+    PERFORM sdp._raise_conflict(format('version %s is %s, not pending', p_version_id, v.status));
   END IF;
   IF NOT p_approve THEN
     UPDATE sdp.record_version x SET status = 'rejected', decided_by = sdp.sdp_caller_role(),
@@ -232,10 +228,9 @@ BEGIN
   END IF;
   v_current := sdp._current_version(r);
   IF v_current <> v.base_version THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('record %s changed since version %s was proposed (now version %s)',
-                       v_rid, p_version_id, v_current),
-      HINT = 'reject it and propose the edit again';
+    PERFORM sdp._raise_conflict(format('record %s changed since version %s was proposed (now version %s)',
+                                       v_rid, p_version_id, v_current),
+                                hint => 'reject it and propose the edit again');
   END IF;
   v_no := sdp._apply_version(p_version_id, v_current);
   PERFORM sdp._audit('record.approve', v_rid,
@@ -244,9 +239,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('record_id', v_rid, 'version_id', p_version_id,
                                        'status', 'current', 'version_no', v_no);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
-  RAISE EXCEPTION USING ERRCODE = 'PT409',
-    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
 END
 $$;
 

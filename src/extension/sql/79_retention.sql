@@ -16,7 +16,6 @@ CREATE TABLE sdp.legal_hold (
   CHECK ((client_id IS NULL) <> (batch_id IS NULL))
 );
 CREATE INDEX legal_hold_active ON sdp.legal_hold (client_id, batch_id) WHERE released_at IS NULL;
-REVOKE ALL ON sdp.legal_hold FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.legal_hold', '');
 
 -- Per-client retention: batches older than ttl (by created_at) are purged.
@@ -26,7 +25,6 @@ CREATE TABLE sdp.retention_policy (
   set_by    text NOT NULL,
   set_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
-REVOKE ALL ON sdp.retention_policy FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sdp.retention_policy', '');
 
 CREATE FUNCTION sdp._is_held(p_client_id text, p_batch_id uuid) RETURNS boolean
@@ -161,9 +159,7 @@ BEGIN
   PERFORM sdp._audit('retention.set', sdp_set_retention.client_id,
                      pg_catalog.jsonb_build_object('ttl', ttl::text));
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
-  RAISE EXCEPTION USING ERRCODE = 'PT409',
-    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_set_retention(text, interval) IS
@@ -228,9 +224,7 @@ BEGIN
                        pg_catalog.jsonb_build_object('batches', v_held));
   END IF;
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
-  RAISE EXCEPTION USING ERRCODE = 'PT409',
-    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_purge_expired(timestamptz, integer) IS
@@ -261,9 +255,7 @@ BEGIN
   PERFORM sdp._audit('erasure.batch', b.batch_id::text, d || pg_catalog.jsonb_build_object('client_id', b.client_id));
   RETURN d || '{"status":"deleted"}'::jsonb;
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
-  RAISE EXCEPTION USING ERRCODE = 'PT409',
-    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_forget_batch(uuid) IS
@@ -315,9 +307,7 @@ BEGIN
   RETURN pg_catalog.jsonb_build_object('client_id', v_client, 'status', 'deleted', 'batches', v_batches,
                                        'records', v_records, 'results', v_results);
 EXCEPTION WHEN serialization_failure OR deadlock_detected THEN
-  -- Never 40001 (PostgREST would retry it forever, docs/postgrest.md §2): a conflict is PT409.
-  RAISE EXCEPTION USING ERRCODE = 'PT409',
-    MESSAGE = 'a concurrent transaction changed the same data; retry the request';
+  PERFORM sdp._raise_conflict();  -- never 40001 (16_helpers.sql)
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_forget_client(text) IS

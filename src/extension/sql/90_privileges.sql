@@ -1,0 +1,164 @@
+-- Privileges: every GRANT and REVOKE of the install script, in one place (docs/security.md,
+-- "Privileges"; the role matrix: docs/governance.md, "Roles"). This file runs last, after every
+-- object exists.
+--
+-- First nobody but the owner may use anything: a blanket revoke from PUBLIC of every function
+-- and table (views included) in sdp and sdp_api, so a function added to any file starts
+-- owner-only. Then one block per role, each a plain list of what that role may use; a new
+-- function that a role needs is one line in its role's block (docs/style.md, "Adding a SQL
+-- function"). sql/auth.sql and sql/governance_roles.sql check the result, and
+-- test/upgrade/acl.sql prints every privilege to compare two installs.
+--
+-- Left as PostgreSQL creates them: sequences (owner-only by default; a REVOKE would only turn
+-- their empty ACL into an explicit owner-only one) and types (USAGE for PUBLIC by default, which
+-- row types and function signatures need). Role memberships (sdp_authenticator may switch to
+-- sdp_anon and sdp_client) are made where the roles are created, 40_auth.sql.
+
+REVOKE ALL ON SCHEMA sdp, sdp_api FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sdp, sdp_api FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA sdp, sdp_api FROM PUBLIC;
+
+-- ---- PUBLIC: the library version, harmless by design ----------------------------------------
+GRANT USAGE ON SCHEMA sdp TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
+
+-- ---- sdp_anon: a PostgREST request without a verified key ------------------------------------
+-- pre_request authenticates (as sdp_anon, before the switch to sdp_client) and counts the
+-- request; health, readyz and metrics answer without a key. The tenant-context functions are
+-- what row-level security policies call as the querying role.
+GRANT USAGE ON SCHEMA sdp, sdp_api TO sdp_anon;
+GRANT EXECUTE ON FUNCTION
+    sdp_api.pre_request(), sdp_api.health(), sdp_api.readyz(), sdp_api.metrics(),
+    sdp.sdp_authenticate(text, text), sdp.sdp_health(), sdp.sdp_ready(),
+    sdp.sdp_api_header(text), sdp._metrics_request(text),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_anon;
+
+-- ---- sdp_client: one verified client ---------------------------------------------------------
+-- The PostgREST surface and the tenant-checked SQL API (libpq clients call it directly after
+-- sdp_authenticate); each sdp_* function answers PT404 for other clients' batches. Reads its own
+-- batches, chunks and the models (row-level security), never the record and result tables: rows
+-- are read through sdp_results / sdp_results_csv, which check integrity and log the access.
+GRANT USAGE ON SCHEMA sdp, sdp_api TO sdp_client;
+GRANT EXECUTE ON FUNCTION
+    sdp_api.pre_request(), sdp_api.health(), sdp_api.readyz(), sdp_api.metrics(),
+    sdp_api.process(jsonb, text, text, text, text), sdp_api.process_file(text),
+    sdp_api.batch_open(text, text, text, text), sdp_api.batch_append(text),
+    sdp_api.batch_seal(uuid, integer, text), sdp_api.batch_abort(uuid, text),
+    sdp_api.process_batch(uuid), sdp_api.dev_process_batch(uuid),
+    sdp_api.batch(uuid), sdp_api.results(uuid), sdp_api.results_csv(uuid),
+    sdp.sdp_authenticate(text, text), sdp.sdp_health(), sdp.sdp_ready(),
+    sdp.sdp_ingest_csv(text, text, text, text, text), sdp.sdp_ingest_json(text, text, jsonb, text, text),
+    sdp.sdp_batch_open(text, text, text, text), sdp.sdp_batch_append(uuid, integer, text, text),
+    sdp.sdp_batch_seal(uuid, integer, text), sdp.sdp_batch_abort(uuid, text),
+    sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid), sdp.sdp_batch_status(uuid),
+    sdp.sdp_results(uuid), sdp.sdp_results_csv(uuid),
+    sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
+    sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
+    sdp.sdp_api_upload_json(sdp.sdp_batch), sdp.sdp_api_process_response(sdp.sdp_batch),
+    sdp._metrics_request(text),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_client;
+GRANT SELECT ON sdp.processing_batch, sdp.batch_chunk, sdp.model TO sdp_client;
+GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON sdp.api_client
+  TO sdp_client;
+
+-- ---- sdp_admin: operators --------------------------------------------------------------------
+-- The whole sdp_* API, acting for any client; clients and keys; holds, retention, erasure; the
+-- audit and access logs; metrics. Not the internals (sdp._*, which skip the checks the public
+-- functions make), not the C functions that take the pepper or the functions that read it, not
+-- the error-bridge self-tests, and not the record, result and version tables (read through the
+-- functions that log the access).
+GRANT USAGE ON SCHEMA sdp TO sdp_admin;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_version(), sdp.sdp_health(), sdp.sdp_ready(), sdp.sdp_authenticate(text, text),
+    sdp.sdp_create_client(text, text), sdp.sdp_rotate_key(text, text), sdp.sdp_revoke_key(text),
+    sdp.sdp_require_admin(), sdp.sdp_check_api_key(text), sdp.sdp_check_client_id(text),
+    sdp.sdp_auth_new_key(),
+    sdp.sdp_ingest_csv(text, text, text, text, text), sdp.sdp_ingest_json(text, text, jsonb, text, text),
+    sdp.sdp_batch_open(text, text, text, text), sdp.sdp_batch_append(uuid, integer, text, text),
+    sdp.sdp_batch_seal(uuid, integer, text), sdp.sdp_batch_abort(uuid, text),
+    sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid), sdp.sdp_batch_status(uuid),
+    sdp.sdp_batch_counts(), sdp.sdp_score_logistic(float8[], float8[], float8),
+    sdp.sdp_results(uuid), sdp.sdp_results_csv(uuid),
+    sdp.sdp_records(uuid), sdp.sdp_record_id(uuid, bigint), sdp.sdp_record_history(text),
+    sdp.sdp_update_record(text, jsonb), sdp.sdp_approve_version(bigint), sdp.sdp_reject_version(bigint),
+    sdp.sdp_verify_integrity(uuid), sdp.sdp_integrity_failures_total(),
+    sdp.sdp_audit_verify(), sdp.sdp_audit_head(), sdp.sdp_audit_verify_head(bigint, text),
+    sdp.sdp_legal_hold(text, uuid, text), sdp.sdp_release_hold(text, uuid),
+    sdp.sdp_set_retention(text, interval), sdp.sdp_purge_expired(timestamptz, integer),
+    sdp.sdp_forget_batch(uuid), sdp.sdp_forget_client(text),
+    sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp.sdp_metrics_count(text, bigint),
+    sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
+    sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
+    sdp.sdp_api_upload_json(sdp.sdp_batch), sdp.sdp_api_process_response(sdp.sdp_batch),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_admin;
+GRANT SELECT ON sdp.processing_batch, sdp.batch_chunk, sdp.model,
+                sdp.audit_log, sdp.access_log, sdp.integrity_failure, sdp.integrity_failures_total,
+                sdp.legal_hold, sdp.retention_policy,
+                sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline, sdp.metrics_latency
+  TO sdp_admin;
+GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON sdp.api_client
+  TO sdp_admin;
+
+-- ---- sdp_engineer: upload and process for any client, read records and results, edit them ----
+GRANT USAGE ON SCHEMA sdp TO sdp_engineer;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_ingest_csv(text, text, text, text, text), sdp.sdp_ingest_json(text, text, jsonb, text, text),
+    sdp.sdp_batch_open(text, text, text, text), sdp.sdp_batch_append(uuid, integer, text, text),
+    sdp.sdp_batch_seal(uuid, integer, text), sdp.sdp_batch_abort(uuid, text),
+    sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid),
+    sdp.sdp_batch_status(uuid), sdp.sdp_batch_counts(),
+    sdp.sdp_records(uuid), sdp.sdp_record_id(uuid, bigint), sdp.sdp_record_history(text),
+    sdp.sdp_results(uuid), sdp.sdp_results_csv(uuid),
+    sdp.sdp_update_record(text, jsonb), sdp.sdp_approve_version(bigint), sdp.sdp_reject_version(bigint),
+    sdp.sdp_verify_integrity(uuid), sdp.sdp_integrity_failures_total(),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_engineer;
+
+-- ---- sdp_analyst: read records and results; propose edits (pending, for an engineer) ----------
+GRANT USAGE ON SCHEMA sdp TO sdp_analyst;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_batch_status(uuid), sdp.sdp_batch_counts(),
+    sdp.sdp_records(uuid), sdp.sdp_record_id(uuid, bigint), sdp.sdp_record_history(text),
+    sdp.sdp_results(uuid), sdp.sdp_results_csv(uuid),
+    sdp.sdp_update_record(text, jsonb),
+    sdp.sdp_verify_integrity(uuid), sdp.sdp_integrity_failures_total(),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_analyst;
+
+-- ---- sdp_auditor: read records, versions, the audit and access logs; change nothing ----------
+GRANT USAGE ON SCHEMA sdp TO sdp_auditor;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_batch_status(uuid), sdp.sdp_batch_counts(),
+    sdp.sdp_records(uuid), sdp.sdp_record_id(uuid, bigint), sdp.sdp_record_history(text),
+    sdp.sdp_results(uuid), sdp.sdp_results_csv(uuid),
+    sdp.sdp_verify_integrity(uuid), sdp.sdp_integrity_failures_total(),
+    sdp.sdp_audit_verify(), sdp.sdp_audit_head(), sdp.sdp_audit_verify_head(bigint, text),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_auditor;
+GRANT SELECT ON sdp.audit_log, sdp.access_log, sdp.integrity_failure, sdp.integrity_failures_total,
+                sdp.legal_hold, sdp.retention_policy
+  TO sdp_auditor;
+
+-- ---- sdp_viewer: batch status and aggregate counts only --------------------------------------
+GRANT USAGE ON SCHEMA sdp TO sdp_viewer;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_batch_status(uuid), sdp.sdp_batch_counts(), sdp.sdp_record_id(uuid, bigint),
+    sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
+    sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
+  TO sdp_viewer;
+
+-- ---- pg_monitor: the metrics exporter (postgres_exporter's custom queries) --------------------
+GRANT USAGE ON SCHEMA sdp TO pg_monitor;
+GRANT EXECUTE ON FUNCTION sdp.sdp_metrics(), sdp.sdp_metrics_samples() TO pg_monitor;
+GRANT SELECT ON sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline,
+                sdp.metrics_latency
+  TO pg_monitor;
