@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "integrity_crypto.h"
+#include "pg_datum.h"
 
 namespace sdp::pg {
 
@@ -87,13 +88,6 @@ void ReadIntegrityKey(sdp::integrity::IntegrityKey* key) {
             (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
              errmsg("sdp: the integrity key in sdp.integrity_secret is missing or invalid")));
   }
-}
-
-Datum MacDatum(const uint8_t* mac) {
-  bytea* out = static_cast<bytea*>(palloc(sdp::integrity::kMacBytes + VARHDRSZ));
-  SET_VARSIZE(out, sdp::integrity::kMacBytes + VARHDRSZ);
-  std::memcpy(VARDATA(out), mac, sdp::integrity::kMacBytes);
-  return PointerGetDatum(out);
 }
 
 // A one-dimensional text[] without NULLs, laid out exactly as construct_array() would (4-byte
@@ -240,7 +234,7 @@ void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   uint8_t mac[sdp::integrity::kMacBytes];
   sdp::integrity::RecordMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
                             {key, size_t(key_len)}, nfields, fields, field_lens, mac);
-  Set(slot, b->pos[5], MacDatum(mac));
+  Set(slot, b->pos[5], PointerGetDatum(NewBytea(mac, sizeof(mac))));
   MemoryContextSwitchTo(old);
   Store(b, slot, VARSIZE(DatumGetPointer(array)) + key_len + 64);
 }
@@ -261,7 +255,7 @@ void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   sdp::integrity::ResultMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
                             {key, size_t(key_len)}, score, band, {b->model, size_t(b->model_len)},
                             defaulted_features, mac);
-  Set(slot, b->pos[8], MacDatum(mac));
+  Set(slot, b->pos[8], PointerGetDatum(NewBytea(mac, sizeof(mac))));
   MemoryContextSwitchTo(old);
   Store(b, slot, key_len + 96);
 }

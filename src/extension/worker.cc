@@ -21,6 +21,7 @@
 
 #include "gucs.h"
 #include "metrics.h"
+#include "pg_datum.h"
 
 namespace {
 
@@ -166,7 +167,7 @@ void ProcessOne(const char* batch) {
   {
     BeginWork("sdp worker: processing a batch");
     Oid types[1] = {UUIDOID};
-    Datum values[1] = {DirectFunctionCall1(uuid_in, CStringGetDatum(batch))};
+    Datum values[1] = {sdp::pg::UuidDatumFromCString(batch)};
     SPI_execute_with_args("SELECT (sdp.sdp_process_batch($1)).status", 1, types, values, nullptr,
                           false, 1);
     EndWork();
@@ -190,8 +191,7 @@ void ProcessOne(const char* batch) {
   ereport(LOG, (errmsg("sdp worker: batch %s failed: %s", batch, reason)));
   BeginWork("sdp worker: recording a failed batch");
   Oid types[2] = {UUIDOID, TEXTOID};
-  Datum values[2] = {DirectFunctionCall1(uuid_in, CStringGetDatum(batch)),
-                     CStringGetTextDatum(reason)};
+  Datum values[2] = {sdp::pg::UuidDatumFromCString(batch), CStringGetTextDatum(reason)};
   SPI_execute_with_args(
       "UPDATE sdp.processing_batch b"
       "   SET status = 'FAILED', error = $2, processed_at = pg_catalog.now()"
