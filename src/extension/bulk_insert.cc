@@ -221,14 +221,21 @@ static inline void Set(TupleTableSlot* slot, int pos, Datum value) {
   slot->tts_isnull[pos] = false;
 }
 
-void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, int nfields,
-                   const char* const* fields, const int* field_lens) {
-  TupleTableSlot* slot = NextSlot(b);
-  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+// The first four columns of both tables (kRecordColumns, kResultColumns): batch_id, row_no,
+// client_id, record_key.
+static inline void SetRowIdentity(BulkInserter* b, TupleTableSlot* slot, int64 row_no,
+                                  const char* key, int key_len) {
   Set(slot, b->pos[0], b->batch_id);
   Set(slot, b->pos[1], Int64GetDatum(row_no));
   Set(slot, b->pos[2], b->client_id);
   Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+}
+
+void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, int nfields,
+                   const char* const* fields, const int* field_lens) {
+  TupleTableSlot* slot = NextSlot(b);
+  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  SetRowIdentity(b, slot, row_no, key, key_len);
   Datum array = MakeTextArray(nfields, fields, field_lens);
   Set(slot, b->pos[4], array);
   uint8_t mac[sdp::integrity::kMacBytes];
@@ -243,10 +250,7 @@ void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, 
                    const char* band, int defaulted_features) {
   TupleTableSlot* slot = NextSlot(b);
   MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
-  Set(slot, b->pos[0], b->batch_id);
-  Set(slot, b->pos[1], Int64GetDatum(row_no));
-  Set(slot, b->pos[2], b->client_id);
-  Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+  SetRowIdentity(b, slot, row_no, key, key_len);
   Set(slot, b->pos[4], Float8GetDatum(score));
   Set(slot, b->pos[5], CStringGetTextDatum(band));
   Set(slot, b->pos[6], b->model_version);

@@ -25,8 +25,6 @@ namespace {
 using sdp::Error;
 namespace sqlstate = sdp::sqlstate;
 
-constexpr int kInterruptEvery = 4096;
-
 // A text[] argument without NULL elements as strings.
 std::vector<std::string> ColumnsArg(FunctionCallInfo fcinfo, int i) {
   const sdp::pg::TextArray array = sdp::pg::TextArrayArg(fcinfo, i);
@@ -132,7 +130,7 @@ class RowSink {
                              lens_.data());
     });
     ++row_no_;
-    if ((++count_ % kInterruptEvery) == 0) sdp::pg::CheckForInterrupts();
+    if ((++count_ % sdp::pg::kRowsBetweenInterruptChecks) == 0) sdp::pg::CheckForInterrupts();
   }
 
   int64_t Finish() {

@@ -40,42 +40,53 @@ const integrity::IntegrityKey& KeyArg(FunctionCallInfo fcinfo, int i,
   return cached->key;
 }
 
+// Arguments 1-4 of both MAC functions: which row of which batch, whose, under which key.
+struct RowIdentity {
+  pg_uuid_t batch;
+  int64 row_no;
+  std::string_view client;
+  std::string_view record_key;
+};
+
+// Runs `mac(key, row, out)` with the key of argument 0 and the row of arguments 1-4, wipes the
+// derived key and returns the MAC as bytea.
+template <typename ComputeMac>
+Datum MacOf(FunctionCallInfo fcinfo, ComputeMac mac) {
+  integrity::IntegrityKey scratch;
+  const integrity::IntegrityKey& key = KeyArg(fcinfo, 0, &scratch);
+  const RowIdentity row{sdp::pg::UuidArg(fcinfo, 1), PG_GETARG_INT64(2),
+                        sdp::pg::TextArgView(fcinfo, 3), sdp::pg::TextArgView(fcinfo, 4)};
+  uint8_t out[integrity::kMacBytes];
+  mac(key, row, out);
+  integrity::Wipe(&scratch);
+  return sdp::pg::ByteaDatum(out, sizeof(out));
+}
+
 }  // namespace
 
 // sdp._record_mac(key bytea, batch_id uuid, row_no bigint, client_id text, record_key text,
 //                 fields text[]) RETURNS bytea   (STRICT)
 SDP_PG_FUNCTION(sdp_record_mac) {
-  integrity::IntegrityKey scratch;
-  const integrity::IntegrityKey& key = KeyArg(fcinfo, 0, &scratch);
-  const pg_uuid_t batch = sdp::pg::UuidArg(fcinfo, 1);
-  const int64 row_no = PG_GETARG_INT64(2);
-  const std::string_view client = sdp::pg::TextArgView(fcinfo, 3);
-  const std::string_view record_key = sdp::pg::TextArgView(fcinfo, 4);
   const sdp::pg::TextArray fields = sdp::pg::TextArrayArg(fcinfo, 5);
-  uint8_t mac[integrity::kMacBytes];
-  integrity::RecordMac(key, batch.data, row_no, client, record_key, static_cast<int>(fields.size()),
-                       fields.data.data(), fields.lens.data(), mac);
-  integrity::Wipe(&scratch);
-  return sdp::pg::ByteaDatum(mac, sizeof(mac));
+  return MacOf(fcinfo,
+               [&](const integrity::IntegrityKey& key, const RowIdentity& row, uint8_t* out) {
+                 integrity::RecordMac(key, row.batch.data, row.row_no, row.client, row.record_key,
+                                      static_cast<int>(fields.size()), fields.data.data(),
+                                      fields.lens.data(), out);
+               });
 }
 
 // sdp._result_mac(key bytea, batch_id uuid, row_no bigint, client_id text, record_key text,
 //                 score float8, risk_band text, model_version text, defaulted_features integer)
 //   RETURNS bytea   (STRICT)
 SDP_PG_FUNCTION(sdp_result_mac) {
-  integrity::IntegrityKey scratch;
-  const integrity::IntegrityKey& key = KeyArg(fcinfo, 0, &scratch);
-  const pg_uuid_t batch = sdp::pg::UuidArg(fcinfo, 1);
-  const int64 row_no = PG_GETARG_INT64(2);
-  const std::string_view client = sdp::pg::TextArgView(fcinfo, 3);
-  const std::string_view record_key = sdp::pg::TextArgView(fcinfo, 4);
   const double score = PG_GETARG_FLOAT8(5);
   const std::string_view band = sdp::pg::TextArgView(fcinfo, 6);
   const std::string_view model = sdp::pg::TextArgView(fcinfo, 7);
   const int32 defaulted = PG_GETARG_INT32(8);
-  uint8_t mac[integrity::kMacBytes];
-  integrity::ResultMac(key, batch.data, row_no, client, record_key, score, band, model, defaulted,
-                       mac);
-  integrity::Wipe(&scratch);
-  return sdp::pg::ByteaDatum(mac, sizeof(mac));
+  return MacOf(fcinfo,
+               [&](const integrity::IntegrityKey& key, const RowIdentity& row, uint8_t* out) {
+                 integrity::ResultMac(key, row.batch.data, row.row_no, row.client, row.record_key,
+                                      score, band, model, defaulted, out);
+               });
 }

@@ -18,8 +18,6 @@ namespace {
 using sdp::Error;
 namespace sqlstate = sdp::sqlstate;
 
-constexpr int kInterruptEvery = 4096;
-
 constexpr const char* kNullHint =
     "replace missing values before scoring (sdp_process_batch uses the model's documented "
     "defaults)";
@@ -128,7 +126,7 @@ Datum ScoreLogistic(const ScoreTarget& target, const sdp::LogisticModel& model) 
     defaulted_total += defaulted;
     sdp::pg::PgCall(
         [&] { sdp::pg::BulkAddResult(out, row_no, key, key_len, score, band, defaulted); });
-    if ((++rows % kInterruptEvery) == 0) sdp::pg::CheckForInterrupts();
+    if ((++rows % sdp::pg::kRowsBetweenInterruptChecks) == 0) sdp::pg::CheckForInterrupts();
   }
   sdp::pg::PgCall([&] {
     sdp::pg::BulkFinish(out);

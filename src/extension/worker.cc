@@ -133,6 +133,24 @@ void EndWork() {
   pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
+// For a PG_CATCH block: copies "<SQLSTATE>: <message>" of the error into `reason` (unless
+// nullptr), reports the error to the server log, aborts the transaction and clears the error
+// state, so the worker can go on with its next transaction.
+void RecoverFromError(char* reason, size_t reason_size) {
+  HOLD_INTERRUPTS();
+  if (reason != nullptr) {
+    MemoryContextSwitchTo(TopMemoryContext);  // CopyErrorData() refuses ErrorContext
+    ErrorData* edata = CopyErrorData();
+    std::snprintf(reason, reason_size, "%s: %s", unpack_sql_state(edata->sqlerrcode),
+                  edata->message ? edata->message : "unknown error");
+    FreeErrorData(edata);
+  }
+  EmitErrorReport();
+  AbortOutOfAnyTransaction();
+  FlushErrorState();
+  RESUME_INTERRUPTS();
+}
+
 // Copies the next RECEIVED batch id into out (37 bytes); false if none or no extension here.
 bool NextBatch(char* out) {
   bool found = false;
@@ -174,16 +192,7 @@ void ProcessOne(const char* batch) {
   }
   PG_CATCH();
   {
-    HOLD_INTERRUPTS();
-    MemoryContextSwitchTo(TopMemoryContext);
-    ErrorData* edata = CopyErrorData();
-    std::snprintf(reason, sizeof(reason), "%s: %s", unpack_sql_state(edata->sqlerrcode),
-                  edata->message ? edata->message : "unknown error");
-    FreeErrorData(edata);
-    EmitErrorReport();
-    AbortOutOfAnyTransaction();
-    FlushErrorState();
-    RESUME_INTERRUPTS();
+    RecoverFromError(reason, sizeof(reason));
     failed = true;
   }
   PG_END_TRY();
@@ -224,11 +233,7 @@ void PurgeExpired() {
     }
     PG_CATCH();
     {
-      HOLD_INTERRUPTS();
-      EmitErrorReport();
-      AbortOutOfAnyTransaction();
-      FlushErrorState();
-      RESUME_INTERRUPTS();
+      RecoverFromError(nullptr, 0);
       failed = true;
     }
     PG_END_TRY();
