@@ -5,7 +5,6 @@
 // wrong (size, missing secret), never the value.
 #include <openssl/crypto.h>
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -13,26 +12,6 @@
 #include "pg_datum.h"
 
 namespace {
-
-struct ByteView {
-  const uint8_t* data;
-  size_t len;
-};
-
-ByteView ByteaArg(FunctionCallInfo fcinfo, int i) {
-  bytea* value = sdp::pg::PgCall([&] { return PG_GETARG_BYTEA_PP(i); });
-  return {reinterpret_cast<const uint8_t*>(VARDATA_ANY(value)),
-          static_cast<size_t>(VARSIZE_ANY_EXHDR(value))};
-}
-
-Datum ByteaDatum(const uint8_t* data, size_t len) {
-  return sdp::pg::PgCall([&] {
-    bytea* out = static_cast<bytea*>(palloc(len + VARHDRSZ));
-    SET_VARSIZE(out, len + VARHDRSZ);
-    std::memcpy(VARDATA(out), data, len);
-    return PointerGetDatum(out);
-  });
-}
 
 // The current value of a registered sdp.* setting, or "" when unset. Being C, calling this loads
 // sdp.so, whose _PG_init defines the settings: a placeholder value a non-superuser may have SET
@@ -55,18 +34,18 @@ SDP_PG_FUNCTION(sdp_auth_new_key) {
 // sdp.sdp_auth_new_secret() RETURNS bytea: 32 random bytes for the server pepper.
 SDP_PG_FUNCTION(sdp_auth_new_secret) {
   std::vector<uint8_t> secret = sdp::auth::RandomBytes(sdp::auth::kSecretBytes);
-  Datum out = ByteaDatum(secret.data(), secret.size());
+  Datum out = sdp::pg::ByteaDatum(secret.data(), secret.size());
   OPENSSL_cleanse(secret.data(), secret.size());
   return out;
 }
 
 // sdp.sdp_auth_key_hash(secret bytea, api_key text) RETURNS bytea: HMAC-SHA-256(secret, key).
 SDP_PG_FUNCTION(sdp_auth_key_hash) {
-  const ByteView secret = ByteaArg(fcinfo, 0);
+  const sdp::pg::Bytes secret = sdp::pg::ByteaArg(fcinfo, 0);
   std::string key = sdp::pg::TextArg(fcinfo, 1);
-  std::vector<uint8_t> hash = sdp::auth::KeyHash(secret.data, secret.len, key);
+  std::vector<uint8_t> hash = sdp::auth::KeyHash(secret.data, secret.size, key);
   OPENSSL_cleanse(key.data(), key.size());
-  return ByteaDatum(hash.data(), hash.size());
+  return sdp::pg::ByteaDatum(hash.data(), hash.size());
 }
 
 // sdp.sdp_auth_match(secret bytea, api_key text, hashes bytea) RETURNS int: `hashes` is the
@@ -74,17 +53,17 @@ SDP_PG_FUNCTION(sdp_auth_key_hash) {
 // position of the one equal to HMAC(secret, api_key), or 0. Every candidate is compared in full
 // with CRYPTO_memcmp, so the time does not depend on where (or whether) the key matches.
 SDP_PG_FUNCTION(sdp_auth_match) {
-  const ByteView secret = ByteaArg(fcinfo, 0);
+  const sdp::pg::Bytes secret = sdp::pg::ByteaArg(fcinfo, 0);
   std::string key = sdp::pg::TextArg(fcinfo, 1);
-  const ByteView hashes = ByteaArg(fcinfo, 2);
-  if (hashes.len % sdp::auth::kHashBytes != 0) {
+  const sdp::pg::Bytes hashes = sdp::pg::ByteaArg(fcinfo, 2);
+  if (hashes.size % sdp::auth::kHashBytes != 0) {
     OPENSSL_cleanse(key.data(), key.size());
     throw sdp::Error(sdp::sqlstate::kInvalidParameter,
                      "stored key hashes must be a concatenation of 32-byte values");
   }
-  const std::vector<uint8_t> computed = sdp::auth::KeyHash(secret.data, secret.len, key);
+  const std::vector<uint8_t> computed = sdp::auth::KeyHash(secret.data, secret.size, key);
   OPENSSL_cleanse(key.data(), key.size());
-  const size_t n = hashes.len / sdp::auth::kHashBytes;
+  const size_t n = hashes.size / sdp::auth::kHashBytes;
   std::vector<const uint8_t*> ptrs(n);
   std::vector<size_t> lens(n, sdp::auth::kHashBytes);
   for (size_t i = 0; i < n; ++i) ptrs[i] = hashes.data + i * sdp::auth::kHashBytes;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "integrity_crypto.h"
+#include "pg_datum.h"
 
 namespace sdp::pg {
 
@@ -87,13 +88,6 @@ void ReadIntegrityKey(sdp::integrity::IntegrityKey* key) {
             (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
              errmsg("sdp: the integrity key in sdp.integrity_secret is missing or invalid")));
   }
-}
-
-Datum MacDatum(const uint8_t* mac) {
-  bytea* out = static_cast<bytea*>(palloc(sdp::integrity::kMacBytes + VARHDRSZ));
-  SET_VARSIZE(out, sdp::integrity::kMacBytes + VARHDRSZ);
-  std::memcpy(VARDATA(out), mac, sdp::integrity::kMacBytes);
-  return PointerGetDatum(out);
 }
 
 // A one-dimensional text[] without NULLs, laid out exactly as construct_array() would (4-byte
@@ -227,20 +221,27 @@ static inline void Set(TupleTableSlot* slot, int pos, Datum value) {
   slot->tts_isnull[pos] = false;
 }
 
-void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, int nfields,
-                   const char* const* fields, const int* field_lens) {
-  TupleTableSlot* slot = NextSlot(b);
-  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+// The first four columns of both tables (kRecordColumns, kResultColumns): batch_id, row_no,
+// client_id, record_key.
+static inline void SetRowIdentity(BulkInserter* b, TupleTableSlot* slot, int64 row_no,
+                                  const char* key, int key_len) {
   Set(slot, b->pos[0], b->batch_id);
   Set(slot, b->pos[1], Int64GetDatum(row_no));
   Set(slot, b->pos[2], b->client_id);
   Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+}
+
+void BulkAddRecord(BulkInserter* b, int64 row_no, const char* key, int key_len, int nfields,
+                   const char* const* fields, const int* field_lens) {
+  TupleTableSlot* slot = NextSlot(b);
+  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  SetRowIdentity(b, slot, row_no, key, key_len);
   Datum array = MakeTextArray(nfields, fields, field_lens);
   Set(slot, b->pos[4], array);
   uint8_t mac[sdp::integrity::kMacBytes];
   sdp::integrity::RecordMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
                             {key, size_t(key_len)}, nfields, fields, field_lens, mac);
-  Set(slot, b->pos[5], MacDatum(mac));
+  Set(slot, b->pos[5], PointerGetDatum(NewBytea(mac, sizeof(mac))));
   MemoryContextSwitchTo(old);
   Store(b, slot, VARSIZE(DatumGetPointer(array)) + key_len + 64);
 }
@@ -249,10 +250,7 @@ void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, 
                    const char* band, int defaulted_features) {
   TupleTableSlot* slot = NextSlot(b);
   MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
-  Set(slot, b->pos[0], b->batch_id);
-  Set(slot, b->pos[1], Int64GetDatum(row_no));
-  Set(slot, b->pos[2], b->client_id);
-  Set(slot, b->pos[3], PointerGetDatum(cstring_to_text_with_len(key, key_len)));
+  SetRowIdentity(b, slot, row_no, key, key_len);
   Set(slot, b->pos[4], Float8GetDatum(score));
   Set(slot, b->pos[5], CStringGetTextDatum(band));
   Set(slot, b->pos[6], b->model_version);
@@ -261,7 +259,7 @@ void BulkAddResult(BulkInserter* b, int64 row_no, const char* key, int key_len, 
   sdp::integrity::ResultMac(b->key, b->batch_bytes, row_no, {b->client, size_t(b->client_len)},
                             {key, size_t(key_len)}, score, band, {b->model, size_t(b->model_len)},
                             defaulted_features, mac);
-  Set(slot, b->pos[8], MacDatum(mac));
+  Set(slot, b->pos[8], PointerGetDatum(NewBytea(mac, sizeof(mac))));
   MemoryContextSwitchTo(old);
   Store(b, slot, key_len + 96);
 }

@@ -4,8 +4,8 @@
 //
 //   sdp._load_csv(batch_id, client_id, csv, key_column, first_row_no, columns, chunk_seq)
 //   sdp._load_json(batch_id, client_id, records, key_column)
-//   sdp._sha256_hex(text), sdp._sha256_update(state, text), sdp._sha256_final(state)
 //   sdp._max_batch_bytes()
+// The SHA-256 functions of the same SQL file are in digest.cc.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "csv_reader.h"
-#include "sha256.h"
 // Backend headers last (pg.h rule).
 #include "bulk_insert.h"
 #include "gucs.h"
@@ -26,76 +25,20 @@ namespace {
 using sdp::Error;
 namespace sqlstate = sdp::sqlstate;
 
-constexpr int kInterruptEvery = 4096;
-
-std::string_view TextView(FunctionCallInfo fcinfo, int i) {
-  text* value = sdp::pg::PgCall([&] { return PG_GETARG_TEXT_PP(i); });
-  return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
-
-pg_uuid_t UuidArg(FunctionCallInfo fcinfo, int i) {
-  pg_uuid_t* value = sdp::pg::PgCall([&] { return PG_GETARG_UUID_P(i); });
-  return *value;
-}
-
-bool ArgIsNull(FunctionCallInfo fcinfo, int i) { return PG_ARGISNULL(i); }
-
-void RequireArgs(FunctionCallInfo fcinfo, std::initializer_list<int> args) {
-  for (int i : args) {
-    if (ArgIsNull(fcinfo, i)) {
-      throw Error(sqlstate::kInvalidParameter, "argument " + std::to_string(i + 1) + " is NULL");
-    }
-  }
-}
-
 // A text[] argument without NULL elements as strings.
-std::vector<std::string> TextArrayArg(FunctionCallInfo fcinfo, int i) {
-  ArrayType* array = sdp::pg::PgCall([&] { return PG_GETARG_ARRAYTYPE_P(i); });
-  Datum* elems = nullptr;
-  bool* nulls = nullptr;
-  int n = 0;
-  sdp::pg::PgCall(
-      [&] { deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n); });
+std::vector<std::string> ColumnsArg(FunctionCallInfo fcinfo, int i) {
+  const sdp::pg::TextArray array = sdp::pg::TextArrayArg(fcinfo, i);
+  if (array.has_nulls) throw Error(sqlstate::kInvalidParameter, "column list contains NULL");
   std::vector<std::string> out;
-  out.reserve(n);
-  for (int k = 0; k < n; ++k) {
-    if (nulls[k]) throw Error(sqlstate::kInvalidParameter, "column list contains NULL");
-    text* t = reinterpret_cast<text*>(DatumGetPointer(elems[k]));
-    out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-  }
+  out.reserve(array.size());
+  for (size_t k = 0; k < array.size(); ++k) out.emplace_back(array[k]);
   return out;
 }
 
-// Builds the sdp._load_result composite (columns text[], records bigint). C-style.
-Datum MakeLoadResult(FunctionCallInfo fcinfo, int n, const char* const* names, const int* lens,
-                     int64 records) {
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) {
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("sdp._load_* must return a composite type")));
-  }
-  desc = BlessTupleDesc(desc);
-  Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
-  for (int i = 0; i < n; ++i)
-    elems[i] = PointerGetDatum(cstring_to_text_with_len(names[i], lens[i]));
-  Datum values[2];
-  bool nulls[2] = {false, false};
-  values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-  values[1] = Int64GetDatum(records);
-  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-}
-
+// The sdp._load_result composite (columns text[], records bigint).
 Datum LoadResult(FunctionCallInfo fcinfo, const std::vector<std::string>& columns,
                  int64_t records) {
-  std::vector<const char*> names;
-  std::vector<int> lens;
-  for (const std::string& c : columns) {
-    names.push_back(c.data());
-    lens.push_back(static_cast<int>(c.size()));
-  }
-  const int n = static_cast<int>(columns.size());
-  return sdp::pg::PgCall(
-      [&] { return MakeLoadResult(fcinfo, n, names.data(), lens.data(), records); });
+  return sdp::pg::RecordDatum(fcinfo, {sdp::pg::TextArrayDatum(columns), Int64GetDatum(records)});
 }
 
 // A caller-supplied value as an error message shows it, like sdp._echo() in SQL: the first 64
@@ -187,7 +130,7 @@ class RowSink {
                              lens_.data());
     });
     ++row_no_;
-    if ((++count_ % kInterruptEvery) == 0) sdp::pg::CheckForInterrupts();
+    if ((++count_ % sdp::pg::kRowsBetweenInterruptChecks) == 0) sdp::pg::CheckForInterrupts();
   }
 
   int64_t Finish() {
@@ -222,14 +165,14 @@ bool IsBlank(std::string_view s) {
 // columns NULL: the first record is the header (whole body, or chunk 0); otherwise the body is
 // rows only, with the given columns. chunk_seq (may be NULL) only labels error messages.
 SDP_PG_FUNCTION(sdp_load_csv) {
-  RequireArgs(fcinfo, {0, 1, 2, 3, 4});
-  const pg_uuid_t batch = UuidArg(fcinfo, 0);
+  sdp::pg::RequireArgs(fcinfo, {"batch_id", "client_id", "csv", "key_column", "first_row_no"});
+  const pg_uuid_t batch = sdp::pg::UuidArg(fcinfo, 0);
   const std::string client = sdp::pg::TextArg(fcinfo, 1);
-  const std::string_view body = TextView(fcinfo, 2);
+  const std::string_view body = sdp::pg::TextArgView(fcinfo, 2);
   const std::string key_column = sdp::pg::TextArg(fcinfo, 3);
   const int64_t first_row_no = PG_GETARG_INT64(4);
-  const bool header_mode = ArgIsNull(fcinfo, 5);
-  const bool chunked = !ArgIsNull(fcinfo, 6);
+  const bool header_mode = sdp::pg::ArgIsNull(fcinfo, 5);
+  const bool chunked = !sdp::pg::ArgIsNull(fcinfo, 6);
   const std::string label =
       chunked ? "malformed CSV in chunk " + std::to_string(PG_GETARG_INT32(6)) + ": "
               : std::string("malformed CSV: ");
@@ -252,7 +195,7 @@ SDP_PG_FUNCTION(sdp_load_csv) {
     if (!table.ReadHeader(&err)) throw Error(sqlstate::kBadCopyFormat, label + err);
     columns = table.columns();
   } else {
-    columns = TextArrayArg(fcinfo, 5);
+    columns = ColumnsArg(fcinfo, 5);
   }
   const int key_index = FindKeyColumn(columns, key_column, JoinColumns(columns));
 
@@ -289,26 +232,12 @@ namespace {
 
 // JSON scalar as the text a CSV cell would hold; nested values are refused.
 std::string ScalarText(const JsonbValue& v, int record, const std::string& key) {
-  switch (v.type) {
-    case jbvString:
-      return std::string(v.val.string.val, v.val.string.len);
-    case jbvBool:
-      return v.val.boolean ? "true" : "false";
-    case jbvNull:
-      return std::string();
-    case jbvNumeric: {
-      char* s = sdp::pg::PgCall([&] {
-        return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-      });
-      std::string out(s);
-      sdp::pg::PgCall([&] { pfree(s); });
-      return out;
-    }
-    default:
-      throw Error(sqlstate::kInvalidParameter,
-                  "record " + std::to_string(record) + ": field \"" + Echo(key) +
-                      "\" is not a scalar; records must be flat JSON objects");
+  if (v.type == jbvBinary) {
+    throw Error(sqlstate::kInvalidParameter,
+                "record " + std::to_string(record) + ": field \"" + Echo(key) +
+                    "\" is not a scalar; records must be flat JSON objects");
   }
+  return sdp::pg::JsonbValueText(v).value_or(std::string());
 }
 
 }  // namespace
@@ -318,10 +247,10 @@ std::string ScalarText(const JsonbValue& v, int record, const std::string& key) 
 // records: a JSON array of flat objects. The first object's keys are the columns; a later
 // object may omit keys (empty value) but not add new ones.
 SDP_PG_FUNCTION(sdp_load_json) {
-  RequireArgs(fcinfo, {0, 1, 2, 3});
-  const pg_uuid_t batch = UuidArg(fcinfo, 0);
+  sdp::pg::RequireArgs(fcinfo, {"batch_id", "client_id", "records", "key_column"});
+  const pg_uuid_t batch = sdp::pg::UuidArg(fcinfo, 0);
   const std::string client = sdp::pg::TextArg(fcinfo, 1);
-  Jsonb* jb = sdp::pg::PgCall([&] { return PG_GETARG_JSONB_P(2); });
+  Jsonb* jb = sdp::pg::JsonbArg(fcinfo, 2);
   const std::string key_column = sdp::pg::TextArg(fcinfo, 3);
   if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb)) {
     throw Error(sqlstate::kInvalidParameter,
@@ -402,45 +331,6 @@ SDP_PG_FUNCTION(sdp_load_json) {
   }
   const int64_t records = sink->Finish();
   return LoadResult(fcinfo, columns, records);
-}
-
-// sdp._sha256_hex(data text) RETURNS text: lowercase hex SHA-256 of the text's bytes.
-SDP_PG_FUNCTION(sdp_sha256_hex) {
-  return sdp::pg::TextDatum(sdp::Sha256::Hex(TextView(fcinfo, 0)));
-}
-
-// sdp._sha256_update(state bytea, data text) RETURNS bytea: state NULL = a fresh hash.
-SDP_PG_FUNCTION(sdp_sha256_update) {
-  RequireArgs(fcinfo, {1});
-  sdp::Sha256 hash;
-  if (!ArgIsNull(fcinfo, 0)) {
-    bytea* state = sdp::pg::PgCall([&] { return PG_GETARG_BYTEA_PP(0); });
-    std::string err;
-    if (!hash.RestoreState(std::string_view(VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state)), &err)) {
-      throw Error(sqlstate::kObjectNotInPrerequisiteState, err);
-    }
-  }
-  hash.Update(TextView(fcinfo, 1));
-  const std::string saved = hash.SaveState();
-  return sdp::pg::PgCall([&] {
-    bytea* out = static_cast<bytea*>(palloc(saved.size() + VARHDRSZ));
-    SET_VARSIZE(out, saved.size() + VARHDRSZ);
-    std::memcpy(VARDATA(out), saved.data(), saved.size());
-    return PointerGetDatum(out);
-  });
-}
-
-// sdp._sha256_final(state bytea) RETURNS text: the hex digest of a saved state (NULL = empty).
-SDP_PG_FUNCTION(sdp_sha256_final) {
-  sdp::Sha256 hash;
-  if (!ArgIsNull(fcinfo, 0)) {
-    bytea* state = sdp::pg::PgCall([&] { return PG_GETARG_BYTEA_PP(0); });
-    std::string err;
-    if (!hash.RestoreState(std::string_view(VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state)), &err)) {
-      throw Error(sqlstate::kObjectNotInPrerequisiteState, err);
-    }
-  }
-  return sdp::pg::TextDatum(hash.HexDigest());
 }
 
 // sdp._max_batch_bytes() RETURNS bigint: sdp.max_batch_bytes in bytes.

@@ -3,7 +3,6 @@
 // reads) and for rows changed through sdp_update_record. Owner only: they take the key.
 #include <cstring>
 #include <string_view>
-#include <vector>
 
 #include "integrity_crypto.h"
 #include "pg_datum.h"
@@ -11,11 +10,6 @@
 namespace {
 
 namespace integrity = sdp::integrity;
-
-std::string_view TextView(FunctionCallInfo fcinfo, int i) {
-  text* value = sdp::pg::PgCall([&] { return PG_GETARG_TEXT_PP(i); });
-  return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
 
 // The keyed states for the key argument, cached in fn_extra for the rest of the query: a
 // verification calls these once per row with the same key, and deriving the states costs two
@@ -27,9 +21,9 @@ struct CachedKey {
 
 const integrity::IntegrityKey& KeyArg(FunctionCallInfo fcinfo, int i,
                                       integrity::IntegrityKey* scratch) {
-  bytea* value = sdp::pg::PgCall([&] { return PG_GETARG_BYTEA_PP(i); });
-  const auto* data = reinterpret_cast<const uint8_t*>(VARDATA_ANY(value));
-  const size_t len = static_cast<size_t>(VARSIZE_ANY_EXHDR(value));
+  const sdp::pg::Bytes secret = sdp::pg::ByteaArg(fcinfo, i);
+  const uint8_t* data = secret.data;
+  const size_t len = secret.size;
   auto* cached = static_cast<CachedKey*>(fcinfo->flinfo->fn_extra);
   if (cached != nullptr && len == integrity::kKeyBytes &&
       std::memcmp(cached->secret, data, len) == 0) {
@@ -46,13 +40,26 @@ const integrity::IntegrityKey& KeyArg(FunctionCallInfo fcinfo, int i,
   return cached->key;
 }
 
-Datum MacResult(const uint8_t* mac) {
-  return sdp::pg::PgCall([&] {
-    bytea* out = static_cast<bytea*>(palloc(integrity::kMacBytes + VARHDRSZ));
-    SET_VARSIZE(out, integrity::kMacBytes + VARHDRSZ);
-    std::memcpy(VARDATA(out), mac, integrity::kMacBytes);
-    return PointerGetDatum(out);
-  });
+// Arguments 1-4 of both MAC functions: which row of which batch, whose, under which key.
+struct RowIdentity {
+  pg_uuid_t batch;
+  int64 row_no;
+  std::string_view client;
+  std::string_view record_key;
+};
+
+// Runs `mac(key, row, out)` with the key of argument 0 and the row of arguments 1-4, wipes the
+// derived key and returns the MAC as bytea.
+template <typename ComputeMac>
+Datum MacOf(FunctionCallInfo fcinfo, ComputeMac mac) {
+  integrity::IntegrityKey scratch;
+  const integrity::IntegrityKey& key = KeyArg(fcinfo, 0, &scratch);
+  const RowIdentity row{sdp::pg::UuidArg(fcinfo, 1), PG_GETARG_INT64(2),
+                        sdp::pg::TextArgView(fcinfo, 3), sdp::pg::TextArgView(fcinfo, 4)};
+  uint8_t out[integrity::kMacBytes];
+  mac(key, row, out);
+  integrity::Wipe(&scratch);
+  return sdp::pg::ByteaDatum(out, sizeof(out));
 }
 
 }  // namespace
@@ -60,54 +67,26 @@ Datum MacResult(const uint8_t* mac) {
 // sdp._record_mac(key bytea, batch_id uuid, row_no bigint, client_id text, record_key text,
 //                 fields text[]) RETURNS bytea   (STRICT)
 SDP_PG_FUNCTION(sdp_record_mac) {
-  integrity::IntegrityKey scratch;
-  const integrity::IntegrityKey& key = KeyArg(fcinfo, 0, &scratch);
-  pg_uuid_t* batch = sdp::pg::PgCall([&] { return PG_GETARG_UUID_P(1); });
-  const int64 row_no = PG_GETARG_INT64(2);
-  std::string_view client = TextView(fcinfo, 3);
-  std::string_view record_key = TextView(fcinfo, 4);
-  ArrayType* array = sdp::pg::PgCall([&] { return PG_GETARG_ARRAYTYPE_P(5); });
-  Datum* elems = nullptr;
-  bool* nulls = nullptr;
-  int n = 0;
-  sdp::pg::PgCall(
-      [&] { deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n); });
-  std::vector<const char*> ptrs(n);
-  std::vector<int> lens(n);
-  for (int i = 0; i < n; ++i) {
-    if (nulls[i]) {
-      ptrs[i] = nullptr;
-      lens[i] = -1;
-    } else {
-      text* t = reinterpret_cast<text*>(DatumGetPointer(elems[i]));
-      ptrs[i] = VARDATA_ANY(t);
-      lens[i] = static_cast<int>(VARSIZE_ANY_EXHDR(t));
-    }
-  }
-  uint8_t mac[integrity::kMacBytes];
-  integrity::RecordMac(key, batch->data, row_no, client, record_key, n, ptrs.data(), lens.data(),
-                       mac);
-  integrity::Wipe(&scratch);
-  return MacResult(mac);
+  const sdp::pg::TextArray fields = sdp::pg::TextArrayArg(fcinfo, 5);
+  return MacOf(fcinfo,
+               [&](const integrity::IntegrityKey& key, const RowIdentity& row, uint8_t* out) {
+                 integrity::RecordMac(key, row.batch.data, row.row_no, row.client, row.record_key,
+                                      static_cast<int>(fields.size()), fields.data.data(),
+                                      fields.lens.data(), out);
+               });
 }
 
 // sdp._result_mac(key bytea, batch_id uuid, row_no bigint, client_id text, record_key text,
 //                 score float8, risk_band text, model_version text, defaulted_features integer)
 //   RETURNS bytea   (STRICT)
 SDP_PG_FUNCTION(sdp_result_mac) {
-  integrity::IntegrityKey scratch;
-  const integrity::IntegrityKey& key = KeyArg(fcinfo, 0, &scratch);
-  pg_uuid_t* batch = sdp::pg::PgCall([&] { return PG_GETARG_UUID_P(1); });
-  const int64 row_no = PG_GETARG_INT64(2);
-  std::string_view client = TextView(fcinfo, 3);
-  std::string_view record_key = TextView(fcinfo, 4);
   const double score = PG_GETARG_FLOAT8(5);
-  std::string_view band = TextView(fcinfo, 6);
-  std::string_view model = TextView(fcinfo, 7);
+  const std::string_view band = sdp::pg::TextArgView(fcinfo, 6);
+  const std::string_view model = sdp::pg::TextArgView(fcinfo, 7);
   const int32 defaulted = PG_GETARG_INT32(8);
-  uint8_t mac[integrity::kMacBytes];
-  integrity::ResultMac(key, batch->data, row_no, client, record_key, score, band, model, defaulted,
-                       mac);
-  integrity::Wipe(&scratch);
-  return MacResult(mac);
+  return MacOf(fcinfo,
+               [&](const integrity::IntegrityKey& key, const RowIdentity& row, uint8_t* out) {
+                 integrity::ResultMac(key, row.batch.data, row.row_no, row.client, row.record_key,
+                                      score, band, model, defaulted, out);
+               });
 }

@@ -76,6 +76,16 @@ class Writer {
   size_t used_ = 0;
 };
 
+// What both MACs start with: the domain tag, then the row's batch, number, client and key.
+void WriteRowIdentity(Writer* w, std::string_view tag, const uint8_t batch_id[16], int64_t row_no,
+                      std::string_view client_id, std::string_view record_key) {
+  w->Str(tag);
+  w->Bytes(batch_id, 16);
+  w->U64(static_cast<uint64_t>(row_no));
+  w->Str(client_id);
+  w->Str(record_key);
+}
+
 }  // namespace
 
 void InitKey(IntegrityKey* k, const uint8_t* key, size_t key_len) {
@@ -99,11 +109,7 @@ void RecordMac(const IntegrityKey& k, const uint8_t batch_id[16], int64_t row_no
                std::string_view client_id, std::string_view record_key, int nfields,
                const char* const* fields, const int* lens, uint8_t out[kMacBytes]) {
   Writer w(k);
-  w.Str("sdp.record.v1");
-  w.Bytes(batch_id, 16);
-  w.U64(static_cast<uint64_t>(row_no));
-  w.Str(client_id);
-  w.Str(record_key);
+  WriteRowIdentity(&w, "sdp.record.v1", batch_id, row_no, client_id, record_key);
   w.U32(static_cast<uint32_t>(nfields));
   for (int i = 0; i < nfields; ++i) {
     if (lens[i] < 0) {
@@ -120,11 +126,7 @@ void ResultMac(const IntegrityKey& k, const uint8_t batch_id[16], int64_t row_no
                std::string_view risk_band, std::string_view model_version,
                int32_t defaulted_features, uint8_t out[kMacBytes]) {
   Writer w(k);
-  w.Str("sdp.result.v1");
-  w.Bytes(batch_id, 16);
-  w.U64(static_cast<uint64_t>(row_no));
-  w.Str(client_id);
-  w.Str(record_key);
+  WriteRowIdentity(&w, "sdp.result.v1", batch_id, row_no, client_id, record_key);
   uint64_t bits = 0;
   static_assert(sizeof(bits) == sizeof(score), "double is not 64 bits");
   std::memcpy(&bits, &score, sizeof(bits));

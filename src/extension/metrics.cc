@@ -319,9 +319,7 @@ SDP_PG_FUNCTION(sdp_metrics) {
 // unlabelled counter `name` now, whatever happens to the transaction. false when metrics are
 // not available (not preloaded); 22023 for an unknown name or a negative delta.
 SDP_PG_FUNCTION(sdp_metrics_count) {
-  if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
-    throw sdp::Error(sdp::sqlstate::kInvalidParameter, "name and delta are required");
-  }
+  sdp::pg::RequireArgs(fcinfo, {"name", "delta"});
   const std::string name = sdp::pg::TextArg(fcinfo, 0);
   const int64 delta = PG_GETARG_INT64(1);
   sdp::metrics::Counter c;
@@ -408,7 +406,7 @@ SDP_PG_FUNCTION(sdp_metrics_batch_trigger) {
 // (/rpc/<function>) is counted when its transaction ends: outcome ok on commit, error on abort.
 SDP_PG_FUNCTION(sdp_metrics_request) {
   using namespace sdp::metrics;
-  std::string fn = PG_ARGISNULL(0) ? std::string() : sdp::pg::TextArg(fcinfo, 0);
+  std::string fn = sdp::pg::ArgIsNull(fcinfo, 0) ? std::string() : sdp::pg::TextArg(fcinfo, 0);
   if (fn.rfind("/rpc/", 0) == 0) fn = fn.substr(5);
   int index = kNumApiFunctions - 1;  // other
   for (int i = 0; i < kNumApiFunctions - 1; ++i) {

@@ -3,7 +3,7 @@
 
 #include "gucs.h"
 #include "metrics.h"
-#include "pg_bridge.h"
+#include "pg_datum.h"
 #include "worker.h"
 
 extern "C" {
@@ -24,6 +24,4 @@ void _PG_init(void) {
 }
 
 // The library version, to compare against the SQL-level extension version after an upgrade.
-SDP_PG_FUNCTION(sdp_version) {
-  return sdp::pg::PgCall([] { return CStringGetTextDatum(SDP_VERSION); });
-}
+SDP_PG_FUNCTION(sdp_version) { return sdp::pg::TextDatum(SDP_VERSION); }

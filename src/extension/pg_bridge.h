@@ -102,6 +102,10 @@ auto PgCall(Fn&& fn) -> decltype(fn()) {
   throw TakeCurrentPgError(saved_context);
 }
 
+// How many rows or records a C++ loop handles between two CheckForInterrupts() calls
+// (docs/style.md, extension 7): often enough for a prompt cancel, rare enough to cost nothing.
+inline constexpr int kRowsBetweenInterruptChecks = 4096;
+
 // CHECK_FOR_INTERRUPTS() for C++ frames: a cancel or terminate request becomes an sdp::Error
 // (57014 / 57P01) that unwinds our destructors, then the shim re-raises it.
 inline void CheckForInterrupts() {

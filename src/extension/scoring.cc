@@ -1,6 +1,9 @@
 // Scoring: the sdp_score_logistic UDF and the batch scorer behind sdp_process_batch
 // (sql/30_process.sql). The model itself is PostgreSQL-free (src/common/logistic_model.h).
-#include <cstring>
+//
+// sdp._score_batch takes a registry row's kind and params (sdp.model) as they are stored: a new
+// model kind is a parser and a scorer here, not a new C symbol with one argument per parameter.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,86 +18,69 @@ namespace {
 using sdp::Error;
 namespace sqlstate = sdp::sqlstate;
 
-constexpr int kInterruptEvery = 4096;
+constexpr const char* kNullHint =
+    "replace missing values before scoring (sdp_process_batch uses the model's documented "
+    "defaults)";
 
-// A one-dimensional (or empty) array argument of a fixed-width element type without NULLs,
-// copied out. `what` names the argument in errors.
-template <typename T>
-std::vector<T> FixedArrayArg(FunctionCallInfo fcinfo, int i, Oid elemtype, const char* what) {
-  ArrayType* array = sdp::pg::PgCall([&] { return PG_GETARG_ARRAYTYPE_P(i); });
-  if (ARR_ELEMTYPE(array) != elemtype) {
-    throw Error(sqlstate::kInvalidParameter, std::string(what) + " has the wrong element type");
-  }
-  if (ARR_NDIM(array) > 1) {
-    throw Error(sqlstate::kInvalidParameter,
-                std::string(what) + " must be a one-dimensional array");
-  }
-  if (ARR_HASNULL(array)) {
-    throw Error("22004", std::string(what) + " contains NULL", "",
-                "replace missing values before scoring (sdp_process_batch uses the model's "
-                "documented defaults)");
-  }
-  const int n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
-  std::vector<T> out(static_cast<size_t>(n));
-  if (n > 0) std::memcpy(out.data(), ARR_DATA_PTR(array), sizeof(T) * static_cast<size_t>(n));
-  return out;
+// Where the results of one _score_batch call go and what they are labelled with.
+struct ScoreTarget {
+  pg_uuid_t batch;
+  std::string client;
+  std::string model_version;
+  // feature_idx[i]: the 0-based position of the model's feature i in the batch's columns, or -1.
+  std::vector<int32_t> feature_idx;
+};
+
+[[noreturn]] void ThrowMissing(const char* parameter) {
+  throw Error(sqlstate::kInvalidParameter,
+              std::string("invalid model: parameter ") + parameter + " is missing");
 }
 
-}  // namespace
-
-// sdp.sdp_score_logistic(features float8[], weights float8[], bias float8) RETURNS float8
-//   1 / (1 + exp(-(bias + features . weights))). IMMUTABLE STRICT PARALLEL SAFE.
-//   Lengths must match (22023); NULL elements are refused (22004); NaN propagates.
-SDP_PG_FUNCTION(sdp_score_logistic) {
-  const std::vector<double> x = FixedArrayArg<double>(fcinfo, 0, FLOAT8OID, "features");
-  const std::vector<double> w = FixedArrayArg<double>(fcinfo, 1, FLOAT8OID, "weights");
-  const double bias = PG_GETARG_FLOAT8(2);
-  if (x.size() != w.size()) {
-    throw Error(sqlstate::kInvalidParameter,
-                "features has " + std::to_string(x.size()) + " elements but weights has " +
-                    std::to_string(w.size()),
-                "", "pass one weight per feature");
-  }
-  double logit = bias;
-  for (size_t i = 0; i < x.size(); ++i) logit += x[i] * w[i];
-  return Float8GetDatum(sdp::Sigmoid(logit));
-}
-
-// sdp._score_batch(batch_id uuid, client_id text, model_version text, feature_idx int[],
-//                  weights float8[], bias float8, center float8[], scale float8[],
-//                  defaults float8[], clip float8, band_medium float8, band_high float8)
-//   RETURNS bigint[]  -- {rows scored, features defaulted in total}
-// Reads the batch's rows in row order, scores each in C++ and bulk-inserts processed_result.
-// feature_idx[i] is the 0-based position of feature i in the batch's columns, or -1 if absent.
-SDP_PG_FUNCTION(sdp_score_batch) {
-  static const char* const kArgs[] = {"batch_id", "client_id", "model_version", "feature_idx",
-                                      "weights",  "bias",      "center",        "scale",
-                                      "defaults", "clip",      "bands.medium",  "bands.high"};
-  for (int i = 0; i < 12; ++i) {
-    if (PG_ARGISNULL(i)) {
-      throw Error(sqlstate::kInvalidParameter,
-                  std::string("invalid model: parameter ") + kArgs[i] + " is missing");
-    }
-  }
-  pg_uuid_t batch = *sdp::pg::PgCall([&] { return PG_GETARG_UUID_P(0); });
-  const std::string client = sdp::pg::TextArg(fcinfo, 1);
-  const std::string model_version = sdp::pg::TextArg(fcinfo, 2);
-  const std::vector<int32_t> feature_idx =
-      FixedArrayArg<int32_t>(fcinfo, 3, INT4OID, "feature_idx");
+// A logistic model's parameters from its registry params, {"weights": [...], "bias": x,
+// "center": [...], "scale": [...], "defaults": [...], "clip": x, "bands": {"medium": x,
+// "high": y}}, read with the semantics of the SQL that passed them one by one up to 0.1.0
+// (`(params ->> 'bias')::float8`, jsonb_array_elements_text): every value is converted first,
+// then a missing one is named; clip defaults to 10.
+sdp::LogisticModel LogisticModelFromParams(const sdp::pg::JsonbObject& params) {
+  std::optional<std::vector<double>> weights = params.Float8Array("weights", "weights", kNullHint);
+  const std::optional<double> bias = params.Float8("bias");
+  std::optional<std::vector<double>> center = params.Float8Array("center", "center", kNullHint);
+  std::optional<std::vector<double>> scale = params.Float8Array("scale", "scale", kNullHint);
+  std::optional<std::vector<double>> defaults =
+      params.Float8Array("defaults", "defaults", kNullHint);
+  const std::optional<double> clip = params.Float8("clip");
+  const std::optional<sdp::pg::JsonbObject> bands = params.Object("bands");
+  const std::optional<double> medium = bands ? bands->Float8("medium") : std::nullopt;
+  const std::optional<double> high = bands ? bands->Float8("high") : std::nullopt;
+  if (!weights) ThrowMissing("weights");
+  if (!bias) ThrowMissing("bias");
+  if (!center) ThrowMissing("center");
+  if (!scale) ThrowMissing("scale");
+  if (!defaults) ThrowMissing("defaults");
+  if (!medium) ThrowMissing("bands.medium");
+  if (!high) ThrowMissing("bands.high");
   sdp::LogisticModel model;
-  model.weights = FixedArrayArg<double>(fcinfo, 4, FLOAT8OID, "weights");
-  model.bias = PG_GETARG_FLOAT8(5);
-  model.center = FixedArrayArg<double>(fcinfo, 6, FLOAT8OID, "center");
-  model.scale = FixedArrayArg<double>(fcinfo, 7, FLOAT8OID, "scale");
-  model.defaults = FixedArrayArg<double>(fcinfo, 8, FLOAT8OID, "defaults");
-  model.clip = PG_GETARG_FLOAT8(9);
-  model.band_medium = PG_GETARG_FLOAT8(10);
-  model.band_high = PG_GETARG_FLOAT8(11);
+  model.weights = std::move(*weights);
+  model.bias = *bias;
+  model.center = std::move(*center);
+  model.scale = std::move(*scale);
+  model.defaults = std::move(*defaults);
+  model.clip = clip.value_or(10);
+  model.band_medium = *medium;
+  model.band_high = *high;
+  return model;
+}
+
+// Reads the batch's rows in row order, scores each in C++ and bulk-inserts processed_result.
+// Returns {rows scored, features defaulted in total}.
+Datum ScoreLogistic(const ScoreTarget& target, const sdp::LogisticModel& model) {
   std::string err;
   if (!model.Validate(&err)) throw Error(sqlstate::kInvalidParameter, "invalid model: " + err);
+  const std::vector<int32_t>& feature_idx = target.feature_idx;
   if (feature_idx.size() != model.weights.size()) {
     throw Error(sqlstate::kInvalidParameter, "feature_idx must have one entry per weight");
   }
+  const pg_uuid_t* batch = &target.batch;
 
   // Only the features present in the batch are fetched from each row.
   const size_t nf = feature_idx.size();
@@ -108,10 +94,10 @@ SDP_PG_FUNCTION(sdp_score_batch) {
   }
   const int nwanted = static_cast<int>(wanted.size());
   sdp::pg::RecordScan* scan =
-      sdp::pg::PgCall([&] { return sdp::pg::RecordScanOpen(&batch, nwanted, wanted.data()); });
+      sdp::pg::PgCall([&] { return sdp::pg::RecordScanOpen(batch, nwanted, wanted.data()); });
   sdp::pg::BulkInserter* out = sdp::pg::PgCall([&] {
-    return sdp::pg::BulkOpen(sdp::pg::BulkTable::kProcessedResult, &batch, client.c_str(),
-                             model_version.c_str());
+    return sdp::pg::BulkOpen(sdp::pg::BulkTable::kProcessedResult, batch, target.client.c_str(),
+                             target.model_version.c_str());
   });
 
   std::vector<const char*> values(static_cast<size_t>(nwanted) + 1);
@@ -140,14 +126,75 @@ SDP_PG_FUNCTION(sdp_score_batch) {
     defaulted_total += defaulted;
     sdp::pg::PgCall(
         [&] { sdp::pg::BulkAddResult(out, row_no, key, key_len, score, band, defaulted); });
-    if ((++rows % kInterruptEvery) == 0) sdp::pg::CheckForInterrupts();
+    if ((++rows % sdp::pg::kRowsBetweenInterruptChecks) == 0) sdp::pg::CheckForInterrupts();
   }
   sdp::pg::PgCall([&] {
     sdp::pg::BulkFinish(out);
     sdp::pg::RecordScanClose(scan);
   });
-  return sdp::pg::PgCall([&] {
-    Datum elems[2] = {Int64GetDatum(rows), Int64GetDatum(defaulted_total)};
-    return PointerGetDatum(construct_array(elems, 2, INT8OID, 8, true, TYPALIGN_DOUBLE));
-  });
+  return sdp::pg::Int8ArrayDatum({rows, defaulted_total});
+}
+
+}  // namespace
+
+// sdp.sdp_score_logistic(features float8[], weights float8[], bias float8) RETURNS float8
+//   1 / (1 + exp(-(bias + features . weights))). IMMUTABLE STRICT PARALLEL SAFE.
+//   Lengths must match (22023); NULL elements are refused (22004); NaN propagates.
+SDP_PG_FUNCTION(sdp_score_logistic) {
+  const std::vector<double> x = sdp::pg::Float8ArrayArg(fcinfo, 0, "features", kNullHint);
+  const std::vector<double> w = sdp::pg::Float8ArrayArg(fcinfo, 1, "weights", kNullHint);
+  const double bias = PG_GETARG_FLOAT8(2);
+  if (x.size() != w.size()) {
+    throw Error(sqlstate::kInvalidParameter,
+                "features has " + std::to_string(x.size()) + " elements but weights has " +
+                    std::to_string(w.size()),
+                "", "pass one weight per feature");
+  }
+  double logit = bias;
+  for (size_t i = 0; i < x.size(); ++i) logit += x[i] * w[i];
+  return Float8GetDatum(sdp::Sigmoid(logit));
+}
+
+// sdp._score_batch(batch_id uuid, client_id text, model_version text, feature_idx int[],
+//                  kind text, params jsonb) RETURNS bigint[]  -- {rows scored, features defaulted}
+// Scores every row of the batch with the registry model of that kind and params (sdp.model).
+SDP_PG_FUNCTION(sdp_score_batch_model) {
+  sdp::pg::RequireArgs(fcinfo,
+                       {"batch_id", "client_id", "model_version", "feature_idx", "kind", "params"});
+  const ScoreTarget target{sdp::pg::UuidArg(fcinfo, 0), sdp::pg::TextArg(fcinfo, 1),
+                           sdp::pg::TextArg(fcinfo, 2),
+                           sdp::pg::Int4ArrayArg(fcinfo, 3, "feature_idx", kNullHint)};
+  const std::string_view kind = sdp::pg::TextArgView(fcinfo, 4);
+  const sdp::pg::JsonbObject params = sdp::pg::JsonbObject::Of(sdp::pg::JsonbArg(fcinfo, 5));
+  if (kind == "logistic") return ScoreLogistic(target, LogisticModelFromParams(params));
+  throw Error(sqlstate::kInvalidParameter,
+              "invalid model: unknown kind \"" + std::string(kind) + "\"", "",
+              "sdp.model.kind is one of: logistic");
+}
+
+// The 0.1.0 declaration, releases/sdp--0.1.0.sql: sdp._score_batch(batch_id uuid, client_id
+// text, model_version text, feature_idx int[], weights float8[], bias float8, center float8[],
+// scale float8[], defaults float8[], clip float8, band_medium float8, band_high float8). A
+// database stays at 0.1.0 on this library until ALTER EXTENSION sdp UPDATE, so the symbol stays
+// (docs/releases.md): its arguments are packed into the model the 0.2.0 function builds.
+SDP_PG_FUNCTION(sdp_score_batch) {
+  static const char* const kArgs[] = {"batch_id", "client_id", "model_version", "feature_idx",
+                                      "weights",  "bias",      "center",        "scale",
+                                      "defaults", "clip",      "bands.medium",  "bands.high"};
+  for (int i = 0; i < 12; ++i) {
+    if (sdp::pg::ArgIsNull(fcinfo, i)) ThrowMissing(kArgs[i]);
+  }
+  const ScoreTarget target{sdp::pg::UuidArg(fcinfo, 0), sdp::pg::TextArg(fcinfo, 1),
+                           sdp::pg::TextArg(fcinfo, 2),
+                           sdp::pg::Int4ArrayArg(fcinfo, 3, "feature_idx", kNullHint)};
+  sdp::LogisticModel model;
+  model.weights = sdp::pg::Float8ArrayArg(fcinfo, 4, "weights", kNullHint);
+  model.bias = PG_GETARG_FLOAT8(5);
+  model.center = sdp::pg::Float8ArrayArg(fcinfo, 6, "center", kNullHint);
+  model.scale = sdp::pg::Float8ArrayArg(fcinfo, 7, "scale", kNullHint);
+  model.defaults = sdp::pg::Float8ArrayArg(fcinfo, 8, "defaults", kNullHint);
+  model.clip = PG_GETARG_FLOAT8(9);
+  model.band_medium = PG_GETARG_FLOAT8(10);
+  model.band_high = PG_GETARG_FLOAT8(11);
+  return ScoreLogistic(target, model);
 }

@@ -34,8 +34,6 @@ ALTER FUNCTION sdp._sha256_hex(text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp._sha256_update(bytea, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp._sha256_final(bytea) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp._max_batch_bytes() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8)
-  SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp.sdp_auth_new_key() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp.sdp_auth_new_secret() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION sdp.sdp_auth_key_hash(bytea, text) SET search_path = pg_catalog, pg_temp;
@@ -195,6 +193,70 @@ BEGIN
          received_at = pg_catalog.now()
    WHERE p.batch_id = b.batch_id
   RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+
+-- ==== 30_process.sql: sdp._score_batch takes the model as its registry row stores it (kind,
+-- params) instead of one argument per logistic parameter, so a new model kind needs no new C
+-- symbol; sdp._float8_array, which unpacked the parameters for it, is gone. The 0.1.0 C symbol
+-- (sdp_score_batch) stays in sdp.so for databases not updated yet.
+DROP FUNCTION sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8);
+DROP FUNCTION sdp._float8_array(jsonb);
+
+CREATE FUNCTION sdp._score_batch(batch_id uuid, client_id text, model_version text,
+                                 feature_idx integer[], kind text, params jsonb)
+  RETURNS bigint[] AS 'MODULE_PATHNAME', 'sdp_score_batch_model' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION sdp._score_batch(uuid, text, text, integer[], text, jsonb) IS
+  'internal: score every row of a batch in C++ with a registry model (kind, params) and bulk-insert processed_result; returns {rows, defaulted features}';
+REVOKE ALL ON FUNCTION sdp._score_batch(uuid, text, text, integer[], text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION sdp._process(p_batch_id uuid) RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b sdp.processing_batch := sdp._visible_batch(p_batch_id, true);
+  m sdp.model;
+  r bigint[];
+  v_state text;
+  v_message text;
+BEGIN
+  IF b.status IN ('PROCESSED', 'FAILED') THEN
+    RETURN sdp._batch_out(b);  -- processed before (or while we waited for the lock)
+  END IF;
+  IF b.status = 'UPLOADING' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT409',
+      MESSAGE = format('batch %s is still UPLOADING', b.batch_id),
+      HINT = 'seal it with sdp_batch_seal first';
+  END IF;
+  UPDATE sdp.processing_batch x SET status = 'PROCESSING' WHERE x.batch_id = b.batch_id;
+  BEGIN
+    m := sdp._model_for(b.processing_type);
+    IF m.name IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('no model is registered for processing type "%s"', b.processing_type);
+    END IF;
+    r := sdp._score_batch(
+      b.batch_id, b.client_id, m.name,
+      ARRAY(SELECT coalesce(array_position(b.columns, f.name), 0) - 1
+              FROM unnest(m.features) WITH ORDINALITY AS f(name, i) ORDER BY f.i),
+      m.kind, m.params);
+    UPDATE sdp.processing_batch x
+       SET status = 'PROCESSED', processed_records = r[1], model_version = m.name,
+           processed_at = pg_catalog.now(), error = NULL
+     WHERE x.batch_id = b.batch_id
+    RETURNING * INTO b;
+  EXCEPTION WHEN OTHERS THEN
+    -- Everything the block did is rolled back; the batch is kept, FAILED, with the reason.
+    -- (A cancel, query_canceled, is not caught: the batch then stays RECEIVED.)
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+    UPDATE sdp.processing_batch x
+       SET status = 'FAILED', error = v_state || ': ' || v_message, processed_at = pg_catalog.now()
+     WHERE x.batch_id = b.batch_id
+    RETURNING * INTO b;
+  END;
   RETURN sdp._batch_out(b);
 END
 $$;
@@ -775,7 +837,6 @@ AS $$
 DECLARE
   b sdp.processing_batch := sdp._visible_batch(p_batch_id, true);
   m sdp.model;
-  p jsonb;
   r bigint[];
   v_state text;
   v_message text;
@@ -794,15 +855,11 @@ BEGIN
       RAISE EXCEPTION USING ERRCODE = '22023',
         MESSAGE = format('no model is registered for processing type "%s"', b.processing_type);
     END IF;
-    p := m.params;
     r := sdp._score_batch(
       b.batch_id, b.client_id, m.name,
       ARRAY(SELECT coalesce(array_position(b.columns, f.name), 0) - 1
               FROM unnest(m.features) WITH ORDINALITY AS f(name, i) ORDER BY f.i),
-      sdp._float8_array(p -> 'weights'), (p ->> 'bias')::float8,
-      sdp._float8_array(p -> 'center'), sdp._float8_array(p -> 'scale'),
-      sdp._float8_array(p -> 'defaults'), coalesce((p ->> 'clip')::float8, 10),
-      (p -> 'bands' ->> 'medium')::float8, (p -> 'bands' ->> 'high')::float8);
+      m.kind, m.params);
     UPDATE sdp.processing_batch x
        SET status = 'PROCESSED', processed_records = r[1], model_version = m.name,
            processed_at = pg_catalog.now(), error = NULL

@@ -21,6 +21,7 @@
 
 #include "gucs.h"
 #include "metrics.h"
+#include "pg_datum.h"
 
 namespace {
 
@@ -132,6 +133,24 @@ void EndWork() {
   pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
+// For a PG_CATCH block: copies "<SQLSTATE>: <message>" of the error into `reason` (unless
+// nullptr), reports the error to the server log, aborts the transaction and clears the error
+// state, so the worker can go on with its next transaction.
+void RecoverFromError(char* reason, size_t reason_size) {
+  HOLD_INTERRUPTS();
+  if (reason != nullptr) {
+    MemoryContextSwitchTo(TopMemoryContext);  // CopyErrorData() refuses ErrorContext
+    ErrorData* edata = CopyErrorData();
+    std::snprintf(reason, reason_size, "%s: %s", unpack_sql_state(edata->sqlerrcode),
+                  edata->message ? edata->message : "unknown error");
+    FreeErrorData(edata);
+  }
+  EmitErrorReport();
+  AbortOutOfAnyTransaction();
+  FlushErrorState();
+  RESUME_INTERRUPTS();
+}
+
 // Copies the next RECEIVED batch id into out (37 bytes); false if none or no extension here.
 bool NextBatch(char* out) {
   bool found = false;
@@ -166,23 +185,14 @@ void ProcessOne(const char* batch) {
   {
     BeginWork("sdp worker: processing a batch");
     Oid types[1] = {UUIDOID};
-    Datum values[1] = {DirectFunctionCall1(uuid_in, CStringGetDatum(batch))};
+    Datum values[1] = {sdp::pg::UuidDatumFromCString(batch)};
     SPI_execute_with_args("SELECT (sdp.sdp_process_batch($1)).status", 1, types, values, nullptr,
                           false, 1);
     EndWork();
   }
   PG_CATCH();
   {
-    HOLD_INTERRUPTS();
-    MemoryContextSwitchTo(TopMemoryContext);
-    ErrorData* edata = CopyErrorData();
-    std::snprintf(reason, sizeof(reason), "%s: %s", unpack_sql_state(edata->sqlerrcode),
-                  edata->message ? edata->message : "unknown error");
-    FreeErrorData(edata);
-    EmitErrorReport();
-    AbortOutOfAnyTransaction();
-    FlushErrorState();
-    RESUME_INTERRUPTS();
+    RecoverFromError(reason, sizeof(reason));
     failed = true;
   }
   PG_END_TRY();
@@ -190,8 +200,7 @@ void ProcessOne(const char* batch) {
   ereport(LOG, (errmsg("sdp worker: batch %s failed: %s", batch, reason)));
   BeginWork("sdp worker: recording a failed batch");
   Oid types[2] = {UUIDOID, TEXTOID};
-  Datum values[2] = {DirectFunctionCall1(uuid_in, CStringGetDatum(batch)),
-                     CStringGetTextDatum(reason)};
+  Datum values[2] = {sdp::pg::UuidDatumFromCString(batch), CStringGetTextDatum(reason)};
   SPI_execute_with_args(
       "UPDATE sdp.processing_batch b"
       "   SET status = 'FAILED', error = $2, processed_at = pg_catalog.now()"
@@ -224,11 +233,7 @@ void PurgeExpired() {
     }
     PG_CATCH();
     {
-      HOLD_INTERRUPTS();
-      EmitErrorReport();
-      AbortOutOfAnyTransaction();
-      FlushErrorState();
-      RESUME_INTERRUPTS();
+      RecoverFromError(nullptr, 0);
       failed = true;
     }
     PG_END_TRY();

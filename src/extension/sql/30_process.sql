@@ -14,20 +14,14 @@ CREATE FUNCTION sdp.sdp_score_logistic(features float8[], weights float8[], bias
 COMMENT ON FUNCTION sdp.sdp_score_logistic(float8[], float8[], float8) IS
   '1/(1+exp(-(bias + features·weights))); lengths must match (22023); NULL elements are refused (22004)';
 
+-- The model goes over as its registry row stores it (kind, params): a new model kind needs no new
+-- C symbol, only its parser and scorer in scoring.cc.
 CREATE FUNCTION sdp._score_batch(batch_id uuid, client_id text, model_version text,
-                                 feature_idx integer[], weights float8[], bias float8,
-                                 center float8[], scale float8[], defaults float8[],
-                                 clip float8, band_medium float8, band_high float8)
-  RETURNS bigint[] AS 'MODULE_PATHNAME', 'sdp_score_batch' LANGUAGE C VOLATILE
+                                 feature_idx integer[], kind text, params jsonb)
+  RETURNS bigint[] AS 'MODULE_PATHNAME', 'sdp_score_batch_model' LANGUAGE C VOLATILE
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION sdp._score_batch(uuid, text, text, integer[], float8[], float8, float8[], float8[], float8[], float8, float8, float8) IS
-  'internal: score every row of a batch in C++ and bulk-insert processed_result; returns {rows, defaulted features}';
-
--- A jsonb array of numbers as float8[] (NULL if absent).
-CREATE FUNCTION sdp._float8_array(j jsonb) RETURNS float8[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT array_agg(e::float8 ORDER BY i) FROM jsonb_array_elements_text(j) WITH ORDINALITY AS t(e, i) $$;
+COMMENT ON FUNCTION sdp._score_batch(uuid, text, text, integer[], text, jsonb) IS
+  'internal: score every row of a batch in C++ with a registry model (kind, params) and bulk-insert processed_result; returns {rows, defaulted features}';
 
 -- The model registry's built-in rows (docs/model_demo_v1.md). demo_v1 scores risk_scoring;
 -- demo_v2_dev is a dev-only model for risk_scoring_v2, visible only when sdp.env = 'dev'.
@@ -63,7 +57,6 @@ AS $$
 DECLARE
   b sdp.processing_batch := sdp._visible_batch(p_batch_id, true);
   m sdp.model;
-  p jsonb;
   r bigint[];
   v_state text;
   v_message text;
@@ -82,15 +75,11 @@ BEGIN
       RAISE EXCEPTION USING ERRCODE = '22023',
         MESSAGE = format('no model is registered for processing type "%s"', b.processing_type);
     END IF;
-    p := m.params;
     r := sdp._score_batch(
       b.batch_id, b.client_id, m.name,
       ARRAY(SELECT coalesce(array_position(b.columns, f.name), 0) - 1
               FROM unnest(m.features) WITH ORDINALITY AS f(name, i) ORDER BY f.i),
-      sdp._float8_array(p -> 'weights'), (p ->> 'bias')::float8,
-      sdp._float8_array(p -> 'center'), sdp._float8_array(p -> 'scale'),
-      sdp._float8_array(p -> 'defaults'), coalesce((p ->> 'clip')::float8, 10),
-      (p -> 'bands' ->> 'medium')::float8, (p -> 'bands' ->> 'high')::float8);
+      m.kind, m.params);
     UPDATE sdp.processing_batch x
        SET status = 'PROCESSED', processed_records = r[1], model_version = m.name,
            processed_at = pg_catalog.now(), error = NULL
