@@ -212,54 +212,7 @@ COMMENT ON FUNCTION sdp._score_batch(uuid, text, text, integer[], text, jsonb) I
   'internal: score every row of a batch in C++ with a registry model (kind, params) and bulk-insert processed_result; returns {rows, defaulted features}';
 REVOKE ALL ON FUNCTION sdp._score_batch(uuid, text, text, integer[], text, jsonb) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION sdp._process(p_batch_id uuid) RETURNS sdp.sdp_batch
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  b sdp.processing_batch := sdp._visible_batch(p_batch_id, true);
-  m sdp.model;
-  r bigint[];
-  v_state text;
-  v_message text;
-BEGIN
-  IF b.status IN ('PROCESSED', 'FAILED') THEN
-    RETURN sdp._batch_out(b);  -- processed before (or while we waited for the lock)
-  END IF;
-  IF b.status = 'UPLOADING' THEN
-    RAISE EXCEPTION USING ERRCODE = 'PT409',
-      MESSAGE = format('batch %s is still UPLOADING', b.batch_id),
-      HINT = 'seal it with sdp_batch_seal first';
-  END IF;
-  UPDATE sdp.processing_batch x SET status = 'PROCESSING' WHERE x.batch_id = b.batch_id;
-  BEGIN
-    m := sdp._model_for(b.processing_type);
-    IF m.name IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('no model is registered for processing type "%s"', b.processing_type);
-    END IF;
-    r := sdp._score_batch(
-      b.batch_id, b.client_id, m.name,
-      ARRAY(SELECT coalesce(array_position(b.columns, f.name), 0) - 1
-              FROM unnest(m.features) WITH ORDINALITY AS f(name, i) ORDER BY f.i),
-      m.kind, m.params);
-    UPDATE sdp.processing_batch x
-       SET status = 'PROCESSED', processed_records = r[1], model_version = m.name,
-           processed_at = pg_catalog.now(), error = NULL
-     WHERE x.batch_id = b.batch_id
-    RETURNING * INTO b;
-  EXCEPTION WHEN OTHERS THEN
-    -- Everything the block did is rolled back; the batch is kept, FAILED, with the reason.
-    -- (A cancel, query_canceled, is not caught: the batch then stays RECEIVED.)
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
-    UPDATE sdp.processing_batch x
-       SET status = 'FAILED', error = v_state || ': ' || v_message, processed_at = pg_catalog.now()
-     WHERE x.batch_id = b.batch_id
-    RETURNING * INTO b;
-  END;
-  RETURN sdp._batch_out(b);
-END
-$$;
+-- sdp._process, which calls it, is redefined once, in the 16_helpers.sql section below.
 
 -- ==== 40_auth.sql: key_prefix keeps 6 characters of a key ("sdp_" and 2 random ones), not 8.
 -- Keys stored at 0.1.0 showed 4 random characters there; they are cut to what 0.2.0 keeps.
