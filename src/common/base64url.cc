@@ -63,7 +63,7 @@ bool Base64UrlDecodeInto(std::string_view in, size_t data_len, uint8_t* out, std
   return true;
 }
 
-std::string Base64UrlEncode(const uint8_t* p, size_t n) {
+std::string Base64UrlEncode(const uint8_t* p, size_t n, bool pad) {
   std::string out;
   out.reserve((n + 2) / 3 * 4);
   size_t i = 0;
@@ -78,13 +78,13 @@ std::string Base64UrlEncode(const uint8_t* p, size_t n) {
     uint32_t v = uint32_t{p[i]} << 16;
     out.push_back(kAlphabet[v >> 18]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.append("==");
+    if (pad) out.append("==");
   } else if (n - i == 2) {
     uint32_t v = uint32_t{p[i]} << 16 | uint32_t{p[i + 1]} << 8;
     out.push_back(kAlphabet[v >> 18]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
     out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back('=');
+    if (pad) out.push_back('=');
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // URL-safe base64 (RFC 4648 section 5: alphabet A-Z a-z 0-9 '-' '_').
 //
-// Encoding always pads with '='. Decoding accepts padded and unpadded input
+// Encoding pads with '=' unless asked not to. Decoding accepts padded and unpadded input
 // but is otherwise strict, because it decodes SDP_CRYPTO_KEY: only the
 // URL-safe alphabet (standard base64's '+' and '/' are rejected, not
 // translated), '=' only as 1-2 trailing characters of a 4-aligned input, and
@@ -17,7 +17,8 @@
 
 namespace sdp {
 
-std::string Base64UrlEncode(const uint8_t* p, size_t n);
+// Pads with '=' unless pad is false (API keys, which are never decoded here).
+std::string Base64UrlEncode(const uint8_t* p, size_t n, bool pad = true);
 inline std::string Base64UrlEncode(std::string_view bytes) {
   return Base64UrlEncode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }

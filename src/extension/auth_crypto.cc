@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "common/base64url.h"
 #include "error.h"
 #include "pg_free.h"
 
@@ -19,35 +20,10 @@ std::vector<uint8_t> RandomBytes(size_t n) {
   return out;
 }
 
-std::string Base64Url(const uint8_t* data, size_t n) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((n * 4 + 2) / 3);
-  size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (n - i == 1) {
-    const uint32_t v = uint32_t{data[i]} << 16;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-  } else if (n - i == 2) {
-    const uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-  }
-  return out;
-}
-
 std::string NewApiKey() {
   std::vector<uint8_t> raw = RandomBytes(kKeyRandomBytes);
-  std::string key = std::string(kKeyPrefix) + Base64Url(raw.data(), raw.size());
+  std::string key =
+      std::string(kKeyPrefix) + Base64UrlEncode(raw.data(), raw.size(), /*pad=*/false);
   OPENSSL_cleanse(raw.data(), raw.size());
   return key;
 }

@@ -29,9 +29,6 @@ inline constexpr const char* kKeyPrefix = "sdp_";
 // Fills `out` with `n` bytes from OpenSSL's CSPRNG. Throws sdp::Error (XX000) if it fails.
 std::vector<uint8_t> RandomBytes(size_t n);
 
-// URL-safe base64 without padding (RFC 4648 §5).
-std::string Base64Url(const uint8_t* data, size_t n);
-
 // A new API key: "sdp_" + base64url(24 random bytes).
 std::string NewApiKey();
 

@@ -106,5 +106,20 @@ TEST(Base64Url, DemoKeyDecodesTo32Bytes) {
             "Miql-SH11OTpm4rFOh5QF7iNG2fPolSwwvvb1YceREw=");
 }
 
+// Unpadded encoding (the server's API keys): the same characters without the '=', and the
+// strict decoder takes it back.
+TEST(Base64Url, UnpaddedEncodingDropsOnlyThePadding) {
+  for (const std::string in : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    const std::string padded = Base64UrlEncode(in);
+    std::string unpadded =
+        Base64UrlEncode(reinterpret_cast<const uint8_t*>(in.data()), in.size(), /*pad=*/false);
+    EXPECT_EQ(unpadded, padded.substr(0, padded.find('='))) << in;
+    std::vector<uint8_t> back;
+    std::string err;
+    ASSERT_TRUE(Base64UrlDecode(unpadded, &back, &err)) << err;
+    EXPECT_EQ(std::string(back.begin(), back.end()), in);
+  }
+}
+
 }  // namespace
 }  // namespace sdp
