@@ -2,6 +2,7 @@
 //
 //   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
 //     test/fuzz/tokenization_config_fuzzer.cc src/agent/tokenize/tokenization_config.cc \
+//     src/agent/tokenize/token_type.cc \
 //     src/agent/crypto/fpe_alphabet.cc src/agent/crypto/fpe_ff1.cc src/agent/crypto/fpe_ff3.cc \
 //     src/agent/crypto/fpe_common.cc src/agent/crypto/secret_buffer.cc -lyaml-cpp -lcrypto \
 //     -o build/tokenization_config_fuzzer
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/tokenize/token_type.h"
 #include "agent/tokenize/tokenization_config.h"
 
 namespace {
@@ -47,10 +49,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(!rule.column.empty(), "column names non-empty");
     Check(!rule.domain.empty(), "domain set");
     Check(config.Find(rule.column) == &rule, "column names unique");
-    Check(rule.type != sdp::TokenType::kMasked || !rule.vault, "MASKED never vaulted");
+    const sdp::TokenTypeTraits& traits = sdp::TraitsOf(rule.type);
+    Check(traits.allowed.Has(sdp::TokenOption::kVault) || !rule.vault,
+          "a type that refuses `vault` is never vaulted");
     sdp::TokenType back;
     Check(sdp::ParseTokenType(sdp::TokenTypeName(rule.type), &back) && back == rule.type,
           "token type names round trip");
+  }
+  if (const sdp::ColumnRule* key = config.Find(config.key_column)) {
+    Check(sdp::TraitsOf(key->type).join_key, "a tokenized key column is a join key");
   }
   return 0;
 }

@@ -1,11 +1,14 @@
 // `sdp-agent tokenize-csv | tokenize-config | detokenize`.
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
+#include <string>
 
 #include "agent/cli/command.h"
 #include "agent/crypto/key_env.h"
 #include "agent/support/exit_status.h"
 #include "agent/support/signals.h"
+#include "agent/tokenize/token_type.h"
 #include "agent/tokenize/tokenize_file.h"
 
 namespace sdp {
@@ -36,7 +39,7 @@ std::vector<std::string> SplitColumns(const std::vector<std::string>& raw) {
 bool ConfigFromFlags(const TokenizeFlags& flags, TokenizationConfig* config, std::string* err) {
   TokenType type;
   if (!ParseTokenType(flags.token_type, &type)) {
-    *err = "--token-type " + flags.token_type + " is not one of HASH, MASKED, RANDOM, FPE";
+    *err = "--token-type " + flags.token_type + " is not one of " + ListTokenTypes(", ");
     return false;
   }
   const std::vector<std::string> columns = SplitColumns(flags.columns);
@@ -49,10 +52,13 @@ bool ConfigFromFlags(const TokenizeFlags& flags, TokenizationConfig* config, std
   config->columns.clear();
   for (const auto& column : columns) {
     ColumnRule rule = DefaultRule(flags.source_table, column, type);
-    if (type == TokenType::kFpe) {
-      if (!ParseFpeAlgorithm(flags.fpe_algorithm, &rule.algorithm, err)) return false;
-      rule.alphabet = flags.alphabet;
+    // --fpe-algorithm and --alphabet have defaults, so they only count for types that take them.
+    const TokenOptions takes = TraitsOf(type).allowed;
+    if (takes.Has(TokenOption::kAlgorithm) &&
+        !ParseFpeAlgorithm(flags.fpe_algorithm, &rule.algorithm, err)) {
+      return false;
     }
+    if (takes.Has(TokenOption::kAlphabet)) rule.alphabet = flags.alphabet;
     config->columns.push_back(rule);
   }
   return true;
@@ -118,14 +124,33 @@ void AddIoFlags(CLI::App* sub, TokenizeFlags* flags) {
       ->capture_default_str();
 }
 
+// "HASH, MASKED, RANDOM or FPE" and a line per type saying what it is.
+std::string TokenTypeHelp() {
+  std::string help = ListTokenTypes(" or ");
+  for (const TokenTypeTraits& t : kTokenTypes) {
+    std::string name = t.name;
+    name.resize(std::max<size_t>(name.size() + 1, 8), ' ');
+    help += "\n  " + name + t.description;
+  }
+  return help;
+}
+
+// "FPE only": the types that take `option`.
+std::string OnlyFor(TokenOption option) {
+  return ListTokenTypes([option](const TokenTypeTraits& t) { return t.allowed.Has(option); },
+                        " and ") +
+         " only";
+}
+
 void AddColumnFlags(CLI::App* sub, TokenizeFlags* flags) {
   sub->add_option("--source-table", flags->source_table, "Domain prefix: <table>.<column>")
       ->capture_default_str();
-  sub->add_option("--token-type", flags->token_type, "HASH, MASKED, RANDOM or FPE")
+  sub->add_option("--token-type", flags->token_type, TokenTypeHelp())->capture_default_str();
+  sub->add_option("--fpe-algorithm", flags->fpe_algorithm,
+                  OnlyFor(TokenOption::kAlgorithm) + ": FF1 or FF3-1")
       ->capture_default_str();
-  sub->add_option("--fpe-algorithm", flags->fpe_algorithm, "FPE only: FF1 or FF3-1")
-      ->capture_default_str();
-  sub->add_option("--alphabet", flags->alphabet, "FPE only: digits, alnum, lower, upper or custom")
+  sub->add_option("--alphabet", flags->alphabet,
+                  OnlyFor(TokenOption::kAlphabet) + ": digits, alnum, lower, upper or custom")
       ->capture_default_str();
 }
 
@@ -153,7 +178,12 @@ void AddTokenizeCommands(CLI::App* app, CommandList* commands) {
   {
     auto flags = std::make_shared<TokenizeFlags>();
     CLI::App* sub = app->add_subcommand(
-        "detokenize", "Restore originals from the vault (HASH, RANDOM) or by decryption (FPE)");
+        "detokenize",
+        "Restore originals from the vault (" +
+            ListTokenTypes([](const TokenTypeTraits& t) { return t.vault_default; }, ", ") +
+            ") or by decryption (" +
+            ListTokenTypes([](const TokenTypeTraits& t) { return t.reversible_by_key; }, ", ") +
+            ")");
     AddIoFlags(sub, flags.get());
     sub->add_option("--config", flags->config, "The config the file was tokenized with");
     sub->add_option("--columns", flags->columns,

@@ -21,6 +21,7 @@
 #include "agent/support/signals.h"
 #include "agent/tokenize/column_tokenizer.h"
 #include "agent/tokenize/csv_batch_reader.h"
+#include "agent/tokenize/token_type.h"
 #include "common/atomic_file.h"
 #include "common/csv_writer.h"
 
@@ -272,11 +273,10 @@ const ColumnRule* JoinKeyRule(const TokenizationConfig& config, const std::strin
                               std::string* err) {
   err->clear();
   const ColumnRule* rule = config.Find(key_column);
-  if (rule == nullptr || rule->type == TokenType::kHash || rule->type == TokenType::kFpe) {
-    return rule;
-  }
+  if (rule == nullptr || TraitsOf(rule->type).join_key) return rule;
   *err = "key column '" + key_column + "' is tokenized as " + TokenTypeName(rule->type) +
-         ", which cannot be re-derived to join; fix: tokenize the key column with HASH or FPE";
+         ", which cannot be re-derived to join; fix: tokenize the key column with " +
+         ListTokenTypes([](const TokenTypeTraits& t) { return t.join_key; }, " or ");
   return nullptr;
 }
 

@@ -5,8 +5,8 @@
 // has a result gets it (duplicate keys included). A key with several results gets the last one
 // in batch order, on every raw row and whatever the raw file's order. Every result cell is
 // validated (result_cells.h) before anything is written. When the key column was tokenized, the raw
-// key is re-tokenized with the same config and key to find its result; that needs a
-// deterministic rule (HASH or FPE) for the key column.
+// key is re-tokenized with the same config and key to find its result; that needs a key column
+// whose token type is a join_key in kTokenTypes (HASH, FPE).
 #pragma once
 
 #include <cstdint>
@@ -40,8 +40,9 @@ struct IntegrateReport {
 };
 
 // The rule of `key_column` when `config` tokenizes it, so that the raw key can be re-derived into
-// what the server holds; nullptr with *err empty when the key travels as it is. A rule that
-// cannot be re-derived (RANDOM, MASKED) is nullptr with *err saying why and the fix.
+// what the server holds; nullptr with *err empty when the key travels as it is. A rule whose
+// type is not a join_key in kTokenTypes (RANDOM, MASKED) is nullptr with *err saying why and the
+// fix.
 const ColumnRule* JoinKeyRule(const TokenizationConfig& config, const std::string& key_column,
                               std::string* err);
 

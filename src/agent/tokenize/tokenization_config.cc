@@ -77,6 +77,17 @@ std::string Quoted(std::string_view s) {
   return out + "'";
 }
 
+// Whether two rules give equal tokens for equal values in one domain: the same
+// type, and every option of that type that shapes the token set alike.
+bool SameTokens(const ColumnRule& a, const ColumnRule& b) {
+  if (a.type != b.type) return false;
+  const TokenOptions takes = TraitsOf(a.type).allowed;
+  return (!takes.Has(TokenOption::kNormalize) || a.normalize == b.normalize) &&
+         (!takes.Has(TokenOption::kMask) || a.mask == b.mask) &&
+         (!takes.Has(TokenOption::kAlgorithm) || a.algorithm == b.algorithm) &&
+         (!takes.Has(TokenOption::kAlphabet) || a.alphabet == b.alphabet);
+}
+
 // Walks the YAML tree and collects the first error. All yaml-cpp calls that
 // can throw happen under the try in ParseTokenizationConfig.
 class Parser {
@@ -98,6 +109,8 @@ class Parser {
               std::string* err) const;
   bool ParseColumn(const std::string& name, int line, const YAML::Node& spec, ColumnRule* rule,
                    std::string* err) const;
+  bool CheckRequiredOptions(const ColumnRule& rule, TokenOptions given, const std::string& ctx,
+                            std::string* err) const;
   bool Validate(std::string* err) const;
 
   std::string source_;
@@ -237,17 +250,17 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
 bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& spec,
                          ColumnRule* rule, std::string* err) const {
   const std::string ctx = "column " + Quoted(name) + ": ";
-  const char* kExpectedTypes = "(expected HASH, MASKED, RANDOM or FPE)";
+  const std::string expected_types = "(expected " + ListTokenTypes(" or ") + ")";
   // Shorthand `email: HASH`.
   if (spec.IsScalar()) {
     TokenType type;
     if (!ParseTokenType(spec.Scalar(), &type)) {
-      return Fail(line, ctx + "unknown token_type " + Quoted(spec.Scalar()) + " " + kExpectedTypes,
+      return Fail(line, ctx + "unknown token_type " + Quoted(spec.Scalar()) + " " + expected_types,
                   err);
     }
     *rule = DefaultRule(out_->source_table, name, type);
     rule->line = line;
-    return true;
+    return CheckRequiredOptions(*rule, TokenOptions(), ctx, err);
   }
   if (!spec.IsMap()) {
     return Fail(line,
@@ -267,60 +280,50 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
     if (key == "token_type") type_node.emplace(it->second);
   }
   if (!type_node) {
-    return Fail(line,
-                ctx + "missing token_type; fix: add `token_type: HASH` (or MASKED, RANDOM, FPE)",
-                err);
+    const TokenType first = kTokenTypes[0].type;
+    return Fail(
+        line,
+        ctx + "missing token_type; fix: add `token_type: " + TokenTypeName(first) + "` (or " +
+            ListTokenTypes([first](const TokenTypeTraits& t) { return t.type != first; }, ", ") +
+            ")",
+        err);
   }
   std::string text;
   if (!Scalar(*type_node, LineOf(*type_node, line), ctx + "token_type", &text, err)) return false;
   TokenType type;
   if (!ParseTokenType(text, &type)) {
     return Fail(LineOf(*type_node, line),
-                ctx + "unknown token_type " + Quoted(text) + " " + kExpectedTypes, err);
+                ctx + "unknown token_type " + Quoted(text) + " " + expected_types, err);
   }
   *rule = DefaultRule(out_->source_table, name, type);
   rule->line = line;
+  const TokenTypeTraits& traits = TraitsOf(type);
+  TokenOptions given;
 
   for (YAML::const_iterator it = spec.begin(); it != spec.end(); ++it) {
     const std::string key = it->first.Scalar();
     const YAML::Node value = it->second;
     const int vline = LineOf(it->first, line);
     if (key == "token_type") continue;
-    // Which token types each key applies to.
-    const char* applies = nullptr;
-    bool ok_for_type = false;
-    if (key == "domain") {
-      applies = "HASH, RANDOM and FPE";
-      ok_for_type = type != TokenType::kMasked;
-    } else if (key == "normalize") {
-      applies = "HASH";
-      ok_for_type = type == TokenType::kHash;
-    } else if (key == "mask") {
-      applies = "MASKED";
-      ok_for_type = type == TokenType::kMasked;
-    } else if (key == "algorithm" || key == "alphabet") {
-      applies = "FPE";
-      ok_for_type = type == TokenType::kFpe;
-    } else if (key == "vault") {
-      applies = "HASH, RANDOM and FPE";
-      ok_for_type = type != TokenType::kMasked;
-    } else {
+    TokenOption option;
+    if (!ParseTokenOption(key, &option)) {
       return Fail(vline,
-                  ctx + "unknown key " + Quoted(key) +
-                      " (expected token_type, domain, normalize, mask, algorithm, alphabet or "
-                      "vault); fix: correct or remove it",
+                  ctx + "unknown key " + Quoted(key) + " (expected token_type, " +
+                      ListTokenOptions(" or ") + "); fix: correct or remove it",
                   err);
     }
-    if (!ok_for_type) {
-      std::string why = type == TokenType::kMasked && key == "vault"
-                            ? " (a mask is irreversible and many values share one, so there is "
-                              "nothing to look up)"
-                            : "";
+    if (!traits.allowed.Has(option)) {
+      const std::string why = option == TokenOption::kVault && traits.vault_refused_because[0]
+                                  ? std::string(" (") + traits.vault_refused_because + ")"
+                                  : "";
+      const std::string applies = ListTokenTypes(
+          [option](const TokenTypeTraits& t) { return t.allowed.Has(option); }, " and ");
       return Fail(vline,
-                  ctx + "'" + key + "' does not apply to " + TokenTypeName(type) + why +
+                  ctx + "'" + key + "' does not apply to " + traits.name + why +
                       "; it applies to " + applies + "; fix: remove it or change token_type",
                   err);
     }
+    given.Add(option);
     if (!Scalar(value, vline, ctx + key, &text, err)) return false;
 
     if (key == "domain") {
@@ -379,6 +382,21 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
       rule->vault = b;
     }
   }
+  return CheckRequiredOptions(*rule, given, ctx, err);
+}
+
+bool Parser::CheckRequiredOptions(const ColumnRule& rule, TokenOptions given,
+                                  const std::string& ctx, std::string* err) const {
+  const TokenTypeTraits& traits = TraitsOf(rule.type);
+  for (size_t i = 0; i < kTokenOptionCount; ++i) {
+    const TokenOption option = static_cast<TokenOption>(i);
+    if (traits.required.Has(option) && !given.Has(option)) {
+      return Fail(rule.line,
+                  ctx + traits.name + " needs '" + TokenOptionKey(option) +
+                      "'; fix: add it to the column's rule",
+                  err);
+    }
+  }
   return true;
 }
 
@@ -390,11 +408,8 @@ bool Parser::Validate(std::string* err) const {
     for (size_t j = 0; j < i; ++j) {
       const ColumnRule& a = out_->columns[j];
       const ColumnRule& b = out_->columns[i];
-      if (a.domain != b.domain || a.type == TokenType::kMasked) continue;
-      bool same =
-          a.type == b.type && a.normalize == b.normalize &&
-          (a.type != TokenType::kFpe || (a.algorithm == b.algorithm && a.alphabet == b.alphabet));
-      if (!same) {
+      if (a.domain != b.domain || !TraitsOf(a.type).allowed.Has(TokenOption::kDomain)) continue;
+      if (!SameTokens(a, b)) {
         return Fail(b.line,
                     "column " + Quoted(b.column) + ": shares domain " + Quoted(b.domain) +
                         " with column " + Quoted(a.column) +
@@ -404,15 +419,16 @@ bool Parser::Validate(std::string* err) const {
       }
     }
   }
-  // The key column is re-derived to join results back onto the raw file: a
-  // RANDOM or MASKED key cannot be.
+  // The key column is re-derived to join results back onto the raw file, which
+  // only a type the table marks join_key allows.
   if (const ColumnRule* key = out_->Find(out_->key_column)) {
-    if (key->type == TokenType::kRandom || key->type == TokenType::kMasked) {
+    if (!TraitsOf(key->type).join_key) {
       return Fail(key->line,
                   "column " + Quoted(key->column) + ": the key_column cannot be " +
                       TokenTypeName(key->type) +
-                      " because results are joined back by re-deriving its token; fix: use HASH "
-                      "(or FPE) for it",
+                      " because results are joined back by re-deriving its token; fix: use " +
+                      ListTokenTypes([](const TokenTypeTraits& t) { return t.join_key; }, " or ") +
+                      " for it",
                   err);
     }
   }
@@ -426,36 +442,6 @@ const ColumnRule* TokenizationConfig::Find(std::string_view column) const {
     if (rule.column == column) return &rule;
   }
   return nullptr;
-}
-
-bool ParseTokenType(std::string_view text, TokenType* out) {
-  static constexpr std::pair<const char*, TokenType> kTypes[] = {
-      {"HASH", TokenType::kHash},
-      {"MASKED", TokenType::kMasked},
-      {"RANDOM", TokenType::kRandom},
-      {"FPE", TokenType::kFpe},
-  };
-  for (const auto& t : kTypes) {
-    if (EqualsIgnoreCase(text, t.first)) {
-      *out = t.second;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* TokenTypeName(TokenType type) {
-  switch (type) {
-    case TokenType::kHash:
-      return "HASH";
-    case TokenType::kMasked:
-      return "MASKED";
-    case TokenType::kRandom:
-      return "RANDOM";
-    case TokenType::kFpe:
-      return "FPE";
-  }
-  return "?";
 }
 
 bool ParseNormalize(std::string_view text, Normalize* out) {
@@ -526,7 +512,7 @@ ColumnRule DefaultRule(const std::string& source_table, const std::string& colum
   rule.column = column;
   rule.type = type;
   rule.domain = source_table.empty() ? column : source_table + "." + column;
-  rule.vault = type == TokenType::kHash || type == TokenType::kRandom;
+  rule.vault = TraitsOf(type).vault_default;
   return rule;
 }
 

@@ -16,15 +16,9 @@
 
 #include "agent/crypto/fpe_alphabet.h"  // FpeAlgorithm, FpeAlphabet
 #include "agent/tokenize/masking.h"     // MaskStyle
+#include "agent/tokenize/token_type.h"  // TokenType and what each type allows
 
 namespace sdp {
-
-enum class TokenType {
-  kHash,    // keyed HMAC-SHA256 in a domain: deterministic, joinable
-  kMasked,  // irreversible, shape-keeping mask (no vault)
-  kRandom,  // CSPRNG token; the original only in the vault
-  kFpe,     // FF1 / FF3-1 format-preserving encryption, reversible with the key
-};
 
 // Applied before HASH so equal values in different spellings join.
 enum class Normalize {
@@ -54,12 +48,14 @@ struct ColumnRule {
   /// Key-separation domain; the same domain in two tables makes HASH tokens
   /// join. Defaults to source_table + "." + column.
   std::string domain;
-  Normalize normalize = Normalize::kNone;       // HASH only
-  MaskStyle mask = MaskStyle::kAuto;            // MASKED only
-  FpeAlgorithm algorithm = FpeAlgorithm::kFf1;  // FPE only
-  std::string alphabet = "digits";              // FPE only: FpeAlphabet::FromSpec syntax
-  /// Store the original in the vault. Default true for HASH and RANDOM, false
-  /// for FPE (reversible with the key alone); always false for MASKED.
+  // One field per column option; the type's row in kTokenTypes says which options it takes,
+  // the others keep these defaults.
+  Normalize normalize = Normalize::kNone;
+  MaskStyle mask = MaskStyle::kAuto;
+  FpeAlgorithm algorithm = FpeAlgorithm::kFf1;
+  std::string alphabet = "digits";  // FpeAlphabet::FromSpec syntax
+  /// Store the original in the vault. Defaults to the type's vault_default
+  /// (token_type.h); always false for a type that does not take `vault`.
   bool vault = true;
   /// Line of the column in the config (0 if not from a file), for messages.
   int line = 0;
@@ -88,9 +84,6 @@ bool LoadTokenizationConfig(const std::string& path, TokenizationConfig* out, st
 bool ParseTokenizationConfig(std::string_view yaml_text, const std::string& source_name,
                              TokenizationConfig* out, std::string* err);
 
-/// "HASH", "MASKED", "RANDOM", "FPE" (case-insensitive), for --token-type.
-bool ParseTokenType(std::string_view text, TokenType* out);
-const char* TokenTypeName(TokenType type);
 /// "none", "lowercase", "trim", "lowercase_trim", "digits_only".
 bool ParseNormalize(std::string_view text, Normalize* out);
 const char* NormalizeName(Normalize normalize);
@@ -99,8 +92,8 @@ bool ParseMaskStyle(std::string_view text, MaskStyle* out);
 const char* MaskStyleName(MaskStyle mask);
 
 /// The rule the CLI uses for `--column X --token-type T` without a config:
-/// domain source_table.column, vault as documented on ColumnRule, FPE FF1 over
-/// digits, MASKED auto.
+/// domain source_table.column, the type's vault_default, and every other option
+/// at its default (FPE FF1 over digits, MASKED auto).
 ColumnRule DefaultRule(const std::string& source_table, const std::string& column, TokenType type);
 
 /// Applies `normalize` to `value`.

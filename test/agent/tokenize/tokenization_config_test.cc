@@ -275,7 +275,7 @@ TEST(TokenizationConfigTest, SharedDomainMustTokenizeAlike) {
 TEST(TokenizationConfigTest, KeyColumnMustBeDerivable) {
   EXPECT_EQ(ParseError(std::string(kHead) + "  customer_id: RANDOM\n"),
             "x.yml:4: column 'customer_id': the key_column cannot be RANDOM because results are "
-            "joined back by re-deriving its token; fix: use HASH (or FPE) for it");
+            "joined back by re-deriving its token; fix: use HASH or FPE for it");
   EXPECT_NE(ParseError("version: 1\nsource_table: t\nkey_column: id\ncolumns:\n  id: MASKED\n")
                 .find("the key_column cannot be MASKED"),
             std::string::npos);
