@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/text.h"
+
 namespace sdp {
 
 namespace {
@@ -504,23 +506,10 @@ int CsvTable::ColumnIndex(std::string_view name) const {
   return it == index_.end() ? -1 : it->second;
 }
 
-std::string CsvTable::AvailableColumns() const {
-  constexpr size_t kMaxListed = 50;
-  std::string out;
-  for (size_t i = 0; i < columns_.size() && i < kMaxListed; ++i) {
-    if (i > 0) out += ", ";
-    out += columns_[i];
-  }
-  if (columns_.size() > kMaxListed) {
-    out += ", ... (" + std::to_string(columns_.size() - kMaxListed) + " more)";
-  }
-  return out;
-}
-
 bool CsvTable::RequireColumn(std::string_view name, int* index, std::string* err) const {
   *index = ColumnIndex(name);
   if (*index >= 0) return true;
-  *err = "unknown column '" + std::string(name) + "'; available columns: " + AvailableColumns();
+  *err = "unknown column '" + std::string(name) + "'; available columns: " + ColumnList(columns_);
   return false;
 }
 

@@ -1,12 +1,12 @@
 // `sdp-agent tokenize-csv | tokenize-config | detokenize`.
 #include <cstdio>
-#include <sstream>
 
 #include "agent/cli/command.h"
 #include "agent/crypto/key_env.h"
 #include "agent/support/exit_status.h"
 #include "agent/support/signals.h"
 #include "agent/tokenize/tokenize_file.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -23,10 +23,8 @@ struct TokenizeFlags {
 std::vector<std::string> SplitColumns(const std::vector<std::string>& raw) {
   std::vector<std::string> out;
   for (const auto& item : raw) {
-    std::stringstream ss(item);
-    std::string name;
-    while (std::getline(ss, name, ',')) {
-      if (!name.empty()) out.push_back(name);
+    for (std::string& name : SplitOn(item, ',')) {
+      if (!name.empty()) out.push_back(std::move(name));
     }
   }
   return out;

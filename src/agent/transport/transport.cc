@@ -106,27 +106,6 @@ std::string RedactUrl(const std::string& url) {
   return out;
 }
 
-std::string CleanServerText(std::string_view text, size_t max) {
-  std::string out;
-  out.reserve(std::min(text.size(), max));
-  for (char c : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n' || c == '\r' || c == '\t') {
-      out += ' ';
-    } else if (u < 0x20 || u == 0x7f) {
-      continue;
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 std::string DescribeTransportError(const std::string& what, const TransportError& err) {
   std::string out = what + ": ";
   if (err.http_status != 0) out += "HTTP " + std::to_string(err.http_status) + " ";
