@@ -2,7 +2,6 @@
 // how a transport error is described to the user.
 #include "agent/transport/transport.h"
 
-#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <string>
