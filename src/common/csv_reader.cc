@@ -27,6 +27,12 @@ constexpr std::array<bool, 256> MakeTable(const char* specials) {
 constexpr std::array<bool, 256> kUnquotedSpecial = MakeTable(",\n\r\"");
 constexpr std::array<bool, 256> kQuotedSpecial = MakeTable("\n\"");
 
+// A CR outside quotes must be followed by LF; said at the end of input and in the middle alike.
+constexpr char kCrOnlyLineEnding[] =
+    "CR-only line endings are not supported (carriage return not followed by a line feed, outside "
+    "quotes); fix: convert the file to LF or CRLF line endings, or quote the field that contains "
+    "the CR";
+
 // Returns the first byte in [p, e) that the table marks, or e.
 inline const char* Scan(const char* p, const char* e, const std::array<bool, 256>& table) {
   while (e - p >= 4) {
@@ -252,12 +258,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
                         "the quote or escape it as \"\"",
                         err);
           case State::kAfterCr:
-            return Fail(line_,
-                        "CR-only line endings are not supported (carriage "
-                        "return not followed by a line feed, outside quotes); "
-                        "fix: convert the file to LF or CRLF line endings, or "
-                        "quote the field that contains the CR",
-                        err);
+            return Fail(line_, kCrOnlyLineEnding, err);
         }
       }
     }
@@ -454,12 +455,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
 
       case State::kAfterCr: {
         if (*p != '\n') {
-          return Fail(line_,
-                      "CR-only line endings are not supported (carriage "
-                      "return not followed by a line feed, outside quotes); "
-                      "fix: convert the file to LF or CRLF line endings, or "
-                      "quote the field that contains the CR",
-                      err);
+          return Fail(line_, kCrOnlyLineEnding, err);
         }
         ++pos_;
         ++line_;
