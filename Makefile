@@ -109,12 +109,18 @@ bench-tools: $(BUILDDIR)/bench/integrate-local
 deps:
 	@bash test/deps.sh
 
+# The preamble of check, stress, demo and bench, written once: the extension built and installed
+# into $(PG_CONFIG)'s PostgreSQL, then the agent-side targets named in $(1).
+define build_installed
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) -j2 $(1)
+endef
+
 # make check: everything CI runs. Installs the extension (root), then test/run_checks.sh runs
 # GoogleTest, pg_regress on a temporary cluster and test/e2e/*.sh and prints one closing line.
 check: deps
-	$(MAKE) all
-	$(MAKE) install
-	$(MAKE) -j2 agent sdp-tests bench-tools
+	$(call build_installed,agent sdp-tests bench-tools)
 	bash test/run_checks.sh
 
 # make stress: what make check builds and runs, in the long forms (test/run_checks.sh with
@@ -125,21 +131,15 @@ check: deps
 # fuzzing, plus the build; 75 s keeps a margin).
 STRESS_FUZZ_SECONDS ?= 75
 stress: deps
-	$(MAKE) all
-	$(MAKE) install
-	$(MAKE) -j2 agent sdp-tests bench-tools
+	$(call build_installed,agent sdp-tests bench-tools)
 	SDP_STRESS=1 SDP_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) bash test/run_checks.sh
 
 demo: deps
-	$(MAKE) all
-	$(MAKE) install
-	$(MAKE) agent
+	$(call build_installed,agent)
 	SDP_PG_SETTINGS="sdp.auto_process=on;sdp.worker_naptime=200ms" bash test/with_pg.sh bash demo/demo.sh
 
 bench: deps
-	$(MAKE) all
-	$(MAKE) install
-	$(MAKE) -j2 agent bench-tools
+	$(call build_installed,agent bench-tools)
 	bash bench/run.sh
 
 format:

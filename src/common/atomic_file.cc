@@ -80,17 +80,16 @@ int RemoveStaleTemporaries(const std::string& path) {
     const std::string name = entry->d_name;
     if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string temp = (dir == "/" ? "" : dir) + "/" + name;
-    const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) continue;
+    const ScopedFd fd(::open(temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd.valid()) continue;
     struct stat st;
     // A live writer holds the lock from just after creating its file; in between, its file is
     // empty and new, so an empty recent one is left alone and never even locked here.
-    const bool candidate = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+    const bool candidate = ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) &&
                            (st.st_size > 0 || std::time(nullptr) - st.st_mtime > 60);
-    if (candidate && ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(temp.c_str()) == 0) {
+    if (candidate && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0 && ::unlink(temp.c_str()) == 0) {
       ++removed;
     }
-    ::close(fd);
   }
   ::closedir(d);
   return removed;
@@ -99,7 +98,7 @@ int RemoveStaleTemporaries(const std::string& path) {
 AtomicOutputFile::~AtomicOutputFile() { Abort(); }
 
 bool AtomicOutputFile::Open(const std::string& path, std::string* err, mode_t mode) {
-  if (fd_ >= 0) {
+  if (fd_.valid()) {
     *err = "output file '" + path_ + "' is already open";
     return false;
   }
@@ -119,25 +118,25 @@ bool AtomicOutputFile::Open(const std::string& path, std::string* err, mode_t mo
   }
   temp_path_.assign(buf.data());
   path_ = path;
-  fd_ = fd;
-  if (::fchmod(fd_, mode) != 0) {
+  fd_.reset(fd);
+  if (::fchmod(fd_.get(), mode) != 0) {
     *err = ErrnoText("setting permissions on", temp_path_);
     Abort();
     return false;
   }
   // Held until the descriptor closes (Commit, Abort or the process's death): marks the
   // temporary as a live writer's for RemoveStaleTemporaries.
-  if (::flock(fd_, LOCK_EX) != 0) {
+  if (::flock(fd_.get(), LOCK_EX) != 0) {
     *err = ErrnoText("locking", temp_path_);
     Abort();
     return false;
   }
-  sink_.reset(new OutputSink(fd_, path_));
+  sink_.reset(new OutputSink(fd_.get(), path_));
   return true;
 }
 
 bool AtomicOutputFile::Commit(std::string* err) {
-  if (fd_ < 0) {
+  if (!fd_.valid()) {
     *err = "output file is not open (already committed or aborted)";
     return false;
   }
@@ -145,7 +144,7 @@ bool AtomicOutputFile::Commit(std::string* err) {
     Abort();
     return false;
   }
-  if (::fsync(fd_) != 0) {
+  if (::fsync(fd_.get()) != 0) {
     const int code = errno;
     *err = "cannot write '" + path_ + "': fsync failed: " + std::strerror(code) +
            " (nothing was written); fix: " +
@@ -162,32 +161,26 @@ bool AtomicOutputFile::Commit(std::string* err) {
     return false;
   }
   temp_path_.clear();
-  int fd = fd_;
-  fd_ = -1;
   sink_.reset();
-  if (::close(fd) != 0) {
+  if (!fd_.Close()) {
     *err = ErrnoText("closing", path_);
     return false;
   }
   // The rename is durable only once the directory entry is on disk.
   std::string dir = DirectoryOf(path_);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
+  const ScopedFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd.valid()) {
     *err = ErrnoText("opening directory", dir) + " for fsync";
     return false;
   }
-  bool ok = ::fsync(dfd) == 0;
+  const bool ok = ::fsync(dfd.get()) == 0;
   if (!ok) *err = ErrnoText("fsync of directory", dir);
-  ::close(dfd);
   return ok;
 }
 
 void AtomicOutputFile::Abort() {
   sink_.reset();
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  fd_.reset();
   if (!temp_path_.empty()) {
     ::unlink(temp_path_.c_str());
     temp_path_.clear();

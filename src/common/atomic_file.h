@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/csv_writer.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 
@@ -40,7 +41,7 @@ class AtomicOutputFile {
   ByteSink* sink() { return sink_.get(); }
   /// Raw descriptor of the temporary file, for callers that write directly
   /// (flush sink() first if both are used). -1 when not open.
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   /// Flush, fsync, close, rename over the target, fsync the directory. On
   /// failure the temporary file is removed and the target is left as it was
@@ -49,14 +50,14 @@ class AtomicOutputFile {
   /// Drops the temporary file now. Safe to call at any time.
   void Abort();
 
-  bool is_open() const { return fd_ >= 0; }
+  bool is_open() const { return fd_.valid(); }
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
 
  private:
   std::string path_;
   std::string temp_path_;
-  int fd_ = -1;
+  ScopedFd fd_;
   std::unique_ptr<ByteSink> sink_;
 };
 

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/text.h"
+
 namespace sdp {
 
 namespace {
@@ -24,6 +26,12 @@ constexpr std::array<bool, 256> MakeTable(const char* specials) {
 }
 constexpr std::array<bool, 256> kUnquotedSpecial = MakeTable(",\n\r\"");
 constexpr std::array<bool, 256> kQuotedSpecial = MakeTable("\n\"");
+
+// A CR outside quotes must be followed by LF; said at the end of input and in the middle alike.
+constexpr char kCrOnlyLineEnding[] =
+    "CR-only line endings are not supported (carriage return not followed by a line feed, outside "
+    "quotes); fix: convert the file to LF or CRLF line endings, or quote the field that contains "
+    "the CR";
 
 // Returns the first byte in [p, e) that the table marks, or e.
 inline const char* Scan(const char* p, const char* e, const std::array<bool, 256>& table) {
@@ -250,12 +258,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
                         "the quote or escape it as \"\"",
                         err);
           case State::kAfterCr:
-            return Fail(line_,
-                        "CR-only line endings are not supported (carriage "
-                        "return not followed by a line feed, outside quotes); "
-                        "fix: convert the file to LF or CRLF line endings, or "
-                        "quote the field that contains the CR",
-                        err);
+            return Fail(line_, kCrOnlyLineEnding, err);
         }
       }
     }
@@ -452,12 +455,7 @@ bool CsvReader::Next(CsvRow* row, std::string* err) {
 
       case State::kAfterCr: {
         if (*p != '\n') {
-          return Fail(line_,
-                      "CR-only line endings are not supported (carriage "
-                      "return not followed by a line feed, outside quotes); "
-                      "fix: convert the file to LF or CRLF line endings, or "
-                      "quote the field that contains the CR",
-                      err);
+          return Fail(line_, kCrOnlyLineEnding, err);
         }
         ++pos_;
         ++line_;
@@ -504,23 +502,10 @@ int CsvTable::ColumnIndex(std::string_view name) const {
   return it == index_.end() ? -1 : it->second;
 }
 
-std::string CsvTable::AvailableColumns() const {
-  constexpr size_t kMaxListed = 50;
-  std::string out;
-  for (size_t i = 0; i < columns_.size() && i < kMaxListed; ++i) {
-    if (i > 0) out += ", ";
-    out += columns_[i];
-  }
-  if (columns_.size() > kMaxListed) {
-    out += ", ... (" + std::to_string(columns_.size() - kMaxListed) + " more)";
-  }
-  return out;
-}
-
 bool CsvTable::RequireColumn(std::string_view name, int* index, std::string* err) const {
   *index = ColumnIndex(name);
   if (*index >= 0) return true;
-  *err = "unknown column '" + std::string(name) + "'; available columns: " + AvailableColumns();
+  *err = "unknown column '" + std::string(name) + "'; available columns: " + ColumnList(columns_);
   return false;
 }
 

@@ -228,7 +228,6 @@ class CsvTable {
   /// header's. Returns false with empty *err at end of input.
   bool Next(CsvRow* row, std::string* err);
   /// "a, b, c" (truncated for very wide tables), for error messages.
-  std::string AvailableColumns() const;
 
   CsvReader* reader() const { return reader_; }
 

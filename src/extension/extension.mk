@@ -4,10 +4,11 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 EXTENSION  = sdp
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sdp.control)
 
-# Shared, PostgreSQL-free code from src/common that the server needs (the CSV parser) is compiled
-# into sdp.so as well; everything else in src/common is agent-only.
+# Shared, PostgreSQL-free code from src/common that the server needs (the CSV parser and the text
+# helpers it uses, SHA-256, the model, base64url) is compiled into sdp.so as well; everything else
+# in src/common is agent-only.
 EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_model.cc \
-             src/common/base64url.cc
+             src/common/text.cc src/common/base64url.cc
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)

@@ -12,20 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "test/support/test_util.h"
+
 namespace sdp {
 namespace {
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/atomic_file_test_XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override {
-    for (const std::string& name : List()) unlink((dir_ + "/" + name).c_str());
-    rmdir(dir_.c_str());
-  }
   std::vector<std::string> List() const {
     std::vector<std::string> names;
     DIR* d = opendir(dir_.c_str());
@@ -38,16 +31,10 @@ class AtomicFileTest : public ::testing::Test {
     return names;
   }
   std::string ReadAll(const std::string& path) const {
-    int fd = open(path.c_str(), O_RDONLY);
-    if (fd < 0) return "<missing>";
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-    close(fd);
-    return out;
+    return testing::FileExists(path) ? testing::ReadFile(path) : "<missing>";
   }
-  std::string dir_;
+  testing::ScopedTempDir temp_;
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(AtomicFileTest, CommitRenamesWithMode) {

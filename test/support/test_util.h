@@ -13,21 +13,6 @@
 
 namespace sdp::testing {
 
-// A fresh directory under /tmp, removed with its contents at scope exit.
-class ScopedTempDir {
- public:
-  ScopedTempDir() {
-    char tmpl[] = "/tmp/sdp-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~ScopedTempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -38,6 +23,33 @@ inline std::string ReadFile(const std::string& path) {
 inline void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary) << data;
 }
+
+// A fresh directory under /tmp, removed with its contents at scope exit. Every test that needs
+// files on disk makes them here.
+class ScopedTempDir {
+ public:
+  ScopedTempDir() {
+    char tmpl[] = "/tmp/sdp-test-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) std::abort();  // no directory, no meaningful test
+    path_ = tmpl;
+  }
+  ~ScopedTempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  // Writes File(name) with `data` and exactly `mode` (chmod, whatever the umask); returns its path.
+  std::string Write(const std::string& name, const std::string& data, mode_t mode = 0600) const {
+    const std::string file = File(name);
+    WriteFile(file, data);
+    ::chmod(file.c_str(), mode);
+    return file;
+  }
+
+ private:
+  std::string path_;
+};
 
 inline bool FileExists(const std::string& path) {
   struct stat st;

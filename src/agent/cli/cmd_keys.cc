@@ -10,6 +10,7 @@
 #include "agent/crypto/crypto_keys.h"
 #include "agent/crypto/secret_buffer.h"
 #include "agent/support/exit_status.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
@@ -29,18 +30,19 @@ int RunKeygen(const KeygenFlags& flags) {
     return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
   }
   // A key file is created 0600 and never overwritten.
-  const int fd = ::open(flags.output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  ScopedFd fd(::open(flags.output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     return ReportError(kExitFailure, "keygen: cannot create " + flags.output + ": " +
                                          std::strerror(errno) +
                                          "; fix: choose a new file name (keys are never "
                                          "overwritten)");
   }
   const std::string prefix = "SDP_CRYPTO_KEY=";
-  bool ok = ::write(fd, prefix.data(), prefix.size()) == static_cast<ssize_t>(prefix.size()) &&
-            ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
-            ::write(fd, "\n", 1) == 1 && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
+  bool ok =
+      ::write(fd.get(), prefix.data(), prefix.size()) == static_cast<ssize_t>(prefix.size()) &&
+      ::write(fd.get(), key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+      ::write(fd.get(), "\n", 1) == 1 && ::fsync(fd.get()) == 0;
+  ok = fd.Close() && ok;
   if (!ok) {
     ::unlink(flags.output.c_str());
     return ReportError(kExitFailure, "keygen: cannot write " + flags.output);

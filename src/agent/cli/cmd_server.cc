@@ -2,7 +2,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +13,7 @@
 #include "agent/transport/transport.h"
 #include "agent/transport/uploader.h"
 #include "common/shown_value.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -83,9 +83,9 @@ int RunUpload(const ServerFlags& flags) {
   job.key_column = flags.key_column;
   job.chunk_bytes = flags.chunk_kb << 10;
   UploadOutcome outcome;
-  int exit_code = kExitFailure;
-  if (!UploadCsvFile(job, transport.get(), &outcome, &err, &exit_code)) {
-    return ReportError(exit_code, err);
+  Failure failure;
+  if (!UploadCsvFile(job, transport.get(), &outcome, &failure)) {
+    return ReportError(failure.exit_code, failure.message);
   }
   PrintJson({{"batch_id", outcome.batch.batch_id},
              {"accepted_records", outcome.batch.accepted_records},
@@ -96,16 +96,9 @@ int RunUpload(const ServerFlags& flags) {
 // A batch id is a UUID in its canonical form (what upload-batch and process-batch print).
 // Checked here so a typo or a hostile value is a usage error before any server call.
 bool CheckBatchId(const std::string& id, std::string* err) {
-  bool ok = id.size() == 36;
-  for (size_t i = 0; ok && i < id.size(); ++i) {
-    const char c = id[i];
-    ok = (i == 8 || i == 13 || i == 18 || i == 23)
-             ? c == '-'
-             : std::isxdigit(static_cast<unsigned char>(c)) != 0;
-  }
-  if (ok) return true;
-  *err = "--batch-id '" + ShownValue(id) +
-         "' is not a batch id (a UUID such as 0812d48d-bab6-49d2-a5ec-77177acca612); fix: pass "
+  if (IsCanonicalUuid(id)) return true;
+  *err = "--batch-id " + QuotedValue(id) +
+         " is not a batch id (a UUID such as 0812d48d-bab6-49d2-a5ec-77177acca612); fix: pass "
          "the batch_id printed by upload-batch or process-batch";
   return false;
 }

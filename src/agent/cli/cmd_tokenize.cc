@@ -10,6 +10,7 @@
 #include "agent/support/signals.h"
 #include "agent/tokenize/token_type.h"
 #include "agent/tokenize/tokenize_file.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -26,10 +27,8 @@ struct TokenizeFlags {
 std::vector<std::string> SplitColumns(const std::vector<std::string>& raw) {
   std::vector<std::string> out;
   for (const auto& item : raw) {
-    std::stringstream ss(item);
-    std::string name;
-    while (std::getline(ss, name, ',')) {
-      if (!name.empty()) out.push_back(name);
+    for (std::string& name : SplitOn(item, ',')) {
+      if (!name.empty()) out.push_back(std::move(name));
     }
   }
   return out;

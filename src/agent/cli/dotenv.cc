@@ -11,19 +11,16 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/read_file.h"
+#include "common/scoped_fd.h"
+#include "common/text.h"
+
 namespace sdp {
 namespace {
 
 bool IsKeyChar(char c, bool first) {
   if (c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) return true;
   return !first && c >= '0' && c <= '9';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -34,17 +31,17 @@ bool ParseDotEnv(std::string_view text, const std::string& source,
   while (!text.empty()) {
     ++line_no;
     const size_t nl = text.find('\n');
-    std::string_view line = Trim(text.substr(0, nl));
+    std::string_view line = TrimAsciiSpace(text.substr(0, nl));
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (line.empty() || line.front() == '#') continue;
-    if (line.substr(0, 7) == "export ") line = Trim(line.substr(7));
+    if (line.substr(0, 7) == "export ") line = TrimAsciiSpace(line.substr(7));
     const size_t eq = line.find('=');
     const std::string where = source + ":" + std::to_string(line_no) + ": ";
     if (eq == std::string_view::npos) {
       *err = where + "expected KEY=VALUE; fix: add '=' or comment the line out with '#'";
       return false;
     }
-    const std::string_view key = Trim(line.substr(0, eq));
+    const std::string_view key = TrimAsciiSpace(line.substr(0, eq));
     if (key.empty() || !IsKeyChar(key.front(), true)) {
       *err = where + "invalid variable name; fix: use letters, digits and '_' only";
       return false;
@@ -55,7 +52,7 @@ bool ParseDotEnv(std::string_view text, const std::string& source,
         return false;
       }
     }
-    std::string_view raw = Trim(line.substr(eq + 1));
+    std::string_view raw = TrimAsciiSpace(line.substr(eq + 1));
     std::string value;
     if (!raw.empty() && (raw.front() == '"' || raw.front() == '\'')) {
       const char quote = raw.front();
@@ -80,7 +77,7 @@ bool ParseDotEnv(std::string_view text, const std::string& source,
                "; fix: close the quote on the same line";
         return false;
       }
-      std::string_view rest = Trim(raw.substr(i + 1));
+      std::string_view rest = TrimAsciiSpace(raw.substr(i + 1));
       if (!rest.empty() && rest.front() != '#') {
         *err = where + "unexpected text after the quoted value of " + std::string(key);
         return false;
@@ -88,7 +85,7 @@ bool ParseDotEnv(std::string_view text, const std::string& source,
     } else {
       // Unquoted: an inline comment starts at " #".
       const size_t hash = raw.find(" #");
-      value = std::string(Trim(raw.substr(0, hash)));
+      value = std::string(TrimAsciiSpace(raw.substr(0, hash)));
     }
     (*out)[std::string(key)] = std::move(value);
   }
@@ -102,30 +99,27 @@ bool IsDotEnvVariable(const std::string& name) {
 bool ApplyDotEnvFile(const std::string& path, bool must_exist, DotEnvResult* result,
                      std::string* err) {
   // One descriptor from open to read: the checks below are about the file actually read.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
+  const ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd.valid()) {
     if (errno == ENOENT && !must_exist) return true;
     *err = path + ": cannot read: " + std::strerror(errno) +
            "; fix: check the path and its permissions";
     return false;
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     *err = path + ": not a regular file; fix: point --env-file at a file, or remove it";
     return false;
   }
   // Someone else's file, or one others can rewrite, could point the agent at their server or
   // CA, or swap the key: refuse it rather than read it.
   if (st.st_uid != ::geteuid()) {
-    ::close(fd);
     *err = path + ": refused: owned by uid " + std::to_string(st.st_uid) + ", not by uid " +
            std::to_string(::geteuid()) + " running sdp-agent; fix: check its content, then chown " +
            "it to yourself, or remove it";
     return false;
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     *err = path + ": refused: writable by group or others (mode " + mode +
@@ -133,22 +127,10 @@ bool ApplyDotEnvFile(const std::string& path, bool must_exist, DotEnvResult* res
     return false;
   }
   std::string text;
-  char chunk[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int saved = errno;
-      ::close(fd);
-      OPENSSL_cleanse(&text[0], text.size());
-      *err = path + ": cannot read: " + std::strerror(saved) + "; fix: check the file";
-      return false;
-    }
-    text.append(chunk, static_cast<size_t>(n));
+  if (!ReadWholeFd(fd.get(), path, &text, err)) {
+    OPENSSL_cleanse(&text[0], text.size());
+    return false;
   }
-  OPENSSL_cleanse(chunk, sizeof chunk);
-  ::close(fd);
   std::map<std::string, std::string> vars;
   const bool parsed = ParseDotEnv(text, path, &vars, err);
   OPENSSL_cleanse(&text[0], text.size());  // the text may hold SDP_CRYPTO_KEY

@@ -7,6 +7,7 @@
 #include "agent/crypto/random.h"
 #include "common/base64url.h"
 #include "common/hex.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -14,13 +15,10 @@ namespace {
 constexpr std::string_view kSalt = "sdp-key-derivation-v1";
 constexpr char kFix[] = "; fix: generate one with `sdp-agent keygen`";
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 }  // namespace
 
 bool KeyRing::FromEnvValue(std::string_view value, KeyRing* out, std::string* err) {
-  while (!value.empty() && IsSpace(value.front())) value.remove_prefix(1);
-  while (!value.empty() && IsSpace(value.back())) value.remove_suffix(1);
+  value = TrimAsciiSpace(value);
   SecretBuffer master;
   std::string decode_err;
   if (!Base64UrlDecode(value, &master, &decode_err)) {

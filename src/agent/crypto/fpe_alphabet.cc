@@ -6,23 +6,15 @@
 
 #include <vector>
 
+#include "common/shown_value.h"
+#include "common/text.h"
+
 namespace sdp {
 namespace {
 
 constexpr char kDigits[] = "0123456789";
 constexpr char kLower[] = "abcdefghijklmnopqrstuvwxyz";
 constexpr char kUpper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Numerals are wiped after use: they are the plaintext.
 struct WipedNumerals {
@@ -47,8 +39,8 @@ bool FpeAlphabet::Named(std::string_view name, FpeAlphabet* out, std::string* er
   } else if (name == "upper") {
     chars = kUpper;
   } else {
-    *err = "unknown FPE alphabet \"" + std::string(name) +
-           "\" (expected digits, alnum, lower, upper or custom:<characters>)";
+    *err = "unknown FPE alphabet " + QuotedValue(name) +
+           " (expected digits, alnum, lower, upper or custom:<characters>)";
     return false;
   }
   return Custom(chars, out, err);
@@ -97,7 +89,7 @@ bool ParseFpeAlgorithm(std::string_view name, FpeAlgorithm* out, std::string* er
     *out = FpeAlgorithm::kFf3_1;
     return true;
   }
-  *err = "unknown FPE algorithm \"" + std::string(name) + "\" (expected ff1 or ff3-1)";
+  *err = "unknown FPE algorithm " + QuotedValue(name) + " (expected ff1 or ff3-1)";
   return false;
 }
 

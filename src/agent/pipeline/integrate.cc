@@ -24,6 +24,7 @@
 #include "agent/tokenize/token_type.h"
 #include "common/atomic_file.h"
 #include "common/csv_writer.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
@@ -289,19 +290,15 @@ bool IntegrateResults(const IntegrateJob& job, IntegrateReport* report, std::str
   report->keys_with_several_results = results.keys_with_several_results();
   report->disagreeing_keys = results.disagreeing_keys();
 
-  const int fd = ::open(job.raw_input.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const ScopedFd fd(::open(job.raw_input.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     *err = job.raw_input + ": cannot open: " + std::strerror(errno) +
            "; fix: check the --raw-input path";
     return false;
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
   struct stat st;
-  const uint64_t raw_bytes = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  FdByteSource source(fd);
+  const uint64_t raw_bytes = ::fstat(fd.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  FdByteSource source(fd.get());
   CsvReader reader(&source);
   CsvTable table(&reader);
   auto located = [&](std::string* e) {

@@ -57,12 +57,12 @@ bool IsValidModelVersion(std::string_view version) {
 bool ValidateResultCells(std::string_view score, std::string_view risk_band,
                          std::string_view model_version, std::string* err) {
   if (!IsValidScore(score)) {
-    *err = "score '" + ShownValue(score) + "' is not a number in [0, 1]";
+    *err = "score " + QuotedValue(score) + " is not a number in [0, 1]";
   } else if (!IsValidRiskBand(risk_band)) {
-    *err = "risk_band '" + ShownValue(risk_band) + "' is not one of low, medium, high";
+    *err = "risk_band " + QuotedValue(risk_band) + " is not one of low, medium, high";
   } else if (!IsValidModelVersion(model_version)) {
-    *err = "model_version '" + ShownValue(model_version) +
-           "' is not 1-64 characters of letters, digits and . _ : -";
+    *err = "model_version " + QuotedValue(model_version) +
+           " is not 1-64 characters of letters, digits and . _ : -";
   } else {
     return true;
   }

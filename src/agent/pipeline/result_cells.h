@@ -22,7 +22,7 @@ bool IsValidRiskBand(std::string_view band);
 bool IsValidModelVersion(std::string_view version);
 
 // Checks the three cells of one result; on failure *err names the field and the value as shown
-// by ShownValue, e.g. "score '=1+1' is not a number in [0, 1]".
+// by QuotedValue, e.g. "score '=1+1' is not a number in [0, 1]".
 bool ValidateResultCells(std::string_view score, std::string_view risk_band,
                          std::string_view model_version, std::string* err);
 

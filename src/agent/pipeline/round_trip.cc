@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "agent/crypto/key_env.h"
@@ -17,22 +15,11 @@
 #include "agent/tokenize/column_tokenizer.h"
 #include "common/atomic_file.h"
 #include "common/csv_reader.h"
+#include "common/read_file.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
-
-bool Fail(Failure* failure, int exit_code, std::string message) {
-  failure->exit_code = exit_code;
-  failure->message = std::move(message);
-  return false;
-}
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Tokenizes the raw file, reusing an earlier run's tokenized file when it was made from the
 // same raw bytes with the same config: RANDOM tokens differ on every run, and a re-run after a
@@ -47,7 +34,10 @@ bool TokenizeForUpload(const RoundTripOptions& options, const std::string& token
     return Fail(failure, kExitFailure, err);
   }
   const std::string stamp = raw_sha + " " + config_sha + "\n";
-  if (::access(tokenized.c_str(), R_OK) == 0 && ReadSmallFile(stamp_path) == stamp) {
+  // A missing or unreadable stamp only means the tokenized file is not reused.
+  std::string stamp_found, unused_err;
+  if (::access(tokenized.c_str(), R_OK) == 0 &&
+      ReadWholeFile(stamp_path, &stamp_found, &unused_err, stamp.size()) && stamp_found == stamp) {
     result->reused_tokenized = true;
     return true;
   }
@@ -83,16 +73,12 @@ bool TokenizeForUpload(const RoundTripOptions& options, const std::string& token
 // The key of the first data row of `path` (header + one record), or "" when the file has none.
 bool FirstKey(const std::string& path, const std::string& key_column, std::string* key,
               Failure* failure) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     return Fail(failure, kExitFailure,
                 path + ": cannot open: " + std::strerror(errno) + "; fix: check the path");
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  FdByteSource source(fd);
+  FdByteSource source(fd.get());
   CsvReader reader(&source);
   CsvTable table(&reader);
   std::string err;
@@ -254,17 +240,16 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
   upload.processing_type = options.processing_type;
   upload.key_column = options.key_column;
   upload.chunk_bytes = options.chunk_bytes;
-  std::string err;
-  int exit_code = kExitFailure;
-  if (!UploadCsvFile(upload, transport, &result->upload, &err, &exit_code)) {
+  if (!UploadCsvFile(upload, transport, &result->upload, failure)) {
     // The tokenized file is kept for a re-run to resume the same batch, which only makes sense
     // when the failure was transient. A refused file (malformed, invalid UTF-8, no rows) or a
     // rejected request will fail the same way again: leave nothing behind.
-    if (tokenize_here && exit_code != kExitRetryable && exit_code != kExitInterrupted) {
+    if (tokenize_here && failure->exit_code != kExitRetryable &&
+        failure->exit_code != kExitInterrupted) {
       ::unlink((tokenized + ".source").c_str());
       ::unlink(tokenized.c_str());
     }
-    return Fail(failure, exit_code, err);
+    return false;
   }
   result->batch = result->upload.batch;
   if (on_step) on_step("uploaded", *result);

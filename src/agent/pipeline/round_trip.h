@@ -9,6 +9,7 @@
 #include <string>
 
 #include "agent/pipeline/integrate.h"
+#include "agent/support/failure.h"
 #include "agent/tokenize/tokenize_file.h"
 #include "agent/transport/transport.h"
 #include "agent/transport/uploader.h"
@@ -38,11 +39,6 @@ struct RoundTripResult {
   UploadOutcome upload;
   BatchInfo batch;
   IntegrateReport integrate;
-};
-
-struct Failure {
-  int exit_code = 1;
-  std::string message;  // one line
 };
 
 // Progress callback: called with a short step name ("tokenized", "uploaded", "processed",

@@ -19,6 +19,7 @@
 #include "agent/support/exit_status.h"
 #include "agent/support/log.h"
 #include "agent/support/signals.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
@@ -259,14 +260,13 @@ void Watcher::MoveToFailed(const std::string& name, const std::string& reason,
   // O_NOFOLLOW: a symlink planted at failed/NAME.csv.error must not redirect the write.
   const std::string error_path = target + ".error";
   ::unlink(error_path.c_str());
-  const int fd =
-      ::open(error_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd >= 0) {
+  const ScopedFd fd(
+      ::open(error_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.valid()) {
     const std::string line = log::NowIso() + " " + reason + "\n";
-    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
       LogEvent("warn", "error_file_write_failed", name, "");
     }
-    ::close(fd);
   } else {
     LogEvent("warn", "error_file_write_failed", name,
              "\"error\":" + log::JsonString(std::strerror(errno)));
@@ -281,23 +281,19 @@ Watcher::Outcome Watcher::Process(const std::string& name) {
   // (hash, tokenize, key check, join) goes through /proc/self/fd/N, i.e. this very file, whatever
   // is at the path by then.
   const std::string claimed = processing_dir_ + "/" + name;
-  const int fd = ::open(claimed.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  const ScopedFd fd(
+      ::open(claimed.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
   struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const std::string cause = fd < 0 ? std::strerror(errno) : "not a regular file";
-    if (fd >= 0) ::close(fd);
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string cause = !fd.valid() ? std::strerror(errno) : "not a regular file";
     LogEvent("error", "file_failed", name, "\"error\":" + log::JsonString(cause));
     MoveToFailed(name, "cannot open the claimed file (" + cause +
                            "); nothing was read; fix: rename a complete regular file into the "
                            "outbox");
     return Outcome::kFailed;
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
   RoundTripOptions rt = options_.round_trip;
-  rt.raw_input = "/proc/self/fd/" + std::to_string(fd);
+  rt.raw_input = "/proc/self/fd/" + std::to_string(fd.get());
   rt.output = options_.inbox + "/" + name;
   rt.tokenized_path = work_dir_ + "/" + name + ".tokenized.csv";
   RoundTripResult result;

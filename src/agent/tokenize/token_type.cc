@@ -1,9 +1,9 @@
 // The token-type table: one row per type, and the name and option look-ups derived from it.
 #include "agent/tokenize/token_type.h"
 
-#include <strings.h>
-
 #include <cstring>
+
+#include "common/text.h"
 
 namespace sdp {
 
@@ -99,9 +99,7 @@ const TokenTypeTraits& TraitsOf(TokenType type) { return kTokenTypes[static_cast
 
 bool ParseTokenType(std::string_view text, TokenType* out) {
   for (const TokenTypeTraits& row : kTokenTypes) {
-    // Same length and strncasecmp: a NUL inside `text` cannot match a name.
-    if (text.size() == std::strlen(row.name) &&
-        ::strncasecmp(text.data(), row.name, text.size()) == 0) {
+    if (EqualsIgnoreCase(text, row.name)) {  // compares lengths: a NUL never matches a name
       *out = row.type;
       return true;
     }

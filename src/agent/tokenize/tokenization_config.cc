@@ -2,34 +2,22 @@
 // field.
 #include "agent/tokenize/tokenization_config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cstring>
 #include <optional>
 #include <set>
 #include <utility>
 
 #include "agent/crypto/fpe_common.h"
+#include "common/read_file.h"
+#include "common/shown_value.h"
+#include "common/text.h"
 
 namespace sdp {
 
 namespace {
 
 constexpr size_t kMaxConfigBytes = size_t{1} << 20;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool IsIdentifier(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -52,29 +40,6 @@ bool IsDomain(std::string_view s) {
     if (!ok) return false;
   }
   return true;
-}
-
-// Quotes a user-supplied value for an error message, cut to a sane length and
-// with control characters escaped (the config is not PII, but may be garbage).
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  size_t n = 0;
-  for (char c : s) {
-    if (++n > 64) {
-      out += "...";
-      break;
-    }
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
 }
 
 // Whether two rules give equal tokens for equal values in one domain: the same
@@ -163,7 +128,7 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
       if (!Scalar(value, line, "version", &text, err)) return false;
       if (text != "1") {
         return Fail(line,
-                    "unsupported version " + Quoted(text) +
+                    "unsupported version " + QuotedValue(text) +
                         " (this sdp-agent reads version 1); fix: write `version: 1`",
                     err);
       }
@@ -173,7 +138,7 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
       if (!Scalar(value, line, "source_table", &text, err)) return false;
       if (!IsIdentifier(text)) {
         return Fail(line,
-                    "source_table " + Quoted(text) +
+                    "source_table " + QuotedValue(text) +
                         " is not a plain table name; fix: use letters, digits and '_' (at most "
                         "63, not starting with a digit), e.g. customers",
                     err);
@@ -202,7 +167,8 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
       } else if (EqualsIgnoreCase(text, "tokenize")) {
         out_->empty_values = EmptyValues::kTokenize;
       } else {
-        return Fail(line, "unknown empty_values " + Quoted(text) + " (expected keep or tokenize)",
+        return Fail(line,
+                    "unknown empty_values " + QuotedValue(text) + " (expected keep or tokenize)",
                     err);
       }
     } else if (key == "short_fpe_values") {
@@ -212,12 +178,13 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
       } else if (EqualsIgnoreCase(text, "random")) {
         out_->short_fpe_values = ShortFpeValues::kRandom;
       } else {
-        return Fail(
-            line, "unknown short_fpe_values " + Quoted(text) + " (expected error or random)", err);
+        return Fail(line,
+                    "unknown short_fpe_values " + QuotedValue(text) + " (expected error or random)",
+                    err);
       }
     } else {
       return Fail(line,
-                  "unknown key " + Quoted(key) +
+                  "unknown key " + QuotedValue(key) +
                       " (expected version, source_table, key_column, columns, empty_values or "
                       "short_fpe_values); fix: correct or remove it",
                   err);
@@ -238,7 +205,8 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
     }
     const std::string name = it->first.Scalar();
     if (!names.insert(name).second) {
-      return Fail(line, "column " + Quoted(name) + " is listed twice; fix: keep one rule", err);
+      return Fail(line, "column " + QuotedValue(name) + " is listed twice; fix: keep one rule",
+                  err);
     }
     ColumnRule rule;
     if (!ParseColumn(name, line, it->second, &rule, err)) return false;
@@ -249,13 +217,14 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
 
 bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& spec,
                          ColumnRule* rule, std::string* err) const {
-  const std::string ctx = "column " + Quoted(name) + ": ";
+  const std::string ctx = "column " + QuotedValue(name) + ": ";
   const std::string expected_types = "(expected " + ListTokenTypes(" or ") + ")";
   // Shorthand `email: HASH`.
   if (spec.IsScalar()) {
     TokenType type;
     if (!ParseTokenType(spec.Scalar(), &type)) {
-      return Fail(line, ctx + "unknown token_type " + Quoted(spec.Scalar()) + " " + expected_types,
+      return Fail(line,
+                  ctx + "unknown token_type " + QuotedValue(spec.Scalar()) + " " + expected_types,
                   err);
     }
     *rule = DefaultRule(out_->source_table, name, type);
@@ -293,7 +262,7 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
   TokenType type;
   if (!ParseTokenType(text, &type)) {
     return Fail(LineOf(*type_node, line),
-                ctx + "unknown token_type " + Quoted(text) + " " + expected_types, err);
+                ctx + "unknown token_type " + QuotedValue(text) + " " + expected_types, err);
   }
   *rule = DefaultRule(out_->source_table, name, type);
   rule->line = line;
@@ -308,7 +277,7 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
     TokenOption option;
     if (!ParseTokenOption(key, &option)) {
       return Fail(vline,
-                  ctx + "unknown key " + Quoted(key) + " (expected token_type, " +
+                  ctx + "unknown key " + QuotedValue(key) + " (expected token_type, " +
                       ListTokenOptions(" or ") + "); fix: correct or remove it",
                   err);
     }
@@ -329,7 +298,7 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
     if (key == "domain") {
       if (!IsDomain(text)) {
         return Fail(vline,
-                    ctx + "domain " + Quoted(text) +
+                    ctx + "domain " + QuotedValue(text) +
                         " is invalid; fix: use 1-128 of letters, digits, '_', '.', ':' and '-', "
                         "e.g. customer_id",
                     err);
@@ -338,14 +307,14 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
     } else if (key == "normalize") {
       if (!ParseNormalize(text, &rule->normalize)) {
         return Fail(vline,
-                    ctx + "unknown normalize " + Quoted(text) +
+                    ctx + "unknown normalize " + QuotedValue(text) +
                         " (expected none, lowercase, trim, lowercase_trim or digits_only)",
                     err);
       }
     } else if (key == "mask") {
       if (!ParseMaskStyle(text, &rule->mask)) {
         return Fail(vline,
-                    ctx + "unknown mask " + Quoted(text) +
+                    ctx + "unknown mask " + QuotedValue(text) +
                         " (expected auto, email, last4, initial or full)",
                     err);
       }
@@ -361,7 +330,8 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
                         "FF3-1 or FF1",
                     err);
       } else {
-        return Fail(vline, ctx + "unknown algorithm " + Quoted(text) + " (expected FF1 or FF3-1)",
+        return Fail(vline,
+                    ctx + "unknown algorithm " + QuotedValue(text) + " (expected FF1 or FF3-1)",
                     err);
       }
     } else if (key == "alphabet") {
@@ -369,7 +339,7 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
       std::string why;
       if (!FpeAlphabet::FromSpec(text, &alphabet, &why)) {
         return Fail(vline,
-                    ctx + "bad alphabet " + Quoted(text) + ": " + why +
+                    ctx + "bad alphabet " + QuotedValue(text) + ": " + why +
                         "; fix: use digits, alnum, lower, upper or custom:<characters>",
                     err);
       }
@@ -377,7 +347,7 @@ bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& sp
     } else if (key == "vault") {
       bool b;
       if (!YAML::convert<bool>::decode(value, b)) {
-        return Fail(vline, ctx + "vault must be true or false, not " + Quoted(text), err);
+        return Fail(vline, ctx + "vault must be true or false, not " + QuotedValue(text), err);
       }
       rule->vault = b;
     }
@@ -411,8 +381,8 @@ bool Parser::Validate(std::string* err) const {
       if (a.domain != b.domain || !TraitsOf(a.type).allowed.Has(TokenOption::kDomain)) continue;
       if (!SameTokens(a, b)) {
         return Fail(b.line,
-                    "column " + Quoted(b.column) + ": shares domain " + Quoted(b.domain) +
-                        " with column " + Quoted(a.column) +
+                    "column " + QuotedValue(b.column) + ": shares domain " + QuotedValue(b.domain) +
+                        " with column " + QuotedValue(a.column) +
                         " but tokenizes differently, so their tokens would not join; fix: use "
                         "the same token_type/normalize/algorithm/alphabet, or another domain",
                     err);
@@ -424,7 +394,7 @@ bool Parser::Validate(std::string* err) const {
   if (const ColumnRule* key = out_->Find(out_->key_column)) {
     if (!TraitsOf(key->type).join_key) {
       return Fail(key->line,
-                  "column " + Quoted(key->column) + ": the key_column cannot be " +
+                  "column " + QuotedValue(key->column) + ": the key_column cannot be " +
                       TokenTypeName(key->type) +
                       " because results are joined back by re-deriving its token; fix: use " +
                       ListTokenTypes([](const TokenTypeTraits& t) { return t.join_key; }, " or ") +
@@ -525,11 +495,7 @@ void NormalizeValue(Normalize normalize, std::string_view value, std::string* ou
     return;
   }
   if (normalize == Normalize::kTrim || normalize == Normalize::kLowercaseTrim) {
-    auto space = [](char c) {
-      return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-    };
-    while (!value.empty() && space(value.front())) value.remove_prefix(1);
-    while (!value.empty() && space(value.back())) value.remove_suffix(1);
+    value = TrimAsciiSpace(value);
   }
   out->assign(value.data(), value.size());
   if (normalize == Normalize::kLowercase || normalize == Normalize::kLowercaseTrim) {
@@ -569,27 +535,12 @@ bool ParseTokenizationConfig(std::string_view yaml_text, const std::string& sour
 }
 
 bool LoadTokenizationConfig(const std::string& path, TokenizationConfig* out, std::string* err) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *err = path + ": cannot open config: " + std::strerror(errno) +
-           "; fix: check the --config path (example: configs/customers_tokenization.yml)";
+  std::string text;
+  // A byte past the limit is read, so that ParseTokenizationConfig reports the size.
+  if (!ReadWholeFile(path, &text, err, kMaxConfigBytes,
+                     "check the --config path (example: configs/customers_tokenization.yml)")) {
     return false;
   }
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *err = path + ": cannot read config: " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) break;  // ParseTokenizationConfig reports it
-  }
-  ::close(fd);
   return ParseTokenizationConfig(text, path, out, err);
 }
 
@@ -601,24 +552,18 @@ bool CheckConfigAgainstHeader(const TokenizationConfig& config,
     }
     return false;
   };
-  auto available = [&header]() {
-    std::string list;
-    for (size_t i = 0; i < header.size() && i < 50; ++i) list += (i ? ", " : "") + header[i];
-    if (header.size() > 50) list += ", ... (" + std::to_string(header.size() - 50) + " more)";
-    return list;
-  };
   for (const ColumnRule& rule : config.columns) {
     if (!has(rule.column)) {
       *err = config.source_name + (rule.line > 0 ? ":" + std::to_string(rule.line) : "") +
-             ": column " + Quoted(rule.column) +
-             " is not in the CSV header; available columns: " + available() +
+             ": column " + QuotedValue(rule.column) +
+             " is not in the CSV header; available columns: " + ColumnList(header) +
              "; fix: correct the column name in the config";
       return false;
     }
   }
   if (!config.key_column.empty() && !has(config.key_column)) {
-    *err = config.source_name + ": key_column " + Quoted(config.key_column) +
-           " is not in the CSV header; available columns: " + available() +
+    *err = config.source_name + ": key_column " + QuotedValue(config.key_column) +
+           " is not in the CSV header; available columns: " + ColumnList(header) +
            "; fix: set key_column to the join column";
     return false;
   }

@@ -26,6 +26,7 @@
 #include "agent/vault/vault.h"
 #include "common/atomic_file.h"
 #include "common/csv_writer.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
@@ -37,13 +38,6 @@ namespace {
 // the output file is only renamed into place after the last commit.
 constexpr uint64_t kVaultCommitEvery = 1000000;
 
-struct FdCloser {
-  int fd = -1;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // Everything both directions share: the input opened and its header read, the output opened,
 // and one ColumnTokenizer per configured column present in the header.
 class FileSession {
@@ -51,14 +45,14 @@ class FileSession {
   bool Open(const std::string& input, const std::string& output, const TokenizationConfig& config,
             const std::vector<std::string>& only_columns, const KeyRing& keys, std::string* err) {
     input_name_ = input;
-    in_.fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in_.fd < 0) {
+    in_.reset(::open(input.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in_.valid()) {
       *err = input + ": cannot open: " + std::strerror(errno) + "; fix: check the --input path";
       return false;
     }
     struct stat st;
-    if (::fstat(in_.fd, &st) == 0) input_bytes_ = static_cast<uint64_t>(st.st_size);
-    source_ = std::make_unique<FdByteSource>(in_.fd);
+    if (::fstat(in_.get(), &st) == 0) input_bytes_ = static_cast<uint64_t>(st.st_size);
+    source_ = std::make_unique<FdByteSource>(in_.get());
     reader_ = std::make_unique<CsvReader>(source_.get());
     table_ = std::make_unique<CsvTable>(reader_.get());
     if (!table_->ReadHeader(err)) return Located(err);
@@ -114,7 +108,7 @@ class FileSession {
 
  private:
   std::string input_name_;
-  FdCloser in_;
+  ScopedFd in_;
   uint64_t input_bytes_ = 0;
   std::unique_ptr<FdByteSource> source_;
   std::unique_ptr<CsvReader> reader_;

@@ -3,13 +3,13 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "agent/transport/http_transport.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -60,15 +60,6 @@ size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) {
-    --e;
-  }
-  return std::string(s.substr(b, e - b));
-}
-
 size_t WriteHeader(char* data, size_t size, size_t nmemb, void* user) {
   auto* sink = static_cast<Sink*>(user);
   const size_t n = size * nmemb;
@@ -79,7 +70,8 @@ size_t WriteHeader(char* data, size_t size, size_t nmemb, void* user) {
   }
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos || colon == 0) return n;
-  sink->response->headers.push_back({Trim(line.substr(0, colon)), Trim(line.substr(colon + 1))});
+  sink->response->headers.push_back({std::string(TrimAsciiSpace(line.substr(0, colon))),
+                                     std::string(TrimAsciiSpace(line.substr(colon + 1)))});
   return n;
 }
 
@@ -99,7 +91,7 @@ std::string OneLine(const char* buf, CURLcode code) {
   for (char& c : s) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  return Trim(s);
+  return std::string(TrimAsciiSpace(s));
 }
 
 class CurlHttpClient : public HttpClient {
@@ -288,10 +280,6 @@ class CurlHttpClient : public HttpClient {
   HttpClientOptions options_;
   CurlEasy handle_;
 };
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool CheckReadable(const std::string& path, const char* what, std::string* err) {
   if (path.empty() || access(path.c_str(), R_OK) == 0) return true;

@@ -5,7 +5,6 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
-#include <strings.h>
 #include <time.h>
 
 #include <algorithm>
@@ -21,14 +20,15 @@
 #include <utility>
 
 #include "agent/support/signals.h"
+#include "common/shown_value.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
 
 using Json = nlohmann::json;
 
-constexpr size_t kMaxErrorText = 1000;  // characters kept of a server message
-constexpr size_t kMaxJsonDepth = 32;    // our replies are flat; anything deeper is not ours
+constexpr size_t kMaxJsonDepth = 32;  // our replies are flat; anything deeper is not ours
 constexpr int64_t kMaxRetryAfterSeconds = 3600;
 // Total time one call spends waiting because the server said Retry-After: a server (or anything
 // in front of it) answering 503 with Retry-After: 3600 every time would otherwise hold the agent
@@ -36,15 +36,6 @@ constexpr int64_t kMaxRetryAfterSeconds = 3600;
 constexpr int64_t kMaxRetryAfterTotalSeconds = 600;
 constexpr int64_t kBackoffBaseMs = 250;
 constexpr int64_t kBackoffCapMs = 30000;
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
-}
-
-// Single line, printable, bounded: server text goes into one stderr line.
-std::string CleanText(std::string_view s, size_t max = kMaxErrorText) {
-  return CleanServerText(s, max);
-}
 
 // nlohmann's parser is iterative, but a reply nested thousands of levels deep is never ours:
 // refuse it before parsing (strings skipped, escapes honoured).
@@ -101,19 +92,6 @@ bool IntField(const Json& o, const char* key, int64_t* out) {
     return true;
   }
   return false;
-}
-
-bool IsUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool IsHex64(std::string_view s) {
@@ -309,8 +287,8 @@ class HttpTransport : public ServerTransport {
     }
     const std::string* type = resp.Header("Content-Type");
     if (type != nullptr && !StartsWithIgnoreCase(*type, "text/csv")) {
-      return BadReply("results_csv", "Content-Type " + CleanText(*type, 80) + ", not text/csv",
-                      err);
+      return BadReply("results_csv",
+                      "Content-Type " + ShownServerText(*type, 80) + ", not text/csv", err);
     }
     *csv = std::move(resp.body);
     return true;
@@ -325,8 +303,8 @@ class HttpTransport : public ServerTransport {
   }
 
   bool CheckBatchId(const std::string& id, TransportError* err) {
-    if (IsUuid(id)) return true;
-    return Invalid("batch id " + CleanText(id, 64) + " is not a UUID", err);
+    if (IsCanonicalUuid(id)) return true;
+    return Invalid("batch id " + QuotedValue(id) + " is not a UUID", err);
   }
 
   static bool Invalid(const std::string& message, TransportError* err) {
@@ -381,8 +359,7 @@ class HttpTransport : public ServerTransport {
     if (!query.empty()) url += "?" + query;
     HttpHeaders headers;
     bool has_accept = false;
-    for (const auto& h : extra)
-      has_accept = has_accept || strcasecmp(h.name.c_str(), "Accept") == 0;
+    for (const auto& h : extra) has_accept = has_accept || EqualsIgnoreCase(h.name, "Accept");
     if (!has_accept) headers.push_back({"Accept", "application/json"});
     if (post) headers.push_back({"Content-Type", content_type});
     if (!client_id_.empty()) headers.push_back({"X-Client-Id", client_id_});
@@ -495,21 +472,21 @@ void ParseErrorResponse(long status, std::string_view body, TransportError* out)
     StringField(j, "code", &code);
     StringField(j, "details", &details);
     StringField(j, "hint", &hint);
-    out->code = CleanText(code, 16);
-    out->message = CleanText(message);
-    if (!details.empty()) out->message += " (" + CleanText(details) + ")";
-    out->hint = CleanText(hint);
+    out->code = ShownServerText(code, 16);
+    out->message = ShownServerText(message);
+    if (!details.empty()) out->message += " (" + ShownServerText(details) + ")";
+    out->hint = ShownServerText(hint);
     if (out->message.empty()) out->message = "HTTP " + std::to_string(status);
     return;
   }
   // Not PostgREST: a proxy's page, an empty 502, a load balancer's 503.
-  std::string text = CleanText(body, 200);
+  std::string text = ShownServerText(body, 200);
   out->message = "HTTP " + std::to_string(status) + " from the server (not a PostgREST reply)";
   if (!text.empty()) out->message += ": " + text;
 }
 
 bool ParseRetryAfter(std::string_view value, int64_t now_unix_seconds, int64_t* delay_seconds) {
-  std::string v = CleanText(value, 64);
+  std::string v = ShownServerText(value, 64);
   while (!v.empty() && v.front() == ' ') v.erase(v.begin());
   if (v.empty()) return false;
   if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -532,20 +509,20 @@ bool ParseRetryAfter(std::string_view value, int64_t now_unix_seconds, int64_t* 
 bool ParseBatchJson(std::string_view body, BatchInfo* out, std::string* err) {
   Json j;
   if (!ParseObject(body, &j)) {
-    *err = body.empty() ? "empty body" : "not a JSON object: " + CleanText(body, 120);
+    *err = body.empty() ? "empty body" : "not a JSON object: " + ShownServerText(body, 120);
     return false;
   }
   std::string s;
-  if (!StringField(j, "batch_id", &s) || !IsUuid(s)) {
+  if (!StringField(j, "batch_id", &s) || !IsCanonicalUuid(s)) {
     *err = "no batch_id";
     return false;
   }
   out->batch_id = s;
-  if (StringField(j, "status", &s)) out->status = CleanText(s, 32);
-  if (StringField(j, "client_id", &s)) out->client_id = CleanText(s, 64);
-  if (StringField(j, "processing_type", &s)) out->processing_type = CleanText(s, 64);
-  if (StringField(j, "model_version", &s)) out->model_version = CleanText(s, 64);
-  if (StringField(j, "content_sha256", &s)) out->content_sha256 = CleanText(s, 64);
+  if (StringField(j, "status", &s)) out->status = ShownServerText(s, 32);
+  if (StringField(j, "client_id", &s)) out->client_id = ShownServerText(s, 64);
+  if (StringField(j, "processing_type", &s)) out->processing_type = ShownServerText(s, 64);
+  if (StringField(j, "model_version", &s)) out->model_version = ShownServerText(s, 64);
+  if (StringField(j, "content_sha256", &s)) out->content_sha256 = ShownServerText(s, 64);
   IntField(j, "accepted_records", &out->accepted_records);
   IntField(j, "processed_records", &out->processed_records);
   if (out->status.empty()) {
@@ -558,7 +535,7 @@ bool ParseBatchJson(std::string_view body, BatchInfo* out, std::string* err) {
 bool ParseChunkJson(std::string_view body, int64_t* rows, std::string* err) {
   Json j;
   if (!ParseObject(body, &j)) {
-    *err = body.empty() ? "empty body" : "not a JSON object: " + CleanText(body, 120);
+    *err = body.empty() ? "empty body" : "not a JSON object: " + ShownServerText(body, 120);
     return false;
   }
   if (!IntField(j, "accepted_records", rows) || *rows < 0) {
@@ -572,7 +549,7 @@ bool IsLoopbackHost(std::string_view host) {
   std::string h(host);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (!h.empty() && h.back() == '.') h.pop_back();
-  if (strcasecmp(h.c_str(), "localhost") == 0) return true;
+  if (EqualsIgnoreCase(h, "localhost")) return true;
   in_addr v4{};
   if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};

@@ -11,7 +11,6 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -23,6 +22,8 @@
 #include "agent/support/log.h"
 #include "agent/support/signals.h"
 #include "agent/transport/http_transport.h"
+#include "common/shown_value.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -55,21 +56,10 @@ std::string ConninfoValue(const PQconninfoOption* options, const char* keyword) 
 // never raw to stderr.
 void LogServerNotice(void*, const char* message) {
   if (!log::Enabled(log::Level::kDebug)) return;
-  const std::string text = CleanServerText(message != nullptr ? message : "", kMaxServerText);
+  const std::string text = ShownServerText(message != nullptr ? message : "", kMaxServerText);
   log::Event(log::Level::kDebug, "server_notice", "",
              "\"message\":" + nlohmann::json(text).dump(-1, ' ', false,
                                                         nlohmann::json::error_handler_t::replace));
-}
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
 }
 
 // A destination libpq connects to: a Unix socket directory ("/..." or, on Linux, an abstract
@@ -192,10 +182,10 @@ class PgTransport : public ServerTransport {
     // COPY streams the rows of sdp_results() (tenant and integrity checks included) as CSV,
     // about ten times faster than building one text value server-side. COPY takes no
     // parameters, so the batch id is checked to be a plain UUID before it is spliced in.
-    if (!IsUuid(batch_id)) {
+    if (!IsCanonicalUuid(batch_id)) {
       err->kind = TransportError::Kind::kRejected;
       err->code = "22P02";
-      err->message = "invalid batch id \"" + batch_id + "\": expected a UUID";
+      err->message = "invalid batch id " + QuotedValue(batch_id) + ": expected a UUID";
       return false;
     }
     const std::string sql =
@@ -208,16 +198,6 @@ class PgTransport : public ServerTransport {
     copy_target_ = nullptr;
     if (!ok) csv->clear();  // never half a result
     return ok;
-  }
-
-  static bool IsUuid(const std::string& s) {
-    if (s.size() != 36) return false;
-    for (size_t i = 0; i < s.size(); ++i) {
-      const char c = s[i];
-      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-      if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
-    }
-    return true;
   }
 
   const char* name() const override { return "postgresql"; }
@@ -246,7 +226,7 @@ class PgTransport : public ServerTransport {
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       err->kind = TransportError::Kind::kRetryable;
       err->code = "08001";
-      std::string why = Scrub(CleanServerText(PQerrorMessage(conn_.get()), kMaxServerText));
+      std::string why = Scrub(ShownServerText(PQerrorMessage(conn_.get()), kMaxServerText));
       if (why.empty()) {
         why = "no connection within " + std::to_string(plan_.connect_deadline_seconds) +
               " s (connect_timeout)";
@@ -266,7 +246,7 @@ class PgTransport : public ServerTransport {
     if (!encrypted && !IsLocalDestination(peer)) {
       err->kind = TransportError::Kind::kFatal;
       err->code = "08P01";
-      err->message = "refusing the unencrypted connection to " + CleanServerText(peer, 200) +
+      err->message = "refusing the unencrypted connection to " + ShownServerText(peer, 200) +
                      ": the API key and the data would travel in plain text";
       err->hint = "add sslmode=verify-full and sslrootcert=<CA file> to SDP_SERVER_URL";
       conn_.reset();
@@ -347,7 +327,7 @@ class PgTransport : public ServerTransport {
     if (failed != nullptr) FillError(failed, err);
     if (err->message.empty()) {
       err->code = "08006";
-      err->message = Scrub(CleanServerText(PQerrorMessage(conn_.get()), kMaxServerText));
+      err->message = Scrub(ShownServerText(PQerrorMessage(conn_.get()), kMaxServerText));
     }
     err->message = "cannot hand the API key to the server session: " + err->message;
     if (err->code == "42501") {
@@ -377,10 +357,10 @@ class PgTransport : public ServerTransport {
     const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     const char* hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
-    err->code = state ? Scrub(CleanServerText(state, 16)) : "08006";
+    err->code = state ? Scrub(ShownServerText(state, 16)) : "08006";
     err->message =
-        Scrub(CleanServerText(primary ? primary : PQerrorMessage(conn_.get()), kMaxServerText));
-    err->hint = hint ? Scrub(CleanServerText(hint, kMaxServerText)) : "";
+        Scrub(ShownServerText(primary ? primary : PQerrorMessage(conn_.get()), kMaxServerText));
+    err->hint = hint ? Scrub(ShownServerText(hint, kMaxServerText)) : "";
     err->kind = KindForSqlState(err->code);
   }
 
@@ -512,14 +492,14 @@ class PgTransport : public ServerTransport {
     if (!HasShape(r.get(), 8, err)) return false;
     PGresult* res = r.get();
     // Bounded and printable like the HTTPS transport's replies: these reach stdout and logs.
-    out->batch_id = CleanServerText(PQgetvalue(res, 0, 0), 36);
-    out->client_id = CleanServerText(PQgetvalue(res, 0, 1), 64);
-    out->processing_type = CleanServerText(PQgetvalue(res, 0, 2), 64);
-    out->status = CleanServerText(PQgetvalue(res, 0, 3), 32);
+    out->batch_id = ShownServerText(PQgetvalue(res, 0, 0), 36);
+    out->client_id = ShownServerText(PQgetvalue(res, 0, 1), 64);
+    out->processing_type = ShownServerText(PQgetvalue(res, 0, 2), 64);
+    out->status = ShownServerText(PQgetvalue(res, 0, 3), 32);
     out->accepted_records = std::strtoll(PQgetvalue(res, 0, 4), nullptr, 10);
     out->processed_records = std::strtoll(PQgetvalue(res, 0, 5), nullptr, 10);
-    out->model_version = CleanServerText(PQgetvalue(res, 0, 6), 64);
-    out->content_sha256 = CleanServerText(PQgetvalue(res, 0, 7), 64);
+    out->model_version = ShownServerText(PQgetvalue(res, 0, 6), 64);
+    out->content_sha256 = ShownServerText(PQgetvalue(res, 0, 7), 64);
     if (client_id_.empty()) client_id_ = out->client_id;
     return true;
   }
@@ -550,8 +530,8 @@ bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, s
     std::string v = ConninfoValue(parsed.get(), keyword);
     return v.empty() ? ConninfoValue(defaults.get(), keyword) : v;
   };
-  const std::vector<std::string> hosts = SplitCommas(effective("host"));
-  const std::vector<std::string> addrs = SplitCommas(effective("hostaddr"));
+  const std::vector<std::string> hosts = SplitOn(effective("host"), ',');
+  const std::vector<std::string> addrs = SplitOn(effective("hostaddr"), ',');
   std::string remote;
   for (size_t i = 0; i < std::max(hosts.size(), addrs.size()); ++i) {
     // hostaddr, when given, is where libpq connects; host then only names the certificate.
@@ -582,10 +562,10 @@ bool PlanPgConnection(const TransportOptions& options, PgConnectionPlan* plan, s
     }
     return true;
   }
-  remote = CleanServerText(remote, 200);
+  remote = ShownServerText(remote, 200);
   if (sslmode != "verify-full") {
     *err = "refusing postgresql:// to " + remote + " with sslmode=" +
-           (sslmode.empty() ? "prefer (the default)" : CleanServerText(sslmode, 32)) +
+           (sslmode.empty() ? "prefer (the default)" : ShownServerText(sslmode, 32)) +
            ": the API key and the data could travel in plain text or to an impostor; fix: add "
            "sslmode=verify-full to SDP_SERVER_URL (postgresql://...?sslmode=verify-full) and "
            "set SDP_CA_BUNDLE to the CA that signed the server's certificate";

@@ -2,7 +2,6 @@
 // how a transport error is described to the user.
 #include "agent/transport/transport.h"
 
-#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <string>
@@ -103,27 +102,6 @@ std::string RedactUrl(const std::string& url) {
     }
     start = end + 1;
   }
-  return out;
-}
-
-std::string CleanServerText(std::string_view text, size_t max) {
-  std::string out;
-  out.reserve(std::min(text.size(), max));
-  for (char c : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n' || c == '\r' || c == '\t') {
-      out += ' ';
-    } else if (u < 0x20 || u == 0x7f) {
-      continue;
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 

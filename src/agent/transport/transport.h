@@ -103,11 +103,6 @@ bool MakeTransport(const TransportOptions& options, std::unique_ptr<ServerTransp
 // percent-encoded names included) -> "[redacted]". For messages only.
 std::string RedactUrl(const std::string& url);
 
-// Server-supplied text made safe for one stderr line: line breaks and tabs become spaces, other
-// control characters are dropped, at most `max` bytes are kept (then "..."). Both transports
-// pass every server message through it.
-std::string CleanServerText(std::string_view text, size_t max = 1000);
-
 // One line for stderr: "<what>: HTTP 409 PT409: <message>" / "<what>: PT404: <message>".
 std::string DescribeTransportError(const std::string& what, const TransportError& err);
 

@@ -21,16 +21,12 @@
 #include "agent/support/signals.h"
 #include "common/csv_reader.h"
 #include "common/hex.h"
+#include "common/scoped_fd.h"
+#include "common/shown_value.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
@@ -177,6 +173,45 @@ class HashingByteSource : public ByteSource {
   Utf8Stream utf8_;
 };
 
+// Where the chunks of a run of records end: a chunk closes before the record that would take it
+// past `chunk_bytes`, so it holds whole records only (a quoted newline is never split) and at
+// least one. The first upload cuts a whole file with it (ScanFile) and a resume cuts the rest of
+// one (ChunkEndsAfterRecords), so both cut alike.
+class ChunkCutter {
+ public:
+  ChunkCutter(size_t chunk_bytes, uint64_t start, std::vector<uint64_t>* ends)
+      : chunk_bytes_(chunk_bytes), chunk_start_(start), last_end_(start), ends_(ends) {}
+
+  // The next record ends at byte `end`. Returns true when the chunk was closed just before it;
+  // `may_cut` false keeps it in the current chunk whatever its size.
+  bool Record(uint64_t end, bool may_cut = true) {
+    const bool cut = may_cut && end - chunk_start_ > chunk_bytes_ && last_end_ > chunk_start_;
+    if (cut) Close(last_end_);
+    last_end_ = end;
+    return cut;
+  }
+  // Closes a chunk right after the record that ends at `end` (one that must stand alone).
+  void CloseAfter(uint64_t end) {
+    Close(end);
+    last_end_ = end;
+  }
+  // Closes the last chunk, if it holds anything.
+  void Finish() {
+    if (last_end_ > chunk_start_) Close(last_end_);
+  }
+
+ private:
+  void Close(uint64_t end) {
+    ends_->push_back(end);
+    chunk_start_ = end;
+  }
+
+  size_t chunk_bytes_;
+  uint64_t chunk_start_;
+  uint64_t last_end_;
+  std::vector<uint64_t>* ends_;
+};
+
 // What the pre-upload scan learnt about the file.
 struct ScannedFile {
   std::string sha256;
@@ -186,31 +221,31 @@ struct ScannedFile {
 
 // Reads the whole file once before anything is sent: hashes it, checks that it is well-formed
 // CSV whose every cell is valid UTF-8 and that it has at least one data row, and decides where
-// the chunks end (at record boundaries, so a quoted newline is never split; chunk 0 holds the
-// header and at least one row). A hostile or broken file is refused here with its line, so the
-// server never holds a half-uploaded batch of it. Values never appear in the error text.
-bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, int* exit_code) {
-  *exit_code = kExitFailure;
+// the chunks end (ChunkCutter; chunk 0 holds the header and at least one row). A hostile or
+// broken file is refused here with its line, so the server never holds a half-uploaded batch of
+// it. Values never appear in the error text.
+bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, Failure* failure) {
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    *err = "cannot initialise SHA-256";
-    return false;
+    return Fail(failure, kExitFailure, "cannot initialise SHA-256");
   }
   HashingByteSource source(fd, ctx.get());
   CsvReader reader(&source);
   CsvRow row;
   std::vector<std::string> header;
-  uint64_t chunk_start = 0, last_end = 0, rows = 0;
+  ChunkCutter cutter(job.chunk_bytes, 0, &out->chunk_ends);
+  uint64_t rows = 0;
+  std::string err;
   for (;;) {
     if (Interrupted()) {
-      *exit_code = kExitInterrupted;
-      *err = "upload of " + job.file + " interrupted while checking the file; nothing was sent";
-      return false;
+      return Fail(
+          failure, kExitInterrupted,
+          "upload of " + job.file + " interrupted while checking the file; nothing was sent");
     }
-    if (!reader.Next(&row, err)) {
-      if (!err->empty()) {
-        *err = job.file + ":" + (err->rfind("line ", 0) == 0 ? err->substr(5) : *err);
-        return false;
+    if (!reader.Next(&row, &err)) {
+      if (!err.empty()) {
+        return Fail(failure, kExitFailure,
+                    job.file + ":" + (err.rfind("line ", 0) == 0 ? err.substr(5) : err));
       }
       break;
     }
@@ -224,14 +259,14 @@ bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, 
       if (rows == 1) {
         where = "header " + where;
       } else if (i < header.size() && InvalidUtf8At(header[i]) == std::string_view::npos) {
-        where += " ('" + header[i] + "')";
+        where += " (" + QuotedValue(header[i]) + ")";
       }
-      *err = job.file + ":" + std::to_string(reader.line()) + ": " + where +
-             " is not valid UTF-8 (byte 0x" + HexEncode(&byte, 1) + " at offset " +
-             std::to_string(bad) +
-             " of the value); fix: re-encode the raw file as UTF-8 (e.g. iconv -f latin1 -t "
-             "UTF-8) and tokenize it again";
-      return false;
+      return Fail(failure, kExitFailure,
+                  job.file + ":" + std::to_string(reader.line()) + ": " + where +
+                      " is not valid UTF-8 (byte 0x" + HexEncode(&byte, 1) + " at offset " +
+                      std::to_string(bad) +
+                      " of the value); fix: re-encode the raw file as UTF-8 (e.g. iconv -f latin1 "
+                      "-t UTF-8) and tokenize it again");
     }
     if (rows == 1) {
       bool has_key = false;
@@ -241,51 +276,38 @@ bool ScanFile(const UploadJob& job, int fd, ScannedFile* out, std::string* err, 
       }
       if (!has_key) {
         // The server would refuse it at chunk 0, after the batch was opened.
-        std::string available;
-        for (size_t i = 0; i < header.size() && i < 20; ++i) {
-          available += (i ? ", " : "") + header[i];
-        }
-        if (header.size() > 20)
-          available += ", ... (" + std::to_string(header.size()) + " columns)";
-        *exit_code = kExitUsage;
-        *err = job.file + ":1: key column '" + job.key_column +
-               "' is not in the header; available columns: " + available +
-               "; fix: pass --key-column with one of them";
-        return false;
+        return Fail(failure, kExitUsage,
+                    job.file + ":1: key column '" + job.key_column +
+                        "' is not in the header; available columns: " + ColumnList(header, 20) +
+                        "; fix: pass --key-column with one of them");
       }
     }
-    const uint64_t end = reader.bytes_read();
-    if (end - chunk_start > job.chunk_bytes && last_end > chunk_start && rows > 2) {
-      out->chunk_ends.push_back(last_end);
-      out->rows_at.push_back(rows - 1);
-      chunk_start = last_end;
-    }
-    last_end = end;
+    // The header (record 1) and the first data row always share chunk 0.
+    if (cutter.Record(reader.bytes_read(), /*may_cut=*/rows > 2)) out->rows_at.push_back(rows - 1);
   }
   if (!source.utf8_clean()) {
     // Not reached while the CSV syntax is ASCII (a bad byte then sits in a cell and the loop
     // above names it); kept so that no change to the reader can let such a file through.
-    *err = job.file +
-           ": the file is not valid UTF-8; fix: re-encode the raw file as UTF-8 (e.g. iconv -f "
-           "latin1 -t UTF-8) and tokenize it again";
-    return false;
+    return Fail(failure, kExitFailure,
+                job.file +
+                    ": the file is not valid UTF-8; fix: re-encode the raw file as UTF-8 (e.g. "
+                    "iconv -f latin1 -t UTF-8) and tokenize it again");
   }
   if (rows == 0) {
-    *err = job.file +
-           ": the file is empty; fix: upload a CSV with a header line and at least "
-           "one record";
-    return false;
+    return Fail(failure, kExitFailure,
+                job.file +
+                    ": the file is empty; fix: upload a CSV with a header line and at least one "
+                    "record");
   }
   if (rows == 1) {
-    *err = job.file +
-           ": no data rows, only a header; fix: upload a CSV with at least one "
-           "record after the header";
-    return false;
+    return Fail(failure, kExitFailure,
+                job.file +
+                    ": no data rows, only a header; fix: upload a CSV with at least one record "
+                    "after the header");
   }
-  if (last_end > chunk_start) {
-    out->chunk_ends.push_back(last_end);
-    out->rows_at.push_back(rows);
-  }
+  const size_t chunks_before = out->chunk_ends.size();
+  cutter.Finish();
+  if (out->chunk_ends.size() > chunks_before) out->rows_at.push_back(rows);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
@@ -343,23 +365,22 @@ class JoiningThread {
 // Where the rest of a file goes when a batch resumes after `stored_records` data records: the
 // byte offset just past them, then chunk ends from there. The first chunk holds one record only
 // (it probes for the server's next chunk number, see ResumeWithOtherChunks); the others are cut
-// as ScanFile cuts them. The CSV reader is the one the server parses chunks with, so records
-// are counted alike.
+// by the ChunkCutter, as ScanFile cuts them. The CSV reader is the one the server parses chunks
+// with, so records are counted alike.
 bool ChunkEndsAfterRecords(const std::string& file, int64_t stored_records, size_t chunk_bytes,
                            uint64_t* resume_at, std::vector<uint64_t>* ends, std::string* err) {
-  Fd in;
-  in.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in.fd < 0) {
+  const ScopedFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) {
     *err = file + ": cannot open: " + std::strerror(errno);
     return false;
   }
-  FdByteSource source(in.fd);
+  FdByteSource source(in.get());
   CsvReader reader(&source);
   CsvRow row;
   int64_t records = -1;  // the header is record 0
-  uint64_t chunk_start = 0, last_end = 0;
   ends->clear();
   *resume_at = 0;
+  ChunkCutter cutter(chunk_bytes, 0, ends);
   for (;;) {
     if (!reader.Next(&row, err)) {
       if (!err->empty()) return false;
@@ -367,28 +388,22 @@ bool ChunkEndsAfterRecords(const std::string& file, int64_t stored_records, size
     }
     ++records;
     const uint64_t end = reader.bytes_read();
-    if (records == stored_records) {
-      *resume_at = chunk_start = last_end = end;
-      continue;
-    }
     if (records < stored_records) continue;
-    if (records == stored_records + 1 ||
-        (end - chunk_start > chunk_bytes && last_end > chunk_start)) {
-      if (last_end > chunk_start) ends->push_back(last_end);
-      chunk_start = last_end;
+    if (records == stored_records) {
+      *resume_at = end;
+      cutter = ChunkCutter(chunk_bytes, end, ends);
+    } else if (records == stored_records + 1) {
+      cutter.CloseAfter(end);  // the one-record probe chunk
+    } else {
+      cutter.Record(end);
     }
-    if (records == stored_records + 1) {
-      ends->push_back(end);  // the one-record probe chunk
-      chunk_start = end;
-    }
-    last_end = end;
   }
   if (records < stored_records) {
     *err = file + ": the server holds " + std::to_string(stored_records) +
            " records of this batch but the file has " + std::to_string(records < 0 ? 0 : records);
     return false;
   }
-  if (last_end > chunk_start) ends->push_back(last_end);
+  cutter.Finish();
   return true;
 }
 
@@ -403,8 +418,8 @@ bool ChunkEndsAfterRecords(const std::string& file, int64_t stored_records, size
 // miscount can never seal wrong content.
 bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int fd,
                            const BatchInfo& opened, int conflict_seq,
-                           const std::string& content_sha, UploadOutcome* outcome, std::string* err,
-                           int* exit_code) {
+                           const std::string& content_sha, UploadOutcome* outcome,
+                           Failure* failure) {
   const std::string what = "upload of " + job.file + " (resuming batch " + opened.batch_id +
                            ", started with another --chunk-kb)";
   // The stored row count as it is now, not as it was when the batch was opened.
@@ -412,36 +427,32 @@ bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int
   {
     TransportError terr;
     if (!transport->GetBatch(opened.batch_id, &batch, &terr)) {
-      *exit_code = ExitCodeFor(terr);
-      *err = DescribeTransportError(what + " failed to read the batch", terr);
-      return false;
+      return Fail(failure, ExitCodeFor(terr),
+                  DescribeTransportError(what + " failed to read the batch", terr));
     }
     batch.batch_id = opened.batch_id;
     if (batch.status != "UPLOADING" || batch.accepted_records <= 0) {
-      *exit_code = kExitRejected;
-      *err = what + ": the batch is " + batch.status + " with " +
-             std::to_string(batch.accepted_records) +
-             " rows; fix: run the same command again (another upload of this file may be "
-             "running)";
-      return false;
+      return Fail(failure, kExitRejected,
+                  what + ": the batch is " + batch.status + " with " +
+                      std::to_string(batch.accepted_records) +
+                      " rows; fix: run the same command again (another upload of this file may "
+                      "be running)");
     }
   }
   uint64_t resume_at = 0;
   std::vector<uint64_t> ends;
+  std::string err;
   if (!ChunkEndsAfterRecords(job.file, batch.accepted_records, job.chunk_bytes, &resume_at, &ends,
-                             err)) {
-    *exit_code = kExitFailure;
-    *err = what + ": " + *err + "; fix: upload the file the batch was started with";
-    return false;
+                             &err)) {
+    return Fail(failure, kExitFailure,
+                what + ": " + err + "; fix: upload the file the batch was started with");
   }
   // K <= the stored rows (every chunk holds at least one), so this many offers always suffice.
   const int64_t last_candidate = conflict_seq + 1 + batch.accepted_records;
   TransportError terr;
   BatchInfo sealed;
   auto fail = [&](const std::string& step) {
-    *exit_code = ExitCodeFor(terr);
-    *err = DescribeTransportError(what + " failed " + step, terr);
-    return false;
+    return Fail(failure, ExitCodeFor(terr), DescribeTransportError(what + " failed " + step, terr));
   };
   int seq = conflict_seq + 1;
   std::string chunk;
@@ -460,13 +471,12 @@ bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int
   uint64_t chunk_start = resume_at;
   for (size_t c = 0; c < ends.size(); ++c) {
     if (Interrupted()) {
-      *exit_code = kExitInterrupted;
-      *err = what + " interrupted; run the same command again to resume";
-      return false;
+      return Fail(failure, kExitInterrupted,
+                  what + " interrupted; run the same command again to resume");
     }
-    if (!ReadRange(fd, chunk_start, ends[c] - chunk_start, &chunk, err)) {
-      *err = job.file + ": " + *err + "; fix: do not change the file while it is uploaded";
-      return false;
+    if (!ReadRange(fd, chunk_start, ends[c] - chunk_start, &chunk, &err)) {
+      return Fail(failure, kExitFailure,
+                  job.file + ": " + err + "; fix: do not change the file while it is uploaded");
     }
     const std::string sha = Sha256Hex(chunk);
     for (;;) {
@@ -481,11 +491,10 @@ bool ResumeWithOtherChunks(const UploadJob& job, ServerTransport* transport, int
       // place: the seal will refuse the batch, and this run says so now).
       if (ok && stored == batch.accepted_records + 1) break;
       if (ok && stored > batch.accepted_records) {
-        *exit_code = kExitFailure;
-        *err = what +
-               ": rows were added by another upload while this one resumed; fix: let "
-               "one upload of the file run at a time";
-        return false;
+        return Fail(failure, kExitFailure,
+                    what +
+                        ": rows were added by another upload while this one resumed; fix: let "
+                        "one upload of the file run at a time");
       }
       if (!ok && terr.kind != TransportError::Kind::kConflict) {
         return fail("at chunk " + std::to_string(seq));
@@ -531,9 +540,8 @@ int ExitCodeFor(const TransportError& err) {
 }
 
 bool Sha256File(const std::string& path, std::string* hex, std::string* err) {
-  Fd in;
-  in.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in.fd < 0) {
+  const ScopedFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) {
     *err = path + ": cannot open: " + std::strerror(errno);
     return false;
   }
@@ -544,7 +552,7 @@ bool Sha256File(const std::string& path, std::string* hex, std::string* err) {
   }
   std::vector<char> buf(size_t{1} << 20);
   for (;;) {
-    const ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       *err = path + ": read failed: " + std::strerror(errno);
@@ -561,32 +569,27 @@ bool Sha256File(const std::string& path, std::string* hex, std::string* err) {
 }
 
 bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutcome* outcome,
-                   std::string* err, int* exit_code) {
+                   Failure* failure) {
   const auto start = std::chrono::steady_clock::now();
   *outcome = UploadOutcome();
-  *exit_code = kExitFailure;
 
-  Fd data;
-  data.fd = ::open(job.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (data.fd < 0) {
-    *err = job.file + ": cannot open: " + std::strerror(errno);
-    return false;
+  const ScopedFd data(::open(job.file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!data.valid()) {
+    return Fail(failure, kExitFailure, job.file + ": cannot open: " + std::strerror(errno));
   }
   struct stat st;
-  ::fstat(data.fd, &st);
+  ::fstat(data.get(), &st);
   const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
 
   // One pass over the file before the server hears of it: hash, well-formedness, UTF-8, rows,
   // chunk boundaries (see ScanFile).
   ScannedFile scanned;
   {
-    Fd scan;
-    scan.fd = ::open(job.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (scan.fd < 0) {
-      *err = job.file + ": cannot open: " + std::strerror(errno);
-      return false;
+    const ScopedFd scan(::open(job.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!scan.valid()) {
+      return Fail(failure, kExitFailure, job.file + ": cannot open: " + std::strerror(errno));
     }
-    if (!ScanFile(job, scan.fd, &scanned, err, exit_code)) return false;
+    if (!ScanFile(job, scan.get(), &scanned, failure)) return false;
   }
   const std::string& content_sha = scanned.sha256;
 
@@ -598,9 +601,8 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   BatchInfo batch;
   if (!transport->OpenBatch(job.client_id, job.processing_type, job.key_column, idempotency_key,
                             &batch, &terr)) {
-    *exit_code = ExitCodeFor(terr);
-    *err = DescribeTransportError("upload of " + job.file + " failed to open a batch", terr);
-    return false;
+    return Fail(failure, ExitCodeFor(terr),
+                DescribeTransportError("upload of " + job.file + " failed to open a batch", terr));
   }
   if (batch.status != "UPLOADING") {
     // Sealed by an earlier run: nothing to send again.
@@ -619,7 +621,7 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   PreparedChunk prepared[2];
   auto prepare = [&](size_t c) {
     const uint64_t begin = c == 0 ? 0 : scanned.chunk_ends[c - 1];
-    prepared[c % 2].Load(data.fd, begin, scanned.chunk_ends[c]);
+    prepared[c % 2].Load(data.get(), begin, scanned.chunk_ends[c]);
   };
   JoiningThread ahead;  // joined before prepared[] and this scope go away
   prepare(0);
@@ -628,14 +630,14 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
     ahead.Join();
     PreparedChunk& current = prepared[c % 2];
     if (Interrupted()) {
-      *exit_code = kExitInterrupted;
-      *err = "upload of " + job.file + " interrupted after " + std::to_string(seq) +
-             " chunks; run the same command again to resume batch " + batch.batch_id;
-      return false;
+      return Fail(failure, kExitInterrupted,
+                  "upload of " + job.file + " interrupted after " + std::to_string(seq) +
+                      " chunks; run the same command again to resume batch " + batch.batch_id);
     }
     if (!current.ok) {
-      *err = job.file + ": " + current.err + "; fix: do not change the file while it is uploaded";
-      return false;
+      return Fail(
+          failure, kExitFailure,
+          job.file + ": " + current.err + "; fix: do not change the file while it is uploaded");
     }
     if (c + 1 < chunk_count) ahead.Start([&prepare, c] { prepare(c + 1); });
     const std::string& chunk = current.data;
@@ -645,8 +647,8 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
       ahead.Join();
       if (terr.kind == TransportError::Kind::kConflict && outcome->resumed) {
         // Resuming a batch whose chunks were cut differently (another --chunk-kb).
-        if (!ResumeWithOtherChunks(job, transport, data.fd, batch, seq, content_sha, outcome, err,
-                                   exit_code)) {
+        if (!ResumeWithOtherChunks(job, transport, data.get(), batch, seq, content_sha, outcome,
+                                   failure)) {
           return false;
         }
         outcome->bytes = file_bytes;
@@ -654,7 +656,6 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return true;
       }
-      *exit_code = ExitCodeFor(terr);
       std::string what = "upload of " + job.file + " failed at chunk " + std::to_string(seq);
       if (terr.kind == TransportError::Kind::kRejected) {
         // Refused for good (too large, malformed): sending it again fails the same way, so the
@@ -669,16 +670,15 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
           what += " (batch " + batch.batch_id + " aborted: FAILED, its rows deleted)";
         }
       }
-      *err = DescribeTransportError(what, terr);
-      return false;
+      return Fail(failure, ExitCodeFor(terr), DescribeTransportError(what, terr));
     }
     ++seq;
     progress.Update(scanned.rows_at[c], end);
   }
   if (!transport->SealBatch(batch.batch_id, seq, content_sha, &batch, &terr)) {
-    *exit_code = ExitCodeFor(terr);
-    *err = DescribeTransportError("upload of " + job.file + " failed to seal the batch", terr);
-    return false;
+    return Fail(
+        failure, ExitCodeFor(terr),
+        DescribeTransportError("upload of " + job.file + " failed to seal the batch", terr));
   }
   outcome->batch = batch;
   outcome->chunks = seq;

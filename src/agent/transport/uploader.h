@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "agent/support/failure.h"
 #include "agent/transport/transport.h"
 
 namespace sdp {
@@ -31,9 +32,9 @@ struct UploadOutcome {
   double seconds = 0;
 };
 
-// On failure returns false with *err (one line) and *exit_code (exit_status.h).
+// On failure returns false with *failure (the exit code and one line).
 bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutcome* outcome,
-                   std::string* err, int* exit_code);
+                   Failure* failure);
 
 // Lowercase hex SHA-256 of a file's bytes.
 bool Sha256File(const std::string& path, std::string* hex, std::string* err);

@@ -18,6 +18,7 @@
 
 #include "agent/crypto/random.h"
 #include "agent/vault/vault_internal.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
@@ -200,13 +201,12 @@ bool Vault::Open(const std::string& path, Mode mode, const KeyRing& keys, std::s
   }
   if (!exists) {
     // Create it 0600 before SQLite touches it: originals must never be readable by others.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    const ScopedFd created(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!created.valid()) {
       *err = "vault " + path + ": cannot create: " + std::strerror(errno) +
              "; fix: check that the directory exists and is writable";
       return false;
     }
-    ::close(fd);
   } else if ((st.st_mode & 077) != 0 && mode == Mode::kReadWrite) {
     ::chmod(path.c_str(), 0600);  // tighten a vault copied with a permissive umask
   }

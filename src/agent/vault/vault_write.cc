@@ -16,6 +16,7 @@
 #include "agent/crypto/random.h"
 #include "agent/vault/vault.h"
 #include "agent/vault/vault_internal.h"
+#include "common/scoped_fd.h"
 
 namespace sdp {
 namespace {
@@ -382,10 +383,9 @@ bool Vault::SyncDirectory(std::string* err) {
   const std::string dir = slash == std::string::npos ? "."
                           : slash == 0               ? "/"
                                                      : path_.substr(0, slash);
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool ok = fd >= 0 && ::fsync(fd) == 0;
+  const ScopedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const bool ok = fd.valid() && ::fsync(fd.get()) == 0;
   const int code = errno;
-  if (fd >= 0) ::close(fd);
   if (!ok) {
     *err = "vault " + path_ + ": cannot sync its directory " + dir + ": " + std::strerror(code) +
            "; fix: check the disk holding the vault, then run `sdp-agent vault verify`";
@@ -398,16 +398,15 @@ bool Vault::SyncDirectory(std::string* err) {
 // commit fsyncs the -wal file itself (a no-op cost when the commit's own checkpoint already did).
 bool Vault::SyncWal(std::string* err) {
   const std::string wal = path_ + "-wal";
-  const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const ScopedFd fd(::open(wal.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     if (errno == ENOENT) return true;  // checkpointed and removed: everything is in the file
     *err = "vault " + path_ + ": cannot open " + wal + " to sync it: " + std::strerror(errno) +
            "; fix: check the permissions of the vault's directory";
     return false;
   }
-  const bool ok = ::fdatasync(fd) == 0;
+  const bool ok = ::fdatasync(fd.get()) == 0;
   const int code = errno;
-  ::close(fd);
   if (!ok) {
     *err = "vault " + path_ + ": cannot sync " + wal + ": " + std::strerror(code) +
            "; fix: check the disk holding the vault, then run `sdp-agent vault verify`";

@@ -1,3 +1,4 @@
+// The `.env` loader (src/agent/cli/dotenv.cc): parsing, precedence, and the files it refuses.
 #include "agent/cli/dotenv.h"
 
 #include <gtest/gtest.h>
@@ -6,7 +7,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
+
+#include "test/support/test_util.h"
 
 namespace sdp {
 namespace {
@@ -39,30 +41,10 @@ TEST(DotEnvTest, ErrorsNameFileAndLineButNeverTheValue) {
   EXPECT_FALSE(ParseDotEnv("BA-D=x\n", ".env", &vars, &err));
 }
 
-// A scratch directory removed with everything in it at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir() {
-    char dir_template[] = "/tmp/sdp-dotenv-XXXXXX";
-    EXPECT_NE(mkdtemp(dir_template), nullptr);
-    path_ = dir_template;
-  }
-  ~ScratchDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  const std::string& path() const { return path_; }
-  // Writes `name` with `text` and mode `mode` (chmod, whatever the umask).
-  std::string Write(const std::string& name, const std::string& text, mode_t mode = 0600) const {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file) << text;
-    EXPECT_EQ(chmod(file.c_str(), mode), 0);
-    return file;
-  }
-
- private:
-  std::string path_;
-};
+using testing::ScopedTempDir;
 
 TEST(DotEnvTest, RealEnvironmentWinsAndMissingFileIsFine) {
-  ScratchDir dir;
+  ScopedTempDir dir;
   const std::string path = dir.Write(".env", "SDP_TEST_FROM_FILE=file\nSDP_TEST_ALREADY=file\n");
   setenv("SDP_TEST_ALREADY", "real", 1);
   unsetenv("SDP_TEST_FROM_FILE");
@@ -83,7 +65,7 @@ TEST(DotEnvTest, RealEnvironmentWinsAndMissingFileIsFine) {
 // Attack: a .env that sets http_proxy, PGSSLMODE or LD_PRELOAD redirects libcurl and libpq (or
 // more). Only SDP_* names are taken; the others are counted and never set.
 TEST(DotEnvTest, OnlySdpVariablesAreTaken) {
-  ScratchDir dir;
+  ScopedTempDir dir;
   const std::string path =
       dir.Write(".env",
                 "SDP_TEST_TAKEN=yes\nhttp_proxy=http://attacker.example:3128\nPGSSLMODE=disable\n"
@@ -107,7 +89,7 @@ TEST(DotEnvTest, OnlySdpVariablesAreTaken) {
 // Attack: a co-user who can write the file (group- or other-writable) could swap the server URL,
 // the CA bundle or the key. Refused, and nothing from it is set.
 TEST(DotEnvTest, GroupOrOtherWritableFileIsRefused) {
-  ScratchDir dir;
+  ScopedTempDir dir;
   for (mode_t mode : {0620, 0602, 0666}) {
     const std::string path = dir.Write(".env", "SDP_TEST_WRITABLE=planted\n", mode);
     unsetenv("SDP_TEST_WRITABLE");
@@ -128,7 +110,7 @@ TEST(DotEnvTest, GroupOrOtherWritableFileIsRefused) {
 // make check runs as root, the e2e script agent_cli.sh checks the same through the binary.
 TEST(DotEnvTest, FileOwnedBySomeoneElseIsRefused) {
   if (geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
-  ScratchDir dir;
+  ScopedTempDir dir;
   const std::string path = dir.Write(".env", "SDP_TEST_FOREIGN=planted\n", 0600);
   ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
   unsetenv("SDP_TEST_FOREIGN");
@@ -139,7 +121,7 @@ TEST(DotEnvTest, FileOwnedBySomeoneElseIsRefused) {
 }
 
 TEST(DotEnvTest, DirectoryOrFifoIsRefused) {
-  ScratchDir dir;
+  ScopedTempDir dir;
   ASSERT_EQ(mkdir((dir.path() + "/.env").c_str(), 0700), 0);
   std::string err;
   EXPECT_FALSE(ApplyDotEnvFile(dir.path() + "/.env", false, nullptr, &err));
@@ -151,7 +133,7 @@ TEST(DotEnvTest, DirectoryOrFifoIsRefused) {
 // Attack: a .env in a parent directory that looks like a repository (.git or sdp.control) used
 // to be read too. Only the working directory's file is.
 TEST(DotEnvTest, ParentRepositoryEnvIsIgnored) {
-  ScratchDir dir;
+  ScopedTempDir dir;
   ASSERT_EQ(mkdir((dir.path() + "/.git").c_str(), 0700), 0);
   dir.Write("sdp.control", "");
   dir.Write(".env", "SDP_TEST_PARENT=planted\n");

@@ -37,7 +37,7 @@ TEST(FpeAlphabet, NamedAlphabets) {
   ASSERT_TRUE(FpeAlphabet::FromSpec("custom:01", &a, &err));
   EXPECT_EQ(a.radix(), 2u);
   EXPECT_FALSE(FpeAlphabet::Named("hex", &a, &err));
-  EXPECT_NE(err.find("unknown FPE alphabet \"hex\""), std::string::npos) << err;
+  EXPECT_NE(err.find("unknown FPE alphabet 'hex'"), std::string::npos) << err;
   EXPECT_FALSE(FpeAlphabet::FromSpec("", &a, &err));
 }
 

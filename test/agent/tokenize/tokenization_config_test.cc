@@ -287,7 +287,7 @@ TEST(TokenizationConfigTest, LoadErrors) {
   std::string err;
   EXPECT_FALSE(LoadTokenizationConfig("/nonexistent/x.yml", &c, &err));
   EXPECT_EQ(err,
-            "/nonexistent/x.yml: cannot open config: No such file or directory; fix: check the "
+            "/nonexistent/x.yml: cannot open: No such file or directory; fix: check the "
             "--config path (example: configs/customers_tokenization.yml)");
   std::string big(size_t{1} << 20, '#');
   big += "\n";

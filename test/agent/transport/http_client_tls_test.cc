@@ -2,12 +2,9 @@
 // given, a CA that is only in the system store is not trusted. The system store is stood for by
 // a directory of this test (HttpClientOptions::system_ca_dir), set the way libcurl sets its
 // built-in CA directory.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +13,7 @@
 #include <thread>
 
 #include "agent/transport/http_client.h"
+#include "test/support/loopback.h"
 #include "test/support/test_util.h"
 
 extern char** environ;
@@ -25,29 +23,6 @@ namespace {
 
 bool Shell(const std::string& command) {
   return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-int FreeLoopbackPort() {
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(s);
-  return ntohs(addr.sin_port);
-}
-
-bool Accepts(int port) {
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(s);
-  return ok;
 }
 
 class TlsServerTest : public ::testing::Test {
@@ -68,7 +43,7 @@ class TlsServerTest : public ::testing::Test {
                       d + "/san.ext -out " + d + "/server.pem"));
     ASSERT_TRUE(Shell("mkdir -p " + d + "/store && cp " + d + "/system.pem " + d +
                       "/store/ && openssl rehash " + d + "/store"));
-    port_ = FreeLoopbackPort();
+    port_ = testing::FreeLoopbackPort();
     const std::string accept = "127.0.0.1:" + std::to_string(port_);
     const std::string cert = d + "/server.pem", key = d + "/server.key";
     const char* argv[] = {"openssl", "s_server",   "-quiet", "-www",      "-accept", accept.c_str(),
@@ -76,10 +51,10 @@ class TlsServerTest : public ::testing::Test {
     ASSERT_EQ(
         posix_spawnp(&server_pid_, "openssl", nullptr, nullptr, const_cast<char**>(argv), environ),
         0);
-    for (int i = 0; i < 100 && !Accepts(port_); ++i) {
+    for (int i = 0; i < 100 && !testing::AcceptsOnLoopback(port_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ASSERT_TRUE(Accepts(port_)) << "openssl s_server did not start";
+    ASSERT_TRUE(testing::AcceptsOnLoopback(port_)) << "openssl s_server did not start";
   }
   void TearDown() override {
     if (server_pid_ > 0) {

@@ -4,7 +4,6 @@
 #include "agent/transport/http_transport.h"
 
 #include <gtest/gtest.h>
-#include <strings.h>
 
 #include <deque>
 #include <memory>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "agent/support/signals.h"
+#include "common/text.h"
 
 namespace sdp {
 namespace {
@@ -28,7 +28,7 @@ struct Recorded {
 
   const std::string* Header(const std::string& name) const {
     for (const auto& h : headers) {
-      if (strcasecmp(h.name.c_str(), name.c_str()) == 0) return &h.value;
+      if (EqualsIgnoreCase(h.name, name)) return &h.value;
     }
     return nullptr;
   }
@@ -312,6 +312,29 @@ TEST_F(HttpTransportTest, ParsesPostgrestErrorBody) {
   ParseErrorResponse(400, std::string(100000, '['), &err);  // deep: generic, no crash
   EXPECT_NE(err.message.find("HTTP 400"), std::string::npos);
   EXPECT_LT(err.message.size(), 400u);
+}
+
+// A hostile server puts a bidi override (U+202E, RIGHT-TO-LEFT OVERRIDE) into its message, hint
+// and code: on the terminal the rest of the line would read backwards, so "use gnp.exe" could be
+// made to look like "use exe.png" and a forged verdict could be placed anywhere on the line. Like
+// every byte outside printable ASCII it is shown as '?'.
+TEST_F(HttpTransportTest, ServerTextCannotReorderTheTerminal) {
+  const std::string rlo = "\xE2\x80\xAE";
+  TransportError err;
+  ParseErrorResponse(409,
+                     "{\"code\":\"PT" + rlo + "409\",\"message\":\"sealed " + rlo +
+                         "gnp.exe\",\"details\":\"d" + rlo + "\",\"hint\":\"run " + rlo +
+                         "exe.png\"}",
+                     &err);
+  const std::string line = DescribeTransportError("upload failed", err);
+  EXPECT_EQ(line.find(rlo), std::string::npos) << line;
+  EXPECT_EQ(line.find('\xE2'), std::string::npos) << line;
+  EXPECT_EQ(err.message, "sealed ???gnp.exe (d???" ")");  // split: no ??) trigraph
+  EXPECT_EQ(err.hint, "run ???exe.png");
+  EXPECT_EQ(err.code, "PT???409");
+  // Not PostgREST (a proxy's page): the same rules.
+  ParseErrorResponse(502, "<p>" + rlo + "yawetag dab</p>", &err);
+  EXPECT_EQ(err.message.find(rlo), std::string::npos) << err.message;
 }
 
 TEST_F(HttpTransportTest, ErrorsCarryCodeAndNeverRetry4xx) {

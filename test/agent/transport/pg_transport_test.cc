@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "test/support/loopback.h"
+
 namespace sdp {
 namespace {
 
@@ -206,15 +208,7 @@ class FakePgServer {
  public:
   FakePgServer(std::string startup_reply, std::string reply)
       : startup_reply_(std::move(startup_reply)), reply_(std::move(reply)) {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(listener_, 4);
+    listener_ = testing::ListenOnLoopback(&port_);
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakePgServer() {
@@ -375,6 +369,23 @@ TEST_F(PgEnvTest, ServerErrorTextIsOneBoundedLine) {
   EXPECT_EQ(line.find('\x07'), std::string::npos);
   EXPECT_NE(line.find("forged line"), std::string::npos);  // kept, on the same line
   EXPECT_LT(line.size(), 1400u);
+}
+
+// A bidi override (U+202E) in a server's message, hint or SQLSTATE would make the terminal show
+// the rest of the error line reversed, so a hostile server could make it read as something else.
+// Every byte outside printable ASCII is shown as '?', as for a user's value.
+TEST_F(PgEnvTest, ServerTextCannotReorderTheTerminal) {
+  const std::string rlo = "\xE2\x80\xAE";
+  FakePgServer server(ErrorResponse("28P01", "denied " + rlo + "gnp.exe"), "");
+  auto t = Connect(server, "");
+  ASSERT_NE(t, nullptr);
+  BatchInfo b;
+  TransportError err;
+  EXPECT_FALSE(t->GetBatch(kBatch, &b, &err));
+  const std::string line = DescribeTransportError("status failed", err);
+  EXPECT_EQ(line.find(rlo), std::string::npos) << line;
+  EXPECT_EQ(line.find('\xE2'), std::string::npos) << line;
+  EXPECT_NE(line.find("denied ???gnp.exe"), std::string::npos) << line;
 }
 
 // libpq's default notice processor prints a server's notices to stderr as they come: a hostile

@@ -79,7 +79,10 @@ void UploadContent(const std::string& content, Upload* u, size_t chunk_bytes = s
   job.processing_type = "risk_scoring";
   job.chunk_bytes = chunk_bytes;
   UploadOutcome outcome;
-  u->ok = UploadCsvFile(job, &u->transport, &outcome, &u->err, &u->exit_code);
+  Failure failure;
+  u->ok = UploadCsvFile(job, &u->transport, &outcome, &failure);
+  u->err = failure.message;
+  u->exit_code = failure.exit_code;
   // Paths are random: keep only the file name in the message.
   const size_t at = u->err.find("/t.csv");
   if (at != std::string::npos) u->err = u->err.substr(at + 1);
@@ -239,8 +242,10 @@ bool RunUpload(const std::string& file, size_t chunk_bytes, ChunkServer* server,
   job.processing_type = "risk_scoring";
   job.chunk_bytes = chunk_bytes;
   UploadOutcome outcome;
-  int exit_code = 0;
-  return UploadCsvFile(job, server, &outcome, err, &exit_code);
+  Failure failure;
+  const bool ok = UploadCsvFile(job, server, &outcome, &failure);
+  *err = failure.message;
+  return ok;
 }
 
 // Issue 15: an upload cut off and run again with another --chunk-kb used to stop at PT409 for
@@ -448,10 +453,10 @@ TEST(UploaderTest, FileCutShortDuringTheUploadIsRefusedAndNotSealed) {
   TruncatingTransport transport;
   transport.path = job.file;
   UploadOutcome outcome;
-  std::string err;
-  int exit_code = 0;
-  EXPECT_FALSE(UploadCsvFile(job, &transport, &outcome, &err, &exit_code));
-  EXPECT_EQ(exit_code, kExitFailure);
+  Failure failure;
+  EXPECT_FALSE(UploadCsvFile(job, &transport, &outcome, &failure));
+  EXPECT_EQ(failure.exit_code, kExitFailure);
+  const std::string& err = failure.message;
   EXPECT_NE(err.find("read failed: file shrank; fix: do not change the file while it is uploaded"),
             std::string::npos)
       << err;

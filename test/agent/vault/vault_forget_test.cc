@@ -2,8 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "agent/vault/vault.h"
@@ -31,11 +29,6 @@ bool Has(Vault* vault, const char* domain, const char* token) {
   bool found = false;
   EXPECT_TRUE(vault->Get(domain, token, &original, &found, &err)) << err;
   return found;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST(VaultForgetTest, ByTokenInOneDomainLeavesTheOthers) {
@@ -96,7 +89,7 @@ TEST(VaultForgetTest, ByValueRemovesEveryTokenOfThatValueAndShredsTheBytes) {
     EXPECT_EQ(report.removed, 0u);
   }
   // The forgotten tokens no longer appear anywhere in the file or its WAL.
-  const std::string bytes = ReadAll(path) + ReadAll(path + "-wal");
+  const std::string bytes = testing::ReadFile(path) + testing::ReadFile(path + "-wal");
   EXPECT_EQ(bytes.find("tokC"), std::string::npos);
   EXPECT_NE(bytes.find("tokB"), std::string::npos);
 }
