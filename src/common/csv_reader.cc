@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 
+#include "common/shown_value.h"
 #include "common/text.h"
 
 namespace sdp {
@@ -505,7 +506,7 @@ int CsvTable::ColumnIndex(std::string_view name) const {
 bool CsvTable::RequireColumn(std::string_view name, int* index, std::string* err) const {
   *index = ColumnIndex(name);
   if (*index >= 0) return true;
-  *err = "unknown column '" + std::string(name) + "'; available columns: " + ColumnList(columns_);
+  *err = "unknown column '" + EchoedValue(name) + "'; available columns: " + ColumnList(columns_);
   return false;
 }
 

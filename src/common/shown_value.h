@@ -22,4 +22,10 @@ std::string QuotedValue(std::string_view value, size_t max_bytes = 40);
 // dropped (PostgreSQL ends its messages with a newline and spreads some over several lines).
 std::string ShownServerText(std::string_view text, size_t max_bytes = 1000);
 
+// The server's rule (sdp._echo() in SQL, and the C++ of sdp.so): the first `max_chars` characters
+// (code points of UTF-8 text) kept as they are, so names in any script stay readable, except
+// control characters (C0, DEL, C1), line and paragraph separators and bidi embeddings, overrides
+// and isolates, each shown as '?'; then "…" when there were more.
+std::string EchoedValue(std::string_view value, size_t max_chars = 64);
+
 }  // namespace sdp

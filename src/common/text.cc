@@ -1,6 +1,8 @@
 // Text helpers shared by the agent and the server (text.h).
 #include "common/text.h"
 
+#include "common/shown_value.h"
+
 namespace sdp {
 
 namespace {
@@ -58,7 +60,7 @@ std::string ColumnList(const std::vector<std::string>& names, size_t max_listed)
   std::string list;
   for (size_t i = 0; i < names.size() && i < max_listed; ++i) {
     if (i > 0) list += ", ";
-    list += names[i];
+    list += EchoedValue(names[i]);  // header names come from outside
   }
   if (names.size() > max_listed) {
     list += ", ... (" + std::to_string(names.size() - max_listed) + " more)";

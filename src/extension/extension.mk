@@ -8,7 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sdp.contro
 # helpers it uses, SHA-256, the model, base64url) is compiled into sdp.so as well; everything else
 # in src/common is agent-only.
 EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_model.cc \
-             src/common/text.cc src/common/base64url.cc
+             src/common/text.cc src/common/shown_value.cc src/common/base64url.cc
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)

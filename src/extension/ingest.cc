@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/shown_value.h"
+#include "common/text.h"
 #include "csv_reader.h"
 // Backend headers last (pg.h rule).
 #include "bulk_insert.h"
@@ -22,6 +24,8 @@
 
 namespace {
 
+using sdp::ColumnList;
+using sdp::EchoedValue;
 using sdp::Error;
 namespace sqlstate = sdp::sqlstate;
 
@@ -41,53 +45,15 @@ Datum LoadResult(FunctionCallInfo fcinfo, const std::vector<std::string>& column
   return sdp::pg::RecordDatum(fcinfo, {sdp::pg::TextArrayDatum(columns), Int64GetDatum(records)});
 }
 
-// A caller-supplied value as an error message shows it, like sdp._echo() in SQL: the first 64
-// characters (code points of the UTF-8 text), then "…" when there were more; control characters
-// (C0, DEL, C1), line and paragraph separators and bidi overrides shown as '?'.
-std::string Echo(std::string_view v) {
-  constexpr size_t kMaxChars = 64;
-  std::string out;
-  size_t chars = 0, i = 0;
-  const auto byte = [&](size_t k) { return k < v.size() ? static_cast<unsigned char>(v[k]) : 0; };
-  while (i < v.size() && chars < kMaxChars) {
-    const unsigned char c = byte(i);
-    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    len = std::min(len, v.size() - i);
-    const bool control =
-        c < 0x20 || c == 0x7F || (c == 0xC2 && byte(i + 1) >= 0x80 && byte(i + 1) <= 0x9F);
-    const bool format =
-        c == 0xE2 && ((byte(i + 1) == 0x80 && byte(i + 2) >= 0xA8 && byte(i + 2) <= 0xAE) ||
-                      (byte(i + 1) == 0x81 && byte(i + 2) >= 0xA6 && byte(i + 2) <= 0xA9));
-    if (control || format) {
-      out += '?';
-    } else {
-      out.append(v.data() + i, len);
-    }
-    i += len;
-    ++chars;
-  }
-  if (i < v.size()) out += "\xE2\x80\xA6";  // …
-  return out;
-}
-
 int FindKeyColumn(const std::vector<std::string>& columns, const std::string& key_column,
                   const std::string& available) {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i] == key_column) return static_cast<int>(i);
   }
-  throw Error(sqlstate::kInvalidParameter,
-              "key column \"" + Echo(key_column) + "\" not found; available columns: " + available,
-              "", "name an existing column with key_column (X-Key-Column), e.g. customer_id");
-}
-
-std::string JoinColumns(const std::vector<std::string>& columns) {
-  std::string out;
-  for (size_t i = 0; i < columns.size() && i < 50; ++i) {
-    if (i > 0) out += ", ";
-    out += Echo(columns[i]);
-  }
-  if (columns.size() > 50) out += ", ... (" + std::to_string(columns.size() - 50) + " more)";
-  return out;
+  throw Error(
+      sqlstate::kInvalidParameter,
+      "key column \"" + EchoedValue(key_column) + "\" not found; available columns: " + available,
+      "", "name an existing column with key_column (X-Key-Column), e.g. customer_id");
 }
 
 // Feeds rows into the bulk inserter, checking keys and interrupts.
@@ -113,7 +79,7 @@ class RowSink {
     if (key.empty()) {
       throw Error(sqlstate::kInvalidParameter,
                   where_prefix_ + unit_ + " " + std::to_string(position) +
-                      ": empty value in key column \"" + Echo(key_column_) + "\"",
+                      ": empty value in key column \"" + EchoedValue(key_column_) + "\"",
                   "", "every record needs a non-empty key to join results back");
     }
     ptrs_.clear();
@@ -197,7 +163,7 @@ SDP_PG_FUNCTION(sdp_load_csv) {
   } else {
     columns = ColumnsArg(fcinfo, 5);
   }
-  const int key_index = FindKeyColumn(columns, key_column, JoinColumns(columns));
+  const int key_index = FindKeyColumn(columns, key_column, ColumnList(columns));
 
   RowSink sink(batch, client, first_row_no, key_index, key_column, where_prefix, "line");
   sdp::CsvRow row;
@@ -234,7 +200,7 @@ namespace {
 std::string ScalarText(const JsonbValue& v, int record, const std::string& key) {
   if (v.type == jbvBinary) {
     throw Error(sqlstate::kInvalidParameter,
-                "record " + std::to_string(record) + ": field \"" + Echo(key) +
+                "record " + std::to_string(record) + ": field \"" + EchoedValue(key) +
                     "\" is not a scalar; records must be flat JSON objects");
   }
   return sdp::pg::JsonbValueText(v).value_or(std::string());
@@ -291,7 +257,7 @@ SDP_PG_FUNCTION(sdp_load_json) {
       tok = next();
       if (tok != WJB_VALUE) {
         throw Error(sqlstate::kInvalidParameter,
-                    "record " + std::to_string(record) + ": field \"" + Echo(key) +
+                    "record " + std::to_string(record) + ": field \"" + EchoedValue(key) +
                         "\" is not a scalar; records must be flat JSON objects");
       }
       std::string text = ScalarText(v, record, key);
@@ -305,8 +271,8 @@ SDP_PG_FUNCTION(sdp_load_json) {
         if (found == index.end()) {
           throw Error(
               sqlstate::kInvalidParameter,
-              "record " + std::to_string(record) + ": key \"" + Echo(key) +
-                  "\" is not in the first record; available columns: " + JoinColumns(columns),
+              "record " + std::to_string(record) + ": key \"" + EchoedValue(key) +
+                  "\" is not in the first record; available columns: " + ColumnList(columns),
               "", "every record must use the keys of the first one");
         }
         values[found->second] = std::move(text);
@@ -317,7 +283,7 @@ SDP_PG_FUNCTION(sdp_load_json) {
       if (columns.empty()) {
         throw Error(sqlstate::kInvalidParameter, "record 1 is an empty object");
       }
-      const int key_index = FindKeyColumn(columns, key_column, JoinColumns(columns));
+      const int key_index = FindKeyColumn(columns, key_column, ColumnList(columns));
       sink_owner = std::make_unique<RowSink>(batch, client, 1, key_index, key_column, "", "record");
       sink = sink_owner.get();
     }
