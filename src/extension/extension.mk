@@ -4,9 +4,11 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 EXTENSION  = sdp
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sdp.control)
 
-# Shared, PostgreSQL-free code from src/common that the server needs (the CSV parser) is compiled
+# Shared, PostgreSQL-free code from src/common that the server needs (the CSV parser, the
+# differential-privacy samplers and mechanisms) is compiled
 # into sdp.so as well; everything else in src/common is agent-only.
-EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_model.cc
+EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_model.cc \
+             src/common/dp/exact_sampler.cc src/common/dp/mechanisms.cc
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)
