@@ -3,10 +3,12 @@
 --
 -- An admin registers a dataset (a table or view with a column naming the person protected, the
 -- privacy unit) with an ε/δ cap, and grants budget on it to login or group roles. A caller asks
--- for a count, sum, mean, histogram or quantiles: the charge (to the caller's own grant, to every
--- group grant it draws from, and to the dataset cap) and the release happen in one transaction,
--- in this order: lock, check, charge, ledger row, audit entry, then the computation (privacy.cc).
--- A query that fails charges nothing; a result is never returned without its charge.
+-- for a count, sum, mean, histogram or quantiles: the release is computed first and kept, then
+-- charged (to the caller's own grant, to every group grant it draws from, and to the dataset cap)
+-- in a transaction of its own that a background worker commits (privacy_charge.cc), and only
+-- then returned. So a ROLLBACK of the caller's transaction cannot take a charge back, a query
+-- that fails or is refused charges nothing and returns nothing, and a result is never returned
+-- without its committed charge.
 --
 -- Composition is basic (sequential): the ε of every release is added, exactly, in numeric.
 
@@ -462,18 +464,23 @@ COMMENT ON FUNCTION sdp.sdp_dp_public_values(text, text, text[]) IS
   'admin: declares the public values of a column (groups released without threshold or δ)';
 
 -- The caller draws from a grant of its own role or of a role it is a member of (a superuser only
--- from its own: pg_has_role says yes to everything for one).
-CREATE FUNCTION sdp._dp_draws_from(p_grantee text) RETURNS boolean
+-- from its own: pg_has_role says yes to everything for one). The caller is named, not taken from
+-- the session: the charge runs in a background worker's session (privacy_charge.cc).
+CREATE FUNCTION sdp._dp_draws_from(p_grantee text, p_caller text) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT p_grantee OPERATOR(pg_catalog.=) sdp.sdp_caller_role()::text
+  SELECT p_grantee OPERATOR(pg_catalog.=) p_caller
       OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_roles c
                   WHERE r.rolname OPERATOR(pg_catalog.=) p_grantee
-                    AND c.rolname OPERATOR(pg_catalog.=) sdp.sdp_caller_role()
+                    AND c.rolname OPERATOR(pg_catalog.=) p_caller
                     AND NOT c.rolsuper
                     AND pg_catalog.pg_has_role(c.oid, r.oid, 'MEMBER'))
 $$;
+CREATE FUNCTION sdp._dp_draws_from(p_grantee text) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sdp._dp_draws_from(p_grantee, sdp.sdp_caller_role()::text) $$;
 
 -- What the caller has spent and has left, per grant it draws from (its own and its groups').
 CREATE FUNCTION sdp.sdp_dp_budget(dataset text DEFAULT NULL)
@@ -494,10 +501,10 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_dp_budget(text) IS
   'the ε/δ the caller may still spend, per grant it draws from (its own role and its groups)';
 
--- Every query: validate, lock the grants the caller draws from (ordered by grantee) and then the
--- dataset row, check every budget, charge them, write the ledger and the audit entry, then scan
--- and release. One fixed lock order for every charging transaction, so two of them never
--- deadlock; a lock conflict under REPEATABLE READ/SERIALIZABLE is PT409, never 40001.
+-- Every query: validate; check the budgets without locking them (a refusal before any work);
+-- scan and release into local arrays; charge in a committed transaction of its own
+-- (sdp._dp_charge_committed); then return the kept rows. Nothing is returned before the charge is
+-- committed, and nothing the caller's transaction does afterwards can undo it.
 CREATE FUNCTION sdp._dp_run(p_kind text, p_dataset text, p_column text, p_lower numeric,
                             p_upper numeric, p_epsilon numeric, p_delta numeric,
                             p_group_by text, p_filter jsonb, p_edges numeric[],
@@ -522,11 +529,14 @@ DECLARE
   v_bins integer := 0;
   v_qnums bigint[];
   v_release_kind text := p_kind;
-  g sdp.dp_grant;
-  v_charged text[] := '{}';
+  v_charged text[];
   v_params jsonb;
   r record;
   n integer;
+  v_keys text[] := '{}';
+  v_values numeric[] := '{}';
+  v_lows numeric[] := '{}';
+  v_highs numeric[] := '{}';
 BEGIN
   -- ---- validation (22023) ----
   PERFORM sdp._dp_check_parameter('epsilon', p_epsilon);
@@ -593,49 +603,12 @@ BEGIN
   v_where := sdp._dp_filter_sql(d.relation, p_dataset, p_filter);
   v_rowid := CASE WHEN d.row_identity IS NULL THEN 't.ctid' ELSE format('t.%I', d.row_identity) END;
 
-  -- ---- lock, check, charge ----
-  BEGIN
-    FOR g IN SELECT x.* FROM sdp.dp_grant x
-              WHERE x.dataset OPERATOR(pg_catalog.=) p_dataset AND sdp._dp_draws_from(x.grantee)
-              ORDER BY x.grantee FOR UPDATE LOOP
-      IF g.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon > g.epsilon
-         OR g.delta_spent OPERATOR(pg_catalog.+) v_delta > g.delta THEN
-        PERFORM sdp._dp_refused(p_dataset, format('the grant of %s', g.grantee),
-                                g.epsilon OPERATOR(pg_catalog.-) g.epsilon_spent,
-                                g.delta OPERATOR(pg_catalog.-) g.delta_spent, p_epsilon, v_delta);
-      END IF;
-      v_charged := v_charged OPERATOR(pg_catalog.||) g.grantee;
-    END LOOP;
-    IF pg_catalog.cardinality(v_charged) = 0 THEN
-      PERFORM sdp._dp_count_query('refused');
-      RAISE EXCEPTION USING ERRCODE = 'PT403',
-        MESSAGE = format('no privacy budget on dataset %s for role %s', sdp._echo(p_dataset), sdp._echo(v_caller)),
-        HINT = 'an admin grants it with sdp_dp_grant(role, dataset, epsilon, delta)';
-    END IF;
-    SELECT * INTO d FROM sdp.dp_dataset x WHERE x.name OPERATOR(pg_catalog.=) p_dataset FOR UPDATE;
-  EXCEPTION WHEN serialization_failure OR deadlock_detected OR lock_not_available THEN
-    PERFORM sdp._raise_conflict('the privacy budget was charged concurrently; retry the request');
-  END;
-  IF d.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon > d.epsilon_cap
-     OR d.delta_spent OPERATOR(pg_catalog.+) v_delta > d.delta_cap THEN
-    PERFORM sdp._dp_refused(p_dataset, 'the dataset cap',
-                            d.epsilon_cap OPERATOR(pg_catalog.-) d.epsilon_spent,
-                            d.delta_cap OPERATOR(pg_catalog.-) d.delta_spent, p_epsilon, v_delta);
-  END IF;
-  UPDATE sdp.dp_grant x SET epsilon_spent = x.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon,
-                            delta_spent = x.delta_spent OPERATOR(pg_catalog.+) v_delta
-   WHERE x.dataset OPERATOR(pg_catalog.=) p_dataset AND x.grantee OPERATOR(pg_catalog.=) ANY (v_charged);
-  UPDATE sdp.dp_dataset x SET epsilon_spent = x.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon,
-                              delta_spent = x.delta_spent OPERATOR(pg_catalog.+) v_delta
-   WHERE x.name OPERATOR(pg_catalog.=) p_dataset;
   v_params := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
     'column', p_column, 'lower', p_lower, 'upper', p_upper, 'group_by', p_group_by,
     'filter', p_filter, 'edges', p_edges, 'quantiles', p_quantiles));
-  INSERT INTO sdp.dp_ledger (actor, login, dataset, kind, parameters, epsilon, delta, charged_to)
-  VALUES (v_caller, pg_catalog.session_user(), p_dataset, p_kind, v_params, p_epsilon, v_delta, v_charged);
-  PERFORM sdp._audit('dp.release', p_dataset,
-    pg_catalog.jsonb_build_object('kind', p_kind, 'epsilon', p_epsilon, 'delta', v_delta,
-                                  'charged_to', v_charged) OPERATOR(pg_catalog.||) v_params);
+
+  -- ---- unlocked check: refuse before the scan; sdp._dp_charge checks again under lock ----
+  PERFORM sdp._dp_check_budgets(p_dataset, v_caller, p_epsilon, v_delta);
 
   -- ---- one scan, bounded tally, noisy release (privacy.cc) ----
   FOR r IN EXECUTE format(
@@ -651,8 +624,6 @@ BEGIN
   LOOP
     group_key := r.group_key;
     value := r.value;
-    ci_low := r.ci_low;
-    ci_high := r.ci_high;
     IF p_kind = 'histogram' THEN
       group_key := format('[%s, %s)', p_edges[r.group_key::integer], p_edges[r.group_key::integer + 1]);
     ELSIF p_kind = 'quantiles' THEN
@@ -660,6 +631,21 @@ BEGIN
       value := pg_catalog.trim_scale(p_lower OPERATOR(pg_catalog.+) (p_upper OPERATOR(pg_catalog.-) p_lower)
                OPERATOR(pg_catalog.*) r.value OPERATOR(pg_catalog./) v_bins);
     END IF;
+    v_keys := v_keys OPERATOR(pg_catalog.||) group_key;
+    v_values := v_values OPERATOR(pg_catalog.||) value;
+    v_lows := v_lows OPERATOR(pg_catalog.||) r.ci_low;
+    v_highs := v_highs OPERATOR(pg_catalog.||) r.ci_high;
+  END LOOP;
+
+  -- ---- the charge, committed by a background worker before any row is returned ----
+  v_charged := sdp._dp_charge_committed(p_dataset, v_caller, pg_catalog.session_user(),
+                                        sdp.sdp_auth_tenant(), p_kind, p_epsilon, v_delta, v_params);
+
+  FOR n IN 1 .. pg_catalog.cardinality(v_keys) LOOP
+    group_key := v_keys[n];
+    value := v_values[n];
+    ci_low := v_lows[n];
+    ci_high := v_highs[n];
     epsilon_charged := p_epsilon;
     delta_charged := v_delta;
     RETURN NEXT;
@@ -667,6 +653,96 @@ BEGIN
   PERFORM sdp._dp_count_query('released');
 END
 $$;
+
+-- The budgets a release of (epsilon, delta) by p_caller is charged to: every grant on the
+-- dataset the caller draws from, and the dataset cap. PT403 naming what is left when one of them
+-- would go over, or when the caller draws from no grant. Returns the grantees charged. Reads
+-- without locking: sdp._dp_charge locks the rows first.
+CREATE FUNCTION sdp._dp_check_budgets(p_dataset text, p_caller text, p_epsilon numeric,
+                                      p_delta numeric) RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  d sdp.dp_dataset;
+  g sdp.dp_grant;
+  v_charged text[] := '{}';
+BEGIN
+  FOR g IN SELECT x.* FROM sdp.dp_grant x
+            WHERE x.dataset OPERATOR(pg_catalog.=) p_dataset AND sdp._dp_draws_from(x.grantee, p_caller)
+            ORDER BY x.grantee LOOP
+    IF g.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon > g.epsilon
+       OR g.delta_spent OPERATOR(pg_catalog.+) p_delta > g.delta THEN
+      PERFORM sdp._dp_refused(p_dataset, format('the grant of %s', g.grantee),
+                              g.epsilon OPERATOR(pg_catalog.-) g.epsilon_spent,
+                              g.delta OPERATOR(pg_catalog.-) g.delta_spent, p_epsilon, p_delta);
+    END IF;
+    v_charged := v_charged OPERATOR(pg_catalog.||) g.grantee;
+  END LOOP;
+  IF pg_catalog.cardinality(v_charged) = 0 THEN
+    PERFORM sdp._dp_count_query('refused');
+    RAISE EXCEPTION USING ERRCODE = 'PT403',
+      MESSAGE = format('no privacy budget on dataset %s for role %s', sdp._echo(p_dataset), sdp._echo(p_caller)),
+      HINT = 'an admin grants it with sdp_dp_grant(role, dataset, epsilon, delta)';
+  END IF;
+  SELECT * INTO d FROM sdp.dp_dataset x WHERE x.name OPERATOR(pg_catalog.=) p_dataset;
+  IF d.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon > d.epsilon_cap
+     OR d.delta_spent OPERATOR(pg_catalog.+) p_delta > d.delta_cap THEN
+    PERFORM sdp._dp_refused(p_dataset, 'the dataset cap',
+                            d.epsilon_cap OPERATOR(pg_catalog.-) d.epsilon_spent,
+                            d.delta_cap OPERATOR(pg_catalog.-) d.delta_spent, p_epsilon, p_delta);
+  END IF;
+  RETURN v_charged;
+END
+$$;
+
+-- The charge of one release: lock the grants the caller draws from (ordered by grantee) and then
+-- the dataset row, check every budget, charge them, write the ledger row and the audit entry.
+-- Run by sdp._dp_charge_committed in a background worker's own transaction, so the caller is
+-- named rather than taken from the session. One lock order for every charge, so two never
+-- deadlock; a lock held elsewhere for over lock_timeout (an admin's open transaction, or the
+-- caller's own: it waits for this worker and cannot let go) is PT409, never 40001 or a hang.
+CREATE FUNCTION sdp._dp_charge(p_dataset text, p_caller text, p_login text, p_client text,
+                               p_kind text, p_epsilon numeric, p_delta numeric, p_params jsonb)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+AS $$
+DECLARE
+  v_charged text[];
+BEGIN
+  BEGIN
+    PERFORM 1 FROM sdp.dp_grant x
+      WHERE x.dataset OPERATOR(pg_catalog.=) p_dataset AND sdp._dp_draws_from(x.grantee, p_caller)
+      ORDER BY x.grantee FOR UPDATE;
+    PERFORM 1 FROM sdp.dp_dataset x WHERE x.name OPERATOR(pg_catalog.=) p_dataset FOR UPDATE;
+    v_charged := sdp._dp_check_budgets(p_dataset, p_caller, p_epsilon, p_delta);
+    UPDATE sdp.dp_grant x SET epsilon_spent = x.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon,
+                              delta_spent = x.delta_spent OPERATOR(pg_catalog.+) p_delta
+     WHERE x.dataset OPERATOR(pg_catalog.=) p_dataset AND x.grantee OPERATOR(pg_catalog.=) ANY (v_charged);
+    UPDATE sdp.dp_dataset x SET epsilon_spent = x.epsilon_spent OPERATOR(pg_catalog.+) p_epsilon,
+                                delta_spent = x.delta_spent OPERATOR(pg_catalog.+) p_delta
+     WHERE x.name OPERATOR(pg_catalog.=) p_dataset;
+    INSERT INTO sdp.dp_ledger (actor, login, dataset, kind, parameters, epsilon, delta, charged_to)
+    VALUES (p_caller, p_login, p_dataset, p_kind, p_params, p_epsilon, p_delta, v_charged);
+    PERFORM sdp._audit_as(p_caller, p_login, p_client, 'dp.release', p_dataset,
+      pg_catalog.jsonb_build_object('kind', p_kind, 'epsilon', p_epsilon, 'delta', p_delta,
+                                    'charged_to', v_charged) OPERATOR(pg_catalog.||) p_params);
+  EXCEPTION WHEN serialization_failure OR deadlock_detected OR lock_not_available THEN
+    PERFORM sdp._raise_conflict('the privacy budget was charged concurrently or is locked; retry the request');
+  END;
+  RETURN v_charged;
+END
+$$;
+
+-- sdp._dp_charge run and committed in a background worker (privacy_charge.cc); the caller waits
+-- for it. Its error (PT403, PT409, ...) is re-raised with the same SQLSTATE and message.
+CREATE FUNCTION sdp._dp_charge_committed(p_dataset text, p_caller text, p_login text, p_client text,
+                                         p_kind text, p_epsilon numeric, p_delta numeric,
+                                         p_params jsonb) RETURNS text[]
+  AS 'MODULE_PATHNAME', 'sdp_dp_charge_committed' LANGUAGE C VOLATILE CALLED ON NULL INPUT
+  SET search_path = pg_catalog, pg_temp;
 
 -- PT403 with what is left: the budget named `who` has left_eps / left_delta, the query needs more.
 CREATE FUNCTION sdp._dp_refused(p_dataset text, p_who text, p_left_eps numeric, p_left_delta numeric,
