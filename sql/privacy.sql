@@ -170,6 +170,41 @@ SELECT (sdp.sdp_dp_register('heavy2', 'public.regress_dp_heavy', 'person', 3, 10
 SELECT grantee FROM sdp.sdp_dp_grant(current_user, 'heavy2', 100000);
 SELECT value AS bounded_sum FROM sdp.sdp_dp_sum('heavy2', 'n', 0, 1, 10000);
 
+-- ---- the rollback bypass (issue 18): the charge is committed on its own (a background worker,
+-- privacy_charge.cc) before any row is returned, so the caller's transaction cannot take it back.
+CREATE TABLE public.regress_dp_rb AS SELECT 'p' || i AS person, i FROM generate_series(1, 100) i;
+SELECT (sdp.sdp_dp_register('rb', 'public.regress_dp_rb', 'person', 1, 10)).name;
+SELECT grantee FROM sdp.sdp_dp_grant(current_user, 'rb', 1);
+-- The attack: release, then ROLLBACK. The charge and the ledger row stay.
+BEGIN;
+SELECT count(*) AS released FROM sdp.sdp_dp_count('rb', 0.5);
+ROLLBACK;
+SELECT epsilon_spent, epsilon_left FROM sdp.sdp_dp_budget('rb');
+SELECT count(*) AS ledger_rows, sum(epsilon) AS ledger_epsilon FROM sdp.dp_ledger WHERE dataset = 'rb';
+-- The same with a failure later in the statement, after the release's rows were produced.
+SELECT value::text FROM sdp.sdp_dp_count('rb', 0.25) UNION ALL SELECT (1 / (random() * 0)::integer)::text;
+SELECT epsilon_spent, epsilon_left FROM sdp.sdp_dp_budget('rb');
+SELECT actor = current_user AS actor_is_caller, login = session_user AS login_is_caller, kind, epsilon,
+       charged_to FROM sdp.dp_ledger WHERE dataset = 'rb' ORDER BY id;
+SELECT actor = current_user AS actor_is_caller, login = session_user AS login_is_caller, count(*)
+  FROM sdp.audit_log WHERE event = 'dp.release' AND target = 'rb' GROUP BY 1, 2;
+-- A query that fails while computing charges nothing.
+CREATE VIEW public.regress_dp_rb_bad AS
+  SELECT person, (100 / (i - 50))::bigint AS rid FROM public.regress_dp_rb;
+SELECT (sdp.sdp_dp_register('rbbad', 'public.regress_dp_rb_bad', 'person', 1, 10, row_identity => 'rid')).name;
+SELECT grantee FROM sdp.sdp_dp_grant(current_user, 'rbbad', 1);
+SELECT code FROM regress.error_of($$SELECT * FROM sdp.sdp_dp_count('rbbad', 0.5)$$);
+SELECT epsilon_spent FROM sdp.sdp_dp_budget('rbbad');
+SELECT count(*) AS ledger_rows FROM sdp.dp_ledger WHERE dataset = 'rbbad';
+-- The caller's own transaction holds the grant row (an admin who just granted): the worker cannot
+-- lock it and the caller cannot let go while it waits, so lock_timeout (5 s) turns the wait into
+-- PT409 instead of a hang; nothing is charged or returned.
+BEGIN;
+SELECT grantee FROM sdp.sdp_dp_grant(current_user, 'rb', 2);
+SELECT code, message FROM regress.error_of($$SELECT * FROM sdp.sdp_dp_count('rb', 0.1)$$);
+ROLLBACK;
+SELECT epsilon, epsilon_spent FROM sdp.sdp_dp_budget('rb');
+
 -- ---- accuracy: 10000 counts at ε = 1 over 100k rows, within their 95% interval >= 94% ----
 -- (10000 draws: the chance of fewer than 9400 covered is about 10^-6 when coverage is 95%.)
 CREATE TABLE public.regress_dp_acc AS SELECT 'u' || i AS person, (i % 10000)::text AS g FROM generate_series(1, 100000) i;
@@ -211,7 +246,7 @@ SELECT p.oid::regprocedure FROM pg_proc p
 SELECT p.proname, p.prosecdef, p.proconfig FROM pg_proc p
  WHERE p.pronamespace = 'sdp'::regnamespace AND p.proname LIKE 'sdp\_dp\_%' ORDER BY 1;
 
-DROP TABLE public.regress_dp_people, public.regress_dp_heavy, public.regress_dp_acc CASCADE;
+DROP TABLE public.regress_dp_people, public.regress_dp_heavy, public.regress_dp_acc, public.regress_dp_rb CASCADE;
 -- The view sdp_dp_register_batches created is not a member of the extension: later files drop
 -- and recreate the extension, which it would block.
 DROP VIEW sdp.dp_batches_bank;
