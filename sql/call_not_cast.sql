@@ -25,6 +25,8 @@ BEGIN
              FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace
             WHERE n.nspname = ANY (schemas) AND f.pronargs >= 1 AND f.pronargs - f.pronargdefaults <= 1
               AND f.prokind = 'f'
+              -- internal arguments cannot come from SQL at all (aggregate support functions)
+              AND f.proargtypes[0] <> 'internal'::regtype
             ORDER BY 1 LOOP
     fn := p.oid::pg_catalog.regprocedure::text;
     v_arg := coalesce((SELECT NULLIF(t.typbasetype, 0) FROM pg_catalog.pg_type t WHERE t.oid = p.arg), p.arg);

@@ -11,11 +11,13 @@
 --   sdp_analyst   read records and results; propose edits (pending, needs an engineer)
 --   sdp_auditor   read records, versions, access log and audit log; change nothing
 --   sdp_viewer    batch status and aggregate counts only
+--   sdp_dp_analyst differentially private statistics on the datasets granted to it and its own
+--                 ledger rows (80_privacy.sql); never a row of any dataset
 DO $roles$
 DECLARE
   r text;
 BEGIN
-  FOREACH r IN ARRAY ARRAY['sdp_engineer', 'sdp_analyst', 'sdp_auditor', 'sdp_viewer'] LOOP
+  FOREACH r IN ARRAY ARRAY['sdp_engineer', 'sdp_analyst', 'sdp_auditor', 'sdp_viewer', 'sdp_dp_analyst'] LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
       EXECUTE format('CREATE ROLE %I NOLOGIN', r);
     ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles

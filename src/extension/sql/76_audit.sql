@@ -79,22 +79,33 @@ CREATE FUNCTION sdp._audit(p_event text, p_target text, p_details jsonb DEFAULT 
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+  RETURN sdp._audit_as(sdp.sdp_caller_role(), pg_catalog.session_user(), sdp.sdp_auth_tenant(),
+                       p_event, p_target, p_details);
+END
+$$;
+
+-- Appends one event on behalf of the given actor, login and client: for work done in another
+-- session than the caller's (the privacy budget charge, committed by a background worker,
+-- privacy_charge.cc). Internal (owner only).
+CREATE FUNCTION sdp._audit_as(p_actor text, p_login text, p_client text, p_event text,
+                              p_target text, p_details jsonb) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
   v_seq bigint;
   v_prev bytea;
   v_at timestamptz := pg_catalog.clock_timestamp();
-  v_actor text := sdp.sdp_caller_role();
-  v_login text := pg_catalog.session_user();
-  v_client text := sdp.sdp_auth_tenant();
   v_details jsonb := coalesce(p_details, '{}');
   v_hash bytea;
 BEGIN
   BEGIN
     SELECT h.seq + 1, h.hash INTO v_seq, v_prev FROM sdp.audit_head h WHERE h.id = 1 FOR UPDATE;
-    v_hash := pg_catalog.sha256(v_prev || sdp._audit_canonical(v_seq, v_at, v_actor, v_login, v_client,
+    v_hash := pg_catalog.sha256(v_prev || sdp._audit_canonical(v_seq, v_at, p_actor, p_login, p_client,
                                                                 p_event, p_target, v_details));
     INSERT INTO sdp.audit_log (seq, at, actor, login, client_id, event, target, details, prev_hash, entry_hash)
-    VALUES (v_seq, v_at, v_actor, v_login, v_client, p_event, p_target, v_details, v_prev, v_hash);
+    VALUES (v_seq, v_at, p_actor, p_login, p_client, p_event, p_target, v_details, v_prev, v_hash);
     UPDATE sdp.audit_head h SET seq = v_seq, hash = v_hash WHERE h.id = 1;
   EXCEPTION WHEN serialization_failure THEN
     PERFORM sdp._raise_conflict('the audit log was appended to concurrently; retry the request');

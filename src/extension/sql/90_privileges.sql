@@ -94,13 +94,26 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
     sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
     sdp.sdp_api_upload_json(sdp.sdp_batch), sdp.sdp_api_process_response(sdp.sdp_batch),
+    sdp.sdp_dp_register(text, regclass, text, integer, numeric, numeric, integer, text),
+    sdp.sdp_dp_register_batches(text, text, text, integer, numeric, numeric, jsonb),
+    sdp.sdp_dp_grant(name, text, numeric, numeric), sdp.sdp_dp_public_values(text, text, text[]),
+    sdp.sdp_dp_budget(text), sdp.sdp_dp_count(text, numeric, text, jsonb, numeric),
+    sdp.sdp_dp_sum(text, text, numeric, numeric, numeric, text, jsonb, numeric),
+    sdp.sdp_dp_avg(text, text, numeric, numeric, numeric, text, jsonb, numeric),
+    sdp.sdp_dp_histogram(text, text, numeric[], numeric, jsonb),
+    sdp.sdp_dp_quantiles(text, text, numeric, numeric, numeric[], numeric, jsonb),
     sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
     sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
   TO sdp_admin;
 GRANT SELECT ON sdp.processing_batch, sdp.batch_chunk, sdp.model,
                 sdp.audit_log, sdp.access_log, sdp.integrity_failure, sdp.integrity_failures_total,
                 sdp.legal_hold, sdp.retention_policy,
-                sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline, sdp.metrics_latency
+                sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline, sdp.metrics_latency,
+                sdp.dp_grant, sdp.dp_public_values, sdp.dp_ledger
+  TO sdp_admin;
+-- Not the bounding key: who knows it can tell which rows of a unit are dropped.
+GRANT SELECT (name, relation, privacy_unit, max_rows_per_unit, epsilon_cap, delta_cap, epsilon_spent,
+              delta_spent, sum_scale, row_identity, created_at) ON sdp.dp_dataset
   TO sdp_admin;
 GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON sdp.api_client
   TO sdp_admin;
@@ -145,7 +158,7 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
   TO sdp_auditor;
 GRANT SELECT ON sdp.audit_log, sdp.access_log, sdp.integrity_failure, sdp.integrity_failures_total,
-                sdp.legal_hold, sdp.retention_policy
+                sdp.legal_hold, sdp.retention_policy, sdp.dp_ledger
   TO sdp_auditor;
 
 -- ---- sdp_viewer: batch status and aggregate counts only --------------------------------------
@@ -155,6 +168,25 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_current_client(), sdp.sdp_auth_tenant(), sdp.sdp_is_dev(),
     sdp.sdp_caller_role(), sdp.sdp_caller_is_trusted(), sdp.sdp_caller_has_role(name)
   TO sdp_viewer;
+
+-- ---- sdp_dp_analyst: differentially private statistics, never a dataset row ---------------
+-- The query functions charge the grants the caller draws from (80_privacy.sql); its own ledger
+-- rows through row-level security. The tenant-context functions are what that policy calls.
+GRANT USAGE ON SCHEMA sdp, sdp_api TO sdp_dp_analyst;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_dp_budget(text), sdp.sdp_dp_count(text, numeric, text, jsonb, numeric),
+    sdp.sdp_dp_sum(text, text, numeric, numeric, numeric, text, jsonb, numeric),
+    sdp.sdp_dp_avg(text, text, numeric, numeric, numeric, text, jsonb, numeric),
+    sdp.sdp_dp_histogram(text, text, numeric[], numeric, jsonb),
+    sdp.sdp_dp_quantiles(text, text, numeric, numeric, numeric[], numeric, jsonb),
+    sdp_api.dp_budget(text), sdp_api.dp_count(text, numeric, text, jsonb, numeric),
+    sdp_api.dp_sum(text, text, numeric, numeric, numeric, text, jsonb, numeric),
+    sdp_api.dp_avg(text, text, numeric, numeric, numeric, text, jsonb, numeric),
+    sdp_api.dp_histogram(text, text, numeric[], numeric, jsonb),
+    sdp_api.dp_quantiles(text, text, numeric, numeric, numeric[], numeric, jsonb),
+    sdp.sdp_caller_role(), sdp.sdp_caller_has_role(name)
+  TO sdp_dp_analyst;
+GRANT SELECT ON sdp.dp_ledger TO sdp_dp_analyst;
 
 -- ---- pg_monitor: the metrics exporter (postgres_exporter's custom queries) --------------------
 GRANT USAGE ON SCHEMA sdp TO pg_monitor;
