@@ -103,11 +103,43 @@ SELECT code, message FROM regress.error_of($$SELECT * FROM sdp.sdp_dp_count('peo
 SELECT epsilon_spent FROM sdp.sdp_dp_budget('people') WHERE grantee = 'regress_dp_ana';
 
 -- Exact arithmetic: two more 0.1 charges leave exactly 0 of the own grant of 1.
+-- sdp_dp_queries_total{outcome} moves by exactly one per release and per refusal (snapshots
+-- taken as the superuser: the analyst cannot read sdp_metrics()).
+RESET ROLE;
+CREATE TEMP TABLE dp_queries_before AS
+  SELECT s.labels ->> 'outcome' AS outcome, s.value FROM sdp.sdp_metrics_samples() s
+   WHERE s.name = 'sdp_dp_queries_total';
+CREATE TEMP VIEW dp_queries_delta AS
+  SELECT s.labels ->> 'outcome' AS outcome, s.value - b.value AS delta
+    FROM sdp.sdp_metrics_samples() s JOIN dp_queries_before b ON b.outcome = s.labels ->> 'outcome'
+   WHERE s.name = 'sdp_dp_queries_total' ORDER BY 1;
+SET ROLE regress_dp_ana;
 SELECT count(*) FROM sdp.sdp_dp_count('people', 0.1);
+RESET ROLE;
+SELECT * FROM dp_queries_delta;
+SET ROLE regress_dp_ana;
 SELECT count(*) FROM sdp.sdp_dp_count('people', 0.1);
 SELECT grantee, epsilon_spent, epsilon_left, epsilon_left = 0 AS exactly_zero FROM sdp.sdp_dp_budget('people');
 -- PT403 with what is left; nothing charged.
+RESET ROLE;
+TRUNCATE dp_queries_before;
+INSERT INTO dp_queries_before
+  SELECT s.labels ->> 'outcome', s.value FROM sdp.sdp_metrics_samples() s
+   WHERE s.name = 'sdp_dp_queries_total';
+SET ROLE regress_dp_ana;
 SELECT code, message, hint FROM regress.error_of($$SELECT * FROM sdp.sdp_dp_count('people', 0.1)$$);
+RESET ROLE;
+SELECT * FROM dp_queries_delta;
+-- The per-dataset gauges: what sdp.dp_dataset holds at scrape time, one sample per dataset.
+SELECT s.name, s.labels ->> 'dataset' AS dataset, s.value,
+       s.value = CASE s.name WHEN 'sdp_dp_epsilon_spent' THEN d.epsilon_spent ELSE d.epsilon_cap END AS matches
+  FROM sdp.sdp_metrics_samples() s JOIN sdp.dp_dataset d ON d.name = s.labels ->> 'dataset'
+ WHERE s.name LIKE 'sdp\_dp\_epsilon\_%' ORDER BY 2, 1;
+SELECT count(*) = 2 * (SELECT count(*) FROM sdp.dp_dataset) AS one_spent_one_cap_per_dataset
+  FROM sdp.sdp_metrics_samples() s WHERE s.name LIKE 'sdp\_dp\_epsilon\_%';
+-- Only the three outcomes are counted.
+SELECT code, message FROM regress.error_of($$SELECT sdp._dp_count_query('nope')$$);
+SET ROLE regress_dp_ana;
 SELECT code, message FROM regress.error_of($$SELECT * FROM sdp.sdp_dp_count('people', 0.000001)$$);
 -- Its own ledger rows only; the ledger is append-only.
 SELECT actor, dataset, kind, epsilon, delta, charged_to FROM sdp.dp_ledger ORDER BY id;

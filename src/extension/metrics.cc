@@ -4,6 +4,7 @@
 //   sdp.sdp_metrics_count(name text, delta bigint)       add to an unlabelled counter, now
 //   sdp._metrics_batch_trigger()                         a batch entered a status (on commit)
 //   sdp._metrics_request(path text)                      PostgREST request of this transaction
+//   sdp._dp_count_query(outcome text)                    a differentially private query, now
 //
 // Locking rules: there are none. Every metric is a pg_atomic_uint64 updated with
 // pg_atomic_fetch_add_u64; a reader sees each counter atomically but not a snapshot across
@@ -59,13 +60,18 @@ constexpr const char* kApiFunctions[] = {
 constexpr int kNumApiFunctions = 14;
 constexpr const char* kOutcomes[] = {"ok", "error"};
 
+// Outcomes of a differentially private query, in the order of enum DpOutcome.
+constexpr const char* kDpOutcomes[] = {"released", "refused", "failed"};
+constexpr int kNumDpOutcomes = 3;
+
 // Slot layout of the shared array.
 constexpr int kBatchSlot0 = 0;
 constexpr int kCounterSlot0 = kBatchSlot0 + kNumStatuses;
 constexpr int kBucketSlot0 = kCounterSlot0 + kNumCounters;  // kNumBounds + 1 (+Inf), not cumulative
 constexpr int kLatencySumSlot = kBucketSlot0 + kNumBounds + 1;  // microseconds
 constexpr int kApiSlot0 = kLatencySumSlot + 1;                  // [function][outcome]
-constexpr int kNumSlots = kApiSlot0 + kNumApiFunctions * 2;
+constexpr int kDpSlot0 = kApiSlot0 + kNumApiFunctions * 2;      // [outcome]
+constexpr int kNumSlots = kDpSlot0 + kNumDpOutcomes;
 
 struct Shared {
   pg_atomic_uint32 launcher_pid;
@@ -256,9 +262,41 @@ std::string Render() {
                  static_cast<unsigned long long>(Read(kApiSlot0 + f * 2 + o)));
     }
   }
+  Header(&out, "sdp_dp_queries_total",
+         "Differentially private queries by outcome (released = charged and answered, refused = "
+         "over budget, failed = the charge did not complete).",
+         "counter");
+  for (int i = 0; i < kNumDpOutcomes; ++i) {
+    AppendLine(&out, "sdp_dp_queries_total{outcome=\"%s\"} %llu\n", kDpOutcomes[i],
+               static_cast<unsigned long long>(Read(kDpSlot0 + i)));
+  }
   Header(&out, "sdp_worker_up", "1 while the sdp background worker launcher is running.", "gauge");
   AppendLine(&out, "sdp_worker_up %d\n", WorkerUp() ? 1 : 0);
   return out;
+}
+
+// The per-dataset privacy gauges (sdp_dp_epsilon_spent, sdp_dp_epsilon_cap) as rendered by
+// sdp._metrics_dp_datasets() (80_privacy.sql), which reads sdp.dp_dataset at scrape time; "" on a
+// 0.1.0 catalog, which has no such function. Returned in the caller's memory context. C-style (SPI,
+// may ereport).
+char* DatasetGauges() {
+  MemoryContext caller = CurrentMemoryContext;
+  char* result = nullptr;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  if (SPI_execute("SELECT pg_catalog.to_regprocedure('sdp._metrics_dp_datasets()') IS NOT NULL",
+                  true, 1) == SPI_OK_SELECT &&
+      SPI_processed == 1) {
+    bool isnull = true;
+    const Datum exists = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (!isnull && DatumGetBool(exists) &&
+        SPI_execute("SELECT sdp._metrics_dp_datasets()", true, 1) == SPI_OK_SELECT &&
+        SPI_processed == 1) {
+      char* text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+      if (text != nullptr) result = MemoryContextStrdup(caller, text);
+    }
+  }
+  SPI_finish();
+  return result;
 }
 
 void RequireShared() {
@@ -279,6 +317,8 @@ void Add(Counter c, uint64_t delta) { AddSlot(kCounterSlot0 + static_cast<int>(c
 void AddOnCommit(Counter c, uint64_t delta) {
   AddSlotOnCommit(kCounterSlot0 + static_cast<int>(c), delta);
 }
+
+void AddDpQuery(DpOutcome outcome) { AddSlot(kDpSlot0 + static_cast<int>(outcome), 1); }
 
 bool CounterByName(const std::string& name, Counter* out) {
   for (int i = 0; i < kNumCounters; ++i) {
@@ -312,7 +352,10 @@ void SdpMetricsInit() {
 // 55000 when sdp is not preloaded.
 SDP_PG_FUNCTION(sdp_metrics) {
   sdp::metrics::RequireShared();
-  return sdp::pg::TextDatum(sdp::metrics::Render());
+  std::string out = sdp::metrics::Render();
+  const char* gauges = sdp::pg::PgCall([] { return sdp::metrics::DatasetGauges(); });
+  if (gauges != nullptr) out += gauges;
+  return sdp::pg::TextDatum(out);
 }
 
 // sdp.sdp_metrics_count(name text, delta bigint) RETURNS boolean: adds delta (>= 0) to the
@@ -414,4 +457,22 @@ SDP_PG_FUNCTION(sdp_metrics_request) {
   }
   current_request = index;
   return (Datum)0;
+}
+
+// sdp._dp_count_query(outcome text) RETURNS void: one differentially private query released,
+// refused or failed, counted now in sdp_dp_queries_total{outcome} (a refusal is followed by an
+// error that rolls the transaction back; a release's charge is already committed). 22023 for an
+// unknown outcome; a no-op when sdp is not preloaded.
+SDP_PG_FUNCTION(sdp_metrics_dp_query) {
+  using namespace sdp::metrics;
+  sdp::pg::RequireArgs(fcinfo, {"outcome"});
+  const std::string outcome = sdp::pg::TextArg(fcinfo, 0);
+  for (int i = 0; i < kNumDpOutcomes; ++i) {
+    if (outcome == kDpOutcomes[i]) {
+      AddDpQuery(static_cast<DpOutcome>(i));
+      return (Datum)0;
+    }
+  }
+  throw sdp::Error(sdp::sqlstate::kInvalidParameter, "unknown outcome \"" + outcome + "\"", "",
+                   "one of released, refused, failed");
 }

@@ -28,12 +28,21 @@ enum class Counter {
   kIntegrityFailures,  // record_integrity_failures_total
 };
 
+// Outcomes of a differentially private query (sdp_dp_queries_total{outcome}).
+enum class DpOutcome {
+  kReleased,  // charged (committed) and answered
+  kRefused,   // over a grant or the dataset cap: PT403, nothing charged
+  kFailed,    // the charge did not complete (worker failed or never committed): nothing charged
+};
+
 // True when the shared memory exists (sdp was preloaded).
 bool Available();
 // Adds `delta` now (non-transactional). No-op when not Available().
 void Add(Counter c, uint64_t delta);
 // Adds `delta` when the current top-level transaction commits.
 void AddOnCommit(Counter c, uint64_t delta);
+// Counts one differentially private query now (non-transactional). No-op when not Available().
+void AddDpQuery(DpOutcome outcome);
 // Counter by its exposition name (e.g. "record_integrity_failures_total"); false if unknown.
 bool CounterByName(const std::string& name, Counter* out);
 // Records that the launcher (the background worker) runs in this process, for sdp_worker_up;

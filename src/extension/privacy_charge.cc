@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "error.h"
+#include "metrics.h"
 #include "pg_bridge.h"
 #include "pg_datum.h"
 
@@ -142,11 +143,13 @@ void StartAndWait(BackgroundWorker* w) {
   BackgroundWorkerHandle* handle = nullptr;
   long waited = 0;
   while (!RegisterDynamicBackgroundWorker(w, &handle)) {
-    if (waited >= kSlotWaitMs)
+    if (waited >= kSlotWaitMs) {
+      sdp::metrics::AddDpQuery(sdp::metrics::DpOutcome::kFailed);
       ereport(ERROR, (errcode(MAKE_SQLSTATE('P', 'T', '4', '0', '9')),
                       errmsg("the privacy budget cannot be charged now: no free background "
                              "worker slot; retry the request"),
                       errhint("Raise max_worker_processes if this persists.")));
+    }
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kSlotRetryMs,
                     PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
@@ -233,9 +236,13 @@ SDP_PG_FUNCTION(sdp_dp_charge_committed) {
   if (outcome == kFailed) {
     char state[6];
     std::memcpy(state, unpack_sql_state(code), 6);
+    // A refusal under lock was counted by sdp._dp_refused in the worker; anything else failed.
+    if (std::strcmp(state, "PT403") != 0)
+      sdp::metrics::AddDpQuery(sdp::metrics::DpOutcome::kFailed);
     throw sdp::Error(state, answer[0], answer[1], answer[2]);
   }
   // The worker exited without committing (killed, or it could not start): nothing was charged.
+  sdp::metrics::AddDpQuery(sdp::metrics::DpOutcome::kFailed);
   throw sdp::Error(
       sdp::sqlstate::kConflict,
       "the privacy budget charge did not complete; nothing was charged, retry the request");

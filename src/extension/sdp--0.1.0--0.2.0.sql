@@ -1926,11 +1926,41 @@ BEGIN
 END
 $$;
 
--- Counted in sdp_dp_queries_total{outcome} (65_metrics.sql): now, whatever the transaction does.
+-- Counted in sdp_dp_queries_total{outcome} (metrics.cc): now, whatever the transaction does (a
+-- refusal is followed by an error that rolls it back). 'failed' is counted by the charge itself
+-- (privacy_charge.cc) when the background worker does not commit.
 CREATE FUNCTION sdp._dp_count_query(outcome text) RETURNS void
-LANGUAGE sql VOLATILE
+  AS 'MODULE_PATHNAME', 'sdp_metrics_dp_query' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
+
+-- The per-dataset gauges of sdp_metrics() (metrics.cc appends them at scrape time), in the
+-- Prometheus text format: epsilon spent and the epsilon cap of each dataset, so an alert can
+-- compare the two (docker/prometheus/rules.yml). Label values escaped as the format requires
+-- (backslash, double quote, newline), although dataset names cannot hold them today. Nothing
+-- when no dataset is registered. SECURITY DEFINER: the monitoring roles do not read dp_dataset.
+CREATE FUNCTION sdp._metrics_dp_datasets() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT $$;
+AS $$
+  SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN pg_catalog.concat(
+           E'# HELP sdp_dp_epsilon_spent Epsilon charged to the dataset so far (sdp.dp_dataset).\n',
+           E'# TYPE sdp_dp_epsilon_spent gauge\n',
+           pg_catalog.string_agg(pg_catalog.format(E'sdp_dp_epsilon_spent{dataset="%s"} %s\n',
+                                                   d.label, d.spent), '' ORDER BY d.name),
+           E'# HELP sdp_dp_epsilon_cap Epsilon cap of the dataset (sdp.dp_dataset).\n',
+           E'# TYPE sdp_dp_epsilon_cap gauge\n',
+           pg_catalog.string_agg(pg_catalog.format(E'sdp_dp_epsilon_cap{dataset="%s"} %s\n',
+                                                   d.label, d.cap), '' ORDER BY d.name))
+         ELSE '' END
+    FROM (SELECT x.name,
+                 pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(x.name, E'\\', E'\\\\'),
+                                                       '"', E'\\"'), E'\n', E'\\n') AS label,
+                 pg_catalog.trim_scale(x.epsilon_spent)::text AS spent,
+                 pg_catalog.trim_scale(x.epsilon_cap)::text AS cap
+            FROM sdp.dp_dataset x) d
+$$;
+COMMENT ON FUNCTION sdp._metrics_dp_datasets() IS
+  'internal: sdp_dp_epsilon_spent and sdp_dp_epsilon_cap per dataset, for sdp_metrics()';
 
 -- ---- the public query functions ------------------------------------------------------------
 CREATE FUNCTION sdp.sdp_dp_count(dataset text, epsilon numeric, group_by text DEFAULT NULL,
@@ -2062,6 +2092,7 @@ REVOKE ALL ON FUNCTION sdp._dp_charge(text, text, text, text, text, numeric, num
 REVOKE ALL ON FUNCTION sdp._dp_charge_committed(text, text, text, text, text, numeric, numeric, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_refused(text, text, numeric, numeric, numeric, numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_count_query(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp._metrics_dp_datasets() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.sdp_dp_count(text, numeric, text, jsonb, numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.sdp_dp_sum(text, text, numeric, numeric, numeric, text, jsonb, numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp.sdp_dp_avg(text, text, numeric, numeric, numeric, text, jsonb, numeric) FROM PUBLIC;
@@ -2107,3 +2138,7 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_caller_role(), sdp.sdp_caller_has_role(name)
   TO sdp_dp_analyst;
 GRANT SELECT ON sdp.dp_ledger TO sdp_dp_analyst;
+
+-- ==== observability of the privacy analytics (issue 18): the per-dataset gauges of sdp_metrics()
+-- are read by its callers (90_privileges.sql).
+GRANT EXECUTE ON FUNCTION sdp._metrics_dp_datasets() TO sdp_admin, pg_monitor;

@@ -58,6 +58,22 @@ drop_monitor() {
   return 0
 }
 e2e_at_exit drop_monitor
+
+# The per-dataset privacy gauges appear once a dataset is registered, read by the monitor role
+# (which cannot read sdp.dp_dataset itself) and still valid exposition.
+psql -XAtq -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE public.e2e_dp_people (person text NOT NULL, band text);
+INSERT INTO public.e2e_dp_people SELECT 'p' || i, (i % 3)::text FROM generate_series(1, 50) i;
+SELECT sdp.sdp_dp_register('e2e_people', 'public.e2e_dp_people', 'person', 1, 2);
+SQL
+psql -XAtq -c "SET ROLE sdp_e2e_monitor" -c "SELECT sdp.sdp_metrics()" >"$e2e_work/metrics_dp.txt" ||
+  fail "sdp_metrics() as the pg_monitor role with a dataset registered"
+grep -qx 'sdp_dp_epsilon_spent{dataset="e2e_people"} 0' "$e2e_work/metrics_dp.txt" &&
+  grep -qx 'sdp_dp_epsilon_cap{dataset="e2e_people"} 2' "$e2e_work/metrics_dp.txt" ||
+  fail "per-dataset gauges: $(grep sdp_dp_ "$e2e_work/metrics_dp.txt")"
+promtool check metrics <"$e2e_work/metrics_dp.txt" >"$e2e_work/check_metrics_dp.log" 2>&1 ||
+  fail "promtool check metrics (with a dataset): $(cat "$e2e_work/check_metrics_dp.log")"
+pass "sdp_dp_epsilon_spent/sdp_dp_epsilon_cap{dataset} read by the pg_monitor role, promtool-valid"
 (umask 077 && printf '127.0.0.1:%s:*:sdp_e2e_monitor:%s\n' "$PGPORT" "$monitor_pw" >"$e2e_work/monitor.pgpass")
 exporter_port=$(free_port)
 PGPASSFILE="$e2e_work/monitor.pgpass" \

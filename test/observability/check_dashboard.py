@@ -3,7 +3,8 @@
 docker/prometheus/rules.yml): valid JSON, unique panel ids, every panel has a PromQL target on
 the provisioned Prometheus datasource, and every metric a query names is one the sdp extension
 exports. The exported names come from an sdp_metrics() output file when given (make check
-passes the live one), else from src/extension/metrics.cc.
+passes the live one), else from src/extension/metrics.cc; the per-dataset gauges rendered in SQL
+(src/extension/sql/80_privacy.sql) are added in both cases.
 
   test/observability/check_dashboard.py [SDP_METRICS_OUTPUT]
 """
@@ -18,8 +19,15 @@ KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "off
             "and", "or", "unless", "inf", "nan"}
 
 
+def per_dataset_names():
+    # The per-dataset privacy gauges are rendered by SQL (sdp._metrics_dp_datasets() in
+    # 80_privacy.sql) and appear only once a dataset is registered, which a fresh database lacks.
+    sql = open(os.path.join(ROOT, "src/extension/sql/80_privacy.sql")).read()
+    return set(re.findall(r"# TYPE (sdp_[a-z_]+) gauge", sql))
+
+
 def exported_names(path):
-    names = set()
+    names = per_dataset_names()
     if path:
         for line in open(path):
             m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{| )", line)

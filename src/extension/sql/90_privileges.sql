@@ -91,6 +91,7 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_set_retention(text, interval), sdp.sdp_purge_expired(timestamptz, integer),
     sdp.sdp_forget_batch(uuid), sdp.sdp_forget_client(text),
     sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp.sdp_metrics_count(text, bigint),
+    sdp._metrics_dp_datasets(),
     sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
     sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
     sdp.sdp_api_upload_json(sdp.sdp_batch), sdp.sdp_api_process_response(sdp.sdp_batch),
@@ -190,7 +191,7 @@ GRANT SELECT ON sdp.dp_ledger TO sdp_dp_analyst;
 
 -- ---- pg_monitor: the metrics exporter (postgres_exporter's custom queries) --------------------
 GRANT USAGE ON SCHEMA sdp TO pg_monitor;
-GRANT EXECUTE ON FUNCTION sdp.sdp_metrics(), sdp.sdp_metrics_samples() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp._metrics_dp_datasets() TO pg_monitor;
 GRANT SELECT ON sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline,
                 sdp.metrics_latency
   TO pg_monitor;
