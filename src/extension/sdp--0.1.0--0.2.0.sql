@@ -1237,19 +1237,21 @@ CREATE TABLE sdp.dp_ledger (
 COMMENT ON TABLE sdp.dp_ledger IS 'append-only: one row per differentially private release';
 CREATE INDEX dp_ledger_actor ON sdp.dp_ledger (actor);
 
-CREATE FUNCTION sdp._dp_ledger_refuse_change() RETURNS trigger
+-- Refuses UPDATE, DELETE and TRUNCATE on an append-only table (the audit log, the DP ledger).
+CREATE OR REPLACE FUNCTION sdp._audit_refuse_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RAISE EXCEPTION USING ERRCODE = '42501',
-    MESSAGE = format('sdp.dp_ledger is append-only: %s refused', TG_OP);
+    MESSAGE = format('%s.%s is append-only: %s refused', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP);
 END
 $$;
+
 CREATE TRIGGER dp_ledger_append_only BEFORE UPDATE OR DELETE ON sdp.dp_ledger
-  FOR EACH ROW EXECUTE FUNCTION sdp._dp_ledger_refuse_change();
+  FOR EACH ROW EXECUTE FUNCTION sdp._audit_refuse_change();
 CREATE TRIGGER dp_ledger_no_truncate BEFORE TRUNCATE ON sdp.dp_ledger
-  FOR EACH STATEMENT EXECUTE FUNCTION sdp._dp_ledger_refuse_change();
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._audit_refuse_change();
 
 -- An analyst reads its own ledger rows; admins and auditors read all.
 ALTER TABLE sdp.dp_ledger ENABLE ROW LEVEL SECURITY;
@@ -2068,7 +2070,6 @@ SELECT pg_catalog.pg_extension_config_dump('sdp.dp_public_values', '');
 SELECT pg_catalog.pg_extension_config_dump('sdp.dp_ledger', '');
 
 -- Privileges (90_privileges.sql): owner-only first, then one line per role.
-REVOKE ALL ON FUNCTION sdp._dp_ledger_refuse_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_tally_step(internal, text, bigint, text, float8, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_tally_step(internal, text, tid, text, float8, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_tally_final(internal) FROM PUBLIC;

@@ -40,13 +40,14 @@ CREATE TABLE sdp.audit_head (
 );
 INSERT INTO sdp.audit_head VALUES (1, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
 
+-- Refuses UPDATE, DELETE and TRUNCATE on an append-only table (the audit log, the DP ledger).
 CREATE FUNCTION sdp._audit_refuse_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RAISE EXCEPTION USING ERRCODE = '42501',
-    MESSAGE = format('sdp.audit_log is append-only: %s refused', TG_OP);
+    MESSAGE = format('%s.%s is append-only: %s refused', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP);
 END
 $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON sdp.audit_log

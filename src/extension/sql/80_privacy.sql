@@ -72,19 +72,10 @@ CREATE TABLE sdp.dp_ledger (
 COMMENT ON TABLE sdp.dp_ledger IS 'append-only: one row per differentially private release';
 CREATE INDEX dp_ledger_actor ON sdp.dp_ledger (actor);
 
-CREATE FUNCTION sdp._dp_ledger_refuse_change() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RAISE EXCEPTION USING ERRCODE = '42501',
-    MESSAGE = format('sdp.dp_ledger is append-only: %s refused', TG_OP);
-END
-$$;
 CREATE TRIGGER dp_ledger_append_only BEFORE UPDATE OR DELETE ON sdp.dp_ledger
-  FOR EACH ROW EXECUTE FUNCTION sdp._dp_ledger_refuse_change();
+  FOR EACH ROW EXECUTE FUNCTION sdp._audit_refuse_change();
 CREATE TRIGGER dp_ledger_no_truncate BEFORE TRUNCATE ON sdp.dp_ledger
-  FOR EACH STATEMENT EXECUTE FUNCTION sdp._dp_ledger_refuse_change();
+  FOR EACH STATEMENT EXECUTE FUNCTION sdp._audit_refuse_change();
 
 -- An analyst reads its own ledger rows; admins and auditors read all.
 ALTER TABLE sdp.dp_ledger ENABLE ROW LEVEL SECURITY;
