@@ -266,6 +266,44 @@ SELECT group_key, value BETWEEN ci_low AND ci_high AS in_ci FROM sdp.sdp_dp_coun
 SELECT count(*) FROM sdp.sdp_dp_avg('bank', 'income', 0, 100000, 1, 'segment', delta => 0.000001);
 SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_dp_register_batches('bank2', 'nobody', 'risk_scoring', 2, 10)$$);
 
+-- ---- the tally's fixed point is exact for every numeric type ----
+-- sdp._dp_tally's bytes for one NULL group: [1][len 0][count i64][sum i128], little-endian. The
+-- bounded sum at granularity 10^-2 must equal SQL's exact sum of round(x, 2) * 100 (numeric
+-- rounds halves away from zero, as the tally does), for numeric values of up to 20 significant
+-- digits (a double holds 15 to 17), integers and floats.
+CREATE FUNCTION pg_temp.tally_sum(t bytea) RETURNS numeric LANGUAGE sql AS $$
+  SELECT round(CASE WHEN get_byte(t, 28) >= 128 THEN s - 2::numeric ^ 128 ELSE s END)
+    FROM (SELECT sum(get_byte(t, 13 + i)::numeric * 256::numeric ^ i) AS s FROM generate_series(0, 15) i) x
+$$;
+CREATE TABLE public.regress_dp_exact AS
+SELECT 'u' || i AS unit,
+       ((i * 7919 % 20000001) - 10000000)::numeric * 1000000 + (i * 104729 % 1000000)::numeric / 1000000 + 0.005 AS n,
+       (i * 31 % 1000)::int4 AS i4, (i * 7 % 100)::int2 AS i2, (i::bigint * 1000003) AS i8,
+       (i * 13 % 1000)::float8 / 8 AS f8, ((i * 17 % 1000)::float4 / 4)::float4 AS f4
+  FROM generate_series(1, 3000) i;
+SELECT pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, n, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1,
+                                       -1000000000000000000, 1000000000000000000, 2))
+       = sum(round(n, 2) * 100) AS numeric_exact,
+       pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, i4, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -1000000000::bigint, 1000000000::bigint, 2))
+       = sum(i4) * 100 AS int4_exact,
+       pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, i2, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -1000000000::bigint, 1000000000::bigint, 2))
+       = sum(i2) * 100 AS int2_exact,
+       pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, i8, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -1000000000000000000::bigint, 1000000000000000000::bigint, 0))
+       = sum(i8) AS int8_exact,
+       pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, f8, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -1000000000::bigint, 1000000000::bigint, 3))
+       = sum(f8 * 1000) AS float8_exact,
+       pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, f4, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -1000000000::bigint, 1000000000::bigint, 2))
+       = sum(f4 * 100) AS float4_exact,
+       -- clamped: every value to [-5.00, 5.00]
+       pg_temp.tally_sum(sdp._dp_tally(unit, i8, NULL::text, n, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -500, 500, 2))
+       = sum(greatest(least(round(n, 2) * 100, 500), -500)) AS numeric_clamped
+  FROM public.regress_dp_exact;
+-- NaN and infinities: NaN and -Infinity count as lower, +Infinity as upper.
+SELECT pg_temp.tally_sum(sdp._dp_tally(u, r, NULL::text, v, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, -700, 900, 2))
+  FROM (VALUES ('a', 1::bigint, 'NaN'::numeric), ('b', 2, 'Infinity'), ('c', 3, '-Infinity'), ('d', 4, 1.234)) v(u, r, v);
+SELECT code, message FROM regress.error_of($$SELECT sdp._dp_tally('u', 1::bigint, NULL::text, 'x'::text, '\x000102030405060708090a0b0c0d0e0f'::bytea, 1, 0, 1, 0)$$);
+DROP TABLE public.regress_dp_exact;
+
 -- ---- nothing executable by PUBLIC; internals owner-only ----
 SELECT p.oid::regprocedure FROM pg_proc p
  WHERE p.pronamespace IN ('sdp'::regnamespace, 'sdp_api'::regnamespace) AND p.proname LIKE '%dp%'

@@ -7,29 +7,25 @@
 //
 // The aggregate does the per-row work of one scan in C: it bounds every privacy unit's
 // contribution to at most max_rows rows and clamps values into [lower, upper] in fixed point.
-// Which rows of a unit count is decided by a keyed hash priority, HMAC-SHA256(key, unit || row):
-// the max_rows smallest priorities win, the same rows on every run, and nobody without the key
-// can tell which. The priority is only computed once a unit has more than max_rows rows, so the
-// common case (a unit within its bound) costs one hash-table probe per row. Its result is the
+// Which rows of a unit count is decided by a keyed priority (src/common/dp/contribution_bounding.h,
+// which also says how one pass over millions of rows stays cheap). Its result is the
 // bounded per-group count and int128 sum, never shown: sdp._dp_release adds integer noise from
 // src/common/dp (discrete Laplace, permute-and-flip) and computes the 95% intervals.
 //
 // The aggregate state is a C++ object owned by the aggregate's memory context: a reset
 // callback deletes it when that context goes, on success and on abort (docs/style.md,
 // extension 5).
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "common/dp/contribution_bounding.h"
 #include "common/dp/exact_sampler.h"
+#include "common/dp/fixed_point.h"
 #include "common/dp/mechanisms.h"
 // Backend headers last (pg.h rule).
 #include "pg_datum.h"
@@ -39,236 +35,61 @@ namespace {
 using int128 = __int128;
 using sdp::dp::uint128;
 
-constexpr uint32_t kNone = UINT32_MAX;
+// The aggregate's state: the bounding (common/dp/contribution_bounding.h) and how this call
+// spells row ids.
+struct Tally {
+  Tally(std::string_view key, int max_rows, int64_t lower, int64_t upper, int scale, bool tid,
+        Oid value_type)
+      : bounding(key, static_cast<uint32_t>(max_rows), lower, upper, scale),
+        tid_rows(tid),
+        value_type(value_type) {}
+  sdp::dp::ContributionTally bounding;
+  bool tid_rows;
+  Oid value_type;
 
-// 64-bit hash of a unit's bytes for the unit table (MurmurHash64A's mixing). A collision merges
-// two units, which only lowers their joint contribution: the bound still holds for each.
-uint64_t HashBytes(const uint8_t* p, size_t n, uint64_t seed) {
-  const uint64_t m = 0xc6a4a7935bd1e995ULL;
-  uint64_t h = seed ^ (n * m);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t k;
-    std::memcpy(&k, p + i, 8);
-    k *= m;
-    k ^= k >> 47;
-    k *= m;
-    h ^= k;
-    h *= m;
-  }
-  uint64_t tail = 0;
-  for (size_t j = 0; i + j < n; ++j) tail |= static_cast<uint64_t>(p[i + j]) << (8 * j);
-  if (n % 8 != 0) {
-    h ^= tail;
-    h *= m;
-  }
-  h ^= h >> 47;
-  h *= m;
-  h ^= h >> 47;
-  return h;
-}
-
-// Open addressing, linear probing: unit hash -> unit index. Power-of-two capacity, at most half
-// full.
-class UnitTable {
- public:
-  UnitTable() : keys_(1024), values_(1024, kNone) {}
-  // The index of `key`, inserting `next_index` when it is new (*inserted says which).
-  uint32_t FindOrInsert(uint64_t key, uint32_t next_index, bool* inserted) {
-    if ((size_ + 1) * 2 > keys_.size()) Grow();
-    size_t mask = keys_.size() - 1;
-    size_t i = static_cast<size_t>(key * 0x9E3779B97F4A7C15ULL >> 20) & mask;
-    while (values_[i] != kNone) {
-      if (keys_[i] == key) {
-        *inserted = false;
-        return values_[i];
+  // A row's value at the granularity, clamped: integers and numeric exactly, floats rounded.
+  int64_t FixedValue(Datum value) const {
+    switch (value_type) {
+      case INT2OID:
+        return bounding.FixedInteger(DatumGetInt16(value));
+      case INT4OID:
+        return bounding.FixedInteger(DatumGetInt32(value));
+      case INT8OID:
+        return bounding.FixedInteger(DatumGetInt64(value));
+      case FLOAT4OID:
+        return bounding.Fixed(DatumGetFloat4(value));
+      case FLOAT8OID:
+        return bounding.Fixed(DatumGetFloat8(value));
+      default: {  // NUMERICOID, checked when the state was made
+        struct varlena* v = reinterpret_cast<struct varlena*>(DatumGetPointer(value));
+        if (VARATT_IS_COMPRESSED(v) || VARATT_IS_EXTERNAL(v)) {
+          v = sdp::pg::PgCall([&] { return pg_detoast_datum_packed(v); });
+        }
+        int64_t fixed = 0;
+        if (!sdp::dp::NumericToFixed(reinterpret_cast<const uint8_t*>(VARDATA_ANY(v)),
+                                     VARSIZE_ANY_EXHDR(v), bounding.scale(), bounding.lower(),
+                                     bounding.upper(), &fixed)) {
+          throw sdp::Error(sdp::sqlstate::kInternal, "malformed numeric value in a privacy tally");
+        }
+        return fixed;
       }
-      i = (i + 1) & mask;
-    }
-    keys_[i] = key;
-    values_[i] = next_index;
-    ++size_;
-    *inserted = true;
-    return next_index;
-  }
-
- private:
-  void Grow() {
-    std::vector<uint64_t> keys(keys_.size() * 2);
-    std::vector<uint32_t> values(keys_.size() * 2, kNone);
-    size_t mask = keys.size() - 1;
-    for (size_t j = 0; j < keys_.size(); ++j) {
-      if (values_[j] == kNone) continue;
-      size_t i = static_cast<size_t>(keys_[j] * 0x9E3779B97F4A7C15ULL >> 20) & mask;
-      while (values[i] != kNone) i = (i + 1) & mask;
-      keys[i] = keys_[j];
-      values[i] = values_[j];
-    }
-    keys_.swap(keys);
-    values_.swap(values);
-  }
-
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> values_;
-  size_t size_ = 0;
-};
-
-// A row a unit keeps (at most max_rows per unit), linked per unit.
-struct Kept {
-  int64_t row_id;
-  uint64_t priority;  // valid once has_priority
-  int64_t value;      // fixed point, clamped
-  uint32_t group;
-  uint32_t next;
-  bool has_priority;
-};
-
-struct Unit {
-  uint64_t hash;
-  uint32_t rows;  // rows seen (saturates)
-  uint32_t head;  // first kept row
-};
-
-class Tally {
- public:
-  Tally(std::string key, int max_rows, int64_t lower, int64_t upper, int scale, bool tid_rows)
-      : key_(std::move(key)),
-        max_rows_(static_cast<uint32_t>(max_rows)),
-        lower_(lower),
-        upper_(upper),
-        multiplier_(std::pow(10.0, scale)),
-        tid_rows_(tid_rows) {
-    uint64_t seed = 0;
-    std::memcpy(&seed, key_.data(), std::min<size_t>(8, key_.size()));
-    seed_ = seed;
-  }
-
-  bool tid_rows() const { return tid_rows_; }
-
-  void Add(const uint8_t* unit, size_t unit_len, bool unit_null, int64_t row_id, const char* grp,
-           size_t grp_len, bool grp_null, bool val_null, double val) {
-    // Rows without a unit are treated as one unit: they may all be one person's.
-    const uint64_t h =
-        unit_null ? seed_ * 0x9E3779B97F4A7C15ULL + 1 : HashBytes(unit, unit_len, seed_);
-    bool inserted = false;
-    const uint32_t index =
-        units_table_.FindOrInsert(h, static_cast<uint32_t>(units_.size()), &inserted);
-    if (inserted) units_.push_back(Unit{h, 0, kNone});
-    Unit& u = units_[index];
-    const int64_t value = val_null ? 0 : Fixed(val);
-    if (u.rows < max_rows_) {
-      ++u.rows;
-      kept_.push_back(Kept{row_id, 0, value, GroupId(grp, grp_len, grp_null), u.head, false});
-      u.head = static_cast<uint32_t>(kept_.size() - 1);
-      return;
-    }
-    if (u.rows < UINT32_MAX) ++u.rows;
-    // Over the bound: the max_rows smallest priorities stay.
-    const uint64_t p = Priority(u.hash, row_id);
-    Kept* worst = nullptr;
-    for (uint32_t k = u.head; k != kNone; k = kept_[k].next) {
-      Kept& r = kept_[k];
-      if (!r.has_priority) {
-        r.priority = Priority(u.hash, r.row_id);
-        r.has_priority = true;
-      }
-      if (worst == nullptr || r.priority > worst->priority ||
-          (r.priority == worst->priority && r.row_id > worst->row_id)) {
-        worst = &r;
-      }
-    }
-    if (p < worst->priority || (p == worst->priority && row_id < worst->row_id)) {
-      worst->row_id = row_id;
-      worst->priority = p;
-      worst->value = value;
-      worst->group = GroupId(grp, grp_len, grp_null);
     }
   }
 
   // count (8) and sum (16) per group, after the group key: [null u8][len u32][bytes].
-  std::string Serialize() const {
-    std::vector<int64_t> counts(group_keys_.size(), 0);
-    std::vector<int128> sums(group_keys_.size(), 0);
-    for (size_t i = 0; i < kept_.size(); ++i) {
-      counts[kept_[i].group] += 1;
-      sums[kept_[i].group] += kept_[i].value;
-      if (i % sdp::pg::kRowsBetweenInterruptChecks == 0) sdp::pg::CheckForInterrupts();
-    }
+  std::string Serialize() {
     std::string out;
-    for (size_t g = 0; g < group_keys_.size(); ++g) {
-      const uint8_t is_null = g == null_group_ ? 1 : 0;
-      const uint32_t len = static_cast<uint32_t>(group_keys_[g].size());
+    for (const sdp::dp::BoundedGroup& g : bounding.Finish([] { sdp::pg::CheckForInterrupts(); })) {
+      const uint8_t is_null = g.is_null ? 1 : 0;
+      const uint32_t len = static_cast<uint32_t>(g.key.size());
       out.append(reinterpret_cast<const char*>(&is_null), 1);
       out.append(reinterpret_cast<const char*>(&len), 4);
-      out.append(group_keys_[g]);
-      out.append(reinterpret_cast<const char*>(&counts[g]), 8);
-      out.append(reinterpret_cast<const char*>(&sums[g]), 16);
+      out.append(g.key);
+      out.append(reinterpret_cast<const char*>(&g.count), 8);
+      out.append(reinterpret_cast<const char*>(&g.sum), 16);
     }
     return out;
   }
-
- private:
-  int64_t Fixed(double v) const {
-    double x = v * multiplier_;
-    // NaN compares false: it becomes lower, like any value below the range.
-    if (!(x >= static_cast<double>(lower_))) return lower_;
-    if (x >= static_cast<double>(upper_)) return upper_;
-    const int64_t f = std::llround(x);
-    return std::clamp(f, lower_, upper_);
-  }
-
-  uint32_t GroupId(const char* grp, size_t len, bool is_null) {
-    if (is_null) {
-      if (null_group_ == kNone) {
-        null_group_ = static_cast<uint32_t>(group_keys_.size());
-        group_keys_.emplace_back();
-      }
-      return null_group_;
-    }
-    if (last_group_ != kNone && group_keys_[last_group_].size() == len &&
-        std::memcmp(group_keys_[last_group_].data(), grp, len) == 0) {
-      return last_group_;
-    }
-    std::string key(grp, len);
-    auto it = group_ids_.find(key);
-    if (it == group_ids_.end()) {
-      it = group_ids_.emplace(key, static_cast<uint32_t>(group_keys_.size())).first;
-      group_keys_.push_back(std::move(key));
-    }
-    last_group_ = it->second;
-    return last_group_;
-  }
-
-  // The first 8 bytes of HMAC-SHA256(key, unit hash || row id), big-endian.
-  uint64_t Priority(uint64_t unit_hash, int64_t row_id) const {
-    uint8_t msg[16];
-    std::memcpy(msg, &unit_hash, 8);
-    std::memcpy(msg + 8, &row_id, 8);
-    uint8_t mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), msg, sizeof msg, mac,
-             &mac_len) == nullptr) {
-      throw sdp::Error(sdp::sqlstate::kInternal, "HMAC-SHA256 failed in contribution bounding");
-    }
-    uint64_t p = 0;
-    for (int i = 0; i < 8; ++i) p = (p << 8) | mac[i];
-    return p;
-  }
-
-  std::string key_;
-  uint64_t seed_ = 0;
-  uint32_t max_rows_;
-  int64_t lower_;
-  int64_t upper_;
-  double multiplier_;
-  bool tid_rows_;
-  UnitTable units_table_;
-  std::vector<Unit> units_;
-  std::vector<Kept> kept_;
-  std::unordered_map<std::string, uint32_t> group_ids_;
-  std::vector<std::string> group_keys_;
-  uint32_t null_group_ = kNone;
-  uint32_t last_group_ = kNone;
 };
 
 void DeleteTally(void* arg) { delete static_cast<Tally*>(arg); }
@@ -399,7 +220,9 @@ SDP_PG_FUNCTION(sdp_dp_tally_step) {
                                   "max_rows", "lower", "upper", "scale"});
     const sdp::pg::Bytes key = sdp::pg::ByteaArg(fcinfo, 5);
     const int max_rows = PG_GETARG_INT32(6);
-    if (key.size < 16 || max_rows < 1) {
+    const int64_t lower = PG_GETARG_INT64(7), upper = PG_GETARG_INT64(8);
+    const int scale = PG_GETARG_INT32(9);
+    if (key.size < 16 || max_rows < 1 || lower > upper || scale < 0 || scale > 18) {
       throw sdp::Error(sdp::sqlstate::kInvalidParameter, "bad contribution-bounding parameters");
     }
     const bool tid_rows = get_fn_expr_argtype(fcinfo->flinfo, 2) == TIDOID;
@@ -407,15 +230,21 @@ SDP_PG_FUNCTION(sdp_dp_tally_step) {
       return static_cast<MemoryContextCallback*>(
           MemoryContextAllocZero(aggctx, sizeof(MemoryContextCallback)));
     });
-    tally = new Tally(std::string(key.chars()), max_rows, PG_GETARG_INT64(7), PG_GETARG_INT64(8),
-                      PG_GETARG_INT32(9), tid_rows);
+    const Oid value_type = get_fn_expr_argtype(fcinfo->flinfo, 4);
+    if (value_type != INT2OID && value_type != INT4OID && value_type != INT8OID &&
+        value_type != FLOAT4OID && value_type != FLOAT8OID && value_type != NUMERICOID) {
+      throw sdp::Error(sdp::sqlstate::kInvalidParameter,
+                       "a privacy tally's values must be smallint, integer, bigint, real, double "
+                       "precision or numeric");
+    }
+    tally = new Tally(key.chars(), max_rows, lower, upper, scale, tid_rows, value_type);
     callback->func = DeleteTally;
     callback->arg = tally;
     MemoryContextRegisterResetCallback(aggctx, callback);
   }
   int64_t row_id = 0;
   if (!PG_ARGISNULL(2)) {
-    if (tally->tid_rows()) {
+    if (tally->tid_rows) {
       const ItemPointer tid = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(2));
       row_id = (static_cast<int64_t>(ItemPointerGetBlockNumberNoCheck(tid)) << 16) |
                ItemPointerGetOffsetNumberNoCheck(tid);
@@ -426,9 +255,9 @@ SDP_PG_FUNCTION(sdp_dp_tally_step) {
   std::string_view unit, grp;
   if (!PG_ARGISNULL(1)) unit = VarlenaArg(fcinfo, 1);
   if (!PG_ARGISNULL(3)) grp = VarlenaArg(fcinfo, 3);
-  tally->Add(reinterpret_cast<const uint8_t*>(unit.data()), unit.size(), PG_ARGISNULL(1), row_id,
-             grp.data(), grp.size(), PG_ARGISNULL(3), PG_ARGISNULL(4),
-             PG_ARGISNULL(4) ? 0.0 : PG_GETARG_FLOAT8(4));
+  const uint32_t group = tally->bounding.GroupId(grp, PG_ARGISNULL(3));
+  tally->bounding.Add(unit, PG_ARGISNULL(1), row_id, group,
+                      PG_ARGISNULL(4) ? 0 : tally->FixedValue(PG_GETARG_DATUM(4)));
   PG_RETURN_POINTER(tally);
 }
 

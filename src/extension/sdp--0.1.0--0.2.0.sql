@@ -1268,29 +1268,26 @@ CREATE POLICY dp_ledger_insert ON sdp.dp_ledger FOR INSERT WITH CHECK (true);
 -- clamped to [lower, upper] in fixed point; the result is the bounded per-group counts and sums
 -- (int128), serialised. Never returned to a caller: sdp._dp_release adds the noise.
 CREATE FUNCTION sdp._dp_tally_step(state internal, unit text, row_id bigint, grp text,
-                                   val float8, bounding_key bytea, max_rows integer,
+                                   val anyelement, bounding_key bytea, max_rows integer,
                                    lower_fixed bigint, upper_fixed bigint, scale integer)
 RETURNS internal
-  AS 'MODULE_PATHNAME', 'sdp_dp_tally_step' LANGUAGE C CALLED ON NULL INPUT
-  SET search_path = pg_catalog, pg_temp;
+  AS 'MODULE_PATHNAME', 'sdp_dp_tally_step' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT;
 CREATE FUNCTION sdp._dp_tally_step(state internal, unit text, row_id tid, grp text,
-                                   val float8, bounding_key bytea, max_rows integer,
+                                   val anyelement, bounding_key bytea, max_rows integer,
                                    lower_fixed bigint, upper_fixed bigint, scale integer)
 RETURNS internal
-  AS 'MODULE_PATHNAME', 'sdp_dp_tally_step' LANGUAGE C CALLED ON NULL INPUT
-  SET search_path = pg_catalog, pg_temp;
+  AS 'MODULE_PATHNAME', 'sdp_dp_tally_step' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT;
 CREATE FUNCTION sdp._dp_tally_final(state internal) RETURNS bytea
-  AS 'MODULE_PATHNAME', 'sdp_dp_tally_final' LANGUAGE C CALLED ON NULL INPUT
-  SET search_path = pg_catalog, pg_temp;
-CREATE AGGREGATE sdp._dp_tally(text, bigint, text, float8, bytea, integer, bigint, bigint, integer) (
+  AS 'MODULE_PATHNAME', 'sdp_dp_tally_final' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT;
+CREATE AGGREGATE sdp._dp_tally(text, bigint, text, anyelement, bytea, integer, bigint, bigint, integer) (
   SFUNC = sdp._dp_tally_step, STYPE = internal, FINALFUNC = sdp._dp_tally_final
 );
-CREATE AGGREGATE sdp._dp_tally(text, tid, text, float8, bytea, integer, bigint, bigint, integer) (
+CREATE AGGREGATE sdp._dp_tally(text, tid, text, anyelement, bytea, integer, bigint, bigint, integer) (
   SFUNC = sdp._dp_tally_step, STYPE = internal, FINALFUNC = sdp._dp_tally_final
 );
-COMMENT ON AGGREGATE sdp._dp_tally(text, bigint, text, float8, bytea, integer, bigint, bigint, integer) IS
+COMMENT ON AGGREGATE sdp._dp_tally(text, bigint, text, anyelement, bytea, integer, bigint, bigint, integer) IS
   'internal: contribution-bounded per-group counts and fixed-point sums of one dataset scan';
-COMMENT ON AGGREGATE sdp._dp_tally(text, tid, text, float8, bytea, integer, bigint, bigint, integer) IS
+COMMENT ON AGGREGATE sdp._dp_tally(text, tid, text, anyelement, bytea, integer, bigint, bigint, integer) IS
   'internal: contribution-bounded per-group counts and fixed-point sums of one dataset scan';
 
 -- The noisy release of a tally: one row per released group. kind count | sum | avg | quantiles;
@@ -1728,7 +1725,9 @@ BEGIN
     END IF;
   END IF;
   IF p_kind IN ('sum', 'avg') THEN
-    v_value := format('t.%I::pg_catalog.float8', p_column);
+    -- The column as it is (one of the six numeric types _dp_column_type allows): the tally
+    -- converts integers and numeric to fixed point exactly, without a float in between.
+    v_value := format('t.%I', p_column);
   END IF;
   IF p_group_by IS NOT NULL THEN
     PERFORM sdp._dp_column_type(d.relation, p_dataset, p_group_by, false);
@@ -2070,11 +2069,11 @@ SELECT pg_catalog.pg_extension_config_dump('sdp.dp_public_values', '');
 SELECT pg_catalog.pg_extension_config_dump('sdp.dp_ledger', '');
 
 -- Privileges (90_privileges.sql): owner-only first, then one line per role.
-REVOKE ALL ON FUNCTION sdp._dp_tally_step(internal, text, bigint, text, float8, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sdp._dp_tally_step(internal, text, tid, text, float8, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp._dp_tally_step(internal, text, bigint, text, anyelement, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp._dp_tally_step(internal, text, tid, text, anyelement, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_tally_final(internal) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sdp._dp_tally(text, bigint, text, float8, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sdp._dp_tally(text, tid, text, float8, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp._dp_tally(text, bigint, text, anyelement, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sdp._dp_tally(text, tid, text, anyelement, bytea, integer, bigint, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_release(bytea, text, text, text, integer, bigint, bigint, integer, text[], bigint[], integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_check_parameter(text, numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sdp._dp_dataset_row(text) FROM PUBLIC;
