@@ -42,6 +42,14 @@ STAGES = [
         ("sql_plain_cast", "SQL, plain ::float8 casts, INSERT ... SELECT", "peer"),
         ("sql_regex", "SQL, regex-checked features, INSERT ... SELECT", "peer"),
     ]),
+    ("privacy", "privacy analytics, 5 rows per customer (5x bench rows)", [
+        ("sdp_dp_sum", "sdp_dp_sum(income), bounded, noisy, charged", "ours"),
+        ("sql_sum", "SQL sum(income), PostgreSQL defaults (parallel)", "peer"),
+        ("sql_sum_serial", "SQL sum(income), serial", "peer"),
+        ("sdp_dp_count", "sdp_dp_count(group_by segment)", "ours"),
+        ("sql_count_group", "SQL count(*) GROUP BY segment, defaults (parallel)", "peer"),
+        ("sql_count_group_serial", "SQL count(*) GROUP BY segment, serial", "peer"),
+    ]),
     ("integrate", "integrate results onto raw rows", [
         ("sdp-agent", "sdp-agent integrate-results (whole command)", "ours"),
         ("local_join", "integrate-results local part (IntegrateResults)", "ours"),
@@ -67,6 +75,12 @@ RATIOS = [
     ("ingest: upload-batch vs psql \\copy", "ingest", "upload_batch", "psql_copy_stdin", 0.7, ">="),
     ("score: sdp_process_batch vs SQL plain cast", "score", "sdp_process_batch", "sql_plain_cast", 2.0, ">="),
     ("score: sdp_process_batch vs SQL regex", "score", "sdp_process_batch", "sql_regex", None, ">="),
+    ("privacy: sdp_dp_sum over plain SQL sum", "privacy", "sdp_dp_sum", "sql_sum", 1.3, "<="),
+    ("privacy: sdp_dp_sum over serial SQL sum", "privacy", "sdp_dp_sum", "sql_sum_serial", None, "<="),
+    ("privacy: sdp_dp_count group_by over plain SQL count GROUP BY", "privacy", "sdp_dp_count",
+     "sql_count_group", 1.3, "<="),
+    ("privacy: sdp_dp_count group_by over serial SQL", "privacy", "sdp_dp_count",
+     "sql_count_group_serial", None, "<="),
     ("integrate (local part) vs pandas merge", "integrate", "local_join", "pandas_merge", 10.0, ">="),
     ("integrate (local part) vs Miller join", "integrate", "local_join", "miller_join", None, ">="),
     ("integrate (whole command) vs pandas merge", "integrate", "sdp-agent", "pandas_merge", None, ">="),
@@ -78,6 +92,8 @@ RATIOS = [
 SHORT = {"ingest: sdp_ingest_csv vs COPY FROM file": "sdp_ingest_csv/COPY ",
          "ingest: upload-batch vs psql \\copy": "upload-batch/psql copy "}
 SHORT["round trip vs standard-tools pipeline"] = "vs standard tools "
+SHORT["privacy: sdp_dp_sum over plain SQL sum"] = "dp_sum/sum "
+SHORT["privacy: sdp_dp_count group_by over plain SQL count GROUP BY"] = "dp_count/count "
 SHORT["round trip: price of privacy (ours over no tokenization, no vault)"] = "price of privacy "
 RATIO_STAGE = {name: stage for name, stage, *_ in RATIOS}
 RSS_TARGET = 1.2

@@ -156,6 +156,9 @@ SQL
   secs=$(sed -n 1p <<<"$out")
   ticks=$(sed -n 2p <<<"$out")
   cpu=$(awk -v t="$ticks" -v clk="$clk_tck" 'BEGIN { printf "%.3f", t / clk }')
+  # SQL_TIME_CPU=unknown: a statement that may run in parallel workers, whose CPU the session
+  # backend does not see.
+  [[ "${SQL_TIME_CPU:-}" == unknown ]] && cpu=-
   record "$stage" "$contender" "$rep" "$secs" "$cpu" - "$rows" "$cpu"
 }
 
@@ -328,6 +331,46 @@ for peer in bench_sql_result bench_cast_result; do
   check "score: sdp_process_batch and $peer agree on every row" \
     "$([[ "$processed" == "$rows" && "$mismatches" == 0 ]] && echo ok || echo FAIL)" "$processed rows scored, $mismatches differ"
 done
+
+# ---- 5b. privacy analytics ------------------------------------------------------------------
+# sdp_dp_sum and sdp_dp_count ... group_by over 5x the bench rows (each scored customer five
+# times: five rows per privacy unit, the bound) against the plain SQL a user would run on the same
+# table: sum(income) and count(*) GROUP BY segment, with PostgreSQL's defaults (parallel query
+# allowed: its workers' CPU is not in the session backend's figure, so the peer's CPU is
+# recorded as unknown) and, for the record, serial. Ours includes everything a release costs:
+# validation, the unlocked budget check, the scan with contribution bounding, the noise, the
+# charge committed by its background worker and the audit entry.
+read -r i_segment < <(psqlq -At -c "SELECT array_position(columns, 'segment') FROM sdp.processing_batch WHERE batch_id = '$batch'")
+dp_rows=$((rows * 5))
+psqlq >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE TABLE bench_dp AS
+SELECT t.record_key AS customer, t.fields[$i_segment] AS segment, r.risk_band,
+       t.fields[$i_income]::numeric(12,2) AS income
+  FROM sdp.tokenized_record t JOIN sdp.processed_result r USING (batch_id, row_no), generate_series(1, 5) k
+ WHERE t.batch_id = '$batch';
+VACUUM ANALYZE bench_dp;
+SELECT sdp.sdp_dp_register('bench_dp', 'bench_dp', 'customer', 5, 1000000, 0.001);
+SELECT sdp.sdp_dp_grant(current_user, 'bench_dp', 1000000, 0.001);
+SELECT sdp.sdp_dp_public_values('bench_dp', 'segment', ARRAY(SELECT DISTINCT segment FROM bench_dp ORDER BY 1));
+SQL
+say "privacy: sdp_dp_sum / sdp_dp_count group_by vs plain SQL sum / count GROUP BY on $dp_rows rows"
+stage_load privacy
+for rep in $(seq 1 "$reps"); do
+  psqlq -c "CHECKPOINT" >/dev/null
+  SQL_TIME_CPU=unknown sql_time privacy sql_sum "$rep" "$dp_rows" "SELECT sum(income) FROM bench_dp"
+  sql_time privacy sql_sum_serial "$rep" "$dp_rows" "SET max_parallel_workers_per_gather = 0; SELECT sum(income) FROM bench_dp"
+  sql_time privacy sdp_dp_sum "$rep" "$dp_rows" "SELECT * FROM sdp.sdp_dp_sum('bench_dp', 'income', 0, 500000, 1)"
+  SQL_TIME_CPU=unknown sql_time privacy sql_count_group "$rep" "$dp_rows" "SELECT segment, count(*) FROM bench_dp GROUP BY segment"
+  sql_time privacy sql_count_group_serial "$rep" "$dp_rows" "SET max_parallel_workers_per_gather = 0; SELECT segment, count(*) FROM bench_dp GROUP BY segment"
+  sql_time privacy sdp_dp_count "$rep" "$dp_rows" "SELECT * FROM sdp.sdp_dp_count('bench_dp', 1, 'segment')"
+done
+charged=$(psqlq -At -c "SELECT count(*) FROM sdp.dp_ledger WHERE dataset = 'bench_dp'")
+read -r groups released < <(psqlq -At -F ' ' -c "
+  SELECT (SELECT count(DISTINCT segment) FROM bench_dp), (SELECT count(*) FROM sdp.sdp_dp_count('bench_dp', 1, 'segment'))")
+check "privacy: every public segment released, every release charged" \
+  "$([[ "$groups" == "$released" && "$charged" == $((reps * 2)) ]] && echo ok || echo FAIL)" "$released of $groups groups, $charged ledger rows after $((reps * 2)) releases"
+psqlq -c "DROP TABLE bench_dp" >/dev/null 2>&1 || true
 
 # ---- 6. integrate -----------------------------------------------------------------------------
 results="$work/results.csv"
