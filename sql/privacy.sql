@@ -72,7 +72,8 @@ SELECT group_key, value BETWEEN 0 AND 100 AS in_range, ci_low <= value AND value
        ci_low >= 0 AND ci_high <= 100 AS clamped
   FROM sdp.sdp_dp_avg('people', 'income', 0, 100, 0.1);
 SELECT group_key, abs(value - 2500) < 3000 AS near_truth FROM sdp.sdp_dp_histogram('people', 'income', '{0,25,50,75,100}', 0.1);
-SELECT group_key, value BETWEEN 0 AND 100 AS in_range, ci_low IS NULL AS no_interval
+SELECT group_key, value BETWEEN 0 AND 100 AS in_range, ci_low <= value AND value <= ci_high AS in_ci,
+       ci_low >= 0 AND ci_high <= 100 AS within_bounds
   FROM sdp.sdp_dp_quantiles('people', 'income', 0, 100, '{0.1,0.5,0.9}', 0.1);
 SELECT group_key, abs(value - 1666) < 3000 AS near_truth
   FROM sdp.sdp_dp_count('people', 0.1, filter => '{"band": "1", "income": {"gte": 50}}');
@@ -265,6 +266,16 @@ SELECT grantee FROM sdp.sdp_dp_grant(current_user, 'bank', 10, 0.000001);
 SELECT group_key, value BETWEEN ci_low AND ci_high AS in_ci FROM sdp.sdp_dp_count('bank', 1, 'risk_band');
 SELECT count(*) FROM sdp.sdp_dp_avg('bank', 'income', 0, 100000, 1, 'segment', delta => 0.000001);
 SELECT code, message FROM regress.error_of($$SELECT sdp.sdp_dp_register_batches('bank2', 'nobody', 'risk_scoring', 2, 10)$$);
+
+-- ---- quantile intervals ----
+-- At a large epsilon the interval is narrow and holds the true quantile (its 95% coverage is
+-- measured in the GoogleTests: a probabilistic check does not belong in a regress file).
+SELECT (sdp.sdp_dp_register('qtile', 'public.regress_dp_people', 'person', 10, 1000)).name;
+SELECT (sdp.sdp_dp_grant(current_user, 'qtile', 1000)).grantee = current_user AS granted;
+SELECT q.group_key, q.ci_high - q.ci_low <= 5 AS narrow,
+       (SELECT percentile_disc(q.group_key::float8) WITHIN GROUP (ORDER BY income) FROM public.regress_dp_people)
+         BETWEEN q.ci_low AND q.ci_high AS holds_truth
+  FROM sdp.sdp_dp_quantiles('qtile', 'income', 0, 100, '{0.25,0.75}', 50) q;
 
 -- ---- the tally's fixed point is exact for every numeric type ----
 -- sdp._dp_tally's bytes for one NULL group: [1][len 0][count i64][sum i128], little-endian. The

@@ -401,12 +401,19 @@ SDP_PG_FUNCTION(sdp_dp_release) {
     each.den *= static_cast<uint128>(std::max(count, 1));
     for (int i = 0; i < count; ++i) {
       if (nulls[i]) throw sdp::Error(sdp::sqlstate::kInvalidParameter, "a quantile level is NULL");
-      size_t chosen = 0;
-      if (!sdp::dp::QuantileIndex(rank_below, n, static_cast<uint64_t>(DatumGetInt64(elems[i])),
-                                  1000000000ULL, each, m, noise.sampler(), &chosen, &err)) {
-        throw sdp::Error(sdp::sqlstate::kInternal, "quantile selection failed: " + err);
+      sdp::dp::QuantileRelease chosen;
+      if (!sdp::dp::QuantileWithInterval(rank_below, n,
+                                         static_cast<uint64_t>(DatumGetInt64(elems[i])),
+                                         1000000000ULL, each, m, noise.sampler(), &chosen, &err)) {
+        throw sdp::Error(sdp::sqlstate::kInvalidParameter, "quantile release failed: " + err);
       }
-      ReleasedRow r{false, std::to_string(i), true, std::to_string(chosen), "", ""};
+      // Candidate indexes; 80_privacy.sql maps them onto [lower, upper].
+      ReleasedRow r{false,
+                    std::to_string(i),
+                    true,
+                    std::to_string(chosen.point),
+                    std::to_string(chosen.low),
+                    std::to_string(chosen.high)};
       rows.push_back(std::move(r));
     }
   } else {

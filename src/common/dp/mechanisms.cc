@@ -1,6 +1,7 @@
 // Differentially private mechanisms on integers: discrete Laplace, thresholds, permute-and-flip.
 #include "common/dp/mechanisms.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -145,26 +146,17 @@ bool PermuteAndFlip(const std::vector<uint128>& cost_num, uint128 cost_den, Exac
   return false;
 }
 
-bool QuantileIndex(const std::vector<uint64_t>& rank_below, uint64_t n, uint64_t q_num,
-                   uint64_t q_den, const Rational& epsilon, uint64_t sensitivity,
-                   ExactSampler* sampler, size_t* chosen, std::string* err) {
-  if (q_den == 0 || q_num > q_den) {
-    *err = "a quantile must lie between 0 and 1";
-    return false;
-  }
+namespace {
+
+// Permute-and-flip over utilities -distance / q_den of the given sensitivity.
+bool ChooseNearest(const std::vector<uint128>& distance, uint64_t q_den, const Rational& epsilon,
+                   uint64_t sensitivity, ExactSampler* sampler, size_t* chosen, std::string* err) {
   if (epsilon.num == 0 || sensitivity == 0) {
     *err = "epsilon and the sensitivity must be greater than 0";
     return false;
   }
-  // |rank * q_den - q_num * n| is q_den times the distance to the target rank q n.
-  const uint128 target = static_cast<uint128>(q_num) * n;
-  std::vector<uint128> distance(rank_below.size());
   uint128 nearest = ~static_cast<uint128>(0);
-  for (size_t r = 0; r < rank_below.size(); ++r) {
-    const uint128 scaled = static_cast<uint128>(rank_below[r]) * q_den;
-    distance[r] = scaled > target ? scaled - target : target - scaled;
-    if (distance[r] < nearest) nearest = distance[r];
-  }
+  for (uint128 d : distance) nearest = std::min(nearest, d);
   // cost_r = ε (distance_r - nearest) / (2 Δ q_den), over the common denominator.
   uint128 den;
   if (!MultiplyWithin(static_cast<uint128>(2) * sensitivity, epsilon.den, &den) ||
@@ -180,6 +172,99 @@ bool QuantileIndex(const std::vector<uint64_t>& rank_below, uint64_t n, uint64_t
     }
   }
   return PermuteAndFlip(cost, den, sampler, chosen, err);
+}
+
+// The permute-and-flip choice of the candidate whose rank is nearest target_scaled / q_den (a
+// target that may lie outside [0, n]).
+bool QuantileIndexAt(const std::vector<uint64_t>& rank_below, __int128 target_scaled,
+                     uint64_t q_den, const Rational& epsilon, uint64_t sensitivity,
+                     ExactSampler* sampler, size_t* chosen, std::string* err) {
+  // |rank * q_den - target| is q_den times the distance to the target rank.
+  std::vector<uint128> distance(rank_below.size());
+  for (size_t r = 0; r < rank_below.size(); ++r) {
+    const __int128 scaled = static_cast<__int128>(static_cast<uint128>(rank_below[r]) * q_den);
+    distance[r] = static_cast<uint128>(scaled > target_scaled ? scaled - target_scaled
+                                                              : target_scaled - scaled);
+  }
+  return ChooseNearest(distance, q_den, epsilon, sensitivity, sampler, chosen, err);
+}
+
+// The permute-and-flip choice of the bin (between candidates b and b + 1) whose rank interval
+// [rank_below[b], rank_below[b+1]] is nearest the target rank target_scaled / q_den (0 inside
+// it). A bin holding many tied values is one candidate here, so the target inside it is found
+// exactly; the edge utility of QuantileIndex would see its two edges as both far away.
+// Sensitivity: each edge's rank and the target move by at most `sensitivity`.
+bool QuantileBinAt(const std::vector<uint64_t>& rank_below, __int128 target_scaled, uint64_t q_den,
+                   const Rational& epsilon, uint64_t sensitivity, ExactSampler* sampler,
+                   size_t* chosen, std::string* err) {
+  if (rank_below.size() < 2) {
+    *err = "a quantile interval needs at least one bin";
+    return false;
+  }
+  std::vector<uint128> distance(rank_below.size() - 1);
+  for (size_t b = 0; b + 1 < rank_below.size(); ++b) {
+    const __int128 lo = static_cast<__int128>(static_cast<uint128>(rank_below[b]) * q_den);
+    const __int128 hi = static_cast<__int128>(static_cast<uint128>(rank_below[b + 1]) * q_den);
+    distance[b] = static_cast<uint128>(target_scaled < lo   ? lo - target_scaled
+                                       : target_scaled > hi ? target_scaled - hi
+                                                            : 0);
+  }
+  return ChooseNearest(distance, q_den, epsilon, sensitivity, sampler, chosen, err);
+}
+
+}  // namespace
+
+bool QuantileIndex(const std::vector<uint64_t>& rank_below, uint64_t n, uint64_t q_num,
+                   uint64_t q_den, const Rational& epsilon, uint64_t sensitivity,
+                   ExactSampler* sampler, size_t* chosen, std::string* err) {
+  if (q_den == 0 || q_num > q_den) {
+    *err = "a quantile must lie between 0 and 1";
+    return false;
+  }
+  const __int128 target = static_cast<__int128>(static_cast<uint128>(q_num) * n);
+  return QuantileIndexAt(rank_below, target, q_den, epsilon, sensitivity, sampler, chosen, err);
+}
+
+bool QuantileWithInterval(const std::vector<uint64_t>& rank_below, uint64_t n, uint64_t q_num,
+                          uint64_t q_den, const Rational& epsilon, uint64_t sensitivity,
+                          ExactSampler* sampler, QuantileRelease* out, std::string* err) {
+  if (rank_below.empty()) {
+    *err = "a quantile needs candidates";
+    return false;
+  }
+  Rational half = epsilon, quarter = epsilon;
+  if (!MultiplyWithin(half.den, 2, &half.den) || !MultiplyWithin(quarter.den, 4, &quarter.den)) {
+    *err = "the quantile's parameters do not fit the exact sampler";
+    return false;
+  }
+  if (!QuantileIndex(rank_below, n, q_num, q_den, half, sensitivity, sampler, &out->point, err)) {
+    return false;
+  }
+  // tau is public: it depends on the parameters only (a double is fine for a published bound;
+  // it is rounded up).
+  const double quarter_eps = static_cast<double>(quarter.num) / static_cast<double>(quarter.den);
+  const double tau = 2.0 * static_cast<double>(sensitivity) / quarter_eps *
+                     std::log(2.0 * static_cast<double>(rank_below.size()) / 0.05);
+  if (!(tau < 1e15)) {
+    *err = "epsilon is too small for a quantile interval";
+    return false;
+  }
+  out->rank_margin = static_cast<uint64_t>(std::ceil(tau));
+  const __int128 target = static_cast<__int128>(static_cast<uint128>(q_num) * n);
+  const __int128 shift = static_cast<__int128>(out->rank_margin) * q_den;
+  const __int128 top = static_cast<__int128>(static_cast<uint128>(n) * q_den);
+  size_t low_bin = 0, high_bin = 0;
+  if (!QuantileBinAt(rank_below, std::max<__int128>(target - shift, 0), q_den, quarter, sensitivity,
+                     sampler, &low_bin, err) ||
+      !QuantileBinAt(rank_below, std::min<__int128>(target + shift + q_den, top), q_den, quarter,
+                     sensitivity, sampler, &high_bin, err)) {
+    return false;
+  }
+  // The lower end is the chosen bin's lower edge, the upper end the upper edge of its bin.
+  const size_t low = low_bin, high = high_bin + 1;
+  out->low = std::min(low, out->point);
+  out->high = std::max(high, out->point);
+  return true;
 }
 
 }  // namespace sdp::dp

@@ -64,4 +64,23 @@ bool QuantileIndex(const std::vector<uint64_t>& rank_below, uint64_t n, uint64_t
                    uint64_t q_den, const Rational& epsilon, uint64_t sensitivity,
                    ExactSampler* sampler, size_t* chosen, std::string* err);
 
+// A DP quantile with a 95% interval, all from the mechanism and no other look at the data: the
+// point spends epsilon/2 (QuantileIndex); each end of the interval spends epsilon/4 choosing the
+// bin (between two candidates) whose rank range holds the target rank q n -/+ tau, where
+// tau = (2 sensitivity / (epsilon/4)) ln(2 B / 0.05), B the number of bins. By the exponential
+// mechanism's utility bound (permute-and-flip is at least as accurate) the chosen bin's rank
+// range lies within tau of its target with probability at least 0.975, so the lower bin starts at
+// or below rank q n and the upper bin ends above it: [lower edge of the low bin, upper edge of the
+// high bin] holds the true quantile with probability at least 0.95, however the data tie.
+// Indexes are candidates (low <= point <= high).
+struct QuantileRelease {
+  size_t point = 0;
+  size_t low = 0;
+  size_t high = 0;
+  uint64_t rank_margin = 0;  // tau
+};
+bool QuantileWithInterval(const std::vector<uint64_t>& rank_below, uint64_t n, uint64_t q_num,
+                          uint64_t q_den, const Rational& epsilon, uint64_t sensitivity,
+                          ExactSampler* sampler, QuantileRelease* out, std::string* err);
+
 }  // namespace sdp::dp

@@ -620,9 +620,15 @@ BEGIN
     IF p_kind = 'histogram' THEN
       group_key := format('[%s, %s)', p_edges[r.group_key::integer], p_edges[r.group_key::integer + 1]);
     ELSIF p_kind = 'quantiles' THEN
+      -- The release gives candidate indexes: the point and its interval's ends, mapped onto
+      -- [lower, upper] (candidate k is lower + k (upper - lower) / bins).
       group_key := p_quantiles[r.group_key::integer + 1]::text;
       value := pg_catalog.trim_scale(p_lower OPERATOR(pg_catalog.+) (p_upper OPERATOR(pg_catalog.-) p_lower)
                OPERATOR(pg_catalog.*) r.value OPERATOR(pg_catalog./) v_bins);
+      r.ci_low := pg_catalog.trim_scale(p_lower OPERATOR(pg_catalog.+) (p_upper OPERATOR(pg_catalog.-) p_lower)
+                  OPERATOR(pg_catalog.*) r.ci_low OPERATOR(pg_catalog./) v_bins);
+      r.ci_high := pg_catalog.trim_scale(p_lower OPERATOR(pg_catalog.+) (p_upper OPERATOR(pg_catalog.-) p_lower)
+                   OPERATOR(pg_catalog.*) r.ci_high OPERATOR(pg_catalog./) v_bins);
     END IF;
     v_keys := v_keys OPERATOR(pg_catalog.||) group_key;
     v_values := v_values OPERATOR(pg_catalog.||) value;
