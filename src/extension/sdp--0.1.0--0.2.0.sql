@@ -2315,3 +2315,8 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_api_enable_analyst(name), sdp.sdp_api_disable_
 GRANT EXECUTE ON FUNCTION sdp_api.pre_request(), sdp._metrics_request(text), sdp._api_admit_analyst(text)
   TO sdp_dp_analyst;
 
+-- ==== 90_privileges.sql: no USAGE on schema sdp for PUBLIC (every sdp role has its own), and
+-- sdp_metrics_count for the owner only (sdp_admin could add to any counter; the functions that
+-- count are SECURITY DEFINER).
+REVOKE USAGE ON SCHEMA sdp FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION sdp.sdp_metrics_count(text, bigint) FROM sdp_admin;

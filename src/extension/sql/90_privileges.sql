@@ -20,7 +20,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sdp, sdp_api FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA sdp, sdp_api FROM PUBLIC;
 
 -- ---- PUBLIC: the library version, harmless by design ----------------------------------------
-GRANT USAGE ON SCHEMA sdp TO PUBLIC;
+-- No USAGE on schema sdp for PUBLIC: a login holding none of the roles below has no business in
+-- it (every role below gets USAGE of its own), so sdp_version() is for those roles.
 GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
 
 -- ---- sdp_anon: a PostgREST request without a verified key ------------------------------------
@@ -91,8 +92,7 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_legal_hold(text, uuid, text), sdp.sdp_release_hold(text, uuid),
     sdp.sdp_set_retention(text, interval), sdp.sdp_purge_expired(timestamptz, integer),
     sdp.sdp_forget_batch(uuid), sdp.sdp_forget_client(text),
-    sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp.sdp_metrics_count(text, bigint),
-    sdp._metrics_dp_datasets(),
+    sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp._metrics_dp_datasets(),
     sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
     sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
     sdp.sdp_api_upload_json(sdp.sdp_batch), sdp.sdp_api_process_response(sdp.sdp_batch),
