@@ -6,8 +6,8 @@
 #     /rpc/dp_budget with `Authorization: Bearer <HS256 JWT>`, is charged, and is refused with
 #     PT403 (HTTP 403) past its grant;
 #   - attacks that fail, each leaving the budget and the ledger as they were: an expired token,
-#     a forged signature, alg none, a role claim of sdp_admin, postgres, the sdp_dp_analyst group
-#     or a role never enabled, an enabled role later made a member of sdp_admin, an API key on a
+#     a forged signature, alg none, a role claim of sdp_admin, postgres, the sdp_dp_analyst group,
+#     sdp_client or a role never enabled, an enabled role later made a member of sdp_admin, an API key on a
 #     dp path, the analyst's JWT on an upload path (through Caddy, and straight at the gateway
 #     with a valid API key as well), and a disabled analyst.
 source "$(dirname "$0")/lib.sh"
@@ -124,7 +124,15 @@ pass "role claims sdp_admin, postgres and a role never enabled -> 403 42501 (sdp
 # sdp_authenticator reaches sdp_dp_analyst through e2e_dp_alice: pre_request refuses it.
 expect_jwt_refusal 403 PT403 "role claim sdp_dp_analyst" "$(https_jwt '{"role": "sdp_dp_analyst"}')"
 jq -r .message "$w/body" | grep -q 'is not enabled for the API' || fail "sdp_dp_analyst: $(cat "$w/body")"
-pass "role claim sdp_dp_analyst (reachable through the enabled analyst) -> 403 PT403 'not enabled'"
+# sdp_client is granted to the authenticator (for API keys), but under a JWT pre_request asks
+# for no key: it must not let sdp_client through. It may not even run the analysts' admission.
+expect_jwt_refusal 403 42501 "role claim sdp_client" "$(https_jwt '{"role": "sdp_client"}')"
+jq -r .message "$w/body" | grep -q 'permission denied for function _api_admit_analyst' ||
+  fail "sdp_client: $(cat "$w/body")"
+st=$(req_gateway POST /rpc/process_file -H 'Content-Type: text/plain' -H 'X-Processing-Type: risk_scoring' \
+  -H "Authorization: Bearer $(https_jwt '{"role": "sdp_client"}')" --data-binary 'customer_id\nc1\n')
+expect 403 42501 "sdp_client JWT on /rpc/process_file at the gateway"
+pass "role claim sdp_dp_analyst (reachable through the enabled analyst) -> 403 PT403; sdp_client (the API-key role) -> 403 42501, on dp and upload paths"
 
 # Enabling refuses a role holding more; an enabled role that gains more is refused per request.
 psql -XAtq -c "SELECT sdp.sdp_api_enable_analyst('e2e_dp_mallory')" >/dev/null 2>"$w/enable.err" &&
