@@ -445,10 +445,29 @@ SDP_PG_FUNCTION(sdp_metrics_batch_trigger) {
   return PointerGetDatum(nullptr);
 }
 
+namespace {
+
+// Whether this session's transactions may count as PostgREST requests: PostgREST logs in as
+// sdp_authenticator, and a superuser's session may emulate it (sql/setup.sql, regress.request).
+// Any other login holding EXECUTE (every role PostgREST switches to must, for pre_request) could
+// otherwise inflate sdp_api_requests_total at will, one request per transaction of a loop. The
+// session user is fixed at login (SET SESSION AUTHORIZATION needs a superuser), unlike the
+// current role. C-style (may ereport).
+bool SessionCountsRequests() {
+  const Oid session = GetSessionUserId();
+  if (superuser_arg(session)) return true;
+  const char* name = GetUserNameFromId(session, true);
+  return name != nullptr && std::strcmp(name, "sdp_authenticator") == 0;
+}
+
+}  // namespace
+
 // sdp._metrics_request(path text) RETURNS void: called by sdp_api.pre_request; the request
 // (/rpc/<function>) is counted when its transaction ends: outcome ok on commit, error on abort.
+// A no-op outside PostgREST's sessions (SessionCountsRequests).
 SDP_PG_FUNCTION(sdp_metrics_request) {
   using namespace sdp::metrics;
+  if (!sdp::pg::PgCall([] { return SessionCountsRequests(); })) return (Datum)0;
   std::string fn = sdp::pg::ArgIsNull(fcinfo, 0) ? std::string() : sdp::pg::TextArg(fcinfo, 0);
   if (fn.rfind("/rpc/", 0) == 0) fn = fn.substr(5);
   int index = kNumApiFunctions - 1;  // other

@@ -2148,3 +2148,180 @@ GRANT SELECT ON sdp.dp_ledger TO sdp_dp_analyst;
 -- ==== observability of the privacy analytics (issue 18): the per-dataset gauges of sdp_metrics()
 -- are read by its callers (90_privileges.sql).
 GRANT EXECUTE ON FUNCTION sdp._metrics_dp_datasets() TO sdp_admin, pg_monitor;
+
+-- ==== analysts over HTTP (issue 18): an analyst's PostgREST JWT reaches the dp_* functions.
+-- pre_request admits a JWT role that an admin enabled (sdp_api_enable_analyst: GRANT role TO
+-- sdp_authenticator) to the dp_* functions only, and refuses the dp_* paths to API keys
+-- (60_api.sql, 80_privacy.sql).
+CREATE OR REPLACE FUNCTION sdp_api.pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_path text := nullif(pg_catalog.current_setting('request.path', true), '');
+BEGIN
+  PERFORM sdp._metrics_request(v_path);  -- sdp_api_requests_total, counted when the request ends
+  IF pg_catalog.current_user() OPERATOR(pg_catalog.<>) 'sdp_anon'::name THEN
+    PERFORM sdp._api_admit_analyst(v_path);
+    RETURN;
+  END IF;
+  IF v_path IN ('/rpc/health', '/rpc/readyz', '/rpc/metrics') THEN
+    RETURN;
+  END IF;
+  IF v_path LIKE '/rpc/dp\_%' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT401',
+      MESSAGE = 'the dp_* functions need an analyst''s JWT, not an API key',
+      HINT = 'send Authorization: Bearer <JWT> whose role an admin enabled with sdp_api_enable_analyst';
+  END IF;
+  PERFORM sdp.sdp_authenticate(sdp.sdp_api_header('x-api-key'), sdp.sdp_api_header('x-client-id'));
+  PERFORM pg_catalog.set_config('role', 'sdp_client', true);
+END
+$$;
+COMMENT ON FUNCTION sdp_api.pre_request() IS
+  'PostgREST db-pre-request: verifies X-API-Key (PT401) against X-Client-Id (PT403), sets the tenant, switches to sdp_client; admits an API-enabled analyst''s JWT role to the dp_* functions only';
+
+-- Why `analyst` may not be reached over HTTP; NULL when it may. It must be a member of
+-- sdp_dp_analyst and reach nothing that holds more: not SUPERUSER, CREATEROLE, CREATEDB,
+-- REPLICATION or BYPASSRLS itself or through a role it is a member of, not a member of another
+-- sdp role or of a predefined pg_* role, and not one of those roles itself.
+CREATE FUNCTION sdp._api_analyst_refusal(analyst name) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_sdp name[] := ARRAY['sdp_authenticator', 'sdp_anon', 'sdp_client', 'sdp_admin', 'sdp_engineer',
+                        'sdp_analyst', 'sdp_auditor', 'sdp_viewer', 'sdp_dp_analyst']::name[];
+  r record;
+  v_other name;
+BEGIN
+  SELECT x.oid, x.rolname, x.rolsuper OR x.rolcreaterole OR x.rolcreatedb OR x.rolreplication
+                           OR x.rolbypassrls AS powerful
+    INTO r FROM pg_catalog.pg_roles x WHERE x.rolname OPERATOR(pg_catalog.=) analyst;
+  IF NOT FOUND THEN
+    RETURN 'is not a role';
+  END IF;
+  IF r.rolname OPERATOR(pg_catalog.=) ANY (v_sdp) OR r.rolname OPERATOR(pg_catalog.~~) 'pg\_%' THEN
+    RETURN 'is a role of sdp or of PostgreSQL, not an analyst''s own role';
+  END IF;
+  IF r.powerful THEN
+    RETURN 'has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS';
+  END IF;
+  IF NOT pg_catalog.pg_has_role(r.oid, 'sdp_dp_analyst', 'MEMBER') THEN
+    RETURN 'is not a member of sdp_dp_analyst';
+  END IF;
+  SELECT g.rolname INTO v_other FROM pg_catalog.pg_roles g
+   WHERE g.oid OPERATOR(pg_catalog.<>) r.oid
+     AND g.rolname OPERATOR(pg_catalog.<>) 'sdp_dp_analyst'::name
+     AND (g.rolname OPERATOR(pg_catalog.=) ANY (v_sdp) OR g.rolname OPERATOR(pg_catalog.~~) 'pg\_%'
+          OR g.rolsuper OR g.rolcreaterole OR g.rolcreatedb OR g.rolreplication OR g.rolbypassrls)
+     AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')
+   ORDER BY g.rolname LIMIT 1;
+  IF v_other IS NOT NULL THEN
+    RETURN pg_catalog.format('is a member of %s, which holds more than sdp_dp_analyst', v_other);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- The role was granted to sdp_authenticator directly (sdp_api_enable_analyst), not reached
+-- through another membership.
+CREATE FUNCTION sdp._api_analyst_enabled(analyst name) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                   JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) m.roleid
+                   JOIN pg_catalog.pg_roles a ON a.oid OPERATOR(pg_catalog.=) m.member
+                  WHERE r.rolname OPERATOR(pg_catalog.=) analyst
+                    AND a.rolname OPERATOR(pg_catalog.=) 'sdp_authenticator'::name)
+$$;
+
+-- pre_request's check for a request PostgREST switched to a JWT's role (sdp_api.pre_request,
+-- 60_api.sql): the role must have been enabled (granted to sdp_authenticator directly), must
+-- still pass sdp._api_analyst_refusal, and may call the dp_* functions only. PT403 otherwise (HTTP
+-- 403). SECURITY DEFINER so that the analyst needs no privilege on the helpers; the caller is
+-- the role PostgREST set (sdp_caller_role).
+CREATE FUNCTION sdp._api_admit_analyst(path text) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_role name := sdp.sdp_caller_role();
+  v_refusal text;
+BEGIN
+  IF NOT sdp._api_analyst_enabled(v_role) THEN
+    v_refusal := 'is not enabled for the API';
+  ELSE
+    v_refusal := sdp._api_analyst_refusal(v_role);
+  END IF;
+  IF v_refusal IS NOT NULL THEN
+    RAISE LOG 'sdp access denied: role=% login=% action=api target=%: it %', v_role,
+      pg_catalog.session_user(), coalesce(path, '-'), v_refusal;
+    RAISE EXCEPTION USING ERRCODE = 'PT403',
+      MESSAGE = pg_catalog.format('role %s may not use the API: it %s', sdp._echo(v_role), v_refusal),
+      HINT = 'an admin enables an analyst''s own role with sdp.sdp_api_enable_analyst(role)';
+  END IF;
+  IF path IS NULL OR path OPERATOR(pg_catalog.!~) '^/rpc/dp_[a-z_]+$' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT403',
+      MESSAGE = 'an analyst''s JWT opens the dp_* functions only',
+      HINT = 'clients authenticate with X-API-Key, not with a JWT';
+  END IF;
+END
+$$;
+
+-- Enables an analyst's role for the API: GRANT analyst TO sdp_authenticator, after
+-- sdp._api_analyst_refusal (22023 with the reason). Idempotent. Audited (api.enable_analyst).
+CREATE FUNCTION sdp.sdp_api_enable_analyst(analyst name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_refusal text;
+BEGIN
+  PERFORM sdp._require_capability('admin', 'api_enable_analyst', analyst);
+  v_refusal := sdp._api_analyst_refusal(analyst);
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = pg_catalog.format('role %s cannot be enabled for the API: it %s', sdp._echo(analyst), v_refusal),
+      HINT = 'enable an analyst''s own role: a member of sdp_dp_analyst and of nothing that holds more';
+  END IF;
+  IF NOT sdp._api_analyst_enabled(analyst) THEN
+    EXECUTE pg_catalog.format('GRANT %I TO sdp_authenticator', analyst);
+  END IF;
+  PERFORM sdp._audit('api.enable_analyst', analyst);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_api_enable_analyst(name) IS
+  'admin: lets PostgREST switch to this analyst role for a JWT naming it (GRANT role TO sdp_authenticator), after checking it holds no more than sdp_dp_analyst';
+
+-- The reverse: REVOKE analyst FROM sdp_authenticator (a no-op when not enabled). Audited.
+CREATE FUNCTION sdp.sdp_api_disable_analyst(analyst name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM sdp._require_capability('admin', 'api_disable_analyst', analyst);
+  IF analyst IS NULL OR analyst OPERATOR(pg_catalog.=) ANY (ARRAY['sdp_anon', 'sdp_client']::name[])
+     OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) analyst) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = pg_catalog.format('%s is not an analyst role', sdp._echo(analyst));
+  END IF;
+  IF sdp._api_analyst_enabled(analyst) THEN
+    EXECUTE pg_catalog.format('REVOKE %I FROM sdp_authenticator', analyst);
+  END IF;
+  PERFORM sdp._audit('api.disable_analyst', analyst);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_api_disable_analyst(name) IS
+  'admin: PostgREST may no longer switch to this analyst role (REVOKE role FROM sdp_authenticator)';
+REVOKE ALL ON FUNCTION sdp._api_analyst_refusal(name), sdp._api_analyst_enabled(name), sdp._api_admit_analyst(text),
+    sdp.sdp_api_enable_analyst(name), sdp.sdp_api_disable_analyst(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sdp.sdp_api_enable_analyst(name), sdp.sdp_api_disable_analyst(name) TO sdp_admin;
+GRANT EXECUTE ON FUNCTION sdp_api.pre_request(), sdp._metrics_request(text), sdp._api_admit_analyst(text)
+  TO sdp_dp_analyst;
+
+-- ==== 90_privileges.sql: no USAGE on schema sdp for PUBLIC (every sdp role has its own), and
+-- sdp_metrics_count for the owner only (sdp_admin could add to any counter; the functions that
+-- count are SECURITY DEFINER).
+REVOKE USAGE ON SCHEMA sdp FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION sdp.sdp_metrics_count(text, bigint) FROM sdp_admin;

@@ -21,14 +21,24 @@ docker-compose -f docker/docker-compose.yml --env-file docker/.env.example confi
 docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config >"$work/compose.yml"
 grep -q 'image: postgrest/postgrest:v12.2.12' "$work/compose.yml" || fail "PostgREST image not v12.2.12"
 for v in 'PGRST_DB_SCHEMAS: sdp_api' 'PGRST_DB_ANON_ROLE: sdp_anon' \
-  'PGRST_DB_PRE_REQUEST: sdp_api.pre_request' 'condition: service_healthy' 'SDP_METRICS_ALLOW: '; do
+  'PGRST_DB_PRE_REQUEST: sdp_api.pre_request' 'condition: service_healthy' 'SDP_METRICS_ALLOW: ' \
+  "PGRST_JWT_SECRET: '@/run/secrets/pgrst_jwt_secret'" 'source: pgrst_jwt_secret'; do
   grep -qF "$v" "$work/compose.yml" || fail "compose: missing '$v'"
 done
+# The JWT secret comes from a file (a compose secret), never as a value in the compose file.
+[[ $(grep -c 'PGRST_JWT_SECRET' docker/docker-compose.yml) == 1 ]] ||
+  fail "compose: PGRST_JWT_SECRET set more than once"
+grep -qE '^\s+file: \$\{SDP_JWT_SECRET_FILE:\?' docker/docker-compose.yml ||
+  fail "compose: the JWT secret is not read from SDP_JWT_SECRET_FILE"
 : >"$work/empty.env"
 if docker-compose -f docker/docker-compose.yml --env-file "$work/empty.env" config -q 2>/dev/null; then
   fail "compose accepted a missing POSTGRES_PASSWORD / SDP_AUTHENTICATOR_PASSWORD"
 fi
-echo "ok: docker-compose config -q (docker-compose $(docker-compose version --short 2>/dev/null)); refuses to run without the secrets"
+grep -v '^SDP_JWT_SECRET_FILE=' docker/.env.example >"$work/no-jwt.env"
+if docker-compose -f docker/docker-compose.yml --env-file "$work/no-jwt.env" config -q 2>/dev/null; then
+  fail "compose accepted a missing SDP_JWT_SECRET_FILE"
+fi
+echo "ok: docker-compose config -q (docker-compose $(docker-compose version --short 2>/dev/null)); refuses to run without the secrets (JWT secret file included)"
 
 # ---- 2. Caddyfile ----------------------------------------------------------------------------
 command -v caddy >/dev/null || fail "caddy missing; fix: make deps"

@@ -8,11 +8,15 @@
 #                      SDP_SERVER_URL=https://127.0.0.1:<port>  SDP_CA_BUNDLE=<ca.crt>
 #                      SDP_HTTPS_WRONG_CA=<a CA that did not sign the server certificate>
 #                      SDP_HTTPS_DIR  SDP_HTTPS_PORT  SDP_GATEWAY_URL=http://127.0.0.1:<port>
+#                      SDP_HTTPS_JWT_SECRET_FILE=<the gateway's JWT secret, 0600> (PostgREST's
+#                      jwt-secret: sign an analyst's HS256 token with it, https_jwt)
 #                    Reads SDP_HTTPS_MAX_BODY (Caddy's body limit, 16MB) and SDP_CADDY_LOG_LEVEL
 #                    (INFO; DEBUG logs every proxied request). Logs: $SDP_HTTPS_DIR/{caddy,gateway}.log.
 #   https_stop       stops Caddy and the gateway by PID (also run at exit: https_start
 #                    registers it with lib.sh's e2e_at_exit).
 #   https_client ID KEY   registers a client with a known API key in $PGDATABASE.
+#   https_jwt CLAIMS_JSON [ALG] [SECRET_FILE]   prints a compact JWT of those claims, HS256 with
+#                    the gateway's secret by default; ALG none gives an unsigned token.
 #
 # The gateway is a TEST DOUBLE of PostgREST (see test/gateway/README.md); docker/ runs the real
 # PostgREST. Everything binds 127.0.0.1 only; every wait is bounded.
@@ -77,6 +81,19 @@ https_make_certs() {
   chmod 0600 "$d"/*.key
 }
 
+https_jwt() {
+  /usr/bin/python3 - "$1" "${2:-HS256}" "${3:-$SDP_HTTPS_JWT_SECRET_FILE}" <<'PY'
+import base64, hashlib, hmac, json, sys
+claims, alg, secret_file = sys.argv[1], sys.argv[2], sys.argv[3]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+json.loads(claims)  # a typo in a test's claims fails here, not as a bad token
+head = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64(claims.encode())
+secret = open(secret_file, "rb").read().rstrip(b"\n")
+sig = "" if alg == "none" else b64(hmac.new(secret, head.encode(), hashlib.sha256).digest())
+print(head + "." + sig)
+PY
+}
+
 https_client() {
   psql -XAtq -v ON_ERROR_STOP=1 -v id="$1" -v key="$2" >/dev/null <<'SQL'
 SELECT sdp.sdp_create_client(:'id', :'key');
@@ -110,11 +127,15 @@ https_start() {
 ALTER ROLE sdp_authenticator LOGIN PASSWORD :'pw';
 SQL
 
+  # PostgREST's jwt-secret for the analysts' tokens (docker/: a compose secret file).
+  (umask 077 && openssl rand -hex 32 >"$d/jwt.secret")
+  export SDP_HTTPS_JWT_SECRET_FILE="$d/jwt.secret"
+
   # Gateway: port 0 = the kernel picks a free one, written to a file (no race).
   /usr/bin/python3 "$https_repo/test/gateway/pgrst_gateway.py" \
     --dsn "host=127.0.0.1 port=$PGPORT dbname=$db user=sdp_authenticator" \
     --password-file "$d/authenticator.pw" --port 0 --port-file "$d/gateway.port" \
-    >"$d/gateway.log" 2>&1 &
+    --jwt-secret-file "$d/jwt.secret" >"$d/gateway.log" 2>&1 &
   https_gateway_pid=$!
   for _ in $(seq 100); do
     [[ -s "$d/gateway.port" ]] && break

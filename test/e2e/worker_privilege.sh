@@ -82,6 +82,14 @@ END
 CREATE OPERATOR public.= (LEFTARG = $1, RIGHTARG = $1, FUNCTION = public.planted_eq);
 SQL
 }
+# PUBLIC has no USAGE on schema sdp, so an owner holding no sdp role cannot even name the enum
+# (sql/privilege_attacks.sql). An owner that also holds one (any sdp role carries USAGE) can:
+# give it USAGE so the worker's own defence is what is tested below.
+if q -d "$db" -c "SET ROLE $owner" -c "$(plant "$status_type")" >/dev/null 2>"$e2e_work/plant.err"; then
+  fail "a database owner without USAGE on schema sdp planted an operator for $status_type"
+fi
+grep -q 'permission denied for schema sdp' "$e2e_work/plant.err" || fail "plant without USAGE: $(cat "$e2e_work/plant.err")"
+q -d "$db" -c "GRANT USAGE ON SCHEMA sdp TO $owner"
 q -d "$db" <<SQL || fail "the database owner could not plant its operators"
 SET ROLE $owner;
 $(plant "$status_type")
@@ -99,7 +107,7 @@ PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d "$db" \
 [[ $(q -d "$db" -c "SELECT pg_catalog.count(*) FROM public.planted_ran") -ge 1 ]] ||
   fail "control: the planted operator did not fire in a session with the database's search_path"
 q -d "$db" -c "TRUNCATE public.planted_ran" -c "ALTER ROLE $owner NOSUPERUSER"
-pass "a database owner can plant public.= for $status_type, name, text, uuid and set the database's search_path"
+pass "a database owner cannot name $status_type without USAGE on sdp; with it, it can plant public.= for $status_type, name, text, uuid and set the database's search_path"
 
 # Batches for the worker: one good, one whose model is broken (FAILED).
 good=$(q -d "$db" -c "SELECT batch_id FROM sdp.sdp_ingest_csv('bank_demo', 'risk_scoring', E'customer_id,age\\nc1,20\\nc2,70\\n')")

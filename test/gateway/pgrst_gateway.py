@@ -13,7 +13,9 @@ Per request, exactly as PostgREST v12 does for POST/GET/HEAD /rpc/<fn>:
      for GET/HEAD and for STABLE/IMMUTABLE functions;
   3. one `select set_config(k, $n, true), ...` with bind parameters: search_path, role,
      request.jwt.claims, request.method, request.path, request.headers (lowercased names, no
-     cookie), request.cookies;
+     cookie), request.cookies; role and claims are the anonymous role's, or those of the JWT in
+     `Authorization: Bearer` once verified (HS256 with --jwt-secret-file, exp/nbf/iat with
+     PostgREST's 30 s skew; a bad or expired token is 401 PGRST301 before any SQL);
   4. `select <pre-request>()`;
   5. call the function (text/plain -> single unnamed text parameter = $1; JSON object -> named
      arguments through json_to_record, PostgreSQL doing the casts), then read response.status
@@ -23,12 +25,17 @@ Per request, exactly as PostgREST v12 does for POST/GET/HEAD /rpc/<fn>:
 
 Usage (binds 127.0.0.1 only; --port 0 picks a free port and writes it to --port-file):
   /usr/bin/python3 test/gateway/pgrst_gateway.py --dsn "host=127.0.0.1 port=5432 dbname=x \
-      user=sdp_authenticator" --password-file FILE --port 0 --port-file FILE [--pid-file FILE]
+      user=sdp_authenticator" --password-file FILE --port 0 --port-file FILE [--pid-file FILE] \
+      [--jwt-secret-file FILE]
 """
 
 import argparse
+import base64
+import binascii
 import ctypes
 import ctypes.util
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -64,8 +71,8 @@ class ApiError(Exception):
         self.headers = headers or []
 
 
-def pg_error_status(code, message):
-    """PostgREST v12 Error.hs pgErrorStatus for an anonymous (no JWT) request."""
+def pg_error_status(code, message, authed=False):
+    """PostgREST v12 Error.hs pgErrorStatus; authed: the request runs as a JWT's role, not anon."""
     c = code or ""
     if c.startswith("08"):
         return 503
@@ -104,7 +111,7 @@ def pg_error_status(code, message):
     if c == "42P17":
         return 500
     if c == "42501":
-        return 401  # no JWT here: always the anonymous role (403 needs an authenticated JWT role)
+        return 403 if authed else 401
     if c.startswith("PT"):
         try:
             n = int(c[2:])
@@ -114,7 +121,7 @@ def pg_error_status(code, message):
     return 400
 
 
-def db_error(exc):
+def db_error(exc, authed=False):
     """ApiError for a psycopg2 database error."""
     code = getattr(exc, "pgcode", None)
     diag = getattr(exc, "diag", None)
@@ -137,8 +144,8 @@ def db_error(exc):
             return ApiError(500, "PGRST121",
                             "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
                             None, None)
-    err = ApiError(pg_error_status(code, message), code, message, details, hint)
-    if code == "42501":
+    err = ApiError(pg_error_status(code, message, authed), code, message, details, hint)
+    if err.status == 401:  # PostgREST v12 adds it to every 401 from the database
         err.headers.append(("WWW-Authenticate", "Bearer"))
     return err
 
@@ -177,7 +184,7 @@ class BoundStatement:
         return cls._lib
 
     @classmethod
-    def execute(cls, conn, sql, params):
+    def execute(cls, conn, sql, params, authed=False):
         """Runs sql ($1, $2, ... placeholders) with params as text; ApiError on any error."""
         lib = cls.lib()
         values = (ctypes.c_char_p * len(params))(*[p.encode("utf-8") for p in params])
@@ -194,10 +201,102 @@ class BoundStatement:
             code = (lib.PQresultErrorField(res, cls.PG_DIAG_SQLSTATE) or b"").decode()
             message = (lib.PQresultErrorField(res, cls.PG_DIAG_MESSAGE_PRIMARY) or b"").decode(
                 "utf-8", "replace")
-            raise ApiError(pg_error_status(code, message), code, message)
+            err = ApiError(pg_error_status(code, message, authed), code, message)
+            if err.status == 401:
+                err.headers.append(("WWW-Authenticate", "Bearer"))
+            raise err
         finally:
             if res:
                 lib.PQclear(res)
+
+
+# ---- JWT (PostgREST v12 Auth.hs with jose 0.11) -------------------------------------------------
+# PostgREST reads `Authorization: Bearer <token>` (scheme case-insensitive; anything else means no
+# token), verifies the JWS with its jwt-secret and then the claims with a 30 s skew (exp, iat,
+# nbf; no aud check without jwt-aud), takes the role from the `role` claim (the anonymous role
+# when absent) and puts the claims, with "role" set, in request.jwt.claims. Every failure is
+# 401 PGRST301 with the error's text and `WWW-Authenticate: Bearer error="invalid_token", ...`,
+# before any SQL runs. The double verifies HS256 only: jose drops algorithms it does not allow
+# ("none") before verifying, leaving no signature (JWSNoSignatures); a key of the secret's kind
+# cannot verify RS/ES/PS/EdDSA signatures (JWSInvalidSignature); HS384/HS512, which PostgREST
+# would verify with the same secret, are not emulated (501).
+
+JWT_SKEW_SECONDS = 30
+JOSE_ALGORITHMS = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384",
+                   "ES512", "PS256", "PS384", "PS512", "EdDSA", "ES256K"}
+B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def jwt_error(message):
+    # Haskell's `show` of the message text: in double quotes, with \ and \" escaped.
+    shown = '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return ApiError(401, "PGRST301", message, headers=[
+        ("WWW-Authenticate", 'Bearer error="invalid_token", error_description=' + shown)])
+
+
+def b64url_decode(part):
+    if not B64URL.fullmatch(part) or len(part) % 4 == 1:
+        raise jwt_error("JWSError (CompactDecodeError Invalid base64url)")
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def bearer_token(authorization):
+    """Wai's extractBearerAuth: the token of `Bearer <token>`, else "" (an anonymous request)."""
+    value = (authorization or "").lstrip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return rest.strip()
+
+
+def verify_jwt(token, secret, anon_role, now=None):
+    """(role, claims) of a verified token; ApiError as PostgREST v12 answers otherwise."""
+    if token == "":
+        return anon_role, {"role": anon_role}
+    if secret is None:
+        raise ApiError(500, "PGRST300", "Server lacks JWT secret")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise jwt_error("JWSError (CompactDecodeError Invalid number of parts: expected 3, got %d)"
+                        % len(parts))
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        payload_bytes = b64url_decode(parts[1])
+        signature = b64url_decode(parts[2])
+    except (ValueError, binascii.Error):
+        raise jwt_error("JWSError (CompactDecodeError Invalid JSON)")
+    if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
+        raise jwt_error("JWSError (CompactDecodeError Invalid JWS header)")
+    alg = header["alg"]
+    if alg not in JOSE_ALGORITHMS:  # "none" among them: dropped, so no signature is left
+        raise jwt_error("JWSError JWSNoSignatures")
+    if alg in ("HS384", "HS512"):
+        raise ApiError(501, "PGRSTGW", "%s JWTs are not emulated by the test gateway (HS256 only)" % alg)
+    expected = hmac.new(secret, (parts[0] + "." + parts[1]).encode("ascii"), hashlib.sha256).digest()
+    if alg != "HS256" or not hmac.compare_digest(expected, signature):
+        raise jwt_error("JWSError JWSInvalidSignature")
+    try:
+        claims = json.loads(payload_bytes)
+    except ValueError:
+        raise jwt_error("JWTClaimsSetDecodeError \"invalid JSON\"")
+    if not isinstance(claims, dict):
+        raise jwt_error("JWTClaimsSetDecodeError \"expected an object\"")
+    now = time.time() if now is None else now
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and (isinstance(claims[name], bool)
+                               or not isinstance(claims[name], (int, float))):
+            raise jwt_error("JWTClaimsSetDecodeError \"%s: expected a NumericDate\"" % name)
+    if "exp" in claims and not now < claims["exp"] + JWT_SKEW_SECONDS:
+        raise jwt_error("JWT expired")
+    if "iat" in claims and claims["iat"] > now + JWT_SKEW_SECONDS:
+        raise jwt_error("JWTIssuedAtFuture")
+    if "nbf" in claims and now < claims["nbf"] - JWT_SKEW_SECONDS:
+        raise jwt_error("JWTNotYetValid")
+    role = claims.get("role", anon_role)
+    if not isinstance(role, str):
+        role = json.dumps(role, separators=(",", ":"))
+    claims["role"] = role
+    return role, claims
 
 
 class Pool:
@@ -372,18 +471,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if not m:
                 raise ApiError(404, "PGRSTGW", "the test gateway only emulates /rpc/<function>")
+            # PostgREST's auth middleware runs first: a bad token never reaches the database.
+            role, claims = verify_jwt(bearer_token(self.headers.get("Authorization")),
+                                      self.server.jwt_secret, cfg.anon_role)
             profile = self.headers.get("Content-Profile" if self.command == "POST" else "Accept-Profile")
             if profile and profile != cfg.schema:
                 raise ApiError(406, "PGRST106", "The schema must be one of the following: " + cfg.schema)
-            self.call(m.group(1), url, body)
+            self.call(m.group(1), url, body, role, claims)
         except ApiError as err:
             self.send_error_body(err)
         except Exception as exc:  # a bug of this double: say so instead of dropping the connection
             sys.stderr.write("gateway: internal error: %r\n" % (exc,))
             self.send_error_body(ApiError(500, "PGRSTGW", "test gateway internal error: %s" % type(exc).__name__))
 
-    def call(self, fname, url, body):
+    def call(self, fname, url, body, role, claims):
         cfg = self.server.cfg
+        authed = role != cfg.anon_role  # PostgREST: 42501 is 403 for a JWT's role, 401 for anon
         conn = self.server.pool.get()
         broken = False
         try:
@@ -405,7 +508,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 cur.execute("BEGIN ISOLATION LEVEL READ COMMITTED " +
                             ("READ ONLY" if read_only else "READ WRITE"))
-                self.set_request_gucs(cur, url)
+                self.set_request_gucs(cur, url, role, claims, authed)
                 cur.execute("SELECT %s()" % cfg.pre_request)
                 status, content_type, payload = self.invoke(cur, fn, args, raw_output, handler_type)
                 cur.execute("SELECT pg_catalog.current_setting('response.status', true), "
@@ -434,7 +537,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         cur.execute("ROLLBACK")
                     except psycopg2.Error:
                         broken = True
-                raise db_error(exc)
+                raise db_error(exc, authed)
             except ApiError:
                 try:
                     cur.execute("ROLLBACK")
@@ -444,7 +547,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(status, payload, content_type, headers)
         except psycopg2.Error as exc:
             broken = broken or conn.closed != 0
-            raise db_error(exc)
+            raise db_error(exc, authed)
         finally:
             self.server.pool.put(conn, broken)
 
@@ -529,7 +632,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(400, "22021", "invalid byte sequence for encoding \"UTF8\": 0x00")
         return text
 
-    def set_request_gucs(self, cur, url):
+    def set_request_gucs(self, cur, url, role, claims, authed):
         cfg = self.server.cfg
         hdrs, cookies = {}, {}
         for name, value in self.headers.items():
@@ -551,8 +654,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             " pg_catalog.set_config('request.path', $5, true),"
             " pg_catalog.set_config('request.headers', $6, true),"
             " pg_catalog.set_config('request.cookies', $7, true)",
-            [quote_ident(cfg.schema), cfg.anon_role, json.dumps({"role": cfg.anon_role}),
-             method, url.path, json.dumps(hdrs), json.dumps(cookies)])
+            [quote_ident(cfg.schema), role, json.dumps(claims),
+             method, url.path, json.dumps(hdrs), json.dumps(cookies)], authed)
 
     def invoke(self, cur, fn, args, raw_output, handler_type):
         """Runs the call; returns (status, content type, body)."""
@@ -605,6 +708,9 @@ def main():
     ap.add_argument("--anon-role", default="sdp_anon")
     ap.add_argument("--pre-request", default="sdp_api.pre_request")
     ap.add_argument("--pool", type=int, default=8)
+    ap.add_argument("--jwt-secret-file",
+                    help="PostgREST's jwt-secret (HS256), read like its @file form (one trailing "
+                         "newline dropped); without it a request with a JWT gets 500 PGRST300")
     cfg = ap.parse_args()
     if cfg.listen not in ("127.0.0.1", "::1", "localhost"):
         ap.error("the test gateway binds loopback only")
@@ -614,8 +720,17 @@ def main():
     if cfg.password_file:
         with open(cfg.password_file) as f:
             password = f.read().strip()
+    jwt_secret = None
+    if cfg.jwt_secret_file:
+        with open(cfg.jwt_secret_file, "rb") as f:
+            jwt_secret = f.read()
+        if jwt_secret.endswith(b"\n"):
+            jwt_secret = jwt_secret[:-1]
+        if len(jwt_secret) < 32:
+            ap.error("the JWT secret must have at least 32 bytes (PostgREST's minimum)")
     server = Server((cfg.listen, cfg.port), Handler)
     server.cfg = cfg
+    server.jwt_secret = jwt_secret
     server.pool = Pool(cfg.dsn, password, cfg.pool)
     port = server.server_address[1]
     if cfg.pid_file:

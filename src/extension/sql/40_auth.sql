@@ -6,7 +6,9 @@
 -- cluster may use them). An existing role with a dangerous attribute is refused rather than
 -- silently trusted: a superuser or BYPASSRLS sdp_client/sdp_anon would void row-level security.
 --   sdp_authenticator  LOGIN NOINHERIT: PostgREST's connection role; no privileges of its own,
---                      may only switch to sdp_anon / sdp_client. The deployer sets its password.
+--                      may only switch to sdp_anon / sdp_client, and to the analyst roles an
+--                      admin enables for JWTs (sdp_api_enable_analyst, 80_privacy.sql). The deployer
+--                      sets its password.
 --   sdp_anon           NOLOGIN: requests without a verified key (health, readyz, pre_request).
 --   sdp_client         NOLOGIN: a verified client; sees its own rows only (RLS).
 --   sdp_admin          NOLOGIN: operators; manage clients and keys, act for any client.

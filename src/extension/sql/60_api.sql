@@ -109,13 +109,18 @@ AS $$
 $$;
 
 -- ---- pre-request -----------------------------------------------------------------------------
--- Runs before every request as sdp_anon. health, readyz and metrics need no key. Everything else needs
--- X-API-Key: missing or unknown → PT401, key of another client than X-Client-Id → PT403 (JSON
--- body {"code","message","details","hint"} from PostgREST). On success the tenant is set for this
--- transaction and the role switched to sdp_client. SECURITY INVOKER: inside SECURITY DEFINER,
--- set_config('role') fails with 42501. Its only SET clause pins search_path (PostgREST's own
--- puts `public` in the path, where a planted `=`(text, text) would decide which paths skip the
--- key check); a role set with set_config(..., true) inside still lasts for the transaction.
+-- Runs before every request, as the role PostgREST switched to. Without a JWT that is sdp_anon:
+-- health, readyz and metrics need no key; the dp_* functions are refused (PT401: they are for
+-- analysts, who send a JWT, never for an API key); everything else needs X-API-Key: missing or
+-- unknown → PT401, key of another client than X-Client-Id → PT403 (JSON body
+-- {"code","message","details","hint"} from PostgREST). On success the tenant is set for this
+-- transaction and the role switched to sdp_client. With a verified JWT PostgREST has switched to
+-- the token's role claim: sdp._api_admit_analyst (80_privacy.sql) lets an API-enabled analyst reach
+-- the dp_* functions and nothing else, without an API key (PT403 otherwise). SECURITY INVOKER:
+-- inside SECURITY DEFINER, set_config('role') fails with 42501, and current_user would be the
+-- owner. Its only SET clause pins search_path (PostgREST's own puts `public` in the path, where
+-- a planted `=`(text, text) would decide which paths skip the key check); a role set with
+-- set_config(..., true) inside still lasts for the transaction.
 CREATE FUNCTION sdp_api.pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -124,15 +129,24 @@ DECLARE
   v_path text := nullif(pg_catalog.current_setting('request.path', true), '');
 BEGIN
   PERFORM sdp._metrics_request(v_path);  -- sdp_api_requests_total, counted when the request ends
+  IF pg_catalog.current_user() OPERATOR(pg_catalog.<>) 'sdp_anon'::name THEN
+    PERFORM sdp._api_admit_analyst(v_path);
+    RETURN;
+  END IF;
   IF v_path IN ('/rpc/health', '/rpc/readyz', '/rpc/metrics') THEN
     RETURN;
+  END IF;
+  IF v_path LIKE '/rpc/dp\_%' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT401',
+      MESSAGE = 'the dp_* functions need an analyst''s JWT, not an API key',
+      HINT = 'send Authorization: Bearer <JWT> whose role an admin enabled with sdp_api_enable_analyst';
   END IF;
   PERFORM sdp.sdp_authenticate(sdp.sdp_api_header('x-api-key'), sdp.sdp_api_header('x-client-id'));
   PERFORM pg_catalog.set_config('role', 'sdp_client', true);
 END
 $$;
 COMMENT ON FUNCTION sdp_api.pre_request() IS
-  'PostgREST db-pre-request: verifies X-API-Key (PT401) against X-Client-Id (PT403), sets the tenant, switches to sdp_client';
+  'PostgREST db-pre-request: verifies X-API-Key (PT401) against X-Client-Id (PT403), sets the tenant, switches to sdp_client; admits an API-enabled analyst''s JWT role to the dp_* functions only';
 
 -- ---- health ----------------------------------------------------------------------------------
 -- GET /rpc/health → {"status":"ok","service":"ingestion_api"}; no key needed.

@@ -850,8 +850,8 @@ COMMENT ON FUNCTION sdp.sdp_dp_quantiles(text, text, numeric, numeric, numeric[]
   'differentially private quantiles over 1000 bins of [lower, upper] (permute-and-flip, epsilon split across levels)';
 
 -- ---- PostgREST (sdp_api, docs/postgrest.md): thin SECURITY INVOKER wrappers, VOLATILE (they
--- charge the budget, so a POST). pre_request admits API-key clients only; an analyst reaches
--- these through a deployment that sets its role, or through SQL.
+-- charge the budget, so a POST). An analyst reaches them with a JWT whose role an admin enabled
+-- (pre_request and the end of this file), or through SQL; an API key never does.
 CREATE FUNCTION sdp_api.dp_count(dataset text, epsilon numeric, group_by text DEFAULT NULL,
                                  filter jsonb DEFAULT NULL, delta numeric DEFAULT 0.000001)
 RETURNS TABLE(group_key text, value numeric, ci_low numeric, ci_high numeric,
@@ -900,3 +900,149 @@ SELECT pg_catalog.pg_extension_config_dump('sdp.dp_dataset', '');
 SELECT pg_catalog.pg_extension_config_dump('sdp.dp_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('sdp.dp_public_values', '');
 SELECT pg_catalog.pg_extension_config_dump('sdp.dp_ledger', '');
+
+-- ==== analysts over HTTP: PostgREST JWTs (docs/privacy_analytics.md, "Over HTTP") ===========
+-- PostgREST verifies an analyst's JWT (HS256 with its jwt-secret, exp) and switches from
+-- sdp_authenticator to the token's role claim, which PostgreSQL allows only for a role the
+-- authenticator is a member of. An admin makes exactly the analyst roles that may use the API
+-- members of it (sdp_api_enable_analyst). Membership is transitive: the authenticator could then
+-- also switch to the groups such a role belongs to (sdp_dp_analyst, a department), so
+-- pre_request (sdp._api_admit_analyst) admits only a role granted to sdp_authenticator directly
+-- that still passes sdp._api_analyst_refusal when the request arrives (a grant made after
+-- enabling is caught too).
+-- sdp_authenticator is NOINHERIT: the membership gives it the right to switch, no privileges.
+
+-- Why `analyst` may not be reached over HTTP; NULL when it may. It must be a member of
+-- sdp_dp_analyst and reach nothing that holds more: not SUPERUSER, CREATEROLE, CREATEDB,
+-- REPLICATION or BYPASSRLS itself or through a role it is a member of, not a member of another
+-- sdp role or of a predefined pg_* role, and not one of those roles itself.
+CREATE FUNCTION sdp._api_analyst_refusal(analyst name) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_sdp name[] := ARRAY['sdp_authenticator', 'sdp_anon', 'sdp_client', 'sdp_admin', 'sdp_engineer',
+                        'sdp_analyst', 'sdp_auditor', 'sdp_viewer', 'sdp_dp_analyst']::name[];
+  r record;
+  v_other name;
+BEGIN
+  SELECT x.oid, x.rolname, x.rolsuper OR x.rolcreaterole OR x.rolcreatedb OR x.rolreplication
+                           OR x.rolbypassrls AS powerful
+    INTO r FROM pg_catalog.pg_roles x WHERE x.rolname OPERATOR(pg_catalog.=) analyst;
+  IF NOT FOUND THEN
+    RETURN 'is not a role';
+  END IF;
+  IF r.rolname OPERATOR(pg_catalog.=) ANY (v_sdp) OR r.rolname OPERATOR(pg_catalog.~~) 'pg\_%' THEN
+    RETURN 'is a role of sdp or of PostgreSQL, not an analyst''s own role';
+  END IF;
+  IF r.powerful THEN
+    RETURN 'has SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS';
+  END IF;
+  IF NOT pg_catalog.pg_has_role(r.oid, 'sdp_dp_analyst', 'MEMBER') THEN
+    RETURN 'is not a member of sdp_dp_analyst';
+  END IF;
+  SELECT g.rolname INTO v_other FROM pg_catalog.pg_roles g
+   WHERE g.oid OPERATOR(pg_catalog.<>) r.oid
+     AND g.rolname OPERATOR(pg_catalog.<>) 'sdp_dp_analyst'::name
+     AND (g.rolname OPERATOR(pg_catalog.=) ANY (v_sdp) OR g.rolname OPERATOR(pg_catalog.~~) 'pg\_%'
+          OR g.rolsuper OR g.rolcreaterole OR g.rolcreatedb OR g.rolreplication OR g.rolbypassrls)
+     AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')
+   ORDER BY g.rolname LIMIT 1;
+  IF v_other IS NOT NULL THEN
+    RETURN pg_catalog.format('is a member of %s, which holds more than sdp_dp_analyst', v_other);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- The role was granted to sdp_authenticator directly (sdp_api_enable_analyst), not reached
+-- through another membership.
+CREATE FUNCTION sdp._api_analyst_enabled(analyst name) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                   JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) m.roleid
+                   JOIN pg_catalog.pg_roles a ON a.oid OPERATOR(pg_catalog.=) m.member
+                  WHERE r.rolname OPERATOR(pg_catalog.=) analyst
+                    AND a.rolname OPERATOR(pg_catalog.=) 'sdp_authenticator'::name)
+$$;
+
+-- pre_request's check for a request PostgREST switched to a JWT's role (sdp_api.pre_request,
+-- 60_api.sql): the role must have been enabled (granted to sdp_authenticator directly), must
+-- still pass sdp._api_analyst_refusal, and may call the dp_* functions only. PT403 otherwise (HTTP
+-- 403). SECURITY DEFINER so that the analyst needs no privilege on the helpers; the caller is
+-- the role PostgREST set (sdp_caller_role).
+CREATE FUNCTION sdp._api_admit_analyst(path text) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_role name := sdp.sdp_caller_role();
+  v_refusal text;
+BEGIN
+  IF NOT sdp._api_analyst_enabled(v_role) THEN
+    v_refusal := 'is not enabled for the API';
+  ELSE
+    v_refusal := sdp._api_analyst_refusal(v_role);
+  END IF;
+  IF v_refusal IS NOT NULL THEN
+    RAISE LOG 'sdp access denied: role=% login=% action=api target=%: it %', v_role,
+      pg_catalog.session_user(), coalesce(path, '-'), v_refusal;
+    RAISE EXCEPTION USING ERRCODE = 'PT403',
+      MESSAGE = pg_catalog.format('role %s may not use the API: it %s', sdp._echo(v_role), v_refusal),
+      HINT = 'an admin enables an analyst''s own role with sdp.sdp_api_enable_analyst(role)';
+  END IF;
+  IF path IS NULL OR path OPERATOR(pg_catalog.!~) '^/rpc/dp_[a-z_]+$' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT403',
+      MESSAGE = 'an analyst''s JWT opens the dp_* functions only',
+      HINT = 'clients authenticate with X-API-Key, not with a JWT';
+  END IF;
+END
+$$;
+
+-- Enables an analyst's role for the API: GRANT analyst TO sdp_authenticator, after
+-- sdp._api_analyst_refusal (22023 with the reason). Idempotent. Audited (api.enable_analyst).
+CREATE FUNCTION sdp.sdp_api_enable_analyst(analyst name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_refusal text;
+BEGIN
+  PERFORM sdp._require_capability('admin', 'api_enable_analyst', analyst);
+  v_refusal := sdp._api_analyst_refusal(analyst);
+  IF v_refusal IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = pg_catalog.format('role %s cannot be enabled for the API: it %s', sdp._echo(analyst), v_refusal),
+      HINT = 'enable an analyst''s own role: a member of sdp_dp_analyst and of nothing that holds more';
+  END IF;
+  IF NOT sdp._api_analyst_enabled(analyst) THEN
+    EXECUTE pg_catalog.format('GRANT %I TO sdp_authenticator', analyst);
+  END IF;
+  PERFORM sdp._audit('api.enable_analyst', analyst);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_api_enable_analyst(name) IS
+  'admin: lets PostgREST switch to this analyst role for a JWT naming it (GRANT role TO sdp_authenticator), after checking it holds no more than sdp_dp_analyst';
+
+-- The reverse: REVOKE analyst FROM sdp_authenticator (a no-op when not enabled). Audited.
+CREATE FUNCTION sdp.sdp_api_disable_analyst(analyst name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM sdp._require_capability('admin', 'api_disable_analyst', analyst);
+  IF analyst IS NULL OR analyst OPERATOR(pg_catalog.=) ANY (ARRAY['sdp_anon', 'sdp_client']::name[])
+     OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) analyst) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = pg_catalog.format('%s is not an analyst role', sdp._echo(analyst));
+  END IF;
+  IF sdp._api_analyst_enabled(analyst) THEN
+    EXECUTE pg_catalog.format('REVOKE %I FROM sdp_authenticator', analyst);
+  END IF;
+  PERFORM sdp._audit('api.disable_analyst', analyst);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_api_disable_analyst(name) IS
+  'admin: PostgREST may no longer switch to this analyst role (REVOKE role FROM sdp_authenticator)';

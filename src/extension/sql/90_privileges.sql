@@ -12,14 +12,16 @@
 -- Left as PostgreSQL creates them: sequences (owner-only by default; a REVOKE would only turn
 -- their empty ACL into an explicit owner-only one) and types (USAGE for PUBLIC by default, which
 -- row types and function signatures need). Role memberships (sdp_authenticator may switch to
--- sdp_anon and sdp_client) are made where the roles are created, 40_auth.sql.
+-- sdp_anon and sdp_client) are made where the roles are created, 40_auth.sql; the analyst roles
+-- an admin enables for the API are granted to it by sdp.sdp_api_enable_analyst (80_privacy.sql).
 
 REVOKE ALL ON SCHEMA sdp, sdp_api FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sdp, sdp_api FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA sdp, sdp_api FROM PUBLIC;
 
 -- ---- PUBLIC: the library version, harmless by design ----------------------------------------
-GRANT USAGE ON SCHEMA sdp TO PUBLIC;
+-- No USAGE on schema sdp for PUBLIC: a login holding none of the roles below has no business in
+-- it (every role below gets USAGE of its own), so sdp_version() is for those roles.
 GRANT EXECUTE ON FUNCTION sdp.sdp_version() TO PUBLIC;
 
 -- ---- sdp_anon: a PostgREST request without a verified key ------------------------------------
@@ -90,14 +92,14 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_legal_hold(text, uuid, text), sdp.sdp_release_hold(text, uuid),
     sdp.sdp_set_retention(text, interval), sdp.sdp_purge_expired(timestamptz, integer),
     sdp.sdp_forget_batch(uuid), sdp.sdp_forget_client(text),
-    sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp.sdp_metrics_count(text, bigint),
-    sdp._metrics_dp_datasets(),
+    sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp._metrics_dp_datasets(),
     sdp.sdp_api_header(text), sdp.sdp_api_client(text), sdp.sdp_api_batch_id(uuid),
     sdp.sdp_api_status(integer), sdp.sdp_api_upload_response(sdp.sdp_batch),
     sdp.sdp_api_upload_json(sdp.sdp_batch), sdp.sdp_api_process_response(sdp.sdp_batch),
     sdp.sdp_dp_register(text, regclass, text, integer, numeric, numeric, integer, text),
     sdp.sdp_dp_register_batches(text, text, text, integer, numeric, numeric, jsonb),
     sdp.sdp_dp_grant(name, text, numeric, numeric), sdp.sdp_dp_public_values(text, text, text[]),
+    sdp.sdp_api_enable_analyst(name), sdp.sdp_api_disable_analyst(name),
     sdp.sdp_dp_budget(text), sdp.sdp_dp_count(text, numeric, text, jsonb, numeric),
     sdp.sdp_dp_sum(text, text, numeric, numeric, numeric, text, jsonb, numeric),
     sdp.sdp_dp_avg(text, text, numeric, numeric, numeric, text, jsonb, numeric),
@@ -173,8 +175,11 @@ GRANT EXECUTE ON FUNCTION
 -- ---- sdp_dp_analyst: differentially private statistics, never a dataset row ---------------
 -- The query functions charge the grants the caller draws from (80_privacy.sql); its own ledger
 -- rows through row-level security. The tenant-context functions are what that policy calls.
+-- Over HTTP (an analyst's JWT, PostgREST switched to its role): pre_request, which counts the
+-- request and admits the role (sdp._api_admit_analyst) to the dp_* functions only.
 GRANT USAGE ON SCHEMA sdp, sdp_api TO sdp_dp_analyst;
 GRANT EXECUTE ON FUNCTION
+    sdp_api.pre_request(), sdp._metrics_request(text), sdp._api_admit_analyst(text),
     sdp.sdp_dp_budget(text), sdp.sdp_dp_count(text, numeric, text, jsonb, numeric),
     sdp.sdp_dp_sum(text, text, numeric, numeric, numeric, text, jsonb, numeric),
     sdp.sdp_dp_avg(text, text, numeric, numeric, numeric, text, jsonb, numeric),
