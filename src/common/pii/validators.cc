@@ -16,8 +16,8 @@ bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); 
 bool IsAlnum(char c) { return IsDigit(c) || IsAlpha(c); }
 
 // RFC 5322 atext.
-bool IsAtext(char c) {
-  if (IsAlnum(c)) return true;
+bool IsAtext(char c, bool utf8) {
+  if (IsAlnum(c) || (utf8 && static_cast<unsigned char>(c) >= 0x80)) return true;
   switch (c) {
     case '!':
     case '#':
@@ -44,7 +44,7 @@ bool IsAtext(char c) {
   }
 }
 
-bool ValidDomain(std::string_view d) {
+bool ValidDomain(std::string_view d, bool utf8) {
   if (d.empty() || d.size() > 253) return false;
   size_t labels = 0;
   size_t start = 0;
@@ -57,7 +57,7 @@ bool ValidDomain(std::string_view d) {
       return false;
     }
     for (char c : label) {
-      if (!IsAlnum(c) && c != '-') return false;
+      if (!IsAlnum(c) && c != '-' && !(utf8 && static_cast<unsigned char>(c) >= 0x80)) return false;
     }
     ++labels;
     last = label;
@@ -68,7 +68,7 @@ bool ValidDomain(std::string_view d) {
   if (last.size() >= 4 && StartsWithIgnoreCase(last, "xn--")) return true;
   if (last.size() < 2) return false;
   for (char c : last) {
-    if (!IsAlpha(c)) return false;
+    if (!IsAlpha(c) && !(utf8 && static_cast<unsigned char>(c) >= 0x80)) return false;
   }
   return true;
 }
@@ -127,9 +127,7 @@ CardScheme SchemeByIin(const std::string& d) {
   return CardScheme::kNone;
 }
 
-}  // namespace
-
-bool LooksLikeEmail(std::string_view cell) {
+bool EmailShape(std::string_view cell, bool utf8) {
   const std::string_view s = TrimAsciiSpace(cell);
   if (s.size() < 6 || s.size() > 254) return false;  // "a@b.cd" is the shortest
   const size_t at = s.find('@');
@@ -140,13 +138,18 @@ bool LooksLikeEmail(std::string_view cell) {
   for (char c : local) {
     if (c == '.') {
       if (prev == '.') return false;
-    } else if (!IsAtext(c)) {
+    } else if (!IsAtext(c, utf8)) {
       return false;
     }
     prev = c;
   }
-  return ValidDomain(s.substr(at + 1));
+  return ValidDomain(s.substr(at + 1), utf8);
 }
+
+}  // namespace
+
+bool LooksLikeEmail(std::string_view cell) { return EmailShape(cell, false); }
+bool LooksLikeInternationalEmail(std::string_view cell) { return EmailShape(cell, true); }
 
 CardScheme PaymentCardScheme(std::string_view cell) {
   const std::string digits = GroupedDigits(TrimAsciiSpace(cell), 19);

@@ -16,6 +16,9 @@ namespace sdp::pii {
 // '.'; a domain of at least two labels (1..63 of [A-Za-z0-9-], no '-' at either end), a top-level
 // label of letters (2+) or an IDNA "xn--" label; at most 254 characters in all.
 bool LooksLikeEmail(std::string_view cell);
+// The same, also accepting UTF-8 (bytes >= 0x80) in the local part and in domain labels, as
+// internationalized addresses (RFC 6531, IDNA U-labels) are written: "zoë.müller@exämple.com".
+bool LooksLikeInternationalEmail(std::string_view cell);
 
 enum class CardScheme {
   kNone,

@@ -229,3 +229,22 @@ TEST(Validators, HostileInputs) {
 
 }  // namespace
 }  // namespace sdp::pii
+
+namespace sdp::pii {
+namespace {
+
+TEST(LooksLikeInternationalEmail, Utf8LocalPartsAndDomains) {
+  for (const char* s : {"zo\u00EB.m\u00FCller@example.com", "jos\u00E9@ex\u00E4mple.de",
+                        "\u7528\u6237@\u4F8B\u5B50.\u5E7F\u544A", "plain@example.com"}) {
+    EXPECT_TRUE(LooksLikeInternationalEmail(s)) << s;
+  }
+  EXPECT_FALSE(LooksLikeEmail("zo\u00EB.m\u00FCller@example.com"));  // ASCII only
+  for (const char* s : {"zo\u00EB m@example.com", "zo\u00EB@@example.com", "zo\u00EB@example",
+                        ".zo\u00EB@example.com", "zo\u00EB@example.c"}) {
+    EXPECT_FALSE(LooksLikeInternationalEmail(s)) << s;
+  }
+  EXPECT_FALSE(LooksLikeInternationalEmail(std::string(300, '\xC3') + "@example.com"));
+}
+
+}  // namespace
+}  // namespace sdp::pii
