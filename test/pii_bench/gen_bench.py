@@ -285,8 +285,8 @@ PII_TEXT = ["Customer called from {phone} about invoice {n}",
             "Call back on {phone} after 5pm"]
 
 
-def text(rng, with_pii):
-    if with_pii and rng.random() < 0.3:
+def text(rng, with_pii, share=0.3):
+    if with_pii and rng.random() < share:
         t = rng.choice(PII_TEXT)
     else:
         t = rng.choice(CLEAN_TEXT)
@@ -332,6 +332,8 @@ KINDS = {
     "last_name": ("person_name", ["last_name", "surname"], lambda r: names.surname(r)),
     "address": ("postal_address", ["address", "street_address"], lambda r: names.address(r)),
     "notes_pii": ("free_text_pii", ["notes", "comment"], lambda r: text(r, True)),
+    # 2% of the cells embed PII: what the default sample is sized to catch (>= 1%, 99%).
+    "notes_sparse": ("free_text_pii", ["memo", "agent_notes"], lambda r: text(r, True, 0.02)),
     "notes_clean": ("not_pii", ["remarks", "description"], lambda r: text(r, False)),
     "sku": ("not_pii", ["sku", "product_code"], lambda r: "SKU-%05d-%s" % (r.randint(0, 99999), r.choice(UPPER))),
     "amount": ("not_pii", ["amount", "balance"], lambda r: "%.2f" % r.uniform(-500, 50000)),
@@ -363,7 +365,9 @@ KINDS = {
     "pl_pesel_invalid": ("not_pii", ["pesel_test", "sprawa"], lambda r: pl_pesel(r, valid=False)),
 }
 
-VARIANTS = ["header", "colnames", "headerless", "obfuscated", "json", "ndjson"]
+# "wrongheaders": each column carries the header of the next one (an e-mail column named
+# "phone", ...): the header is a hint only and must not win over the content.
+VARIANTS = ["header", "colnames", "headerless", "obfuscated", "json", "ndjson", "wrongheaders"]
 
 # What attackers and copy-paste do to values: full-width forms, NBSP and other spaces, zero
 # width characters, soft hyphens, Unicode dashes, ideographic full stops.
@@ -451,6 +455,8 @@ def write_table(outdir, name, variant, kinds, rows, rng, labels):
         return
     if variant == "colnames":
         headers = ["col_%d" % (i + 1) for i in range(len(kinds))]
+    if variant == "wrongheaders":
+        headers = headers[1:] + headers[:1]
     path = os.path.join(outdir, name + ".csv")
     with open(path, "w", encoding="utf-8", newline="") as f:
         if variant != "headerless":

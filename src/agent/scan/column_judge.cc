@@ -60,55 +60,54 @@ PiiClass HeaderHint(std::string_view header) {
 ColumnJudge::ColumnJudge(std::string header, int current_year)
     : header_(std::move(header)), current_year_(current_year), hint_(HeaderHint(header_)) {}
 
-void ColumnJudge::Remember(PiiClass c, const std::string& cell) {
+void ColumnJudge::Remember(PiiClass c, std::string_view cell) {
   std::string& e = example_[static_cast<int>(c)];
-  if (e.empty()) e = cell.substr(0, 80);
+  if (e.empty()) e = std::string(cell.substr(0, 80));
 }
 
 void ColumnJudge::Add(std::string_view raw_cell, const CellClassifier& classifier) {
-  NormalizeCell(raw_cell, &scratch_);
-  if (scratch_.empty()) return;
+  const std::string_view cell = NormalizedView(raw_cell, &scratch_);
+  if (cell.empty()) return;
   ++cells_;
   CellMatch m;
-  classifier.Classify(scratch_, &m);
+  classifier.Classify(cell, &m);
   bool matched = m.classes != 0;
-  for (int i = 0; i < kPiiClassCount; ++i) {
-    if (m.classes & (ClassMask{1} << i)) {
-      const auto c = static_cast<PiiClass>(i);
-      if (c == PiiClass::kDateOfBirth) {
-        const int age = current_year_ - m.date_year;
-        if (age >= 14 && age <= 110) ++birth_years_;
-      }
-      ++count_[i];
-      Remember(c, scratch_);
+  for (ClassMask bits = m.classes; bits != 0; bits &= bits - 1) {
+    const int i = __builtin_ctz(bits);
+    const auto c = static_cast<PiiClass>(i);
+    if (c == PiiClass::kDateOfBirth) {
+      const int age = current_year_ - m.date_year;
+      if (age >= 14 && age <= 110) ++birth_years_;
     }
+    ++count_[i];
+    if (example_[i].empty()) Remember(c, cell);
   }
   if (m.phone_shape) {
     ++phone_shapes_;
     if (phone_checked_ < kMaxPhoneChecks) {
       ++phone_checked_;
-      if (classifier.CheckPhone(scratch_)) {
+      if (classifier.CheckPhone(cell)) {
         ++phone_valid_;
         matched = true;
-        Remember(PiiClass::kPhone, scratch_);
+        Remember(PiiClass::kPhone, cell);
       }
     }
   }
   if (m.name_shape) {
     ++name_shapes_;
     if (m.name_known) ++name_known_;
-    Remember(PiiClass::kPersonName, scratch_);
+    Remember(PiiClass::kPersonName, cell);
   }
   if (m.text) {
     ++text_;
     if (m.embedded != 0) {
       ++text_with_pii_;
       matched = true;
-      Remember(PiiClass::kFreeTextPii, scratch_);
+      Remember(PiiClass::kFreeTextPii, cell);
     }
   }
   if (matched) ++matched_any_;
-  Remember(PiiClass::kNotPii, scratch_);
+  if (example_[static_cast<int>(PiiClass::kNotPii)].empty()) Remember(PiiClass::kNotPii, cell);
 }
 
 ColumnVerdict ColumnJudge::Verdict() const {

@@ -22,7 +22,7 @@ struct ColumnVerdict {
 
 // Phones: libphonenumber costs ~90 µs a cell, so at most this many phone-shaped cells of a
 // column are checked; the share of valid ones among them stands for the rest.
-constexpr size_t kMaxPhoneChecks = 1000;
+constexpr size_t kMaxPhoneChecks = 500;
 
 class ColumnJudge {
  public:
@@ -37,7 +37,7 @@ class ColumnJudge {
   const std::string& header() const { return header_; }
 
  private:
-  void Remember(PiiClass c, const std::string& cell);
+  void Remember(PiiClass c, std::string_view cell);
 
   std::string header_;
   int current_year_;

@@ -575,14 +575,19 @@ constexpr const char* kNames[] = {
     "nagy",
 };
 
-// Latin-1 and Latin Extended-A letters of names, folded to ASCII ("müller" -> "muller").
-std::string FoldAccents(std::string_view word) {
-  std::string out;
-  out.reserve(word.size());
+// Latin-1 and Latin Extended-A letters of names folded to lower-case ASCII ("Müller" ->
+// "muller"), apostrophes dropped ("O'Brien" -> "obrien"), into `out` (no allocation: this runs
+// for every name-shaped cell). Empty for other scripts or words longer than the buffer.
+std::string_view FoldAccents(std::string_view word, char (&buf)[32]) {
+  size_t n = 0;
+  auto push = [&](char c) {
+    if (n < sizeof buf) buf[n++] = c;
+  };
   for (size_t i = 0; i < word.size(); ++i) {
     const auto c = static_cast<unsigned char>(word[i]);
+    if (c == '\'') continue;
     if (c < 0x80) {
-      out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+      push(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
       continue;
     }
     if ((c == 0xC3 || c == 0xC4 || c == 0xC5) && i + 1 < word.size()) {
@@ -592,23 +597,23 @@ std::string FoldAccents(std::string_view word) {
           "aaaaaaaceeeeiiiidnooooo*ouuuuyts"
           "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
       if (cp >= 0xC0 && cp <= 0xFF) {
-        out.push_back(kLatin1[cp - 0xC0]);
+        push(kLatin1[cp - 0xC0]);
       } else if (cp >= 0x100 && cp <= 0x17F) {
         static const char kExtA[] =  // U+0100..U+017F
             "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll"
             "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
-        out.push_back(kExtA[cp - 0x100]);
+        push(kExtA[cp - 0x100]);
       }
       continue;
     }
-    return std::string();  // other scripts: no entry
+    return std::string_view();  // other scripts: no entry
   }
-  return out;
+  return n < sizeof buf ? std::string_view(buf, n) : std::string_view();
 }
 
-const std::unordered_set<std::string>& Dictionary() {
+const std::unordered_set<std::string_view>& Dictionary() {
   static const auto* set = [] {
-    auto* s = new std::unordered_set<std::string>();
+    auto* s = new std::unordered_set<std::string_view>();
     for (const char* n : kNames) s->insert(n);
     return s;
   }();
@@ -619,13 +624,9 @@ const std::unordered_set<std::string>& Dictionary() {
 
 bool IsCommonNameWord(std::string_view word) {
   if (word.size() < 2 || word.size() > 30) return false;
-  std::string folded = FoldAccents(word);
-  // "O'Brien" and "O’Connor" are listed without the apostrophe.
-  std::string plain;
-  for (char c : folded) {
-    if (c != '\'') plain.push_back(c);
-  }
-  return !plain.empty() && Dictionary().count(plain) > 0;
+  char buf[32];
+  const std::string_view folded = FoldAccents(word, buf);
+  return !folded.empty() && Dictionary().count(folded) > 0;
 }
 
 }  // namespace sdp::scan

@@ -21,8 +21,9 @@
 namespace sdp::scan {
 namespace {
 
-// A JSON file is parsed whole; beyond this, NDJSON (one record a line) streams.
-constexpr size_t kMaxJsonBytes = size_t{1} << 30;
+// A JSON file is parsed whole, and its parsed form takes several times its size: beyond this,
+// NDJSON (one record a line) streams. Also the longest NDJSON line.
+constexpr size_t kMaxJsonBytes = size_t{256} << 20;
 constexpr uint64_t kInterruptCheckRows = 1 << 14;
 
 bool EndsWith(const std::string& s, const char* suffix) {
@@ -236,7 +237,7 @@ bool ScanJson(const ScanOptions& options, Collector* c, std::string* err) {
   if (!ReadWholeFile(options.input, &text, err, kMaxJsonBytes)) return false;
   if (text.size() > kMaxJsonBytes) {
     *err = options.input +
-           ": larger than 1 GiB; fix: write it as NDJSON (one record a line) "
+           ": larger than 256 MiB; fix: write it as NDJSON (one record a line) "
            "and scan with --format ndjson";
     return false;
   }
@@ -294,7 +295,7 @@ bool ScanNdjson(const ScanOptions& options, Collector* c, std::string* err) {
         line.append(p, end);
         if (line.size() > kMaxJsonBytes) {
           *err = options.input + ": line " + std::to_string(line_no + 1) +
-                 " is longer than 1 GiB; fix: write one record per line";
+                 " is longer than 256 MiB; fix: write one record per line";
           return false;
         }
         break;
