@@ -46,7 +46,9 @@ AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc \
 # Tests find their data files through the source tree; the agent itself never knows where it
 # was built (no path of the build machine in the binary, nothing to look for there at run time).
 TEST_CXXFLAGS  = -I. -DSDP_SOURCE_DIR=\"$(CURDIR)\"
-AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
+# scan: RE2 (linear-time patterns), ICU (NFKC), libphonenumber (phone validity; no .pc file).
+SCAN_LDLIBS    = $(shell pkg-config --libs re2 icu-i18n icu-uc) -lphonenumber
+AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto $(SCAN_LDLIBS) -pthread
 
 
 AGENT_LIB_SRCS = $(filter-out src/agent/cli/main.cc,$(sort $(wildcard src/agent/*/*.cc))) $(sort $(wildcard src/common/*.cc src/common/*/*.cc))

@@ -61,6 +61,11 @@ STAGES = [
         ("std_tools", "standard tools (Python vault, psql, SQL, pandas)", "peer"),
         ("no_privacy", "SDP without tokenization and vault", "peer"),
     ]),
+    ("scan", "PII scan of every column (no server)", [
+        ("sdp-agent", "sdp-agent scan --sample all", "ours"),
+        ("sdp-agent_sample", "sdp-agent scan (default 459-row sample)", "ours"),
+        ("python_re", "Python csv + re, same patterns, every row", "peer"),
+    ]),
 ]
 
 # (name, stage, ours, peer, target, op). op ">=": ratio = peer time / ours time (how many times
@@ -88,6 +93,9 @@ RATIOS = [
     ("round trip vs standard-tools pipeline", "round_trip", "sdp-agent", "std_tools", 2.5, ">="),
     ("round trip: price of privacy (ours over no tokenization, no vault)", "round_trip", "sdp-agent",
      "no_privacy", 2.5, "<="),
+    ("scan (every row) vs Python re, same patterns", "scan", "sdp-agent", "python_re", 50.0, ">="),
+    ("scan (default sample) vs Python re, every row", "scan", "sdp-agent_sample", "python_re", None,
+     ">="),
 ]
 SHORT = {"ingest: sdp_ingest_csv vs COPY FROM file": "sdp_ingest_csv/COPY ",
          "ingest: upload-batch vs psql \\copy": "upload-batch/psql copy "}

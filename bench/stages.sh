@@ -437,7 +437,10 @@ check "round_trip: the standard-tools vault holds as many entries as the agent's
 rm -rf "$work/rt"
 reset_server
 
-# ---- 8. peak RSS, N vs 5N rows ----------------------------------------------------------------
+# ---- 8. PII scan (no server): bench/scan_stage.sh -------------------------------------------
+BENCH_REPS=$reps BENCH_PYTHON=$py bash "$repo/bench/scan_stage.sh"
+
+# ---- 9. peak RSS, N vs 5N rows ----------------------------------------------------------------
 if [[ -n "${BENCH_RAW_BIG:-}" ]]; then
   say "memory: peak RSS of tokenize-config (HASH, no vault) on $rows and ${BENCH_BIG_ROWS} rows"
   stage_load memory

@@ -11,8 +11,12 @@ packages=(
   # agent libraries
   libpq-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev libsqlite3-dev libcli11-dev
   nlohmann-json3-dev
+  # sdp-agent scan: RE2 (linear-time patterns), ICU (NFKC), libphonenumber (phone validity)
+  libre2-dev libicu-dev libphonenumber-dev
   # tests
   libgtest-dev python3 sqlite3 iproute2 caddy openssl curl
+  # the PII scan benchmark's oracle for valid/invalid identifiers (test/pii_bench/)
+  python3-stdnum
   # fuzzing (make fuzz, test/e2e/fuzz_short.sh): libFuzzer, ASan and UBSan runtimes for clang
   libclang-rt-14-dev
   # observability e2e and promtool checks (test/e2e/observability.sh, docker/prometheus/)

@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   sdp::AddTokenizeCommands(&app, &commands);
   sdp::AddServerCommands(&app, &commands);
   sdp::AddWatchCommand(&app, &commands);
+  sdp::AddScanCommand(&app, &commands);
   sdp::AddKeyCommands(&app, &commands);
   sdp::AddVaultCommands(&app, &commands);
 
