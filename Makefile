@@ -46,7 +46,11 @@ AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc \
 # Tests find their data files through the source tree; the agent itself never knows where it
 # was built (no path of the build machine in the binary, nothing to look for there at run time).
 TEST_CXXFLAGS  = -I. -DSDP_SOURCE_DIR=\"$(CURDIR)\"
-AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto -pthread
+AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lcpp-httplib -lssl -lcrypto -pthread
+# cpp-httplib (sdp-agent serve) is compiled with the feature macros Debian built its library with,
+# so the header's inline code matches the library's.
+HTTPLIB_CFLAGS = -DCPPHTTPLIB_OPENSSL_SUPPORT -DCPPHTTPLIB_ZLIB_SUPPORT -DCPPHTTPLIB_BROTLI_SUPPORT
+$(BUILDDIR)/obj/src/agent/json/json_http.o: AGENT_CXXFLAGS += $(HTTPLIB_CFLAGS)
 
 
 AGENT_LIB_SRCS = $(filter-out src/agent/cli/main.cc,$(sort $(wildcard src/agent/*/*.cc))) $(sort $(wildcard src/common/*.cc src/common/*/*.cc))

@@ -11,6 +11,8 @@ packages=(
   # agent libraries
   libpq-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev libsqlite3-dev libcli11-dev
   nlohmann-json3-dev
+  # sdp-agent serve (JSON pseudonymization listeners): an HTTP server library from Debian
+  libcpp-httplib-dev
   # tests
   libgtest-dev python3 sqlite3 iproute2 caddy openssl curl
   # fuzzing (make fuzz, test/e2e/fuzz_short.sh): libFuzzer, ASan and UBSan runtimes for clang

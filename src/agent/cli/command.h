@@ -37,5 +37,6 @@ void AddTokenizeCommands(CLI::App* app, CommandList* commands);
 void AddVaultCommands(CLI::App* app, CommandList* commands);
 void AddServerCommands(CLI::App* app, CommandList* commands);
 void AddWatchCommand(CLI::App* app, CommandList* commands);
+void AddJsonCommands(CLI::App* app, CommandList* commands);
 
 }  // namespace sdp

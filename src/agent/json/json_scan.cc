@@ -219,7 +219,10 @@ bool JsonScanner::Value(size_t sb, size_t se, size_t depth) {
         return Fail(i_, "nesting deeper than " + std::to_string(max_depth_) + " levels");
       }
       if (depth + 1 > max_depth_seen_) max_depth_seen_ = depth + 1;
-      return s_[i_] == '{' ? Object(sb, se, depth + 1) : Array(sb, se, depth + 1);
+      const bool object = s_[i_] == '{';
+      if (!(object ? Object(sb, se, depth + 1) : Array(sb, se, depth + 1))) return false;
+      return !every_kind_ ||
+             Visit(sb, se, begin, object ? JsonScalarKind::kObject : JsonScalarKind::kArray, false);
     }
     case '"': {
       bool has_escape = false;
@@ -230,7 +233,8 @@ bool JsonScanner::Value(size_t sb, size_t se, size_t depth) {
     case 'f':
       return Literal("false") && Visit(sb, se, begin, JsonScalarKind::kFalse, false);
     case 'n':
-      return Literal("null");
+      return Literal("null") &&
+             (!every_kind_ || Visit(sb, se, begin, JsonScalarKind::kNull, false));
     default:
       return Number() && Visit(sb, se, begin, JsonScalarKind::kNumber, false);
   }

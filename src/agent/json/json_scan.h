@@ -19,7 +19,17 @@
 
 namespace sdp {
 
-enum class JsonScalarKind : char { kString = 's', kNumber = 'n', kTrue = 't', kFalse = 'f' };
+enum class JsonScalarKind : char {
+  kString = 's',
+  kNumber = 'n',
+  kTrue = 't',
+  kFalse = 'f',
+  // Reported only by a scanner that visits every kind (requests of the service pick members
+  // out of their bodies by path, byte for byte).
+  kNull = 'z',
+  kObject = 'o',
+  kArray = 'a',
+};
 
 struct JsonScalar {
   size_t rule = 0;   // index of the path in the JsonPathSet that selected the value
@@ -34,8 +44,10 @@ class JsonScanner {
   static constexpr size_t kDefaultMaxDepth = 512;
 
   // `paths` must outlive the scanner.
-  explicit JsonScanner(const JsonPathSet& paths, size_t max_depth = kDefaultMaxDepth)
-      : paths_(paths), max_depth_(max_depth) {}
+  // `every_kind`: also report null, objects and arrays (after they close) at selected paths.
+  explicit JsonScanner(const JsonPathSet& paths, size_t max_depth = kDefaultMaxDepth,
+                       bool every_kind = false)
+      : paths_(paths), max_depth_(max_depth), every_kind_(every_kind) {}
 
   // Called for each selected scalar in document order; returning false stops the scan (Scan then
   // returns false with the visitor's *err).
@@ -71,6 +83,7 @@ class JsonScanner {
 
   const JsonPathSet& paths_;
   size_t max_depth_;
+  bool every_kind_;
   const Visitor* visit_ = nullptr;
   std::string* err_ = nullptr;
   std::string_view s_;
