@@ -352,8 +352,8 @@ bool JsonService::PseudonymizeOne(std::string_view doc, std::string* result, int
     *detail = "the pseudonymized document is not I-JSON: " + err;
     return false;
   }
-  const bool stored = NewPseudonymId(&record.id, &err) && vault_.PutPseudonym(record, &err) &&
-                      vault_.Commit(&err, Vault::Durability::kFsync);
+  // Committed by the caller, once per request, before it answers.
+  const bool stored = NewPseudonymId(&record.id, &err) && vault_.PutPseudonym(record, &err);
   OPENSSL_cleanse(&record.originals[0], record.originals.size());
   if (!stored) {
     *status = 503;
@@ -376,6 +376,10 @@ ServiceResponse JsonService::Pseudonymize(std::string_view doc) {
   int status = 200;
   if (!PseudonymizeOne(doc, &result, &status, &title, &detail)) {
     return Problem(status, title, detail);
+  }
+  std::string err;
+  if (!vault_.Commit(&err)) {
+    return Problem(503, "Service Unavailable", "the pseudonym record could not be stored: " + err);
   }
   ServiceResponse r;
   r.body = "{" + result + "}";
@@ -415,6 +419,10 @@ ServiceResponse JsonService::PseudonymizeBulk(std::string_view body) {
                  ",\"success\":false,\"status\":" + std::to_string(status) +
                  ",\"error\":" + Quoted(detail) + "}";
     }
+  }
+  // One durable commit for the whole request, before any id is handed out.
+  if (ok > 0 && !vault_.Commit(&err)) {
+    return Problem(503, "Service Unavailable", "the pseudonym records could not be stored: " + err);
   }
   const std::string batch = picked[1].empty() || picked[1][0].kind != JsonScalarKind::kString
                                 ? "null"
