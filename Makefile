@@ -48,7 +48,11 @@ AGENT_CXXFLAGS = $(AGENT_OPT) -std=c++17 -Wall -Wextra -pthread -MMD -MP -Isrc \
 TEST_CXXFLAGS  = -I. -DSDP_SOURCE_DIR=\"$(CURDIR)\"
 # scan: RE2 (linear-time patterns), ICU (NFKC), libphonenumber (phone validity; no .pc file).
 SCAN_LDLIBS    = $(shell pkg-config --libs re2 icu-i18n icu-uc) -lphonenumber
-AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lssl -lcrypto $(SCAN_LDLIBS) -pthread
+AGENT_LDLIBS   = -lyaml-cpp -lcurl -lpq -lsqlite3 -lcpp-httplib -lssl -lcrypto $(SCAN_LDLIBS) -pthread
+# cpp-httplib (sdp-agent serve) is compiled with the feature macros Debian built its library with,
+# so the header's inline code matches the library's.
+HTTPLIB_CFLAGS = -DCPPHTTPLIB_OPENSSL_SUPPORT -DCPPHTTPLIB_ZLIB_SUPPORT -DCPPHTTPLIB_BROTLI_SUPPORT
+$(BUILDDIR)/obj/src/agent/json/json_http.o: AGENT_CXXFLAGS += $(HTTPLIB_CFLAGS)
 
 
 AGENT_LIB_SRCS = $(filter-out src/agent/cli/main.cc,$(sort $(wildcard src/agent/*/*.cc))) $(sort $(wildcard src/common/*.cc src/common/*/*.cc))

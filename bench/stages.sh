@@ -236,6 +236,39 @@ vault_rows=$(sqlite3 "$work/vault.db" 'SELECT count(*) FROM vault_entry' 2>/dev/
 check "tokenize_vault: vault written" "$(((vault_rows > 0)) && echo ok || echo FAIL)" "$vault_rows entries, $(du -h "$work/vault.db" | cut -f1)"
 rm -f "$work/py_hash.csv" "$work/tok_fpe.csv" "$work/tok_full.csv" "$work"/vault.db*
 
+# ---- 3b. JSON pseudonymization ----------------------------------------------------------------
+# ~2 KB order events with 10 HASH paths (bench/configs/json_hash10.yml), one document per NDJSON
+# line: the CLI (records sealed into a fresh vault per run), the Python peer (json + hmac, same
+# tokens, no records) and the service's bulk endpoint fed by bench/json_bulk_client.py (500
+# documents per request over one connection; the client's and the service's time both count).
+json_docs=${BENCH_JSON_DOCS:-$((rows / 10))}
+json_cfg="$repo/bench/configs/json_hash10.yml"
+say "json: pseudonymize $json_docs documents (~2 KB, 10 HASH paths): CLI, Python json+hmac, service bulk"
+"$py" "$repo/bench/gen_json_docs.py" "$json_docs" "$work/docs.ndjson"
+export SDP_PSEUDONYMIZE_API_KEY=bench-pk-$$ SDP_REPERSONALIZE_API_KEY=bench-rk-$$
+stage_load json
+for rep in $(seq 1 "$reps"); do
+  rm -f "$work"/json_vault.db*
+  run_cmd json sdp-agent "$rep" "$json_docs" \
+    "$agent" pseudonymize --rules "$json_cfg" --input "$work/docs.ndjson" --output "$work/docs.p.ndjson" --vault "$work/json_vault.db"
+  run_cmd json python_json "$rep" "$json_docs" "$py" "$repo/bench/py_json_pseudonymize.py" "$work/docs.ndjson" "$work/docs.py.ndjson"
+  rm -f "$work"/json_svc.db* "$work/json_ports"
+  "$agent" serve --rules "$json_cfg" --vault "$work/json_svc.db" --pseudonymize-port 0 --repersonalize-port 0 \
+    --port-file "$work/json_ports" --max-body-bytes 67108864 2>"$logs/json.serve.$rep.log" &
+  json_pid=$!
+  for _ in $(seq 100); do [[ -s "$work/json_ports" ]] && break; sleep 0.1; done
+  run_cmd json service_bulk "$rep" "$json_docs" \
+    "$py" "$repo/bench/json_bulk_client.py" "$work/docs.ndjson" "$(sed -n 's/^pseudonymize=//p' "$work/json_ports")" 500
+  kill "$json_pid" 2>/dev/null || true
+  wait "$json_pid" 2>/dev/null || true
+done
+check "json: sdp-agent and Python give the same bytes" "$(cmp -s "$work/docs.p.ndjson" "$work/docs.py.ndjson" && echo ok || echo FAIL)" "$json_docs documents"
+"$agent" repersonalize --rules "$json_cfg" --input "$work/docs.p.ndjson" --output "$work/docs.r.ndjson" \
+  --vault "$work/json_vault.db" 2>>"$logs/json.repersonalize.log" || true
+check "json: repersonalize restores every document byte for byte" "$(cmp -s "$work/docs.ndjson" "$work/docs.r.ndjson" && echo ok || echo FAIL)" "$json_docs documents"
+unset SDP_PSEUDONYMIZE_API_KEY SDP_REPERSONALIZE_API_KEY
+rm -f "$work"/docs*.ndjson "$work"/json_vault.db* "$work"/json_svc.db* "$work/json_ports"
+
 # ---- 4. ingest --------------------------------------------------------------------------------
 tok="$srvdir/tokenized.csv"
 cp "$work/tok_hash.csv" "$tok"

@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev
   # sdp-agent scan: RE2 (linear-time patterns), ICU (NFKC), libphonenumber (phone validity)
   libre2-dev libicu-dev libphonenumber-dev
+  # sdp-agent serve (JSON pseudonymization listeners): an HTTP server library from Debian
+  libcpp-httplib-dev
   # tests
   libgtest-dev python3 sqlite3 iproute2 caddy openssl curl
   # the PII scan benchmark's oracle for valid/invalid identifiers (test/pii_bench/)

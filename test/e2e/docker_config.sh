@@ -52,23 +52,24 @@ SDP_SITE_ADDRESS=https://sdp.example.org SDP_UPSTREAM=postgrest:3000 \
   { tail -n 5 "$work/caddy.log" >&2; fail "caddy validate rejected docker/caddy/Caddyfile"; }
 echo "ok: caddy validate docker/caddy/Caddyfile ($(caddy version | cut -d' ' -f1))"
 
-# ---- 3. systemd unit -------------------------------------------------------------------------
-unit=docker/systemd/sdp-agent-watch.service
-if command -v systemd-analyze >/dev/null; then
-  # The agent is not installed at /usr/local/bin here: that one complaint is expected.
-  systemd-analyze verify "$unit" >"$work/verify.log" 2>&1 || true
-  if grep -v 'Command /usr/local/bin/sdp-agent is not executable' "$work/verify.log" | grep -q .; then
-    cat "$work/verify.log" >&2
-    fail "systemd-analyze verify $unit"
+# ---- 3. systemd units ------------------------------------------------------------------------
+for unit in docker/systemd/sdp-agent-watch.service docker/systemd/sdp-json-service.service; do
+  if command -v systemd-analyze >/dev/null; then
+    # The agent is not installed at /usr/local/bin here: that one complaint is expected.
+    systemd-analyze verify "$unit" >"$work/verify.log" 2>&1 || true
+    if grep -v 'Command /usr/local/bin/sdp-agent is not executable' "$work/verify.log" | grep -q .; then
+      cat "$work/verify.log" >&2
+      fail "systemd-analyze verify $unit"
+    fi
+    echo "ok: systemd-analyze verify $unit"
+  else
+    echo "note: systemd-analyze not available; $unit not verified"
   fi
-  echo "ok: systemd-analyze verify $unit"
-else
-  echo "note: systemd-analyze not available; unit not verified"
-fi
-for opt in NoNewPrivileges=yes ProtectSystem=strict ReadWritePaths= EnvironmentFile=; do
-  grep -q "^$opt" "$unit" || fail "$unit lacks $opt"
+  for opt in NoNewPrivileges=yes ProtectSystem=strict ReadWritePaths= EnvironmentFile=; do
+    grep -q "^$opt" "$unit" || fail "$unit lacks $opt"
+  done
+  grep '^ExecStart=' "$unit" | grep -qi 'SDP_CRYPTO_KEY\|SDP_API_KEY\|_API_KEY' && fail "a secret on the ExecStart line"
 done
-grep '^ExecStart=' "$unit" | grep -qi 'SDP_CRYPTO_KEY\|SDP_API_KEY' && fail "a secret on the ExecStart line"
 
 # ---- 4. no secrets shipped ---------------------------------------------------------------------
 if grep -vE '^\s*(#|$)' docker/.env.example | grep -iE '(PASSWORD|KEY|SECRET)=' | grep -viq 'change-me'; then

@@ -38,5 +38,6 @@ void AddVaultCommands(CLI::App* app, CommandList* commands);
 void AddServerCommands(CLI::App* app, CommandList* commands);
 void AddWatchCommand(CLI::App* app, CommandList* commands);
 void AddScanCommand(CLI::App* app, CommandList* commands);
+void AddJsonCommands(CLI::App* app, CommandList* commands);
 
 }  // namespace sdp

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
 
   sdp::CommandList commands;
   sdp::AddTokenizeCommands(&app, &commands);
+  sdp::AddJsonCommands(&app, &commands);
   sdp::AddServerCommands(&app, &commands);
   sdp::AddWatchCommand(&app, &commands);
   sdp::AddScanCommand(&app, &commands);

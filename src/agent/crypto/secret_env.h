@@ -15,7 +15,8 @@
 namespace sdp {
 
 // The variables main() takes out of the environment before anything else runs.
-inline constexpr const char* kSecretEnvVariables[] = {"SDP_CRYPTO_KEY", "SDP_API_KEY"};
+inline constexpr const char* kSecretEnvVariables[] = {
+    "SDP_CRYPTO_KEY", "SDP_API_KEY", "SDP_PSEUDONYMIZE_API_KEY", "SDP_REPERSONALIZE_API_KEY"};
 
 // If `name` is in the environment: keeps its value (replacing one kept before), overwrites it
 // in place and unsets it. Then returns the kept value, or nullptr when there is none or it is

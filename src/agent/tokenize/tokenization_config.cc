@@ -53,6 +53,60 @@ bool SameTokens(const ColumnRule& a, const ColumnRule& b) {
          (!takes.Has(TokenOption::kAlphabet) || a.alphabet == b.alphabet);
 }
 
+int LineOfNode(const YAML::Node& node, int fallback) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() || mark.line < 0 ? fallback : mark.line + 1;
+}
+
+bool FailAt(const std::string& source, int line, const std::string& message, std::string* err) {
+  *err = source + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + message;
+  return false;
+}
+
+bool ScalarOf(const YAML::Node& node, const std::string& source, int line, const std::string& what,
+              std::string* value, std::string* err) {
+  if (!node.IsScalar()) {
+    return FailAt(source, line,
+                  what + " must be a single value, not " +
+                      (node.IsMap()        ? "a mapping"
+                       : node.IsSequence() ? "a list"
+                                           : "empty") +
+                      "; fix: write `key: value`",
+                  err);
+  }
+  *value = node.Scalar();
+  return true;
+}
+
+bool CheckRuleOptions(const ColumnRule& rule, TokenOptions given, const std::string& source,
+                      const std::string& ctx, std::string* err) {
+  const TokenTypeTraits& traits = TraitsOf(rule.type);
+  for (size_t i = 0; i < kTokenOptionCount; ++i) {
+    const TokenOption option = static_cast<TokenOption>(i);
+    if (traits.required.Has(option) && !given.Has(option)) {
+      return FailAt(source, rule.line,
+                    ctx + traits.name + " needs '" + TokenOptionKey(option) +
+                        "'; fix: add it to the column's rule",
+                    err);
+    }
+  }
+  return true;
+}
+
+bool IsExtraKey(const RuleSpecContext& context, const std::string& key) {
+  for (const std::string& extra : context.extra_keys) {
+    if (extra == key) return true;
+  }
+  return false;
+}
+
+// "path, " when the caller's rules also have a `path` key.
+std::string ExtraKeys(const RuleSpecContext& context) {
+  std::string out;
+  for (const std::string& extra : context.extra_keys) out += extra + ", ";
+  return out;
+}
+
 // Walks the YAML tree and collects the first error. All yaml-cpp calls that
 // can throw happen under the try in ParseTokenizationConfig.
 class Parser {
@@ -74,8 +128,6 @@ class Parser {
               std::string* err) const;
   bool ParseColumn(const std::string& name, int line, const YAML::Node& spec, ColumnRule* rule,
                    std::string* err) const;
-  bool CheckRequiredOptions(const ColumnRule& rule, TokenOptions given, const std::string& ctx,
-                            std::string* err) const;
   bool Validate(std::string* err) const;
 
   std::string source_;
@@ -218,177 +270,36 @@ bool Parser::Run(const YAML::Node& root, std::string* err) {
 bool Parser::ParseColumn(const std::string& name, int line, const YAML::Node& spec,
                          ColumnRule* rule, std::string* err) const {
   const std::string ctx = "column " + QuotedValue(name) + ": ";
-  const std::string expected_types = "(expected " + ListTokenTypes(" or ") + ")";
   // Shorthand `email: HASH`.
   if (spec.IsScalar()) {
     TokenType type;
     if (!ParseTokenType(spec.Scalar(), &type)) {
       return Fail(line,
-                  ctx + "unknown token_type " + QuotedValue(spec.Scalar()) + " " + expected_types,
+                  ctx + "unknown token_type " + QuotedValue(spec.Scalar()) + " (expected " +
+                      ListTokenTypes(" or ") + ")",
                   err);
     }
     *rule = DefaultRule(out_->source_table, name, type);
     rule->line = line;
-    return CheckRequiredOptions(*rule, TokenOptions(), ctx, err);
+    return CheckRuleOptions(*rule, TokenOptions(), source_, ctx, err);
   }
   if (!spec.IsMap()) {
     return Fail(line,
                 ctx + "the rule must be a mapping; fix: e.g. `" + name + ": { token_type: HASH }`",
                 err);
   }
-  // First pass: token_type, which decides which other keys apply.
-  std::optional<YAML::Node> type_node;
-  std::set<std::string> seen;
-  for (YAML::const_iterator it = spec.begin(); it != spec.end(); ++it) {
-    const int kline = LineOf(it->first, line);
-    if (!it->first.IsScalar()) return Fail(kline, ctx + "keys must be plain names", err);
-    const std::string key = it->first.Scalar();
-    if (!seen.insert(key).second) {
-      return Fail(kline, ctx + "duplicate key '" + key + "'; fix: keep one of them", err);
-    }
-    if (key == "token_type") type_node.emplace(it->second);
-  }
-  if (!type_node) {
-    const TokenType first = kTokenTypes[0].type;
-    return Fail(
-        line,
-        ctx + "missing token_type; fix: add `token_type: " + TokenTypeName(first) + "` (or " +
-            ListTokenTypes([first](const TokenTypeTraits& t) { return t.type != first; }, ", ") +
-            ")",
-        err);
-  }
-  std::string text;
-  if (!Scalar(*type_node, LineOf(*type_node, line), ctx + "token_type", &text, err)) return false;
-  TokenType type;
-  if (!ParseTokenType(text, &type)) {
-    return Fail(LineOf(*type_node, line),
-                ctx + "unknown token_type " + QuotedValue(text) + " " + expected_types, err);
-  }
-  *rule = DefaultRule(out_->source_table, name, type);
-  rule->line = line;
-  const TokenTypeTraits& traits = TraitsOf(type);
-  TokenOptions given;
-
-  for (YAML::const_iterator it = spec.begin(); it != spec.end(); ++it) {
-    const std::string key = it->first.Scalar();
-    const YAML::Node value = it->second;
-    const int vline = LineOf(it->first, line);
-    if (key == "token_type") continue;
-    TokenOption option;
-    if (!ParseTokenOption(key, &option)) {
-      return Fail(vline,
-                  ctx + "unknown key " + QuotedValue(key) + " (expected token_type, " +
-                      ListTokenOptions(" or ") + "); fix: correct or remove it",
-                  err);
-    }
-    if (!traits.allowed.Has(option)) {
-      const std::string why = option == TokenOption::kVault && traits.vault_refused_because[0]
-                                  ? std::string(" (") + traits.vault_refused_because + ")"
-                                  : "";
-      const std::string applies = ListTokenTypes(
-          [option](const TokenTypeTraits& t) { return t.allowed.Has(option); }, " and ");
-      return Fail(vline,
-                  ctx + "'" + key + "' does not apply to " + traits.name + why +
-                      "; it applies to " + applies + "; fix: remove it or change token_type",
-                  err);
-    }
-    given.Add(option);
-    if (!Scalar(value, vline, ctx + key, &text, err)) return false;
-
-    if (key == "domain") {
-      if (!IsDomain(text)) {
-        return Fail(vline,
-                    ctx + "domain " + QuotedValue(text) +
-                        " is invalid; fix: use 1-128 of letters, digits, '_', '.', ':' and '-', "
-                        "e.g. customer_id",
-                    err);
-      }
-      rule->domain = text;
-    } else if (key == "normalize") {
-      if (!ParseNormalize(text, &rule->normalize)) {
-        return Fail(vline,
-                    ctx + "unknown normalize " + QuotedValue(text) +
-                        " (expected none, lowercase, trim, lowercase_trim or digits_only)",
-                    err);
-      }
-    } else if (key == "mask") {
-      if (!ParseMaskStyle(text, &rule->mask)) {
-        return Fail(vline,
-                    ctx + "unknown mask " + QuotedValue(text) +
-                        " (expected auto, email, last4, initial or full)",
-                    err);
-      }
-    } else if (key == "algorithm") {
-      if (EqualsIgnoreCase(text, "FF1")) {
-        rule->algorithm = FpeAlgorithm::kFf1;
-      } else if (EqualsIgnoreCase(text, "FF3-1") || EqualsIgnoreCase(text, "FF3_1")) {
-        rule->algorithm = FpeAlgorithm::kFf3_1;
-      } else if (EqualsIgnoreCase(text, "FF3")) {
-        return Fail(vline,
-                    ctx +
-                        "algorithm FF3 was withdrawn by NIST (SP 800-38G Rev. 1); fix: use "
-                        "FF3-1 or FF1",
-                    err);
-      } else {
-        return Fail(vline,
-                    ctx + "unknown algorithm " + QuotedValue(text) + " (expected FF1 or FF3-1)",
-                    err);
-      }
-    } else if (key == "alphabet") {
-      FpeAlphabet alphabet;
-      std::string why;
-      if (!FpeAlphabet::FromSpec(text, &alphabet, &why)) {
-        return Fail(vline,
-                    ctx + "bad alphabet " + QuotedValue(text) + ": " + why +
-                        "; fix: use digits, alnum, lower, upper or custom:<characters>",
-                    err);
-      }
-      rule->alphabet = text;
-    } else if (key == "vault") {
-      bool b;
-      if (!YAML::convert<bool>::decode(value, b)) {
-        return Fail(vline, ctx + "vault must be true or false, not " + QuotedValue(text), err);
-      }
-      rule->vault = b;
-    }
-  }
-  return CheckRequiredOptions(*rule, given, ctx, err);
-}
-
-bool Parser::CheckRequiredOptions(const ColumnRule& rule, TokenOptions given,
-                                  const std::string& ctx, std::string* err) const {
-  const TokenTypeTraits& traits = TraitsOf(rule.type);
-  for (size_t i = 0; i < kTokenOptionCount; ++i) {
-    const TokenOption option = static_cast<TokenOption>(i);
-    if (traits.required.Has(option) && !given.Has(option)) {
-      return Fail(rule.line,
-                  ctx + traits.name + " needs '" + TokenOptionKey(option) +
-                      "'; fix: add it to the column's rule",
-                  err);
-    }
-  }
-  return true;
+  RuleSpecContext context;
+  context.source = source_;
+  context.label = ctx;
+  context.line = line;
+  context.source_table = out_->source_table;
+  context.column = name;
+  return ParseRuleSpec(spec, context, rule, err);
 }
 
 // Rules that involve more than one key.
 bool Parser::Validate(std::string* err) const {
-  // A column sharing a domain with another promises that their tokens join;
-  // that only holds if both compute tokens the same way.
-  for (size_t i = 0; i < out_->columns.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      const ColumnRule& a = out_->columns[j];
-      const ColumnRule& b = out_->columns[i];
-      if (a.domain != b.domain || !TraitsOf(a.type).allowed.Has(TokenOption::kDomain)) continue;
-      if (!SameTokens(a, b)) {
-        return Fail(b.line,
-                    "column " + QuotedValue(b.column) + ": shares domain " + QuotedValue(b.domain) +
-                        " with column " + QuotedValue(a.column) +
-                        " but tokenizes differently, so their tokens would not join; fix: use "
-                        "the same token_type/normalize/algorithm/alphabet, or another domain",
-                    err);
-      }
-    }
-  }
+  if (!CheckSharedDomains(out_->columns, source_, "column", err)) return false;
   // The key column is re-derived to join results back onto the raw file, which
   // only a type the table marks join_key allows.
   if (const ColumnRule* key = out_->Find(out_->key_column)) {
@@ -406,6 +317,155 @@ bool Parser::Validate(std::string* err) const {
 }
 
 }  // namespace
+
+bool ParseRuleSpec(const YAML::Node& spec, const RuleSpecContext& context, ColumnRule* rule,
+                   std::string* err) {
+  const std::string& source = context.source;
+  const std::string& ctx = context.label;
+  const int line = context.line;
+  const std::string expected_types = "(expected " + ListTokenTypes(" or ") + ")";
+  // First pass: token_type, which decides which other keys apply.
+  std::optional<YAML::Node> type_node;
+  std::set<std::string> seen;
+  for (YAML::const_iterator it = spec.begin(); it != spec.end(); ++it) {
+    const int kline = LineOfNode(it->first, line);
+    if (!it->first.IsScalar()) return FailAt(source, kline, ctx + "keys must be plain names", err);
+    const std::string key = it->first.Scalar();
+    if (!seen.insert(key).second) {
+      return FailAt(source, kline, ctx + "duplicate key '" + key + "'; fix: keep one of them", err);
+    }
+    if (key == "token_type") type_node.emplace(it->second);
+  }
+  if (!type_node) {
+    const TokenType first = kTokenTypes[0].type;
+    return FailAt(
+        source, line,
+        ctx + "missing token_type; fix: add `token_type: " + TokenTypeName(first) + "` (or " +
+            ListTokenTypes([first](const TokenTypeTraits& t) { return t.type != first; }, ", ") +
+            ")",
+        err);
+  }
+  std::string text;
+  if (!ScalarOf(*type_node, source, LineOfNode(*type_node, line), ctx + "token_type", &text, err))
+    return false;
+  TokenType type;
+  if (!ParseTokenType(text, &type)) {
+    return FailAt(source, LineOfNode(*type_node, line),
+                  ctx + "unknown token_type " + QuotedValue(text) + " " + expected_types, err);
+  }
+  *rule = DefaultRule(context.source_table, context.column, type);
+  rule->line = line;
+  const TokenTypeTraits& traits = TraitsOf(type);
+  TokenOptions given;
+
+  for (YAML::const_iterator it = spec.begin(); it != spec.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    const YAML::Node value = it->second;
+    const int vline = LineOfNode(it->first, line);
+    if (key == "token_type" || IsExtraKey(context, key)) continue;
+    TokenOption option;
+    if (!ParseTokenOption(key, &option)) {
+      return FailAt(source, vline,
+                    ctx + "unknown key " + QuotedValue(key) + " (expected " + ExtraKeys(context) +
+                        "token_type, " + ListTokenOptions(" or ") + "); fix: correct or remove it",
+                    err);
+    }
+    if (!traits.allowed.Has(option)) {
+      const std::string why = option == TokenOption::kVault && traits.vault_refused_because[0]
+                                  ? std::string(" (") + traits.vault_refused_because + ")"
+                                  : "";
+      const std::string applies = ListTokenTypes(
+          [option](const TokenTypeTraits& t) { return t.allowed.Has(option); }, " and ");
+      return FailAt(source, vline,
+                    ctx + "'" + key + "' does not apply to " + traits.name + why +
+                        "; it applies to " + applies + "; fix: remove it or change token_type",
+                    err);
+    }
+    given.Add(option);
+    if (!ScalarOf(value, source, vline, ctx + key, &text, err)) return false;
+
+    if (key == "domain") {
+      if (!IsDomain(text)) {
+        return FailAt(source, vline,
+                      ctx + "domain " + QuotedValue(text) +
+                          " is invalid; fix: use 1-128 of letters, digits, '_', '.', ':' and '-', "
+                          "e.g. customer_id",
+                      err);
+      }
+      rule->domain = text;
+    } else if (key == "normalize") {
+      if (!ParseNormalize(text, &rule->normalize)) {
+        return FailAt(source, vline,
+                      ctx + "unknown normalize " + QuotedValue(text) +
+                          " (expected none, lowercase, trim, lowercase_trim or digits_only)",
+                      err);
+      }
+    } else if (key == "mask") {
+      if (!ParseMaskStyle(text, &rule->mask)) {
+        return FailAt(source, vline,
+                      ctx + "unknown mask " + QuotedValue(text) +
+                          " (expected auto, email, last4, initial or full)",
+                      err);
+      }
+    } else if (key == "algorithm") {
+      if (EqualsIgnoreCase(text, "FF1")) {
+        rule->algorithm = FpeAlgorithm::kFf1;
+      } else if (EqualsIgnoreCase(text, "FF3-1") || EqualsIgnoreCase(text, "FF3_1")) {
+        rule->algorithm = FpeAlgorithm::kFf3_1;
+      } else if (EqualsIgnoreCase(text, "FF3")) {
+        return FailAt(source, vline,
+                      ctx +
+                          "algorithm FF3 was withdrawn by NIST (SP 800-38G Rev. 1); fix: use "
+                          "FF3-1 or FF1",
+                      err);
+      } else {
+        return FailAt(source, vline,
+                      ctx + "unknown algorithm " + QuotedValue(text) + " (expected FF1 or FF3-1)",
+                      err);
+      }
+    } else if (key == "alphabet") {
+      FpeAlphabet alphabet;
+      std::string why;
+      if (!FpeAlphabet::FromSpec(text, &alphabet, &why)) {
+        return FailAt(source, vline,
+                      ctx + "bad alphabet " + QuotedValue(text) + ": " + why +
+                          "; fix: use digits, alnum, lower, upper or custom:<characters>",
+                      err);
+      }
+      rule->alphabet = text;
+    } else if (key == "vault") {
+      bool b;
+      if (!YAML::convert<bool>::decode(value, b)) {
+        return FailAt(source, vline, ctx + "vault must be true or false, not " + QuotedValue(text),
+                      err);
+      }
+      rule->vault = b;
+    }
+  }
+  return CheckRuleOptions(*rule, given, source, ctx, err);
+}
+
+bool CheckSharedDomains(const std::vector<ColumnRule>& rules, const std::string& source,
+                        const char* noun, std::string* err) {
+  // A column sharing a domain with another promises that their tokens join;
+  // that only holds if both compute tokens the same way.
+  for (size_t i = 0; i < rules.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const ColumnRule& a = rules[j];
+      const ColumnRule& b = rules[i];
+      if (a.domain != b.domain || !TraitsOf(a.type).allowed.Has(TokenOption::kDomain)) continue;
+      if (!SameTokens(a, b)) {
+        return FailAt(source, b.line,
+                      std::string(noun) + " " + QuotedValue(b.column) + ": shares domain " +
+                          QuotedValue(b.domain) + " with " + noun + " " + QuotedValue(a.column) +
+                          " but tokenizes differently, so their tokens would not join; fix: use "
+                          "the same token_type/normalize/algorithm/alphabet, or another domain",
+                      err);
+      }
+    }
+  }
+  return true;
+}
 
 const ColumnRule* TokenizationConfig::Find(std::string_view column) const {
   for (const ColumnRule& rule : columns) {

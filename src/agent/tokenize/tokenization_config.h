@@ -18,6 +18,10 @@
 #include "agent/tokenize/masking.h"     // MaskStyle
 #include "agent/tokenize/token_type.h"  // TokenType and what each type allows
 
+namespace YAML {
+class Node;
+}
+
 namespace sdp {
 
 // Applied before HASH so equal values in different spellings join.
@@ -83,6 +87,32 @@ bool LoadTokenizationConfig(const std::string& path, TokenizationConfig* out, st
 /// Parses and validates YAML text; `source_name` prefixes error messages.
 bool ParseTokenizationConfig(std::string_view yaml_text, const std::string& source_name,
                              TokenizationConfig* out, std::string* err);
+
+/// Where a rule mapping (`{ token_type: ..., <options> }`) comes from, for ParseRuleSpec.
+struct RuleSpecContext {
+  std::string source;  // file name, first in every message
+  std::string label;   // prefix naming the rule: "column 'email': "
+  int line = 0;        // line of the rule, for messages about it as a whole
+  // The default domain is source_table.column (DefaultRule); `column` also names the rule in
+  // the tokenizers' messages.
+  std::string source_table;
+  std::string column;
+  // Keys of the caller's own (e.g. `path` in JSON rules): skipped here, and listed in the
+  // unknown-key message.
+  std::vector<std::string> extra_keys;
+};
+
+/// Reads one rule mapping exactly as a column of a tokenization config is read: `token_type`
+/// and the options its type takes, every other key an error. Other rule files (the JSON
+/// pseudonymization rules, src/agent/json/json_rules.h) use it so that both accept and refuse the
+/// same keys and values with the same messages. Cross-rule checks are the caller's.
+bool ParseRuleSpec(const YAML::Node& spec, const RuleSpecContext& context, ColumnRule* rule,
+                   std::string* err);
+
+/// Rules that share a domain must tokenize alike (type, normalize, FPE algorithm and alphabet),
+/// or their tokens would not join; the error names both by `noun` ("column", "rule").
+bool CheckSharedDomains(const std::vector<ColumnRule>& rules, const std::string& source,
+                        const char* noun, std::string* err);
 
 /// "none", "lowercase", "trim", "lowercase_trim", "digits_only".
 bool ParseNormalize(std::string_view text, Normalize* out);

@@ -154,6 +154,7 @@ void Vault::Close() {
     sqlite3_finalize(probe_many_);
     sqlite3_finalize(by_id_);
     sqlite3_finalize(select_);
+    ClosePseudonyms();
     sqlite3_close(db_);
   }
   db_ = nullptr;

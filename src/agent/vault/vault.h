@@ -49,6 +49,25 @@ struct VaultVerifyReport {
   std::vector<std::string> failures;  // "domain/token: cause" (first 100)
 };
 
+// A pseudonym record of a JSON document (src/agent/json/): what restoring it needs, sealed like a
+// vault entry (AES-256-GCM under the vault subkey, bound to its id), with a lifetime and a legal
+// hold. vault_pseudonyms.cc.
+struct PseudonymRecord {
+  std::string id;         // a UUID
+  std::string mac;        // MAC of the pseudonymized document (32 bytes)
+  std::string originals;  // plaintext of the sealed part (JsonPseudonymizer's record)
+  uint32_t fields = 0;    // values pseudonymized
+  int64_t created_at = 0;
+  int64_t expires_at = 0;  // unix seconds; 0: never
+  bool legal_hold = false;
+};
+
+struct PseudonymStats {
+  uint64_t records = 0;
+  uint64_t held = 0;
+  uint64_t expired = 0;  // past expires_at, not purged yet
+};
+
 // Seals originals for the vault. One per thread (the cipher context is not shareable); the
 // tokenizing threads seal, the thread that owns the Vault only inserts (Vault::PutSealed).
 class VaultSealer {
@@ -123,6 +142,24 @@ class Vault {
   // domain's entries. Nothing matching is not an error (out->removed == 0). vault_forget.cc.
   bool Forget(const VaultForgetQuery& query, VaultForgetReport* out, std::string* err);
 
+  // Pseudonym records of JSON documents (vault_pseudonyms.cc). Writes join the current
+  // transaction (Commit() ends it). An expired record is not found unless it is on hold: a legal
+  // hold keeps a record from expiring, from being purged and from cleanup.
+  bool PutPseudonym(const PseudonymRecord& record, std::string* err);
+  bool GetPseudonym(std::string_view id, int64_t now, PseudonymRecord* out, bool* found,
+                    std::string* err);
+  // The newest live record whose document MAC is `mac`.
+  bool FindPseudonymByMac(std::string_view mac, int64_t now, PseudonymRecord* out, bool* found,
+                          std::string* err);
+  enum class CleanupResult { kRemoved, kNotFound, kHeld };
+  // Crypto-shredding of one record (secure_delete, WAL checkpointed and truncated): after it the
+  // pseudonymized document can never be restored. Refused while the record is on hold.
+  bool CleanupPseudonym(std::string_view id, CleanupResult* result, std::string* err);
+  bool HoldPseudonym(std::string_view id, bool hold, bool* found, std::string* err);
+  // Removes every expired record not on hold (crypto-shredded like cleanup).
+  bool PurgeExpiredPseudonyms(int64_t now, uint64_t* purged, std::string* err);
+  bool GetPseudonymStats(int64_t now, PseudonymStats* out, std::string* err);
+
   const std::string& path() const { return path_; }
   // Entries inserted so far (queued ones and duplicates not counted).
   uint64_t puts() const { return puts_; }
@@ -149,6 +186,11 @@ class Vault {
   bool SkipStored(const std::vector<PendingEntry*>& entries, std::string* err);
   bool ProbeStored(PendingEntry* entry, std::string* err);
   bool SqliteError(const std::string& what, std::string* err);
+  bool PreparePseudonyms(bool* ready, std::string* err);
+  bool ReadPseudonym(sqlite3_stmt* stmt, PseudonymRecord* out, std::string* err);
+  bool ShredPseudonyms(const char* where_sql, std::string_view id, int64_t now, uint64_t* removed,
+                       std::string* err);
+  void ClosePseudonyms();
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
@@ -174,6 +216,10 @@ class Vault {
   static constexpr size_t kBulkTrackedMax = 4000000;
   size_t bulk_limit_ = kBulkTrackedMax;
   uint64_t puts_ = 0;
+  // Pseudonym statements, prepared on first use (the table is created then).
+  sqlite3_stmt* pseudonym_insert_ = nullptr;
+  sqlite3_stmt* pseudonym_by_id_ = nullptr;
+  sqlite3_stmt* pseudonym_by_mac_ = nullptr;
   std::string nonce_scratch_, sealed_scratch_;
   // Queued entries: small fixed records pointing into one byte arena, so queueing costs no
   // allocation per entry and sorting moves 40-byte records, not strings.
