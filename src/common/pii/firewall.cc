@@ -1,0 +1,325 @@
+// The PII firewall's cell check (see firewall.h).
+//
+// Cost first: most cells of a tokenized upload are numbers (age, income) or tokens. A CLEAR cell
+// of plain ASCII without '@' and with fewer than 8 digits cannot hold any refused class (the
+// shortest is an 8-digit E.164 number) and is accepted after one pass over its bytes; anything
+// else is folded (obfuscations undone) and searched for candidates: every '@' for an e-mail, every
+// run of digits and separators for a card, SSN or phone number, every two letters followed by two
+// digits for an IBAN. Each candidate is then validated (IIN + Luhn, area/group/serial, mod 97,
+// phone shapes), so a random number of the right length is not refused by its length alone.
+#include "common/pii/firewall.h"
+
+#include <cstddef>
+
+#include "common/iban.h"
+#include "common/luhn.h"
+#include "common/pii/firewall_match.h"
+
+namespace sdp::pii {
+namespace {
+
+constexpr const char* kClassNames[] = {"",       "email", "payment_card", "iban",
+                                       "us_ssn", "phone", "token_shape",  "mask_shape"};
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsBase64Url(char c) { return IsDigit(c) || IsAlpha(c) || c == '-' || c == '_'; }
+
+// "h" + 24 base64url characters (18 bytes) or "r" + 22 (16 bytes): column_tokenizer.cc.
+bool IsToken(std::string_view value, char lead, size_t body) {
+  if (value.size() != body + 1 || value[0] != lead) return false;
+  for (size_t i = 1; i < value.size(); ++i) {
+    if (!IsBase64Url(value[i])) return false;
+  }
+  return true;
+}
+
+// ---- candidates in folded text ---------------------------------------------------------------
+
+// Separators allowed between the digit groups of one number, in any mix ("mixed separators").
+bool IsNumberSeparator(char c) { return c == ' ' || c == '-' || c == '.' || c == '/'; }
+
+// One run of digit groups: "+1 (415) 555-2671" -> digits "14155552671", groups {1, 3, 3, 4}.
+struct Number {
+  std::string digits;
+  int groups[24];
+  int ngroups = 0;
+  bool plus = false;   // led by '+'
+  bool paren = false;  // a group was in parentheses
+};
+
+// Reads the number starting at text[i] (a digit, '+' or '(' before a digit); returns the index
+// after it. Groups are separated by at most two separator characters, or by parentheses.
+size_t ReadNumber(std::string_view text, size_t i, Number* n) {
+  n->digits.clear();
+  n->ngroups = 0;
+  n->plus = false;
+  n->paren = false;
+  if (text[i] == '+') {
+    n->plus = true;
+    ++i;
+  }
+  size_t end = i;
+  while (i < text.size()) {
+    bool opened = false;
+    if (text[i] == '(') {
+      opened = true;
+      ++i;
+    }
+    if (i >= text.size() || !IsDigit(text[i])) break;
+    int len = 0;
+    while (i < text.size() && IsDigit(text[i])) {
+      n->digits.push_back(text[i]);
+      ++len;
+      ++i;
+    }
+    if (n->ngroups < 24) n->groups[n->ngroups++] = len;
+    if (opened) {
+      if (i < text.size() && text[i] == ')') {
+        n->paren = true;
+        ++i;
+      }
+    } else if (i < text.size() && text[i] == ')') {
+      ++i;  // "415) 555-2671"
+    }
+    end = i;
+    // Up to two separators, then the next group (or an opening parenthesis) must follow.
+    size_t j = i;
+    int seps = 0;
+    while (j < text.size() && IsNumberSeparator(text[j]) && seps < 2) {
+      ++j;
+      ++seps;
+    }
+    if (j < text.size() &&
+        (IsDigit(text[j]) || (text[j] == '(' && j + 1 < text.size() && IsDigit(text[j + 1])))) {
+      i = j;
+    } else {
+      break;
+    }
+  }
+  return end;
+}
+
+bool GroupsAre(const Number& n, std::initializer_list<int> want) {
+  if (static_cast<size_t>(n.ngroups) != want.size()) return false;
+  int k = 0;
+  for (int g : want) {
+    if (n.groups[k++] != g) return false;
+  }
+  return true;
+}
+
+// A card number: 12-19 digits in one group or in groups of at least 3 (4-4-4-4, 4-6-5, mixed
+// separators), a known IIN range and the Luhn check digit.
+bool IsCard(const Number& n) {
+  const size_t d = n.digits.size();
+  if (n.plus || d < 12 || d > 19) return false;
+  if (n.ngroups > 1) {
+    for (int k = 0; k < n.ngroups; ++k) {
+      if (n.groups[k] < 3) return false;
+    }
+  }
+  return PaymentCardValid(n.digits);
+}
+
+// A US SSN: 9 digits, bare or grouped 3-2-4, that the SSA could have issued.
+bool IsSsn(const Number& n) {
+  if (n.plus || n.paren || n.digits.size() != 9) return false;
+  if (n.ngroups != 1 && !GroupsAre(n, {3, 2, 4})) return false;
+  return UsSsnValid(n.digits);
+}
+
+bool IsPhone(const Number& n) { return PhoneShape(n.digits, n.plus, n.paren, n.groups, n.ngroups); }
+
+// An IBAN starting at text[i] (two letters, two digits), spaces or mixed separators between its
+// groups allowed: the country's registered length of letters and digits, then mod 97.
+bool IsIbanAt(std::string_view text, size_t i, std::string* compact) {
+  compact->clear();
+  for (size_t j = i; j < text.size() && compact->size() < 34; ++j) {
+    const char c = text[j];
+    if (IsDigit(c) || IsAlpha(c)) {
+      compact->push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+    } else if (!IsNumberSeparator(c)) {
+      break;
+    }
+  }
+  if (compact->size() < 4) return false;
+  const size_t want = IbanLengthForCountry(std::string_view(*compact).substr(0, 2));
+  if (want == 0 || compact->size() < want) return false;
+  return IbanValid(std::string_view(*compact).substr(0, want));
+}
+
+// Searches folded text for the first class not in `skip`.
+FirewallClass Search(std::string_view text, ClassSet skip, std::string* work) {
+  if (!skip.Has(FirewallClass::kEmail) && ContainsEmail(text)) return FirewallClass::kEmail;
+  Number n;
+  bool want_iban = !skip.Has(FirewallClass::kIban);
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    const bool starts_number =
+        IsDigit(c) || ((c == '+' || c == '(') && i + 1 < text.size() && IsDigit(text[i + 1]));
+    // A number starts after a non-alphanumeric character (not inside "AB12").
+    const bool boundary = i == 0 || !(IsDigit(text[i - 1]) || IsAlpha(text[i - 1]));
+    if (starts_number && boundary) {
+      const size_t end = ReadNumber(text, i, &n);
+      if (!skip.Has(FirewallClass::kPaymentCard) && IsCard(n)) return FirewallClass::kPaymentCard;
+      if (!skip.Has(FirewallClass::kUsSsn) && IsSsn(n)) return FirewallClass::kUsSsn;
+      if (!skip.Has(FirewallClass::kPhone) && IsPhone(n)) return FirewallClass::kPhone;
+      i = end > i ? end : i + 1;
+      continue;
+    }
+    if (want_iban && boundary && IsAlpha(c) && i + 3 < text.size() && IsAlpha(text[i + 1]) &&
+        IsDigit(text[i + 2]) && IsDigit(text[i + 3]) && IsIbanAt(text, i, work)) {
+      return FirewallClass::kIban;
+    }
+    ++i;
+  }
+  return FirewallClass::kNone;
+}
+
+// The CLEAR check: cheap rejection of what cannot hold PII, then fold and search.
+FirewallClass Detect(std::string_view value, ClassSet skip, std::string* scratch) {
+  int digits = 0;
+  bool plain = true;  // ASCII without '@'
+  for (char c : value) {
+    digits += IsDigit(c);
+    if (c == '@' || (static_cast<unsigned char>(c) & 0x80) != 0) plain = false;
+  }
+  if (plain && digits < 8) return FirewallClass::kNone;
+  FoldForMatching(value, scratch);
+  std::string work;
+  return Search(*scratch, skip, &work);
+}
+
+// A mask as MaskValue (agent/tokenize/masking.cc) writes it, after folding: an e-mail only as
+// one character, "***" and the domain; at most four digits; every other run of letters one
+// character long (initials). Returns the class refusing it, or kNone.
+FirewallClass CheckMask(std::string_view value, ClassSet allowed, std::string* scratch) {
+  if (value.empty()) return FirewallClass::kNone;
+  FoldForMatching(value, scratch);
+  const std::string_view text = *scratch;
+  std::string_view rest = text;
+  const size_t at = text.find('@');
+  if (at != std::string_view::npos) {
+    // One character (one UTF-8 sequence), then "***@".
+    size_t first = 1;
+    while (first < text.size() && (static_cast<unsigned char>(text[first]) & 0xC0) == 0x80) {
+      ++first;
+    }
+    if (at != first + 3 || text.compare(first, 3, "***") != 0 ||
+        text.find('@', at + 1) != std::string_view::npos) {
+      if (!allowed.Has(FirewallClass::kEmail)) return FirewallClass::kEmail;
+    }
+    rest = text.substr(0, at);  // the domain is shown on purpose
+  }
+  int digits = 0;
+  bool long_word = false;
+  size_t run_chars = 0;
+  bool run_digits_only = true;
+  for (size_t i = 0; i <= rest.size(); ++i) {
+    const unsigned char c = i < rest.size() ? static_cast<unsigned char>(rest[i]) : ' ';
+    const bool maskable = IsDigit(c) || IsAlpha(c) || c >= 0x80;
+    if (IsDigit(c)) ++digits;
+    if (maskable) {
+      if ((c & 0xC0) != 0x80) ++run_chars;  // count characters, not continuation bytes
+      if (!IsDigit(c)) run_digits_only = false;
+    } else {
+      if (run_chars > 1 && !run_digits_only) long_word = true;
+      run_chars = 0;
+      run_digits_only = true;
+    }
+  }
+  if (digits > 4 || long_word) {
+    std::string work;
+    const FirewallClass pii = Search(text, allowed, &work);
+    if (pii != FirewallClass::kNone) return pii;
+    if (!allowed.Has(FirewallClass::kMaskShape)) return FirewallClass::kMaskShape;
+  }
+  return FirewallClass::kNone;
+}
+
+}  // namespace
+
+bool ParseTransform(std::string_view text, Transform* out) {
+  std::string upper(text);
+  for (char& c : upper) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  if (upper == "CLEAR") {
+    *out = Transform::kClear;
+  } else if (upper == "HASH") {
+    *out = Transform::kHash;
+  } else if (upper == "RANDOM") {
+    *out = Transform::kRandom;
+  } else if (upper == "MASKED") {
+    *out = Transform::kMasked;
+  } else if (upper == "FPE" || upper == "FF1" || upper == "FF3-1") {
+    *out = Transform::kFpe;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* TransformName(Transform transform) {
+  switch (transform) {
+    case Transform::kClear:
+      return "CLEAR";
+    case Transform::kHash:
+      return "HASH";
+    case Transform::kRandom:
+      return "RANDOM";
+    case Transform::kFpe:
+      return "FPE";
+    case Transform::kMasked:
+      return "MASKED";
+  }
+  return "?";
+}
+
+const char* FirewallClassName(FirewallClass cls) {
+  const auto i = static_cast<size_t>(cls);
+  return i < sizeof(kClassNames) / sizeof(kClassNames[0]) ? kClassNames[i] : "";
+}
+
+bool ParseFirewallClass(std::string_view text, FirewallClass* out) {
+  for (int i = 1; i <= kFirewallClassCount; ++i) {
+    if (text == kClassNames[i]) {
+      *out = static_cast<FirewallClass>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+FirewallClass FindRawPii(std::string_view value, std::string* scratch) {
+  return Detect(value, ClassSet(), scratch);
+}
+
+FirewallClass CheckCell(const ColumnPolicy& policy, std::string_view value, std::string* scratch) {
+  switch (policy.transform) {
+    case Transform::kFpe:
+      return FirewallClass::kNone;
+    case Transform::kHash:
+    case Transform::kRandom: {
+      const bool token =
+          value.empty() || (policy.transform == Transform::kHash ? IsToken(value, 'h', 24)
+                                                                 : IsToken(value, 'r', 22));
+      if (token) return FirewallClass::kNone;
+      if (!policy.allowed.Has(FirewallClass::kTokenShape)) {
+        // Name the raw PII when there is some: the refusal says what leaked, not only that the
+        // shape is wrong.
+        const FirewallClass pii = Detect(value, policy.allowed, scratch);
+        return pii != FirewallClass::kNone ? pii : FirewallClass::kTokenShape;
+      }
+      return Detect(value, policy.allowed, scratch);
+    }
+    case Transform::kMasked:
+      return CheckMask(value, policy.allowed, scratch);
+    case Transform::kClear:
+      return Detect(value, policy.allowed, scratch);
+  }
+  return FirewallClass::kNone;
+}
+
+}  // namespace sdp::pii
