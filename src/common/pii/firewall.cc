@@ -129,7 +129,7 @@ bool IsSsn(const Number& n) {
   return UsSsnValid(n.digits);
 }
 
-bool IsPhone(const Number& n) { return PhoneShape(n.digits, n.plus, n.paren, n.groups, n.ngroups); }
+bool IsPhone(const Number& n) { return PhoneShape(n.digits, n.plus, n.groups, n.ngroups); }
 
 // An IBAN starting at text[i] (two letters, two digits), spaces or mixed separators between its
 // groups allowed: the country's registered length of letters and digits, then mod 97.

@@ -1,6 +1,8 @@
 // The firewall's matchers (see firewall_match.h).
 #include "common/pii/firewall_match.h"
 
+#include <cstdint>
+
 #include "common/luhn.h"
 
 namespace sdp::pii {
@@ -110,7 +112,7 @@ bool UsSsnValid(std::string_view d) {
 }
 // END INTERIM
 
-bool PhoneShape(std::string_view digits, bool plus, bool paren, const int* groups, int ngroups) {
+bool PhoneShape(std::string_view digits, bool plus, const int* groups, int ngroups) {
   const size_t n = digits.size();
   if (plus) return n >= 8 && n <= 15 && digits[0] != '0';  // E.164: country code, no trunk 0
   if (n >= 2 && digits[0] == '0' && digits[1] == '0') {

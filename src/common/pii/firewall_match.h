@@ -23,10 +23,10 @@ bool PaymentCardValid(std::string_view digits);
 // group not 00, serial not 0000.
 bool UsSsnValid(std::string_view digits);
 
-// The digits of one number and how they were written (led by '+', a group in parentheses, the
+// The digits of one number and how they were written (led by '+', the
 // group lengths) form a phone number: E.164 with '+' (8 to 15 digits), an international "00"
 // prefix with grouping, a NANP number (10 digits, or 11 with the leading 1, valid area code and
 // exchange), or a national number with a trunk '0' (10 or 11 digits).
-bool PhoneShape(std::string_view digits, bool plus, bool paren, const int* groups, int ngroups);
+bool PhoneShape(std::string_view digits, bool plus, const int* groups, int ngroups);
 
 }  // namespace sdp::pii
