@@ -12,7 +12,7 @@ EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_m
              src/common/text.cc src/common/shown_value.cc src/common/base64url.cc \
              src/common/dp/exact_sampler.cc src/common/dp/mechanisms.cc \
              src/common/luhn.cc src/common/iban.cc \
-             src/common/pii/firewall.cc src/common/pii/firewall_match.cc
+             src/common/pii/firewall.cc src/common/pii/fold.cc src/common/pii/validators.cc
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)

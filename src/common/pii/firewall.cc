@@ -1,19 +1,24 @@
 // The PII firewall's cell check (see firewall.h).
 //
 // Cost first: most cells of a tokenized upload are numbers (age, income) or tokens. A CLEAR cell
-// of plain ASCII without '@' and with fewer than 8 digits cannot hold any refused class (the
-// shortest is an 8-digit E.164 number) and is accepted after one pass over its bytes; anything
-// else is folded (obfuscations undone) and searched for candidates: every '@' for an e-mail, every
-// run of digits and separators for a card, SSN or phone number, every two letters followed by two
-// digits for an IBAN. Each candidate is then validated (IIN + Luhn, area/group/serial, mod 97,
-// phone shapes), so a random number of the right length is not refused by its length alone.
+// of plain ASCII without '@' and with fewer than 7 digits cannot hold any refused class (the
+// shortest is a 7-digit E.164 number) and is accepted after one pass over its bytes; anything
+// else is folded (FoldObfuscation: full-width forms, NBSP, zero-width characters) and searched
+// for candidates anywhere in the cell, free text included: around every '@' for an e-mail, every
+// run of digit groups (any mix of separators) for a card, SSN or phone number, every two letters
+// followed by two digits for an IBAN. Each candidate goes to the shared validators
+// (validators.h: IIN + Luhn, area/group/serial, mod 97, phone shapes), so a random number of the
+// right length is not refused for its length alone. What the firewall adds to them: finding
+// candidates inside a cell, any mix of separators between groups, and a grouping rule for North
+// American numbers (IsPhone below).
 #include "common/pii/firewall.h"
 
 #include <cstddef>
+#include <initializer_list>
 
 #include "common/iban.h"
-#include "common/luhn.h"
-#include "common/pii/firewall_match.h"
+#include "common/pii/fold.h"
+#include "common/pii/validators.h"
 
 namespace sdp::pii {
 namespace {
@@ -39,9 +44,11 @@ bool IsToken(std::string_view value, char lead, size_t body) {
 // Separators allowed between the digit groups of one number, in any mix ("mixed separators").
 bool IsNumberSeparator(char c) { return c == ' ' || c == '-' || c == '.' || c == '/'; }
 
-// One run of digit groups: "+1 (415) 555-2671" -> digits "14155552671", groups {1, 3, 3, 4}.
+// One run of digit groups: "+1 (415) 555-2671" -> digits "14155552671", groups {1, 3, 3, 4},
+// text "+1 (415) 555-2671" with every run of separators cut to its first character.
 struct Number {
   std::string digits;
+  std::string text;
   int groups[24];
   int ngroups = 0;
   bool plus = false;   // led by '+'
@@ -52,11 +59,13 @@ struct Number {
 // after it. Groups are separated by at most two separator characters, or by parentheses.
 size_t ReadNumber(std::string_view text, size_t i, Number* n) {
   n->digits.clear();
+  n->text.clear();
   n->ngroups = 0;
   n->plus = false;
   n->paren = false;
   if (text[i] == '+') {
     n->plus = true;
+    n->text.push_back('+');
     ++i;
   }
   size_t end = i;
@@ -64,23 +73,24 @@ size_t ReadNumber(std::string_view text, size_t i, Number* n) {
     bool opened = false;
     if (text[i] == '(') {
       opened = true;
+      n->text.push_back('(');
       ++i;
     }
     if (i >= text.size() || !IsDigit(text[i])) break;
     int len = 0;
     while (i < text.size() && IsDigit(text[i])) {
       n->digits.push_back(text[i]);
+      n->text.push_back(text[i]);
       ++len;
       ++i;
     }
     if (n->ngroups < 24) n->groups[n->ngroups++] = len;
-    if (opened) {
-      if (i < text.size() && text[i] == ')') {
+    if (i < text.size() && text[i] == ')') {
+      if (opened) {
         n->paren = true;
-        ++i;
+        n->text.push_back(')');
       }
-    } else if (i < text.size() && text[i] == ')') {
-      ++i;  // "415) 555-2671"
+      ++i;  // an unopened one: "415) 555-2671"
     }
     end = i;
     // Up to two separators, then the next group (or an opening parenthesis) must follow.
@@ -90,12 +100,12 @@ size_t ReadNumber(std::string_view text, size_t i, Number* n) {
       ++j;
       ++seps;
     }
-    if (j < text.size() &&
-        (IsDigit(text[j]) || (text[j] == '(' && j + 1 < text.size() && IsDigit(text[j + 1])))) {
-      i = j;
-    } else {
-      break;
-    }
+    const bool more =
+        j < text.size() &&
+        (IsDigit(text[j]) || (text[j] == '(' && j + 1 < text.size() && IsDigit(text[j + 1])));
+    if (!more) break;
+    if (seps > 0) n->text.push_back(text[i]);
+    i = j;
   }
   return end;
 }
@@ -109,30 +119,43 @@ bool GroupsAre(const Number& n, std::initializer_list<int> want) {
   return true;
 }
 
-// A card number: 12-19 digits in one group or in groups of at least 3 (4-4-4-4, 4-6-5, mixed
-// separators), a known IIN range and the Luhn check digit.
+// A card number: 12-19 digits in one group or in groups of at least 3 but the last (4-4-4-4,
+// 4-6-5, 4-4-4-2, any mix of separators), then the shared validator (IIN range, length, Luhn) on
+// the digits.
 bool IsCard(const Number& n) {
   const size_t d = n.digits.size();
   if (n.plus || d < 12 || d > 19) return false;
-  if (n.ngroups > 1) {
-    for (int k = 0; k < n.ngroups; ++k) {
-      if (n.groups[k] < 3) return false;
-    }
+  for (int k = 0; k + 1 < n.ngroups; ++k) {
+    if (n.groups[k] < 3) return false;
   }
-  return PaymentCardValid(n.digits);
+  return IsPaymentCard(n.digits);
 }
 
-// A US SSN: 9 digits, bare or grouped 3-2-4, that the SSA could have issued.
+// A US SSN: 9 digits, bare or grouped 3-2-4 with any separators, that the SSA could have issued.
 bool IsSsn(const Number& n) {
   if (n.plus || n.paren || n.digits.size() != 9) return false;
   if (n.ngroups != 1 && !GroupsAre(n, {3, 2, 4})) return false;
-  return UsSsnValid(n.digits);
+  return IsUsSsn(n.digits);
 }
 
-bool IsPhone(const Number& n) { return PhoneShape(n.digits, n.plus, n.groups, n.ngroups); }
+// The shared phone shape on the number as written, and for North American numbers (no '+', no
+// leading 0) the grouping they are written in: 3-3-4 or 1-3-3-4, area code and exchange not
+// starting with 0 or 1. LooksLikePhone alone takes any 10 digits with a separator, which would
+// refuse dates and times ("2024-01-15 10:30") and amounts in clear columns.
+bool IsPhone(const Number& n) {
+  if (!LooksLikePhone(n.text)) return false;
+  if (n.plus || n.digits[0] == '0') return true;
+  std::string_view d = n.digits;
+  if (GroupsAre(n, {1, 3, 3, 4})) {
+    d.remove_prefix(1);
+  } else if (!GroupsAre(n, {3, 3, 4})) {
+    return false;
+  }
+  return d.size() == 10 && d[0] >= '2' && d[3] >= '2';
+}
 
 // An IBAN starting at text[i] (two letters, two digits), spaces or mixed separators between its
-// groups allowed: the country's registered length of letters and digits, then mod 97.
+// groups allowed: as many letters and digits as the country registers, then the shared validator.
 bool IsIbanAt(std::string_view text, size_t i, std::string* compact) {
   compact->clear();
   for (size_t j = i; j < text.size() && compact->size() < 34; ++j) {
@@ -146,25 +169,55 @@ bool IsIbanAt(std::string_view text, size_t i, std::string* compact) {
   if (compact->size() < 4) return false;
   const size_t want = IbanLengthForCountry(std::string_view(*compact).substr(0, 2));
   if (want == 0 || compact->size() < want) return false;
-  return IbanValid(std::string_view(*compact).substr(0, want));
+  compact->resize(want);
+  return IsIban(*compact);
+}
+
+bool IsLocalChar(char c) {
+  return IsDigit(c) || IsAlpha(c) ||
+         std::string_view(".!#$%&'*+/=?^_`{|}~-").find(c) != std::string_view::npos;
+}
+bool IsDomainChar(char c) { return IsDigit(c) || IsAlpha(c) || c == '-' || c == '.'; }
+
+// An e-mail address around any '@' of the text: the longest local part before it and domain
+// after it, trimmed of dots at the ends, given to the shared validator.
+bool ContainsEmail(std::string_view text, std::string* candidate) {
+  for (size_t at = text.find('@'); at != std::string_view::npos; at = text.find('@', at + 1)) {
+    size_t begin = at;
+    while (begin > 0 && at - begin < 64 && IsLocalChar(text[begin - 1])) --begin;
+    size_t end = at + 1;
+    while (end < text.size() && end - at < 254 && IsDomainChar(text[end])) ++end;
+    while (begin < at && text[begin] == '.') ++begin;
+    while (end > at + 1 && text[end - 1] == '.') --end;
+    candidate->assign(text.substr(begin, end - begin));
+    if (LooksLikeEmail(*candidate)) return true;
+  }
+  return false;
 }
 
 // Searches folded text for the first class not in `skip`.
 FirewallClass Search(std::string_view text, ClassSet skip, std::string* work) {
-  if (!skip.Has(FirewallClass::kEmail) && ContainsEmail(text)) return FirewallClass::kEmail;
+  if (!skip.Has(FirewallClass::kEmail) && text.find('@') != std::string_view::npos &&
+      ContainsEmail(text, work)) {
+    return FirewallClass::kEmail;
+  }
   Number n;
-  bool want_iban = !skip.Has(FirewallClass::kIban);
+  const bool want_iban = !skip.Has(FirewallClass::kIban);
   for (size_t i = 0; i < text.size();) {
     const char c = text[i];
     const bool starts_number =
         IsDigit(c) || ((c == '+' || c == '(') && i + 1 < text.size() && IsDigit(text[i + 1]));
-    // A number starts after a non-alphanumeric character (not inside "AB12").
+    // A number starts after a character that is not a letter or digit (not inside "AB12").
     const bool boundary = i == 0 || !(IsDigit(text[i - 1]) || IsAlpha(text[i - 1]));
     if (starts_number && boundary) {
       const size_t end = ReadNumber(text, i, &n);
-      if (!skip.Has(FirewallClass::kPaymentCard) && IsCard(n)) return FirewallClass::kPaymentCard;
-      if (!skip.Has(FirewallClass::kUsSsn) && IsSsn(n)) return FirewallClass::kUsSsn;
-      if (!skip.Has(FirewallClass::kPhone) && IsPhone(n)) return FirewallClass::kPhone;
+      if (!n.digits.empty()) {
+        if (!skip.Has(FirewallClass::kPaymentCard) && IsCard(n)) {
+          return FirewallClass::kPaymentCard;
+        }
+        if (!skip.Has(FirewallClass::kUsSsn) && IsSsn(n)) return FirewallClass::kUsSsn;
+        if (!skip.Has(FirewallClass::kPhone) && IsPhone(n)) return FirewallClass::kPhone;
+      }
       i = end > i ? end : i + 1;
       continue;
     }
@@ -185,8 +238,9 @@ FirewallClass Detect(std::string_view value, ClassSet skip, std::string* scratch
     digits += IsDigit(c);
     if (c == '@' || (static_cast<unsigned char>(c) & 0x80) != 0) plain = false;
   }
-  if (plain && digits < 8) return FirewallClass::kNone;
-  FoldForMatching(value, scratch);
+  // The fewest digits of a refused class: 7 (E.164 '+' and 7 digits, LooksLikePhone).
+  if (plain && digits < 7) return FirewallClass::kNone;
+  *scratch = FoldObfuscation(value);
   std::string work;
   return Search(*scratch, skip, &work);
 }
@@ -196,7 +250,7 @@ FirewallClass Detect(std::string_view value, ClassSet skip, std::string* scratch
 // character long (initials). Returns the class refusing it, or kNone.
 FirewallClass CheckMask(std::string_view value, ClassSet allowed, std::string* scratch) {
   if (value.empty()) return FirewallClass::kNone;
-  FoldForMatching(value, scratch);
+  *scratch = FoldObfuscation(value);
   const std::string_view text = *scratch;
   std::string_view rest = text;
   const size_t at = text.find('@');
