@@ -74,7 +74,11 @@ INSERT INTO action VALUES
   -- check: refused for every role (reads go through sdp_records / sdp_results).
   (26, 'select_records',   'SELECT count(*) FROM sdp.tokenized_record'),
   (27, 'select_results',   'SELECT count(*) FROM sdp.processed_result'),
-  (28, 'audit_head',       'SELECT seq FROM sdp.sdp_audit_head()');
+  (28, 'audit_head',       'SELECT seq FROM sdp.sdp_audit_head()'),
+  -- Column classification and the PII firewall (82_firewall.sql).
+  (29, 'classify',         format($$SELECT sdp.sdp_classify('gov_roles', 'age', 'not_pii', batch_id => %L)$$, :'batch')),
+  (30, 'firewall_allow',   $$SELECT sdp.sdp_firewall_allow('gov_roles', 'account_no', 'payment_card')$$),
+  (31, 'column_classes',   'SELECT count(*) FROM sdp.column_classes');
 CREATE TEMP TABLE matrix (ord int, role text, outcome text);
 GRANT SELECT ON action TO PUBLIC;
 GRANT INSERT ON matrix TO PUBLIC;

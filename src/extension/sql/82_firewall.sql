@@ -212,6 +212,7 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
   v_client text := sdp_classify.client_id;
   v_column text := sdp_classify.column_name;
