@@ -233,15 +233,19 @@ FirewallClass Search(std::string_view text, ClassSet skip, std::string* work) {
 // The CLEAR check: cheap rejection of what cannot hold PII, then fold and search.
 FirewallClass Detect(std::string_view value, ClassSet skip, std::string* scratch) {
   int digits = 0;
-  bool plain = true;  // ASCII without '@'
+  bool at = false;
+  bool ascii = true;
   for (char c : value) {
     digits += IsDigit(c);
-    if (c == '@' || (static_cast<unsigned char>(c) & 0x80) != 0) plain = false;
+    at = at || c == '@';
+    ascii = ascii && (static_cast<unsigned char>(c) & 0x80) == 0;
   }
   // The fewest digits of a refused class: 7 (E.164 '+' and 7 digits, LooksLikePhone).
-  if (plain && digits < 7) return FirewallClass::kNone;
-  *scratch = FoldObfuscation(value);
+  if (ascii && !at && digits < 7) return FirewallClass::kNone;
   std::string work;
+  // Folding only rewrites non-ASCII characters: ASCII is searched as it is, without a copy.
+  if (ascii) return Search(value, skip, &work);
+  *scratch = FoldObfuscation(value);
   return Search(*scratch, skip, &work);
 }
 
