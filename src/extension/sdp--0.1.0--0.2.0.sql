@@ -2495,15 +2495,18 @@ COMMENT ON TABLE sdp.firewall_allow IS
   'columns of a client the PII firewall lets through for one class (sdp_firewall_allow)';
 SELECT pg_catalog.pg_extension_config_dump('sdp.firewall_allow', '');
 
--- The sensitivity a class gets when the manifest or sdp_classify does not say.
+-- The sensitivity a class gets when the manifest or sdp_classify does not say. The names are
+-- those of sdp-agent scan (src/agent/scan/pii_class.h) and a few generic ones.
 CREATE FUNCTION sdp._class_sensitivity(class text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE
-    WHEN class IN ('payment_card', 'iban', 'us_ssn', 'national_id') THEN 'restricted'
+    WHEN class IN ('payment_card', 'iban', 'us_ssn', 'national_id', 'de_tax_id', 'fr_nir',
+                   'nl_bsn', 'es_dni', 'it_codice_fiscale', 'pl_pesel') THEN 'restricted'
     WHEN class IN ('email', 'phone', 'person_name', 'postal_address', 'date_of_birth',
-                   'ip_address', 'free_text', 'identifier') THEN 'confidential'
+                   'ip_address', 'ipv4', 'ipv6', 'free_text', 'free_text_pii', 'identifier')
+      THEN 'confidential'
     WHEN class IN ('not_pii', 'unclassified') THEN 'internal'
     ELSE 'confidential' END
 $$;
@@ -2668,7 +2671,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('class "%s" is not a class name (lowercase letters, digits and _, e.g. email)',
                        sdp._echo(coalesce(v_class, ''))),
-      HINT = 'classes in use: email, phone, payment_card, iban, us_ssn, national_id, ip_address, date_of_birth, person_name, postal_address, free_text, identifier, not_pii';
+      HINT = 'e.g. the classes of sdp-agent scan: email, phone, payment_card, iban, us_ssn, de_tax_id, fr_nir, nl_bsn, es_dni, it_codice_fiscale, pl_pesel, ipv4, ipv6, date_of_birth, person_name, postal_address, free_text_pii, not_pii';
   END IF;
   IF v_sens NOT IN ('public', 'internal', 'confidential', 'restricted') THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
