@@ -5,8 +5,8 @@
 
 N uploads, each a small CSV whose `note` column (declared CLEAR, MASKED, HASH or RANDOM, or not
 declared) carries one valid raw e-mail, card number, IBAN, US SSN or phone number, plain or
-obfuscated (full-width forms, Unicode spaces, zero-width characters, Unicode dashes), alone or in
-free text. The script calls sdp.sdp_ingest_csv for each inside its own exception block and
+obfuscated (full-width forms, Unicode spaces, zero-width characters, Unicode dashes), alone, in
+free text, or with a digit group added before or after it. The script calls sdp.sdp_ingest_csv for each inside its own exception block and
 prints `accepted=<a> refused=<r> other=<o>` (other: any error that is not PT422).
 """
 import random
@@ -116,7 +116,8 @@ uploads = []
 for u in range(n):
     value = [email, card, iban, ssn, phone][u % 5]()
     value = obfuscate(value, 0 if u % 4 == 0 else rnd.randint(1, 15))
-    value = rnd.choice(["{}", "contact: {}", "{} (primary)", "ref {}; see file"]).format(value)
+    value = rnd.choice(["{}", "contact: {}", "{} (primary)", "ref {}; see file",
+                        "{} " + digits(rnd.randint(1, 3)), digits(rnd.randint(1, 2)) + " {}"]).format(value)
     declared = rnd.choice([None, "CLEAR", "MASKED", "HASH", "RANDOM"])
     manifest = '{"customer_id": {"transform": "HASH"}' + (
         f', "note": {{"transform": "{declared}"}}' if declared else "") + "}"

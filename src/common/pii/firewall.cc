@@ -14,6 +14,7 @@
 #include "common/pii/firewall.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 
 #include "common/iban.h"
@@ -26,9 +27,42 @@ namespace {
 constexpr const char* kClassNames[] = {"",       "email", "payment_card", "iban",
                                        "us_ssn", "phone", "token_shape",  "mask_shape"};
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsBase64Url(char c) { return IsDigit(c) || IsAlpha(c) || c == '-' || c == '_'; }
+bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') <= 9; }
+bool IsAlpha(char c) { return static_cast<unsigned char>((c | 0x20) - 'a') <= 25; }
+
+// The token alphabet (base64url) as a table: the HASH/RANDOM check runs on most cells.
+struct Base64UrlTable {
+  bool in[256] = {};
+  constexpr Base64UrlTable() {
+    for (int c = '0'; c <= '9'; ++c) in[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) in[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) in[c] = true;
+    in[static_cast<int>('-')] = in[static_cast<int>('_')] = true;
+  }
+};
+constexpr Base64UrlTable kBase64Url;
+bool IsBase64Url(char c) { return kBase64Url.in[static_cast<unsigned char>(c)]; }
+
+// What the CLEAR check's first pass counts, one table lookup per byte.
+enum ByteKind : uint8_t {
+  kDigitByte = 1,
+  kLetterByte = 2,
+  kAtByte = 4,
+  kPlusByte = 8,
+  kHighByte = 16
+};
+struct ByteKindTable {
+  uint8_t kind[256] = {};
+  constexpr ByteKindTable() {
+    for (int c = '0'; c <= '9'; ++c) kind[c] = kDigitByte;
+    for (int c = 'a'; c <= 'z'; ++c) kind[c] = kLetterByte;
+    for (int c = 'A'; c <= 'Z'; ++c) kind[c] = kLetterByte;
+    kind[static_cast<int>('@')] = kAtByte;
+    kind[static_cast<int>('+')] = kPlusByte;
+    for (int c = 0x80; c < 256; ++c) kind[c] = kHighByte;
+  }
+};
+constexpr ByteKindTable kByteKind;
 
 // "h" + 24 base64url characters (18 bytes) or "r" + 22 (16 bytes): column_tokenizer.cc.
 bool IsToken(std::string_view value, char lead, size_t body) {
@@ -45,113 +79,178 @@ bool IsToken(std::string_view value, char lead, size_t body) {
 bool IsNumberSeparator(char c) { return c == ' ' || c == '-' || c == '.' || c == '/'; }
 
 // One run of digit groups: "+1 (415) 555-2671" -> digits "14155552671", groups {1, 3, 3, 4},
-// text "+1 (415) 555-2671" with every run of separators cut to its first character.
+// text "+1 (415) 555-2671" with every run of separators cut to its first character. Fixed
+// buffers: the check runs on every cell and must not allocate; a run longer than they hold ends
+// there, and the scan starts a new run at the next group.
 struct Number {
-  std::string digits;
-  std::string text;
-  int groups[24];
+  static constexpr int kMaxGroups = 32;
+  static constexpr int kMaxDigits = 96;
+  static constexpr int kMaxGroupDigits = 19;  // the longest value of any class (a card)
+  char digits[kMaxDigits];
+  char text[kMaxDigits * 3];
+  int ndigits = 0;
+  int ntext = 0;
   int ngroups = 0;
-  bool plus = false;   // led by '+'
-  bool paren = false;  // a group was in parentheses
+  int groups[kMaxGroups];      // digits per group
+  int digit_at[kMaxGroups];    // where each group starts in digits
+  int text_begin[kMaxGroups];  // where each group starts in text ('(' or '+' included)
+  int text_end[kMaxGroups];    // where it ends in text (')' included)
+  bool plus = false;           // led by '+' (belongs to the first group)
 };
 
 // Reads the number starting at text[i] (a digit, '+' or '(' before a digit); returns the index
 // after it. Groups are separated by at most two separator characters, or by parentheses.
 size_t ReadNumber(std::string_view text, size_t i, Number* n) {
-  n->digits.clear();
-  n->text.clear();
-  n->ngroups = 0;
+  n->ndigits = n->ntext = n->ngroups = 0;
   n->plus = false;
-  n->paren = false;
   if (text[i] == '+') {
     n->plus = true;
-    n->text.push_back('+');
+    n->text[n->ntext++] = '+';
     ++i;
   }
   size_t end = i;
-  while (i < text.size()) {
-    bool opened = false;
-    if (text[i] == '(') {
-      opened = true;
-      n->text.push_back('(');
-      ++i;
+  while (i < text.size() && n->ngroups < Number::kMaxGroups) {
+    // A group: an optional '(' (the '+' of the first), digits, an optional ')'.
+    const bool opened = text[i] == '(';
+    const size_t j = opened ? i + 1 : i;
+    size_t k = j;
+    while (k < text.size() && IsDigit(text[k])) ++k;
+    const size_t len = k - j;
+    if (len == 0) break;
+    if (len > Number::kMaxGroupDigits || n->ndigits + static_cast<int>(len) > Number::kMaxDigits) {
+      // Too long for any class: nothing in or across it can match; skip it whole.
+      if (n->ngroups == 0) end = k;
+      break;
     }
-    if (i >= text.size() || !IsDigit(text[i])) break;
-    int len = 0;
-    while (i < text.size() && IsDigit(text[i])) {
-      n->digits.push_back(text[i]);
-      n->text.push_back(text[i]);
-      ++len;
-      ++i;
+    const int g = n->ngroups++;
+    n->groups[g] = static_cast<int>(len);
+    n->digit_at[g] = n->ndigits;
+    n->text_begin[g] = g == 0 ? 0 : n->ntext;
+    if (opened) n->text[n->ntext++] = '(';
+    for (size_t d = j; d < k; ++d) {
+      n->digits[n->ndigits++] = text[d];
+      n->text[n->ntext++] = text[d];
     }
-    if (n->ngroups < 24) n->groups[n->ngroups++] = len;
+    i = k;
     if (i < text.size() && text[i] == ')') {
-      if (opened) {
-        n->paren = true;
-        n->text.push_back(')');
-      }
-      ++i;  // an unopened one: "415) 555-2671"
+      if (opened) n->text[n->ntext++] = ')';
+      ++i;  // also an unopened one: "415) 555-2671"
     }
+    n->text_end[g] = n->ntext;
     end = i;
     // Up to two separators, then the next group (or an opening parenthesis) must follow.
-    size_t j = i;
+    size_t m = i;
     int seps = 0;
-    while (j < text.size() && IsNumberSeparator(text[j]) && seps < 2) {
-      ++j;
+    while (m < text.size() && IsNumberSeparator(text[m]) && seps < 2) {
+      ++m;
       ++seps;
     }
     const bool more =
-        j < text.size() &&
-        (IsDigit(text[j]) || (text[j] == '(' && j + 1 < text.size() && IsDigit(text[j + 1])));
+        m < text.size() &&
+        (IsDigit(text[m]) || (text[m] == '(' && m + 1 < text.size() && IsDigit(text[m + 1])));
     if (!more) break;
-    if (seps > 0) n->text.push_back(text[i]);
-    i = j;
+    if (seps > 0) n->text[n->ntext++] = text[i];
+    i = m;
   }
   return end;
 }
 
-bool GroupsAre(const Number& n, std::initializer_list<int> want) {
-  if (static_cast<size_t>(n.ngroups) != want.size()) return false;
-  int k = 0;
-  for (int g : want) {
-    if (n.groups[k++] != g) return false;
+// Groups [first, last] of a number, each candidate value a span of whole groups: a digit group
+// added before or after a value ("4111 1111 1111 1111 7") does not hide it.
+struct Span {
+  const Number& n;
+  int first;
+  int last;
+  int count() const { return last - first + 1; }
+  int group(int k) const { return n.groups[first + k]; }
+  bool plus() const { return first == 0 && n.plus; }
+  std::string_view digits() const {
+    const int begin = n.digit_at[first];
+    return {n.digits + begin, static_cast<size_t>(n.digit_at[last] + n.groups[last] - begin)};
   }
-  return true;
-}
+  std::string_view text() const {
+    return {n.text + n.text_begin[first],
+            static_cast<size_t>(n.text_end[last] - n.text_begin[first])};
+  }
+  bool has_paren() const { return text().find('(') != std::string_view::npos; }
+  bool GroupsAre(std::initializer_list<int> want) const {
+    if (static_cast<size_t>(count()) != want.size()) return false;
+    int k = 0;
+    for (int g : want) {
+      if (group(k++) != g) return false;
+    }
+    return true;
+  }
+};
 
 // A card number: 12-19 digits in one group or in groups of at least 3 but the last (4-4-4-4,
 // 4-6-5, 4-4-4-2, any mix of separators), then the shared validator (IIN range, length, Luhn) on
 // the digits.
-bool IsCard(const Number& n) {
-  const size_t d = n.digits.size();
-  if (n.plus || d < 12 || d > 19) return false;
-  for (int k = 0; k + 1 < n.ngroups; ++k) {
-    if (n.groups[k] < 3) return false;
+bool IsCard(const Span& s) {
+  const size_t d = s.digits().size();
+  if (s.plus() || d < 12 || d > 19) return false;
+  for (int k = 0; k + 1 < s.count(); ++k) {
+    if (s.group(k) < 3) return false;
   }
-  return IsPaymentCard(n.digits);
+  return IsPaymentCard(s.digits());
 }
 
 // A US SSN: 9 digits, bare or grouped 3-2-4 with any separators, that the SSA could have issued.
-bool IsSsn(const Number& n) {
-  if (n.plus || n.paren || n.digits.size() != 9) return false;
-  if (n.ngroups != 1 && !GroupsAre(n, {3, 2, 4})) return false;
-  return IsUsSsn(n.digits);
+bool IsSsn(const Span& s) {
+  if (s.plus() || s.digits().size() != 9 || s.has_paren()) return false;
+  if (s.count() != 1 && !s.GroupsAre({3, 2, 4})) return false;
+  return IsUsSsn(s.digits());
 }
 
 // The shared phone shape on the number as written, and for North American numbers (no '+', no
 // leading 0) the grouping they are written in: 3-3-4 or 1-3-3-4, area code and exchange not
 // starting with 0 or 1. LooksLikePhone alone takes any 10 digits with a separator, which would
 // refuse dates and times ("2024-01-15 10:30") and amounts in clear columns.
-bool IsPhone(const Number& n) {
-  if (!LooksLikePhone(n.text)) return false;
-  if (n.plus || n.digits[0] == '0') return true;
-  std::string_view d = n.digits;
-  if (GroupsAre(n, {1, 3, 3, 4})) {
-    d.remove_prefix(1);
-  } else if (!GroupsAre(n, {3, 3, 4})) {
-    return false;
+bool IsPhone(const Span& s) {
+  const std::string_view d = s.digits();
+  if (d.size() < 7 || d.size() > 17) return false;
+  if (!s.plus() && d[0] != '0') {
+    std::string_view nanp = d;
+    if (s.GroupsAre({1, 3, 3, 4})) {
+      nanp.remove_prefix(1);
+    } else if (!s.GroupsAre({3, 3, 4})) {
+      return false;
+    }
+    if (nanp.size() != 10 || nanp[0] < '2' || nanp[3] < '2') return false;
   }
-  return d.size() == 10 && d[0] >= '2' && d[3] >= '2';
+  return LooksLikePhone(s.text());
+}
+
+// The first class not in `skip` (in the order card, SSN, phone: the most specific first) that
+// some span of whole groups of `n` holds. Most numbers in clear columns (dates, amounts) are
+// ruled out by their digit count before any span is looked at.
+FirewallClass NumberClass(const Number& n, ClassSet skip) {
+  if (n.ndigits < 12) skip.Add(FirewallClass::kPaymentCard);
+  if (n.ndigits < 9) skip.Add(FirewallClass::kUsSsn);
+  // A phone number has a '+', or 10 digits (North American), or 9 from a group led by '0'.
+  bool phone = n.plus || n.ndigits >= 10;
+  for (int g = 0; g < n.ngroups && !phone; ++g) {
+    phone = n.digits[n.digit_at[g]] == '0' && n.ndigits - n.digit_at[g] >= 9;
+  }
+  if (!phone) skip.Add(FirewallClass::kPhone);
+  static constexpr FirewallClass kOrder[] = {FirewallClass::kPaymentCard, FirewallClass::kUsSsn,
+                                             FirewallClass::kPhone};
+  for (FirewallClass cls : kOrder) {
+    if (skip.Has(cls)) continue;
+    for (int first = 0; first < n.ngroups; ++first) {
+      for (int last = first; last < n.ngroups; ++last) {
+        const Span s{n, first, last};
+        const size_t d = s.digits().size();
+        if (d > 19) break;
+        if (d < 7) continue;
+        const bool hit = cls == FirewallClass::kPaymentCard ? IsCard(s)
+                         : cls == FirewallClass::kUsSsn     ? IsSsn(s)
+                                                            : IsPhone(s);
+        if (hit) return cls;
+      }
+    }
+  }
+  return FirewallClass::kNone;
 }
 
 // An IBAN starting at text[i] (two letters, two digits), spaces or mixed separators between its
@@ -211,12 +310,9 @@ FirewallClass Search(std::string_view text, ClassSet skip, std::string* work) {
     const bool boundary = i == 0 || !(IsDigit(text[i - 1]) || IsAlpha(text[i - 1]));
     if (starts_number && boundary) {
       const size_t end = ReadNumber(text, i, &n);
-      if (!n.digits.empty()) {
-        if (!skip.Has(FirewallClass::kPaymentCard) && IsCard(n)) {
-          return FirewallClass::kPaymentCard;
-        }
-        if (!skip.Has(FirewallClass::kUsSsn) && IsSsn(n)) return FirewallClass::kUsSsn;
-        if (!skip.Has(FirewallClass::kPhone) && IsPhone(n)) return FirewallClass::kPhone;
+      if (n.ndigits >= 7) {
+        const FirewallClass cls = NumberClass(n, skip);
+        if (cls != FirewallClass::kNone) return cls;
       }
       i = end > i ? end : i + 1;
       continue;
@@ -233,15 +329,23 @@ FirewallClass Search(std::string_view text, ClassSet skip, std::string* work) {
 // The CLEAR check: cheap rejection of what cannot hold PII, then fold and search.
 FirewallClass Detect(std::string_view value, ClassSet skip, std::string* scratch) {
   int digits = 0;
-  bool at = false;
-  bool ascii = true;
+  int letters = 0;
+  unsigned seen = 0;
   for (char c : value) {
-    digits += IsDigit(c);
-    at = at || c == '@';
-    ascii = ascii && (static_cast<unsigned char>(c) & 0x80) == 0;
+    const uint8_t kind = kByteKind.kind[static_cast<unsigned char>(c)];
+    digits += kind & kDigitByte;
+    letters += (kind & kLetterByte) >> 1;
+    seen |= kind;
   }
-  // The fewest digits of a refused class: 7 (E.164 '+' and 7 digits, LooksLikePhone).
-  if (ascii && !at && digits < 7) return FirewallClass::kNone;
+  const bool ascii = (seen & kHighByte) == 0;
+  const bool at = (seen & kAtByte) != 0;
+  const bool plus = (seen & kPlusByte) != 0;
+  if (ascii && !at) {
+    // The fewest digits of a refused class: 7 (E.164 '+' and 7 digits, LooksLikePhone); without
+    // a '+', 9 (an SSN, or a national phone number with its trunk 0), and an IBAN needs letters.
+    // Dates, amounts and ids of clear columns end here.
+    if (digits < 7 || (!plus && digits < 9 && letters < 2)) return FirewallClass::kNone;
+  }
   std::string work;
   // Folding only rewrites non-ASCII characters: ASCII is searched as it is, without a copy.
   if (ascii) return Search(value, skip, &work);

@@ -84,6 +84,15 @@ TEST(PiiFirewallTest, ClearColumnsRefuseObfuscatedAndEmbeddedValues) {
   EXPECT_EQ(Clear("iban: gb82west12345698765432."), FirewallClass::kIban);
 }
 
+// A digit group added before or after a value does not hide it: every span of whole groups is a
+// candidate.
+TEST(PiiFirewallTest, AddedDigitGroupsDoNotHideAValue) {
+  EXPECT_EQ(Clear("4111 1111 1111 1111 7"), FirewallClass::kPaymentCard);
+  EXPECT_EQ(Clear("0 4111-1111-1111-1111"), FirewallClass::kPaymentCard);
+  EXPECT_EQ(Clear("123-45-6789 12"), FirewallClass::kUsSsn);
+  EXPECT_EQ(Clear("7 (415) 555-2671"), FirewallClass::kPhone);
+}
+
 TEST(PiiFirewallTest, ClearColumnsAcceptOrdinaryData) {
   for (const char* v : {"",
                         "42",
@@ -362,9 +371,13 @@ class RedTeam {
     return out;
   }
 
-  // The value alone or inside free text.
+  // The value alone, inside free text, or with a digit group added before or after it.
   std::string Context(const std::string& value) {
-    switch (Pick(6)) {
+    switch (Pick(8)) {
+      case 6:
+        return value + " " + Digits(1 + Pick(3));
+      case 7:
+        return Digits(1 + Pick(2)) + " " + value;
       case 0:
         return "contact: " + value;
       case 1:
