@@ -33,6 +33,7 @@ STAGES = [
     ]),
     ("ingest", "ingest tokenized rows", [
         ("sdp_ingest_csv", "sdp_ingest_csv(pg_read_file)", "ours"),
+        ("sdp_ingest_csv_nofw", "the same, sdp.pii_firewall = off", "peer"),
         ("copy_file", "COPY FROM file, table with PK", "peer"),
         ("upload_batch", "sdp-agent upload-batch (libpq, chunks)", "ours"),
         ("psql_copy_stdin", "psql \\copy FROM STDIN, table with PK", "peer"),
@@ -83,6 +84,8 @@ RATIOS = [
      "@tokenize_hash/python_hmac", 2.0, ">="),
     ("ingest: sdp_ingest_csv vs COPY FROM file", "ingest", "sdp_ingest_csv", "copy_file", 0.7, ">="),
     ("ingest: upload-batch vs psql \\copy", "ingest", "upload_batch", "psql_copy_stdin", 0.7, ">="),
+    ("ingest: with the PII firewall vs without", "ingest", "sdp_ingest_csv", "sdp_ingest_csv_nofw", 0.9,
+     ">="),
     ("score: sdp_process_batch vs SQL plain cast", "score", "sdp_process_batch", "sql_plain_cast", 2.0, ">="),
     ("score: sdp_process_batch vs SQL regex", "score", "sdp_process_batch", "sql_regex", None, ">="),
     ("privacy: sdp_dp_sum over plain SQL sum", "privacy", "sdp_dp_sum", "sql_sum", 1.3, "<="),
@@ -105,7 +108,8 @@ RATIOS = [
     ("JSON pseudonymize: service bulk vs CLI", "json", "service_bulk", "sdp-agent", 0.5, ">="),
 ]
 SHORT = {"ingest: sdp_ingest_csv vs COPY FROM file": "sdp_ingest_csv/COPY ",
-         "ingest: upload-batch vs psql \\copy": "upload-batch/psql copy "}
+         "ingest: upload-batch vs psql \\copy": "upload-batch/psql copy ",
+         "ingest: with the PII firewall vs without": "firewall on/off "}
 SHORT["round trip vs standard-tools pipeline"] = "vs standard tools "
 SHORT["privacy: sdp_dp_sum over plain SQL sum"] = "dp_sum/sum "
 SHORT["privacy: sdp_dp_count group_by over plain SQL count GROUP BY"] = "dp_count/count "

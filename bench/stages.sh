@@ -216,6 +216,10 @@ agent=$SDP_AGENT
 cfg_hash="$repo/bench/configs/hash_novault.yml"
 cfg_full="$repo/configs/customers_tokenization.yml"
 cfg_fpe="$repo/bench/configs/fpe_card.yml"
+cfg_ingest="$repo/bench/configs/ingest.yml"
+# The upload manifest of cfg_ingest (what sdp-agent sends for it, UploadManifestJson), for the
+# SQL contenders of the ingest stage.
+manifest_ingest='{"first_name":{"transform":"HASH"},"last_name":{"transform":"HASH"},"email":{"transform":"HASH"},"phone":{"transform":"HASH"},"ssn":{"transform":"HASH"},"card_number":{"transform":"FF1"},"iban":{"transform":"FF1"},"address":{"transform":"HASH"}}'
 
 # ---- 1-3. tokenize ----------------------------------------------------------------------------
 say "tokenize: HASH no vault, full config with vault, FPE FF1; Python csv+hmac (with and without writing)"
@@ -270,8 +274,10 @@ unset SDP_PSEUDONYMIZE_API_KEY SDP_REPERSONALIZE_API_KEY
 rm -f "$work"/docs*.ndjson "$work"/json_vault.db* "$work"/json_svc.db* "$work/json_ports"
 
 # ---- 4. ingest --------------------------------------------------------------------------------
+# The file has no column of raw PII (cfg_ingest), as the PII firewall requires; made once, untimed.
 tok="$srvdir/tokenized.csv"
-cp "$work/tok_hash.csv" "$tok"
+"$agent" tokenize-config --config "$cfg_ingest" --input "$raw" --output "$tok" --vault "$work/unused.db" \
+  >/dev/null 2>"$logs/ingest.tokenize.log" || { say "ingest: tokenizing the ingest file failed"; cat "$logs/ingest.tokenize.log" >&2; exit 1; }
 chown "$owner" "$tok" 2>/dev/null || true
 chmod 0644 "$tok"
 reset_server() {
@@ -282,21 +288,25 @@ TRUNCATE sdp.processing_batch CASCADE;
 CHECKPOINT;
 SQL
 }
-say "ingest: COPY FROM file vs sdp_ingest_csv; psql \\copy vs sdp-agent upload-batch (libpq, 8 MiB chunks)"
+say "ingest: COPY FROM file vs sdp_ingest_csv (with and without the PII firewall); psql \\copy vs sdp-agent upload-batch (libpq, 8 MiB chunks)"
 stage_load ingest
 for rep in $(seq 1 "$reps"); do
   reset_server
   sql_time ingest copy_file "$rep" "$rows" "COPY bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"
   reset_server
   sql_time ingest sdp_ingest_csv "$rep" "$rows" \
-    "SELECT sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$tok'), 'customer_id', NULL)"
+    "SELECT sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$tok'), 'customer_id', NULL, '$manifest_ingest')"
+  # The same with the firewall off (superuser only): what checking every cell costs.
+  reset_server
+  sql_time ingest sdp_ingest_csv_nofw "$rep" "$rows" \
+    "SET sdp.pii_firewall = off; SELECT sdp.sdp_ingest_csv('bench', 'risk_scoring', pg_read_file('$tok'), 'customer_id', NULL, '$manifest_ingest')"
   reset_server
   run_cmd ingest psql_copy_stdin "$rep" "$rows" \
     psql -X -q -v ON_ERROR_STOP=1 -c "\\copy bench_copy FROM '$tok' WITH (FORMAT csv, HEADER)"
   # The last contender leaves its batch in place: the score and integrate stages use it.
   reset_server
   run_cmd ingest upload_batch "$rep" "$rows" \
-    "$agent" upload-batch --file "$tok" --client-id bench --processing-type risk_scoring --server-url "$SDP_PG_URL"
+    "$agent" upload-batch --file "$tok" --config "$cfg_ingest" --client-id bench --processing-type risk_scoring --server-url "$SDP_PG_URL"
 done
 batch=$(psqlq -At -c "SELECT batch_id FROM sdp.processing_batch")
 accepted=$(psqlq -At -c "SELECT accepted_records FROM sdp.processing_batch")

@@ -54,9 +54,9 @@ step "Tokenize locally with configs/customers_tokenization.yml"
 "$agent" vault stats --vault "$work/token_vault.db" | sed 's/^/    /'
 took
 
-step "Upload only the tokenized rows (chunked, idempotent)"
+step "Upload only the tokenized rows (chunked, idempotent; the config tells the PII firewall how each column was tokenized)"
 upload=$("$agent" upload-batch --file "$work/tokenized.csv" --client-id bank_demo \
-  --processing-type risk_scoring)
+  --processing-type risk_scoring --config configs/customers_tokenization.yml)
 echo "    $upload"
 batch_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["batch_id"])' "$upload")
 took

@@ -120,7 +120,11 @@ INSERT INTO action VALUES
   (50, 'dp_grants',        'SELECT count(*) FROM sdp.dp_grant'),
   (51, 'dp_datasets',      'SELECT count(*) FROM sdp.dp_dataset'),
   (52, 'dp_bounding_key',  'SELECT count(bounding_key) FROM sdp.dp_dataset'),
-  (53, 'write_dp_grant',   'UPDATE sdp.dp_grant SET epsilon_spent = 0');
+  (53, 'write_dp_grant',   'UPDATE sdp.dp_grant SET epsilon_spent = 0'),
+  -- Column classification and the PII firewall (82_firewall.sql).
+  (54, 'classify',         format($$SELECT sdp.sdp_classify('gov_roles', 'age', 'not_pii', batch_id => %L)$$, :'batch')),
+  (55, 'firewall_allow',   $$SELECT sdp.sdp_firewall_allow('gov_roles', 'account_no', 'payment_card')$$),
+  (56, 'column_classes',   'SELECT count(*) FROM sdp.column_classes');
 CREATE TEMP TABLE matrix (ord int, role text, outcome text);
 GRANT SELECT ON action TO PUBLIC;
 GRANT INSERT ON matrix TO PUBLIC;

@@ -6,13 +6,15 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sdp.contro
 
 # Shared, PostgreSQL-free code from src/common that the server needs (the CSV parser and the text
 # helpers it uses, how values are echoed in errors, SHA-256, the model, base64url, the
-# differential-privacy samplers, mechanisms, contribution bounding and fixed point, SipHash) is compiled into sdp.so as well; everything else
-# in src/common is agent-only.
+# differential-privacy samplers, mechanisms, contribution bounding and fixed point, SipHash, the
+# PII firewall's cell check and the validators it uses) is compiled into sdp.so as well;
+# everything else in src/common is agent-only.
 EXT_COMMON = src/common/csv_reader.cc src/common/sha256.cc src/common/logistic_model.cc \
              src/common/text.cc src/common/shown_value.cc src/common/base64url.cc \
              src/common/dp/exact_sampler.cc src/common/dp/mechanisms.cc \
              src/common/dp/contribution_bounding.cc src/common/dp/fixed_point.cc \
-             src/common/siphash.cc
+             src/common/siphash.cc src/common/luhn.cc src/common/iban.cc \
+             src/common/pii/firewall.cc src/common/pii/fold.cc src/common/pii/validators.cc
 EXT_SRCS   = $(sort $(wildcard src/extension/*.cc)) $(wildcard $(EXT_COMMON))
 MODULE_big = sdp
 OBJS       = $(EXT_SRCS:.cc=.o)

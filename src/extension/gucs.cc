@@ -13,6 +13,7 @@ bool auto_process = false;
 int max_batch_bytes = 256 * 1024 * 1024;
 int worker_naptime_ms = 5000;
 char* worker_databases = nullptr;
+bool pii_firewall = true;
 
 namespace {
 const struct config_enum_entry kEnvOptions[] = {
@@ -43,6 +44,11 @@ void DefineSdpGucs() {
       "sdp.max_batch_bytes", "Largest batch accepted, in bytes (whole body or all chunks).",
       "Bigger uploads fail with SQLSTATE PT413 (HTTP 413).", &max_batch_bytes, 256 * 1024 * 1024, 1,
       INT_MAX, PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+
+  DefineCustomBoolVariable(
+      "sdp.pii_firewall", "Check every ingested cell with the PII firewall.",
+      "Off only to measure its cost: uploads with raw PII are then stored (docs/pii_firewall.md).",
+      &pii_firewall, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
   DefineCustomIntVariable("sdp.worker_naptime",
                           "Time between two scans of the sdp background worker.", nullptr,

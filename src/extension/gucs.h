@@ -17,6 +17,9 @@ extern int worker_naptime_ms;
 // sdp.worker_databases: '*' (every database that accepts connections and has the extension) or
 // a comma-separated list of database names. PGC_SIGHUP.
 extern char* worker_databases;
+// sdp.pii_firewall: the PII firewall checks every ingested cell (on, the default). PGC_SUSET:
+// only a superuser may turn it off (to measure its cost, docs/pii_firewall.md).
+extern bool pii_firewall;
 
 }  // namespace sdp::guc
 

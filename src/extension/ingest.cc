@@ -2,9 +2,13 @@
 // sdp_ingest_json, sdp_batch_open/append/seal). The SQL layer does the tenant check,
 // idempotency and the batch row; these functions parse and bulk-insert the rows.
 //
-//   sdp._load_csv(batch_id, client_id, csv, key_column, first_row_no, columns, chunk_seq)
-//   sdp._load_json(batch_id, client_id, records, key_column)
+//   sdp._load_csv(batch_id, client_id, csv, key_column, first_row_no, columns, chunk_seq,
+//                 firewall)
+//   sdp._load_json(batch_id, client_id, records, key_column, firewall)
 //   sdp._max_batch_bytes()
+// Every cell passes the PII firewall (firewall.h) before its row is buffered; the symbols
+// without the firewall argument (sdp_load_csv, sdp_load_json) stay for the 0.1.0 install script
+// (docs/releases.md: a changed C signature gets a new symbol).
 // The SHA-256 functions of the same SQL file are in digest.cc.
 #include <algorithm>
 #include <cstring>
@@ -14,11 +18,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/pii/firewall.h"
 #include "common/shown_value.h"
 #include "common/text.h"
 #include "csv_reader.h"
 // Backend headers last (pg.h rule).
 #include "bulk_insert.h"
+#include "firewall.h"
 #include "gucs.h"
 #include "pg_datum.h"
 
@@ -56,17 +62,58 @@ int FindKeyColumn(const std::vector<std::string>& columns, const std::string& ke
       "", "name an existing column with key_column (X-Key-Column), e.g. customer_id");
 }
 
-// Feeds rows into the bulk inserter, checking keys and interrupts.
+// The firewall argument (sdp._firewall_spec: [column, transform, allowed classes]...) as one
+// policy per column of the upload; a column it does not name is CLEAR. Empty when the firewall
+// is off (sdp.pii_firewall) or the argument is NULL (the 0.1.0 symbols).
+std::vector<sdp::pii::ColumnPolicy> FirewallPolicies(FunctionCallInfo fcinfo, int arg,
+                                                     const std::vector<std::string>& columns) {
+  std::vector<sdp::pii::ColumnPolicy> policies;
+  if (!sdp::guc::pii_firewall || arg < 0 || sdp::pg::ArgIsNull(fcinfo, arg)) return policies;
+  policies.resize(columns.size());
+  const sdp::pg::TextArray spec = sdp::pg::TextArrayArg(fcinfo, arg);
+  if (spec.has_nulls || spec.size() % 3 != 0) {
+    throw Error(sqlstate::kInvalidParameter,
+                "firewall spec must be [column, transform, classes]...");
+  }
+  for (size_t k = 0; k < spec.size(); k += 3) {
+    sdp::pii::ColumnPolicy policy;
+    if (!sdp::pii::ParseTransform(spec[k + 1], &policy.transform)) {
+      throw Error(sqlstate::kInvalidParameter,
+                  "firewall spec: unknown transform \"" + EchoedValue(spec[k + 1]) + "\"");
+    }
+    std::string_view classes = spec[k + 2];
+    while (!classes.empty()) {
+      const size_t comma = classes.find(',');
+      const std::string_view name = classes.substr(0, comma);
+      sdp::pii::FirewallClass cls;
+      if (sdp::pii::ParseFirewallClass(name, &cls)) policy.allowed.Add(cls);
+      classes = comma == std::string_view::npos ? std::string_view() : classes.substr(comma + 1);
+    }
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i] == spec[k]) policies[i] = policy;
+    }
+  }
+  return policies;
+}
+
+// Feeds rows into the bulk inserter, checking keys, the PII firewall and interrupts.
 class RowSink {
  public:
-  // Empty-key errors name the position as `where_prefix` + `unit` + " " + N.
+  // Empty-key errors name the position as `where_prefix` + `unit` + " " + N. `policies`: one per
+  // column (empty: no firewall); `columns` names them in refusals.
   RowSink(const pg_uuid_t& batch, const std::string& client, int64_t first_row_no, int key_index,
-          const std::string& key_column, std::string where_prefix, const char* unit)
-      : row_no_(first_row_no),
+          const std::string& key_column, std::string where_prefix, const char* unit,
+          std::vector<sdp::pii::ColumnPolicy> policies = {},
+          const std::vector<std::string>* columns = nullptr)
+      : batch_(batch),
+        client_(client),
+        row_no_(first_row_no),
         key_index_(key_index),
         key_column_(key_column),
         where_prefix_(std::move(where_prefix)),
-        unit_(unit) {
+        unit_(unit),
+        policies_(std::move(policies)),
+        columns_(columns) {
     inserter_ = sdp::pg::PgCall([&] {
       return sdp::pg::BulkOpen(sdp::pg::BulkTable::kTokenizedRecord, &batch, client.c_str(),
                                nullptr);
@@ -82,6 +129,7 @@ class RowSink {
                       ": empty value in key column \"" + EchoedValue(key_column_) + "\"",
                   "", "every record needs a non-empty key to join results back");
     }
+    if (!policies_.empty()) CheckFirewall(fields, position);
     ptrs_.clear();
     lens_.clear();
     for (std::string_view f : fields) {
@@ -106,6 +154,41 @@ class RowSink {
   }
 
  private:
+  // Refuses the whole upload (PT422) at the first cell the firewall refuses: the error rolls back
+  // every row stored so far. The value is never echoed.
+  void CheckFirewall(const std::vector<std::string_view>& fields, uint64_t position) {
+    const size_t n = std::min(fields.size(), policies_.size());
+    for (size_t i = 0; i < n; ++i) {
+      const sdp::pii::FirewallClass cls = sdp::pii::CheckCell(policies_[i], fields[i], &scratch_);
+      if (cls == sdp::pii::FirewallClass::kNone) continue;
+      sdp::firewall::Refusal refusal;
+      refusal.batch = batch_;
+      refusal.client = client_;
+      refusal.column = (*columns_)[i];
+      refusal.row = row_no_;
+      refusal.cls = cls;
+      refusal.transform = policies_[i].transform;
+      sdp::firewall::RecordRefusal(refusal);
+      const std::string column = EchoedValue((*columns_)[i]);
+      throw Error(sqlstate::kUnprocessable,
+                  std::string("PII firewall: ") + where_prefix_ + "row " + std::to_string(row_no_) +
+                      " (" + unit_ + " " + std::to_string(position) + "), column \"" + column +
+                      "\" holds " +
+                      (cls == sdp::pii::FirewallClass::kTokenShape  ? "a value that is not a token"
+                       : cls == sdp::pii::FirewallClass::kMaskShape ? "a value that is not a mask"
+                                                                    : "raw PII") +
+                      " (class " + sdp::pii::FirewallClassName(cls) + ", declared " +
+                      sdp::pii::TransformName(policies_[i].transform) +
+                      "); the whole upload was refused and nothing was stored",
+                  "",
+                  "tokenize the column before the upload (configs/README.md) and declare it in the "
+                  "manifest; if the column holds no PII, an administrator can allow it with "
+                  "sdp_firewall_allow(client, column, class)");
+    }
+  }
+
+  pg_uuid_t batch_;
+  std::string client_;
   sdp::pg::BulkInserter* inserter_ = nullptr;
   int64_t row_no_;
   int key_index_;
@@ -115,6 +198,9 @@ class RowSink {
   int64_t count_ = 0;
   std::vector<const char*> ptrs_;
   std::vector<int> lens_;
+  std::vector<sdp::pii::ColumnPolicy> policies_;
+  const std::vector<std::string>* columns_;
+  std::string scratch_;
 };
 
 bool IsBlank(std::string_view s) {
@@ -127,10 +213,11 @@ bool IsBlank(std::string_view s) {
 }  // namespace
 
 // sdp._load_csv(batch_id uuid, client_id text, csv text, key_column text, first_row_no bigint,
-//               columns text[], chunk_seq int) RETURNS sdp._load_result
+//               columns text[], chunk_seq int[, firewall text[]]) RETURNS sdp._load_result
 // columns NULL: the first record is the header (whole body, or chunk 0); otherwise the body is
 // rows only, with the given columns. chunk_seq (may be NULL) only labels error messages.
-SDP_PG_FUNCTION(sdp_load_csv) {
+// `firewall_arg`: the position of the firewall argument, -1 for the 0.1.0 declaration.
+static Datum LoadCsv(FunctionCallInfo fcinfo, int firewall_arg) {
   sdp::pg::RequireArgs(fcinfo, {"batch_id", "client_id", "csv", "key_column", "first_row_no"});
   const pg_uuid_t batch = sdp::pg::UuidArg(fcinfo, 0);
   const std::string client = sdp::pg::TextArg(fcinfo, 1);
@@ -165,7 +252,8 @@ SDP_PG_FUNCTION(sdp_load_csv) {
   }
   const int key_index = FindKeyColumn(columns, key_column, ColumnList(columns));
 
-  RowSink sink(batch, client, first_row_no, key_index, key_column, where_prefix, "line");
+  RowSink sink(batch, client, first_row_no, key_index, key_column, where_prefix, "line",
+               FirewallPolicies(fcinfo, firewall_arg, columns), &columns);
   sdp::CsvRow row;
   std::vector<std::string_view> fields;
   for (;;) {
@@ -194,6 +282,9 @@ SDP_PG_FUNCTION(sdp_load_csv) {
   return LoadResult(fcinfo, columns, records);
 }
 
+SDP_PG_FUNCTION(sdp_load_csv) { return LoadCsv(fcinfo, -1); }
+SDP_PG_FUNCTION(sdp_load_csv_checked) { return LoadCsv(fcinfo, 7); }
+
 namespace {
 
 // JSON scalar as the text a CSV cell would hold; nested values are refused.
@@ -208,11 +299,11 @@ std::string ScalarText(const JsonbValue& v, int record, const std::string& key) 
 
 }  // namespace
 
-// sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text)
-//   RETURNS sdp._load_result
+// sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text[,
+//                firewall text[]]) RETURNS sdp._load_result
 // records: a JSON array of flat objects. The first object's keys are the columns; a later
 // object may omit keys (empty value) but not add new ones.
-SDP_PG_FUNCTION(sdp_load_json) {
+static Datum LoadJson(FunctionCallInfo fcinfo, int firewall_arg) {
   sdp::pg::RequireArgs(fcinfo, {"batch_id", "client_id", "records", "key_column"});
   const pg_uuid_t batch = sdp::pg::UuidArg(fcinfo, 0);
   const std::string client = sdp::pg::TextArg(fcinfo, 1);
@@ -284,7 +375,9 @@ SDP_PG_FUNCTION(sdp_load_json) {
         throw Error(sqlstate::kInvalidParameter, "record 1 is an empty object");
       }
       const int key_index = FindKeyColumn(columns, key_column, ColumnList(columns));
-      sink_owner = std::make_unique<RowSink>(batch, client, 1, key_index, key_column, "", "record");
+      sink_owner =
+          std::make_unique<RowSink>(batch, client, 1, key_index, key_column, "", "record",
+                                    FirewallPolicies(fcinfo, firewall_arg, columns), &columns);
       sink = sink_owner.get();
     }
     fields.clear();
@@ -298,6 +391,9 @@ SDP_PG_FUNCTION(sdp_load_json) {
   const int64_t records = sink->Finish();
   return LoadResult(fcinfo, columns, records);
 }
+
+SDP_PG_FUNCTION(sdp_load_json) { return LoadJson(fcinfo, -1); }
+SDP_PG_FUNCTION(sdp_load_json_checked) { return LoadJson(fcinfo, 4); }
 
 // sdp._max_batch_bytes() RETURNS bigint: sdp.max_batch_bytes in bytes.
 SDP_PG_FUNCTION(sdp_max_batch_bytes) { return Int64GetDatum(sdp::guc::max_batch_bytes); }

@@ -5,6 +5,7 @@
 //   sdp._metrics_batch_trigger()                         a batch entered a status (on commit)
 //   sdp._metrics_request(path text)                      PostgREST request of this transaction
 //   sdp._dp_count_query(outcome text)                    a differentially private query, now
+// and sdp_pii_firewall_rejections_total{class}, counted by the loaders (firewall.cc).
 //
 // Locking rules: there are none. Every metric is a pg_atomic_uint64 updated with
 // pg_atomic_fetch_add_u64; a reader sees each counter atomically but not a snapshot across
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/pii/firewall.h"
 // Backend headers last (pg.h rule).
 #include "pg_datum.h"
 
@@ -71,7 +73,8 @@ constexpr int kBucketSlot0 = kCounterSlot0 + kNumCounters;  // kNumBounds + 1 (+
 constexpr int kLatencySumSlot = kBucketSlot0 + kNumBounds + 1;  // microseconds
 constexpr int kApiSlot0 = kLatencySumSlot + 1;                  // [function][outcome]
 constexpr int kDpSlot0 = kApiSlot0 + kNumApiFunctions * 2;      // [outcome]
-constexpr int kNumSlots = kDpSlot0 + kNumDpOutcomes;
+constexpr int kFirewallSlot0 = kDpSlot0 + kNumDpOutcomes;       // [class]
+constexpr int kNumSlots = kFirewallSlot0 + sdp::pii::kFirewallClassCount;
 
 struct Shared {
   pg_atomic_uint32 launcher_pid;
@@ -270,6 +273,14 @@ std::string Render() {
     AppendLine(&out, "sdp_dp_queries_total{outcome=\"%s\"} %llu\n", kDpOutcomes[i],
                static_cast<unsigned long long>(Read(kDpSlot0 + i)));
   }
+  Header(&out, "sdp_pii_firewall_rejections_total",
+         "Uploads the PII firewall refused (PT422), by the class of the first refused cell.",
+         "counter");
+  for (int i = 0; i < sdp::pii::kFirewallClassCount; ++i) {
+    AppendLine(&out, "sdp_pii_firewall_rejections_total{class=\"%s\"} %llu\n",
+               sdp::pii::FirewallClassName(static_cast<sdp::pii::FirewallClass>(i + 1)),
+               static_cast<unsigned long long>(Read(kFirewallSlot0 + i)));
+  }
   Header(&out, "sdp_worker_up", "1 while the sdp background worker launcher is running.", "gauge");
   AppendLine(&out, "sdp_worker_up %d\n", WorkerUp() ? 1 : 0);
   return out;
@@ -319,6 +330,12 @@ void AddOnCommit(Counter c, uint64_t delta) {
 }
 
 void AddDpQuery(DpOutcome outcome) { AddSlot(kDpSlot0 + static_cast<int>(outcome), 1); }
+
+void AddFirewallRejection(int class_index) {
+  if (class_index >= 0 && class_index < sdp::pii::kFirewallClassCount) {
+    AddSlot(kFirewallSlot0 + class_index, 1);
+  }
+}
 
 bool CounterByName(const std::string& name, Counter* out) {
   for (int i = 0; i < kNumCounters; ++i) {

@@ -43,6 +43,10 @@ void Add(Counter c, uint64_t delta);
 void AddOnCommit(Counter c, uint64_t delta);
 // Counts one differentially private query now (non-transactional). No-op when not Available().
 void AddDpQuery(DpOutcome outcome);
+// Counts one upload the PII firewall refused, now (non-transactional: the refusal rolls back),
+// under sdp_pii_firewall_rejections_total{class}; `class_index` is the class's position in
+// sdp::pii::FirewallClass without kNone (0 = email). No-op when not Available().
+void AddFirewallRejection(int class_index);
 // Counter by its exposition name (e.g. "record_integrity_failures_total"); false if unknown.
 bool CounterByName(const std::string& name, Counter* out);
 // Records that the launcher (the background worker) runs in this process, for sdp_worker_up;

@@ -2325,3 +2325,642 @@ GRANT EXECUTE ON FUNCTION sdp_api.pre_request(), sdp._metrics_request(text), sdp
 -- count are SECURITY DEFINER).
 REVOKE USAGE ON SCHEMA sdp FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION sdp.sdp_metrics_count(text, bigint) FROM sdp_admin;
+
+
+-- ==== column classification and the PII firewall (issue 19, 82_firewall.sql): uploads take an
+-- optional manifest, so the upload functions get a last parameter (DROP and CREATE, then their
+-- grants and comments again); the loaders get the firewall argument under new C symbols
+-- (sdp_load_csv_checked, sdp_load_json_checked; the 0.1.0 symbols stay in sdp.so).
+DROP FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer);
+DROP FUNCTION sdp._load_json(uuid, text, jsonb, text);
+DROP FUNCTION sdp.sdp_ingest_csv(text, text, text, text, text);
+DROP FUNCTION sdp.sdp_ingest_json(text, text, jsonb, text, text);
+DROP FUNCTION sdp.sdp_batch_open(text, text, text, text);
+DROP FUNCTION sdp_api.process(jsonb, text, text, text, text);
+DROP FUNCTION sdp_api.batch_open(text, text, text, text);
+
+CREATE FUNCTION sdp._load_csv(batch_id uuid, client_id text, csv text, key_column text,
+                              first_row_no bigint, columns text[], chunk_seq integer,
+                              firewall text[])
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv_checked' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer, text[]) IS
+  'internal: parse CSV (header when columns is NULL), check it with the PII firewall and bulk-insert tokenized_record rows';
+CREATE FUNCTION sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text,
+                               firewall text[])
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json_checked' LANGUAGE C VOLATILE
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION sdp._load_json(uuid, text, jsonb, text, text[]) IS
+  'internal: check a JSON array of flat objects with the PII firewall and bulk-insert tokenized_record rows';
+CREATE FUNCTION sdp.sdp_ingest_csv(client_id text, processing_type text, csv text,
+                                   key_column text DEFAULT 'customer_id',
+                                   idempotency_key text DEFAULT NULL, manifest jsonb DEFAULT NULL)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_ingest_csv.client_id;
+  v_type text := sdp_ingest_csv.processing_type;
+  v_key_column text := coalesce(sdp_ingest_csv.key_column, 'customer_id');
+  v_key text := sdp_ingest_csv.idempotency_key;
+  v_sha text;
+  -- The body is named only in simple expressions (IF, :=), which PL/pgSQL evaluates with a
+  -- generic plan: a statement planned with its parameters' values (PERFORM, INSERT, UPDATE)
+  -- would first copy the whole body into a constant, once per statement (hundreds of MB).
+  v_bytes bigint := octet_length(sdp_ingest_csv.csv);
+  m sdp.model;
+  b sdp.processing_batch;
+  r sdp._load_result;
+BEGIN
+  PERFORM sdp._check_client(v_client);
+  IF sdp_ingest_csv.csv IS NULL OR v_bytes = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'empty body: no CSV was sent',
+      HINT = 'send the CSV (header line first) as the request body';
+  END IF;
+  PERFORM sdp._check_size(v_bytes);
+  m := sdp._require_model(v_type);
+  v_sha := sdp._sha256_hex(sdp_ingest_csv.csv);
+  IF v_key IS NOT NULL THEN
+    b := sdp._idempotent_batch(v_client, v_key);
+    IF b.batch_id IS NOT NULL THEN
+      RETURN sdp._replay(b, v_key, v_type, v_key_column, v_sha);
+    END IF;
+  END IF;
+  b := sdp._insert_batch(v_client, v_type, v_key_column, v_key, v_sha, m.dev_only);
+  IF b.batch_id IS NULL THEN
+    RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, v_sha);
+  END IF;
+  PERFORM sdp._store_manifest(v_client, b.batch_id, sdp_ingest_csv.manifest);
+  r := sdp._load_csv(b.batch_id, v_client, sdp_ingest_csv.csv, v_key_column, 1, NULL, NULL,
+                     sdp._firewall_spec(v_client, b.batch_id));
+  PERFORM sdp._classify_columns(v_client, b.batch_id, r.columns);
+  UPDATE sdp.processing_batch p
+     SET columns = r.columns, accepted_records = r.records, chunks = 1,
+         received_bytes = v_bytes, status = 'RECEIVED',
+         received_at = pg_catalog.now()
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_ingest_csv(text, text, text, text, text, jsonb) IS
+  'store a whole CSV (header required) as a RECEIVED batch, checked by the PII firewall against the manifest; idempotent under idempotency_key';
+CREATE FUNCTION sdp.sdp_ingest_json(client_id text, processing_type text, records jsonb,
+                                    key_column text DEFAULT 'customer_id',
+                                    idempotency_key text DEFAULT NULL, manifest jsonb DEFAULT NULL)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_ingest_json.client_id;
+  v_type text := sdp_ingest_json.processing_type;
+  v_key_column text := coalesce(sdp_ingest_json.key_column, 'customer_id');
+  v_key text := sdp_ingest_json.idempotency_key;
+  v_records jsonb := sdp_ingest_json.records;
+  v_text text;
+  v_sha text;
+  m sdp.model;
+  b sdp.processing_batch;
+  r sdp._load_result;
+BEGIN
+  PERFORM sdp._check_client(v_client);
+  IF jsonb_typeof(v_records) = 'object' THEN
+    v_records := v_records -> 'records';
+  END IF;
+  IF v_records IS NULL OR jsonb_typeof(v_records) <> 'array' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'records must be a JSON array of objects, or {"records": [...]}';
+  END IF;
+  IF jsonb_array_length(v_records) = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'empty body: the records array is empty',
+      HINT = 'send at least one record';
+  END IF;
+  v_text := v_records::text;
+  PERFORM sdp._check_size(octet_length(v_text));
+  m := sdp._require_model(v_type);
+  v_sha := sdp._sha256_hex(v_text);  -- of the canonical jsonb text: key order does not matter
+  IF v_key IS NOT NULL THEN
+    b := sdp._idempotent_batch(v_client, v_key);
+    IF b.batch_id IS NOT NULL THEN
+      RETURN sdp._replay(b, v_key, v_type, v_key_column, v_sha);
+    END IF;
+  END IF;
+  b := sdp._insert_batch(v_client, v_type, v_key_column, v_key, v_sha, m.dev_only);
+  IF b.batch_id IS NULL THEN
+    RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, v_sha);
+  END IF;
+  PERFORM sdp._store_manifest(v_client, b.batch_id, sdp_ingest_json.manifest);
+  r := sdp._load_json(b.batch_id, v_client, v_records, v_key_column,
+                      sdp._firewall_spec(v_client, b.batch_id));
+  PERFORM sdp._classify_columns(v_client, b.batch_id, r.columns);
+  UPDATE sdp.processing_batch p
+     SET columns = r.columns, accepted_records = r.records, chunks = 1,
+         received_bytes = octet_length(v_text), status = 'RECEIVED', received_at = pg_catalog.now()
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN sdp._batch_out(b);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb) IS
+  'store a JSON array of flat objects (or {"records": [...]}) as a RECEIVED batch, checked by the PII firewall against the manifest';
+CREATE FUNCTION sdp.sdp_batch_open(client_id text, processing_type text,
+                                   key_column text DEFAULT 'customer_id',
+                                   idempotency_key text DEFAULT NULL, manifest jsonb DEFAULT NULL)
+RETURNS sdp.sdp_batch
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_batch_open.client_id;
+  v_type text := sdp_batch_open.processing_type;
+  v_key_column text := coalesce(sdp_batch_open.key_column, 'customer_id');
+  v_key text := sdp_batch_open.idempotency_key;
+  m sdp.model;
+  b sdp.processing_batch;
+BEGIN
+  PERFORM sdp._check_client(v_client);
+  m := sdp._require_model(v_type);
+  IF v_key IS NOT NULL THEN
+    b := sdp._idempotent_batch(v_client, v_key);
+    IF b.batch_id IS NOT NULL THEN
+      RETURN sdp._replay(b, v_key, v_type, v_key_column, NULL);
+    END IF;
+  END IF;
+  b := sdp._insert_batch(v_client, v_type, v_key_column, v_key, NULL, m.dev_only);
+  IF b.batch_id IS NULL THEN
+    RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, NULL);
+  END IF;
+  PERFORM sdp._store_manifest(v_client, b.batch_id, sdp_batch_open.manifest);
+  RETURN sdp._batch_out(b);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_batch_open(text, text, text, text, jsonb) IS
+  'start a chunked upload (status UPLOADING) whose chunks the PII firewall checks against the manifest; idempotent under idempotency_key';
+CREATE OR REPLACE FUNCTION sdp.sdp_batch_append(batch_id uuid, seq integer, chunk text, chunk_sha256 text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_seq integer := sdp_batch_append.seq;
+  v_sha text;
+  -- The chunk is named only in simple expressions (IF, :=): a statement planned with its
+  -- parameters' values (PERFORM, INSERT, UPDATE) would first copy it into a constant.
+  v_bytes bigint := octet_length(sdp_batch_append.chunk);
+  v_state bytea;
+  b sdp.processing_batch := sdp._visible_batch(sdp_batch_append.batch_id, true);
+  c sdp.batch_chunk;
+  r sdp._load_result;
+BEGIN
+  IF v_seq IS NULL OR v_seq < 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'seq must be an integer >= 0';
+  END IF;
+  IF sdp_batch_append.chunk_sha256 IS NULL OR sdp_batch_append.chunk_sha256 !~ '^[0-9A-Fa-f]{64}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'chunk_sha256 must be 64 hex digits (SHA-256 of the chunk)';
+  END IF;
+  IF sdp_batch_append.chunk IS NULL OR v_bytes = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('chunk %s is empty', v_seq);
+  END IF;
+  v_sha := sdp._sha256_hex(sdp_batch_append.chunk);
+  IF v_sha <> lower(sdp_batch_append.chunk_sha256) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('chunk %s does not match chunk_sha256: its SHA-256 is %s', v_seq, v_sha),
+      HINT = 'the chunk was damaged in transit or hashed differently; resend it';
+  END IF;
+  SELECT * INTO c FROM sdp.batch_chunk k WHERE k.batch_id = b.batch_id AND k.seq = v_seq;
+  IF c.batch_id IS NOT NULL THEN
+    IF c.chunk_sha256 = v_sha THEN
+      RETURN b.accepted_records;  -- a retry of a stored chunk: nothing to do
+    END IF;
+    PERFORM sdp._raise_conflict(format('chunk %s was already stored with different content', v_seq),
+      detail => format('stored SHA-256 %s, this one %s', c.chunk_sha256, v_sha),
+      hint => 'resend the original chunk, or start a new batch');
+  END IF;
+  IF b.status <> 'UPLOADING' THEN
+    PERFORM sdp._raise_conflict(format('batch %s is %s: no more chunks can be added', b.batch_id, b.status));
+  END IF;
+  IF v_seq <> b.chunks THEN
+    PERFORM sdp._raise_conflict(format('expected chunk %s, got chunk %s', b.chunks, v_seq),
+                                hint => 'send chunks in order, starting at 0');
+  END IF;
+  PERFORM sdp._check_size(b.received_bytes + v_bytes);
+  r := sdp._load_csv(b.batch_id, b.client_id, sdp_batch_append.chunk, b.key_column,
+                     b.accepted_records + 1, CASE WHEN v_seq = 0 THEN NULL ELSE b.columns END, v_seq,
+                     sdp._firewall_spec(b.client_id, b.batch_id));
+  IF v_seq = 0 THEN
+    PERFORM sdp._classify_columns(b.client_id, b.batch_id, r.columns);
+  END IF;
+  -- b is locked (FOR UPDATE) since the start: its hash_state is the one the UPDATE replaces.
+  v_state := sdp._sha256_update(b.hash_state, sdp_batch_append.chunk);
+  INSERT INTO sdp.batch_chunk (batch_id, seq, chunk_sha256, bytes, records, first_row_no)
+  VALUES (b.batch_id, v_seq, v_sha, v_bytes, r.records, b.accepted_records + 1);
+  UPDATE sdp.processing_batch p
+     SET columns = r.columns, chunks = p.chunks + 1,
+         accepted_records = p.accepted_records + r.records,
+         received_bytes = p.received_bytes + v_bytes,
+         hash_state = v_state
+   WHERE p.batch_id = b.batch_id
+  RETURNING * INTO b;
+  RETURN b.accepted_records;
+END
+$$;
+CREATE FUNCTION sdp_api.process(records jsonb, processing_type text, client_id text DEFAULT NULL,
+                                key_column text DEFAULT 'customer_id', idempotency_key text DEFAULT NULL,
+                                manifest jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN sdp.sdp_api_upload_response(sdp.sdp_ingest_json(
+    sdp.sdp_api_client(process.client_id), process.processing_type, process.records,
+    coalesce(process.key_column, 'customer_id'),
+    coalesce(process.idempotency_key, sdp.sdp_api_header('idempotency-key')),
+    coalesce(process.manifest, sdp.sdp_api_header('x-sdp-manifest')::jsonb)));
+END
+$$;
+COMMENT ON FUNCTION sdp_api.process(jsonb, text, text, text, text, jsonb) IS
+  'POST JSON batch {records, processing_type[, client_id, key_column, idempotency_key, manifest]} → {batch_id, accepted_records, status}';
+CREATE OR REPLACE FUNCTION sdp_api.process_file(text) RETURNS json
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_type text := lower(btrim(split_part(coalesce(sdp.sdp_api_header('content-type'), 'text/plain'), ';', 1)));
+  v_processing text := sdp.sdp_api_header('x-processing-type');
+BEGIN
+  IF v_type <> 'text/plain' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT415',
+      MESSAGE = 'process_file takes the CSV as the request body with Content-Type: text/plain';
+  END IF;
+  IF $1 IS NULL OR $1 = '' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'empty body: send the CSV (header row first)';
+  END IF;
+  IF v_processing IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the X-Processing-Type header is required',
+      HINT = 'e.g. X-Processing-Type: risk_scoring';
+  END IF;
+  RETURN sdp.sdp_api_upload_response(sdp.sdp_ingest_csv(
+    sdp.sdp_api_client(sdp.sdp_api_header('x-client-id')), v_processing, $1,
+    coalesce(sdp.sdp_api_header('x-key-column'), 'customer_id'),
+    sdp.sdp_api_header('idempotency-key'), sdp.sdp_api_header('x-sdp-manifest')::jsonb));
+END
+$$;
+COMMENT ON FUNCTION sdp_api.process_file(text) IS
+  'POST text/plain CSV; headers X-Client-Id, X-Processing-Type, X-Key-Column, Idempotency-Key, X-Sdp-Manifest → {batch_id, accepted_records, status}';
+CREATE FUNCTION sdp_api.batch_open(processing_type text, key_column text DEFAULT 'customer_id',
+                                   idempotency_key text DEFAULT NULL, client_id text DEFAULT NULL,
+                                   manifest jsonb DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN sdp.sdp_api_upload_response(sdp.sdp_batch_open(
+    sdp.sdp_api_client(batch_open.client_id), batch_open.processing_type,
+    coalesce(batch_open.key_column, 'customer_id'),
+    coalesce(batch_open.idempotency_key, sdp.sdp_api_header('idempotency-key')),
+    coalesce(batch_open.manifest, sdp.sdp_api_header('x-sdp-manifest')::jsonb)));
+END
+$$;
+REVOKE ALL ON FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer, text[]),
+    sdp._load_json(uuid, text, jsonb, text, text[]),
+    sdp.sdp_ingest_csv(text, text, text, text, text, jsonb), sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb),
+    sdp.sdp_batch_open(text, text, text, text, jsonb),
+    sdp_api.process(jsonb, text, text, text, text, jsonb), sdp_api.batch_open(text, text, text, text, jsonb)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    sdp_api.process(jsonb, text, text, text, text, jsonb), sdp_api.batch_open(text, text, text, text, jsonb)
+  TO sdp_client;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_ingest_csv(text, text, text, text, text, jsonb), sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb),
+    sdp.sdp_batch_open(text, text, text, text, jsonb)
+  TO sdp_client, sdp_admin, sdp_engineer;
+
+-- The tables, functions and view of 82_firewall.sql, as they are there.
+
+CREATE TABLE sdp.column_classification (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  client_id      text NOT NULL REFERENCES sdp.api_client (client_id) ON DELETE CASCADE,
+  batch_id       uuid REFERENCES sdp.processing_batch (batch_id) ON DELETE CASCADE,
+  dataset        text CHECK (pg_catalog.length(dataset) BETWEEN 1 AND 63),
+  column_name    text NOT NULL CHECK (pg_catalog.length(column_name) BETWEEN 1 AND 256),
+  transform      text NOT NULL
+                 CHECK (transform IN ('CLEAR', 'HASH', 'RANDOM', 'FPE', 'FF1', 'FF3-1', 'MASKED')),
+  class          text NOT NULL CHECK (class ~ '^[a-z][a-z0-9_]{0,62}$'),
+  sensitivity    text NOT NULL
+                 CHECK (sensitivity IN ('public', 'internal', 'confidential', 'restricted')),
+  source         text NOT NULL CHECK (source IN ('scan', 'manual')),
+  classified_by  text NOT NULL,  -- the calling role (sdp.sdp_caller_role())
+  classified_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  CHECK ((batch_id IS NULL) <> (dataset IS NULL))
+);
+COMMENT ON TABLE sdp.column_classification IS
+  'class, sensitivity and transform of each column of a batch or dataset (no values)';
+CREATE UNIQUE INDEX column_classification_batch ON sdp.column_classification (batch_id, column_name)
+  WHERE batch_id IS NOT NULL;
+CREATE UNIQUE INDEX column_classification_dataset
+  ON sdp.column_classification (client_id, dataset, column_name) WHERE dataset IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('sdp.column_classification', '');
+
+CREATE TABLE sdp.firewall_allow (
+  client_id   text NOT NULL REFERENCES sdp.api_client (client_id) ON DELETE CASCADE,
+  column_name text NOT NULL CHECK (pg_catalog.length(column_name) BETWEEN 1 AND 256),
+  class       text NOT NULL CHECK (class IN ('email', 'payment_card', 'iban', 'us_ssn', 'phone',
+                                             'token_shape', 'mask_shape')),
+  allowed_by  text NOT NULL,
+  allowed_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (client_id, column_name, class)
+);
+COMMENT ON TABLE sdp.firewall_allow IS
+  'columns of a client the PII firewall lets through for one class (sdp_firewall_allow)';
+SELECT pg_catalog.pg_extension_config_dump('sdp.firewall_allow', '');
+
+-- The sensitivity a class gets when the manifest or sdp_classify does not say. The names are
+-- those of sdp-agent scan (src/agent/scan/pii_class.h) and a few generic ones.
+CREATE FUNCTION sdp._class_sensitivity(class text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE
+    WHEN class IN ('payment_card', 'iban', 'us_ssn', 'national_id', 'de_tax_id', 'fr_nir',
+                   'nl_bsn', 'es_dni', 'it_codice_fiscale', 'pl_pesel') THEN 'restricted'
+    WHEN class IN ('email', 'phone', 'person_name', 'postal_address', 'date_of_birth',
+                   'ip_address', 'ipv4', 'ipv6', 'free_text', 'free_text_pii', 'identifier')
+      THEN 'confidential'
+    WHEN class IN ('not_pii', 'unclassified') THEN 'internal'
+    ELSE 'confidential' END
+$$;
+
+-- The rows a manifest declares: 22023 naming the column for anything malformed.
+CREATE FUNCTION sdp._manifest_entries(manifest jsonb)
+RETURNS TABLE(column_name text, transform text, class text, sensitivity text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k text;
+  v jsonb;
+  t text;
+  c text;
+  s text;
+BEGIN
+  IF manifest IS NULL OR manifest = 'null'::jsonb THEN
+    RETURN;
+  END IF;
+  IF pg_catalog.jsonb_typeof(manifest) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'manifest must be a JSON object: {"column": {"transform": "HASH", "class": "email"}, ...}';
+  END IF;
+  FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(manifest) e ORDER BY e.key LOOP
+    IF pg_catalog.length(k) NOT BETWEEN 1 AND 256 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'manifest: a column name has 1 to 256 characters';
+    END IF;
+    IF pg_catalog.jsonb_typeof(v) <> 'object' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" must map to an object {"transform", "class"}', sdp._echo(k));
+    END IF;
+    t := pg_catalog.upper(v ->> 'transform');
+    IF t IS NULL OR t NOT IN ('CLEAR', 'HASH', 'RANDOM', 'FPE', 'FF1', 'FF3-1', 'MASKED') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" has transform "%s"; expected HASH, RANDOM, FPE, FF1, FF3-1, MASKED or CLEAR',
+                         sdp._echo(k), sdp._echo(coalesce(v ->> 'transform', '')));
+    END IF;
+    c := coalesce(v ->> 'class', CASE WHEN t = 'CLEAR' THEN 'unclassified' ELSE 'identifier' END);
+    IF c !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" has class "%s"; a class is lowercase letters, digits and _ (e.g. email)',
+                         sdp._echo(k), sdp._echo(c));
+    END IF;
+    s := coalesce(v ->> 'sensitivity', sdp._class_sensitivity(c));
+    IF s NOT IN ('public', 'internal', 'confidential', 'restricted') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" has sensitivity "%s"; expected public, internal, confidential or restricted',
+                         sdp._echo(k), sdp._echo(s));
+    END IF;
+    column_name := k;
+    transform := t;
+    class := c;
+    sensitivity := s;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+-- Stores the manifest of a new batch as its classification (source 'scan'), before any row is
+-- loaded: the firewall reads the transforms from there (sdp._firewall_spec).
+CREATE FUNCTION sdp._store_manifest(p_client text, p_batch uuid, p_manifest jsonb) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  INSERT INTO sdp.column_classification (client_id, batch_id, column_name, transform, class,
+                                         sensitivity, source, classified_by)
+  SELECT p_client, p_batch, m.column_name, m.transform, m.class, m.sensitivity, 'scan',
+         sdp.sdp_caller_role()
+    FROM sdp._manifest_entries(p_manifest) m
+$$;
+
+-- Once the columns of a batch are known (whole upload, or chunk 0): every column the manifest
+-- named must exist (22023), and the columns it did not name are recorded as CLEAR.
+CREATE FUNCTION sdp._classify_columns(p_client text, p_batch uuid, p_columns text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_missing text;
+BEGIN
+  SELECT c.column_name INTO v_missing
+    FROM sdp.column_classification c
+   WHERE c.batch_id = p_batch AND NOT (c.column_name = ANY (p_columns))
+   ORDER BY c.column_name LIMIT 1;
+  IF v_missing IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('manifest names column "%s", which the upload does not have; available columns: %s',
+                       sdp._echo(v_missing), sdp._echo(pg_catalog.array_to_string(p_columns, ', '))),
+      HINT = 'the manifest describes the columns of this upload (header or JSON keys)';
+  END IF;
+  INSERT INTO sdp.column_classification (client_id, batch_id, column_name, transform, class,
+                                         sensitivity, source, classified_by)
+  SELECT p_client, p_batch, u.col, 'CLEAR', 'unclassified', 'internal', 'scan', sdp.sdp_caller_role()
+    FROM pg_catalog.unnest(p_columns) AS u(col)
+   WHERE NOT EXISTS (SELECT 1 FROM sdp.column_classification c
+                      WHERE c.batch_id = p_batch AND c.column_name = u.col)
+  ON CONFLICT DO NOTHING;
+END
+$$;
+
+-- What the loaders check, flattened for C++: [column, transform, allowed classes (comma
+-- separated)] for every column the batch declared or the client has an allowance for. A column
+-- not listed is CLEAR with nothing allowed.
+CREATE FUNCTION sdp._firewall_spec(p_client text, p_batch uuid) RETURNS text[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(pg_catalog.array_agg(u.e ORDER BY s.column_name, u.i), '{}')
+    FROM (SELECT column_name,
+                 ARRAY[column_name, coalesce(d.transform, 'CLEAR'), coalesce(a.classes, '')] AS arr
+            FROM (SELECT c.column_name, c.transform FROM sdp.column_classification c
+                   WHERE c.batch_id = p_batch) d
+            FULL JOIN (SELECT f.column_name, pg_catalog.string_agg(f.class, ',' ORDER BY f.class) AS classes
+                         FROM sdp.firewall_allow f WHERE f.client_id = p_client
+                        GROUP BY f.column_name) a USING (column_name)) s,
+         pg_catalog.unnest(s.arr) WITH ORDINALITY AS u(e, i)
+$$;
+
+-- Called by the C++ loader on a refusal, in a background worker's own transaction (the caller's
+-- is rolled back by the PT422 that follows): the audit entry names the client, batch, column,
+-- row and class, never the value.
+CREATE FUNCTION sdp._firewall_audit(p_actor text, p_login text, p_client text, p_batch text,
+                                    p_column text, p_row bigint, p_class text, p_transform text)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT sdp._audit_as(p_actor, p_login, p_client, 'firewall.refused', p_batch,
+                       pg_catalog.jsonb_build_object('column', sdp._echo(p_column), 'row', p_row,
+                                                     'class', p_class, 'transform', p_transform))
+$$;
+
+-- sdp_classify: an engineer (or admin) sets the class (and sensitivity) of a column of a batch or
+-- of a dataset. Audited; returns the classification row's id.
+CREATE FUNCTION sdp.sdp_classify(client_id text, column_name text, class text,
+                                 sensitivity text DEFAULT NULL, batch_id uuid DEFAULT NULL,
+                                 dataset text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  v_client text := sdp_classify.client_id;
+  v_column text := sdp_classify.column_name;
+  v_class text := sdp_classify.class;
+  v_sens text := coalesce(sdp_classify.sensitivity, sdp._class_sensitivity(sdp_classify.class));
+  v_batch uuid := sdp_classify.batch_id;
+  v_dataset text := sdp_classify.dataset;
+  v_old sdp.column_classification;
+  v_id bigint;
+BEGIN
+  PERFORM sdp._require_capability('engineer', 'classify');
+  IF (v_batch IS NULL) = (v_dataset IS NULL) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'give exactly one of batch_id or dataset';
+  END IF;
+  IF v_column IS NULL OR pg_catalog.length(v_column) NOT BETWEEN 1 AND 256 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'column_name has 1 to 256 characters';
+  END IF;
+  IF v_class IS NULL OR v_class !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('class "%s" is not a class name (lowercase letters, digits and _, e.g. email)',
+                       sdp._echo(coalesce(v_class, ''))),
+      HINT = 'e.g. the classes of sdp-agent scan: email, phone, payment_card, iban, us_ssn, de_tax_id, fr_nir, nl_bsn, es_dni, it_codice_fiscale, pl_pesel, ipv4, ipv6, date_of_birth, person_name, postal_address, free_text_pii, not_pii';
+  END IF;
+  IF v_sens NOT IN ('public', 'internal', 'confidential', 'restricted') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('sensitivity "%s" is not public, internal, confidential or restricted', sdp._echo(v_sens));
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM sdp.api_client c WHERE c.client_id = v_client) THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(coalesce(v_client, '')));
+  END IF;
+  IF v_batch IS NOT NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM sdp.processing_batch b
+                    WHERE b.batch_id = v_batch AND b.client_id = v_client) THEN
+      RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('batch %s of client %s not found', v_batch, sdp._echo(v_client));
+    END IF;
+    SELECT * INTO v_old FROM sdp.column_classification c
+     WHERE c.batch_id = v_batch AND c.column_name = v_column FOR UPDATE;
+    IF v_old.id IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'PT404',
+        MESSAGE = format('batch %s has no column "%s"', v_batch, sdp._echo(v_column));
+    END IF;
+    UPDATE sdp.column_classification c
+       SET class = v_class, sensitivity = v_sens, source = 'manual',
+           classified_by = sdp.sdp_caller_role(), classified_at = pg_catalog.clock_timestamp()
+     WHERE c.id = v_old.id
+    RETURNING c.id INTO v_id;
+  ELSE
+    SELECT * INTO v_old FROM sdp.column_classification c
+     WHERE c.client_id = v_client AND c.dataset = v_dataset AND c.column_name = v_column FOR UPDATE;
+    INSERT INTO sdp.column_classification AS c (client_id, dataset, column_name, transform, class,
+                                                sensitivity, source, classified_by)
+    VALUES (v_client, v_dataset, v_column, coalesce(v_old.transform, 'CLEAR'), v_class, v_sens,
+            'manual', sdp.sdp_caller_role())
+    ON CONFLICT (client_id, dataset, column_name) WHERE dataset IS NOT NULL
+    DO UPDATE SET class = EXCLUDED.class, sensitivity = EXCLUDED.sensitivity, source = 'manual',
+                  classified_by = EXCLUDED.classified_by, classified_at = pg_catalog.clock_timestamp()
+    RETURNING c.id INTO v_id;
+  END IF;
+  PERFORM sdp._audit('column.classify', coalesce(v_batch::text, v_dataset),
+                     pg_catalog.jsonb_build_object('client', v_client, 'column', sdp._echo(v_column),
+                                                   'class', v_class, 'sensitivity', v_sens,
+                                                   'previous_class', v_old.class,
+                                                   'previous_sensitivity', v_old.sensitivity));
+  RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_classify(text, text, text, text, uuid, text) IS
+  'sets the class and sensitivity of a column of a batch or dataset (engineer/admin, audited)';
+
+-- sdp_firewall_allow: an administrator lets one class through in one column of one client's
+-- uploads (a column of account numbers that pass Luhn, say). Audited; true when it is new.
+CREATE FUNCTION sdp.sdp_firewall_allow(client_id text, column_name text, class text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_client text := sdp_firewall_allow.client_id;
+  v_column text := sdp_firewall_allow.column_name;
+  v_class text := sdp_firewall_allow.class;
+  v_new boolean;
+BEGIN
+  PERFORM sdp._require_capability('admin', 'firewall_allow');
+  IF v_column IS NULL OR pg_catalog.length(v_column) NOT BETWEEN 1 AND 256 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'column_name has 1 to 256 characters';
+  END IF;
+  IF v_class IS NULL OR v_class NOT IN ('email', 'payment_card', 'iban', 'us_ssn', 'phone',
+                                        'token_shape', 'mask_shape') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('class "%s" is not one the firewall refuses', sdp._echo(coalesce(v_class, ''))),
+      HINT = 'one of email, payment_card, iban, us_ssn, phone, token_shape, mask_shape';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM sdp.api_client c WHERE c.client_id = v_client) THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT404', MESSAGE = format('unknown client %s', sdp._echo(coalesce(v_client, '')));
+  END IF;
+  INSERT INTO sdp.firewall_allow (client_id, column_name, class, allowed_by)
+  VALUES (v_client, v_column, v_class, sdp.sdp_caller_role())
+  ON CONFLICT DO NOTHING;
+  v_new := FOUND;
+  PERFORM sdp._audit('firewall.allow', v_client,
+                     pg_catalog.jsonb_build_object('column', sdp._echo(v_column), 'class', v_class,
+                                                   'new', v_new));
+  RETURN v_new;
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_firewall_allow(text, text, text) IS
+  'lets the PII firewall accept one class in one column of a client''s uploads (admin, audited)';
+
+-- Governance view: the class of every column of every batch and dataset (no values).
+CREATE VIEW sdp.column_classes AS
+  SELECT c.client_id, c.batch_id, c.dataset, c.column_name, c.transform, c.class, c.sensitivity,
+         c.source, c.classified_by, c.classified_at
+    FROM sdp.column_classification c;
+COMMENT ON VIEW sdp.column_classes IS
+  'class, sensitivity and transform of each column of each batch or dataset (governance)';
+
+REVOKE ALL ON FUNCTION sdp._class_sensitivity(text), sdp._manifest_entries(jsonb),
+    sdp._store_manifest(text, uuid, jsonb), sdp._classify_columns(text, uuid, text[]),
+    sdp._firewall_spec(text, uuid),
+    sdp._firewall_audit(text, text, text, text, text, bigint, text, text),
+    sdp.sdp_classify(text, text, text, text, uuid, text), sdp.sdp_firewall_allow(text, text, text)
+  FROM PUBLIC;
+REVOKE ALL ON sdp.column_classification, sdp.firewall_allow, sdp.column_classes FROM PUBLIC;
+-- ---- column classification and the PII firewall (82_firewall.sql) ---------------------------
+-- Engineers and administrators reclassify columns; only administrators let a class through the
+-- firewall. The classes (never values) are readable by the governance roles.
+GRANT EXECUTE ON FUNCTION sdp.sdp_classify(text, text, text, text, uuid, text)
+  TO sdp_admin, sdp_engineer;
+GRANT EXECUTE ON FUNCTION sdp.sdp_firewall_allow(text, text, text) TO sdp_admin;
+GRANT SELECT ON sdp.column_classes TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor;
+GRANT SELECT ON sdp.firewall_allow TO sdp_admin, sdp_auditor;

@@ -71,14 +71,14 @@ for round in $(seq "$rounds"); do
     grep -q "\"matched_rows\":$rows," "$r/ser$i.csv.json" || fail "serial run, file $i: $(cat "$r/ser$i.csv.json")"
   done
   SDP_SERVER_URL=$ser_url "$agent" upload-batch --file "$r/tok10.csv" --client-id bank_demo \
-    --processing-type risk_scoring --chunk-kb 64 >"$r/ser10.json"
+    --processing-type risk_scoring --chunk-kb 64 --config "$cfg" >"$r/ser10.json"
   sql_process sdp_e2e_conc_ser "$(batch_id_of "$r/ser10.json")" "$r/ser10.out" ||
     fail "serial sdp_process_batch: $(cat "$r/ser10.out")"
   serial_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
   # Concurrent run: file 10 is uploaded (RECEIVED) first, then everything starts at once.
   SDP_SERVER_URL=$conc_url "$agent" upload-batch --file "$r/tok10.csv" --client-id bank_demo \
-    --processing-type risk_scoring --chunk-kb 64 >"$r/conc10.json"
+    --processing-type risk_scoring --chunk-kb 64 --config "$cfg" >"$r/conc10.json"
   id10=$(batch_id_of "$r/conc10.json")
   pids=() names=()
   for i in $(seq 8); do reuse_tokens "$r/ser$i.csv" "$r/conc$i.csv"; done

@@ -127,7 +127,7 @@ pass "empty and header-only files: one line, no batch opened"
 python3 "$repo/bench/gen_customers.py" 200 "$w/g.csv" --seed 3
 expect_exit 0 tokenize-config --config "$cfg" --input "$w/g.csv" --output "$w/g.tok.csv" --vault "$vault"
 psql -XAtq -c "ALTER DATABASE sdp_e2e_hostile SET sdp.max_batch_bytes = 8192"
-expect_exit 5 upload-batch --file "$w/g.tok.csv" --client-id bank_demo --processing-type risk_scoring --chunk-kb 2
+expect_exit 5 upload-batch --file "$w/g.tok.csv" --client-id bank_demo --processing-type risk_scoring --chunk-kb 2 --config "$cfg"
 expect_one_error_line "PT413: batch of"
 expect_exit 5 process-batch --raw-input "$w/g.csv" --output "$w/g.merged.csv" --config "$cfg" --vault "$vault" \
   --client-id bank_demo --processing-type risk_scoring --use-dev-processor --chunk-kb 2
@@ -144,7 +144,7 @@ psql -XAtq -c "ALTER DATABASE sdp_e2e_hostile RESET sdp.max_batch_bytes"
 [[ $(psql -XAtc "SELECT count(*) FROM sdp.processing_batch b WHERE b.status = 'FAILED' AND b.error LIKE 'upload aborted by the client: chunk % refused: PT413' AND b.accepted_records = 0 AND NOT EXISTS (SELECT 1 FROM sdp.tokenized_record r WHERE r.batch_id = b.batch_id)") == 2 ]] ||
   fail "oversize batches not aborted: $(psql -XAtc "SELECT status, accepted_records, error FROM sdp.processing_batch WHERE status <> 'PROCESSED'")"
 # With the limit back, the same upload opens a new batch (the aborted one released its key).
-expect_exit 0 upload-batch --file "$w/g.tok.csv" --client-id bank_demo --processing-type risk_scoring --chunk-kb 2
+expect_exit 0 upload-batch --file "$w/g.tok.csv" --client-id bank_demo --processing-type risk_scoring --chunk-kb 2 --config "$cfg"
 grep -q '"status":"RECEIVED"' "$e2e_work/out" || fail "re-upload after the abort: $(cat "$e2e_work/out")"
 pass "oversize upload: PT413 in one line (exit 5), no merged output, the batch aborted (FAILED, no staged rows); a re-upload works"
 

@@ -10,6 +10,8 @@
 #include "agent/pipeline/round_trip.h"
 #include "agent/support/exit_status.h"
 #include "agent/support/signals.h"
+#include "agent/tokenize/tokenization_config.h"
+#include "agent/tokenize/upload_manifest.h"
 #include "agent/transport/transport.h"
 #include "agent/transport/uploader.h"
 #include "common/shown_value.h"
@@ -82,6 +84,11 @@ int RunUpload(const ServerFlags& flags) {
   job.processing_type = flags.processing_type;
   job.key_column = flags.key_column;
   job.chunk_bytes = flags.chunk_kb << 10;
+  if (!flags.config.empty()) {
+    TokenizationConfig config;
+    if (!LoadTokenizationConfig(flags.config, &config, &err)) return ReportError(kExitConfig, err);
+    job.manifest = UploadManifestJson(config);
+  }
   UploadOutcome outcome;
   Failure failure;
   if (!UploadCsvFile(job, transport.get(), &outcome, &failure)) {
@@ -189,6 +196,10 @@ void AddServerCommands(CLI::App* app, CommandList* commands) {
     sub->add_option("--client-id", f->client_id, "Client id")->required();
     sub->add_option("--processing-type", f->processing_type, "e.g. risk_scoring")->required();
     sub->add_option("--key-column", f->key_column, "Join key column")->capture_default_str();
+    sub->add_option("--config", f->config,
+                    "Tokenization config the file was made with: tells the server's PII "
+                    "firewall how each column was tokenized (without it every column is "
+                    "checked as clear)");
     sub->add_option("--chunk-kb", f->chunk_kb, "Chunk size in KiB (below the proxy body limit)")
         ->capture_default_str();
     AddConnectionFlags(sub, f.get());

@@ -13,6 +13,7 @@
 #include "agent/support/exit_status.h"
 #include "agent/support/signals.h"
 #include "agent/tokenize/column_tokenizer.h"
+#include "agent/tokenize/upload_manifest.h"
 #include "common/atomic_file.h"
 #include "common/csv_reader.h"
 #include "common/read_file.h"
@@ -240,6 +241,15 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
   upload.processing_type = options.processing_type;
   upload.key_column = options.key_column;
   upload.chunk_bytes = options.chunk_bytes;
+  if (!options.config_path.empty()) {
+    // The manifest tells the server's PII firewall how each column was tokenized.
+    TokenizationConfig config;
+    std::string err;
+    if (!LoadTokenizationConfig(options.config_path, &config, &err)) {
+      return Fail(failure, kExitConfig, err);
+    }
+    upload.manifest = UploadManifestJson(config);
+  }
   if (!UploadCsvFile(upload, transport, &result->upload, failure)) {
     // The tokenized file is kept for a re-run to resume the same batch, which only makes sense
     // when the failure was transient. A refused file (malformed, invalid UTF-8, no rows) or a

@@ -187,14 +187,20 @@ class HttpTransport : public ServerTransport {
   }
 
   bool OpenBatch(const std::string& client_id, const std::string& processing_type,
-                 const std::string& key_column, const std::string& idempotency_key, BatchInfo* out,
-                 TransportError* err) override {
+                 const std::string& key_column, const std::string& idempotency_key,
+                 const std::string& manifest, BatchInfo* out, TransportError* err) override {
     if (!client_id.empty()) client_id_ = client_id;
     Json args = Json::object();
     args["processing_type"] = processing_type;
     if (!key_column.empty()) args["key_column"] = key_column;
     if (!idempotency_key.empty()) args["idempotency_key"] = idempotency_key;
     if (!client_id.empty()) args["client_id"] = client_id;
+    if (!manifest.empty()) {
+      args["manifest"] = Json::parse(manifest, nullptr, /*allow_exceptions=*/false);
+      if (args["manifest"].is_discarded() || !args["manifest"].is_object()) {
+        return Invalid("the upload manifest is not a JSON object", err);
+      }
+    }
     HttpResponse resp;
     if (!Call(true, "batch_open", "", {}, JsonBody(args), "application/json", &resp, err)) {
       return false;

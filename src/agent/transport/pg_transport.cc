@@ -129,11 +129,15 @@ class PgTransport : public ServerTransport {
   }
 
   bool OpenBatch(const std::string& client_id, const std::string& processing_type,
-                 const std::string& key_column, const std::string& idempotency_key, BatchInfo* out,
-                 TransportError* err) override {
+                 const std::string& key_column, const std::string& idempotency_key,
+                 const std::string& manifest, BatchInfo* out, TransportError* err) override {
     client_id_ = client_id;
-    return BatchCall("sdp.sdp_batch_open($1, $2, $3, $4)",
-                     {client_id, processing_type, key_column, idempotency_key}, out, err);
+    if (manifest.empty()) {
+      return BatchCall("sdp.sdp_batch_open($1, $2, $3, $4)",
+                       {client_id, processing_type, key_column, idempotency_key}, out, err);
+    }
+    return BatchCall("sdp.sdp_batch_open($1, $2, $3, $4, $5::jsonb)",
+                     {client_id, processing_type, key_column, idempotency_key, manifest}, out, err);
   }
 
   bool AppendChunk(const std::string& batch_id, int seq, std::string_view chunk,

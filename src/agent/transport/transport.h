@@ -61,9 +61,12 @@ class ServerTransport {
   virtual ~ServerTransport() = default;
 
   // Opens (or, for the same client + idempotency key, returns the existing) chunked upload.
+  // `manifest`: the upload manifest as JSON (column -> transform and class, UploadManifestJson),
+  // which the server's PII firewall checks every chunk against; empty sends none (every column
+  // is then checked as clear), and the call stays the one servers before the firewall know.
   virtual bool OpenBatch(const std::string& client_id, const std::string& processing_type,
                          const std::string& key_column, const std::string& idempotency_key,
-                         BatchInfo* out, TransportError* err) = 0;
+                         const std::string& manifest, BatchInfo* out, TransportError* err) = 0;
   // Sends chunk `seq` (chunk 0 starts with the CSV header; later chunks hold whole rows only).
   // Re-sending a chunk with the same hash is a no-op on the server. *rows_so_far: rows stored.
   virtual bool AppendChunk(const std::string& batch_id, int seq, std::string_view chunk,

@@ -600,7 +600,7 @@ bool UploadCsvFile(const UploadJob& job, ServerTransport* transport, UploadOutco
   TransportError terr;
   BatchInfo batch;
   if (!transport->OpenBatch(job.client_id, job.processing_type, job.key_column, idempotency_key,
-                            &batch, &terr)) {
+                            job.manifest, &batch, &terr)) {
     return Fail(failure, ExitCodeFor(terr),
                 DescribeTransportError("upload of " + job.file + " failed to open a batch", terr));
   }

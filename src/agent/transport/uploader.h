@@ -22,6 +22,8 @@ struct UploadJob {
   std::string processing_type;
   std::string key_column = "customer_id";
   size_t chunk_bytes = size_t{8} << 20;
+  // The upload manifest (UploadManifestJson of the tokenization config), or empty for none.
+  std::string manifest;
 };
 
 struct UploadOutcome {

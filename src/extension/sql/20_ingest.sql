@@ -13,17 +13,21 @@
 -- What the loaders return.
 CREATE TYPE sdp._load_result AS (columns text[], records bigint);
 
+-- firewall: what the PII firewall checks (sdp._firewall_spec, 82_firewall.sql); every cell is
+-- checked before its row is stored, and a hit raises PT422.
 CREATE FUNCTION sdp._load_csv(batch_id uuid, client_id text, csv text, key_column text,
-                              first_row_no bigint, columns text[], chunk_seq integer)
-  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv' LANGUAGE C VOLATILE
+                              first_row_no bigint, columns text[], chunk_seq integer,
+                              firewall text[])
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_csv_checked' LANGUAGE C VOLATILE
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer) IS
-  'internal: parse CSV (header when columns is NULL) and bulk-insert tokenized_record rows';
-CREATE FUNCTION sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text)
-  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json' LANGUAGE C VOLATILE
+COMMENT ON FUNCTION sdp._load_csv(uuid, text, text, text, bigint, text[], integer, text[]) IS
+  'internal: parse CSV (header when columns is NULL), check it with the PII firewall and bulk-insert tokenized_record rows';
+CREATE FUNCTION sdp._load_json(batch_id uuid, client_id text, records jsonb, key_column text,
+                               firewall text[])
+  RETURNS sdp._load_result AS 'MODULE_PATHNAME', 'sdp_load_json_checked' LANGUAGE C VOLATILE
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION sdp._load_json(uuid, text, jsonb, text) IS
-  'internal: bulk-insert tokenized_record rows from a JSON array of flat objects';
+COMMENT ON FUNCTION sdp._load_json(uuid, text, jsonb, text, text[]) IS
+  'internal: check a JSON array of flat objects with the PII firewall and bulk-insert tokenized_record rows';
 CREATE FUNCTION sdp._sha256_hex(data text) RETURNS text
   AS 'MODULE_PATHNAME', 'sdp_sha256_hex' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp;
@@ -161,7 +165,7 @@ $$;
 -- ---- whole CSV ------------------------------------------------------------------------------
 CREATE FUNCTION sdp.sdp_ingest_csv(client_id text, processing_type text, csv text,
                                    key_column text DEFAULT 'customer_id',
-                                   idempotency_key text DEFAULT NULL)
+                                   idempotency_key text DEFAULT NULL, manifest jsonb DEFAULT NULL)
 RETURNS sdp.sdp_batch
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -198,7 +202,10 @@ BEGIN
   IF b.batch_id IS NULL THEN
     RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, v_sha);
   END IF;
-  r := sdp._load_csv(b.batch_id, v_client, sdp_ingest_csv.csv, v_key_column, 1, NULL, NULL);
+  PERFORM sdp._store_manifest(v_client, b.batch_id, sdp_ingest_csv.manifest);
+  r := sdp._load_csv(b.batch_id, v_client, sdp_ingest_csv.csv, v_key_column, 1, NULL, NULL,
+                     sdp._firewall_spec(v_client, b.batch_id));
+  PERFORM sdp._classify_columns(v_client, b.batch_id, r.columns);
   UPDATE sdp.processing_batch p
      SET columns = r.columns, accepted_records = r.records, chunks = 1,
          received_bytes = v_bytes, status = 'RECEIVED',
@@ -208,13 +215,13 @@ BEGIN
   RETURN sdp._batch_out(b);
 END
 $$;
-COMMENT ON FUNCTION sdp.sdp_ingest_csv(text, text, text, text, text) IS
-  'store a whole CSV (header required) as a RECEIVED batch; idempotent under idempotency_key';
+COMMENT ON FUNCTION sdp.sdp_ingest_csv(text, text, text, text, text, jsonb) IS
+  'store a whole CSV (header required) as a RECEIVED batch, checked by the PII firewall against the manifest; idempotent under idempotency_key';
 
 -- ---- JSON array -----------------------------------------------------------------------------
 CREATE FUNCTION sdp.sdp_ingest_json(client_id text, processing_type text, records jsonb,
                                     key_column text DEFAULT 'customer_id',
-                                    idempotency_key text DEFAULT NULL)
+                                    idempotency_key text DEFAULT NULL, manifest jsonb DEFAULT NULL)
 RETURNS sdp.sdp_batch
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -257,7 +264,10 @@ BEGIN
   IF b.batch_id IS NULL THEN
     RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, v_sha);
   END IF;
-  r := sdp._load_json(b.batch_id, v_client, v_records, v_key_column);
+  PERFORM sdp._store_manifest(v_client, b.batch_id, sdp_ingest_json.manifest);
+  r := sdp._load_json(b.batch_id, v_client, v_records, v_key_column,
+                      sdp._firewall_spec(v_client, b.batch_id));
+  PERFORM sdp._classify_columns(v_client, b.batch_id, r.columns);
   UPDATE sdp.processing_batch p
      SET columns = r.columns, accepted_records = r.records, chunks = 1,
          received_bytes = octet_length(v_text), status = 'RECEIVED', received_at = pg_catalog.now()
@@ -266,14 +276,14 @@ BEGIN
   RETURN sdp._batch_out(b);
 END
 $$;
-COMMENT ON FUNCTION sdp.sdp_ingest_json(text, text, jsonb, text, text) IS
-  'store a JSON array of flat objects (or {"records": [...]}) as a RECEIVED batch';
+COMMENT ON FUNCTION sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb) IS
+  'store a JSON array of flat objects (or {"records": [...]}) as a RECEIVED batch, checked by the PII firewall against the manifest';
 
 -- ---- chunked, resumable upload ----------------------------------------------------------------
 -- open → append(seq 0 = header + rows, 1.. = whole rows only, in order) → seal(chunks, sha256).
 CREATE FUNCTION sdp.sdp_batch_open(client_id text, processing_type text,
                                    key_column text DEFAULT 'customer_id',
-                                   idempotency_key text DEFAULT NULL)
+                                   idempotency_key text DEFAULT NULL, manifest jsonb DEFAULT NULL)
 RETURNS sdp.sdp_batch
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -298,11 +308,12 @@ BEGIN
   IF b.batch_id IS NULL THEN
     RETURN sdp._replay(sdp._idempotent_batch(v_client, v_key), v_key, v_type, v_key_column, NULL);
   END IF;
+  PERFORM sdp._store_manifest(v_client, b.batch_id, sdp_batch_open.manifest);
   RETURN sdp._batch_out(b);
 END
 $$;
-COMMENT ON FUNCTION sdp.sdp_batch_open(text, text, text, text) IS
-  'start a chunked upload (status UPLOADING); idempotent under idempotency_key';
+COMMENT ON FUNCTION sdp.sdp_batch_open(text, text, text, text, jsonb) IS
+  'start a chunked upload (status UPLOADING) whose chunks the PII firewall checks against the manifest; idempotent under idempotency_key';
 
 CREATE FUNCTION sdp.sdp_batch_append(batch_id uuid, seq integer, chunk text, chunk_sha256 text)
 RETURNS bigint
@@ -353,7 +364,11 @@ BEGIN
   END IF;
   PERFORM sdp._check_size(b.received_bytes + v_bytes);
   r := sdp._load_csv(b.batch_id, b.client_id, sdp_batch_append.chunk, b.key_column,
-                     b.accepted_records + 1, CASE WHEN v_seq = 0 THEN NULL ELSE b.columns END, v_seq);
+                     b.accepted_records + 1, CASE WHEN v_seq = 0 THEN NULL ELSE b.columns END, v_seq,
+                     sdp._firewall_spec(b.client_id, b.batch_id));
+  IF v_seq = 0 THEN
+    PERFORM sdp._classify_columns(b.client_id, b.batch_id, r.columns);
+  END IF;
   -- b is locked (FOR UPDATE) since the start: its hash_state is the one the UPDATE replaces.
   v_state := sdp._sha256_update(b.hash_state, sdp_batch_append.chunk);
   INSERT INTO sdp.batch_chunk (batch_id, seq, chunk_sha256, bytes, records, first_row_no)

@@ -172,10 +172,12 @@ $$;
 
 -- ---- uploads ---------------------------------------------------------------------------------
 -- POST /rpc/process, Content-Type: application/json, body
---   {"processing_type":"risk_scoring","records":[{...},...] [,"client_id","key_column","idempotency_key"]}
--- → 201 {"batch_id","accepted_records","status":"RECEIVED"}. Idempotency-Key header works too.
+--   {"processing_type":"risk_scoring","records":[{...},...] [,"client_id","key_column","idempotency_key","manifest"]}
+-- → 201 {"batch_id","accepted_records","status":"RECEIVED"}. Idempotency-Key header works too;
+-- the manifest (82_firewall.sql) may also come as the X-Sdp-Manifest header. Raw PII: 422.
 CREATE FUNCTION sdp_api.process(records jsonb, processing_type text, client_id text DEFAULT NULL,
-                                key_column text DEFAULT 'customer_id', idempotency_key text DEFAULT NULL)
+                                key_column text DEFAULT 'customer_id', idempotency_key text DEFAULT NULL,
+                                manifest jsonb DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -184,16 +186,18 @@ BEGIN
   RETURN sdp.sdp_api_upload_response(sdp.sdp_ingest_json(
     sdp.sdp_api_client(process.client_id), process.processing_type, process.records,
     coalesce(process.key_column, 'customer_id'),
-    coalesce(process.idempotency_key, sdp.sdp_api_header('idempotency-key'))));
+    coalesce(process.idempotency_key, sdp.sdp_api_header('idempotency-key')),
+    coalesce(process.manifest, sdp.sdp_api_header('x-sdp-manifest')::jsonb)));
 END
 $$;
-COMMENT ON FUNCTION sdp_api.process(jsonb, text, text, text, text) IS
-  'POST JSON batch {records, processing_type[, client_id, key_column, idempotency_key]} → {batch_id, accepted_records, status}';
+COMMENT ON FUNCTION sdp_api.process(jsonb, text, text, text, text, jsonb) IS
+  'POST JSON batch {records, processing_type[, client_id, key_column, idempotency_key, manifest]} → {batch_id, accepted_records, status}';
 
 -- POST /rpc/process_file, Content-Type: text/plain, body = the tokenized CSV (header row first).
 -- Headers: X-Client-Id, X-Processing-Type (required), X-Key-Column (default customer_id),
--- Idempotency-Key. → 201 {"batch_id","accepted_records","status":"RECEIVED"}.
--- Empty body → 400; another Content-Type → 415.
+-- Idempotency-Key, X-Sdp-Manifest (the manifest as JSON, 82_firewall.sql).
+-- → 201 {"batch_id","accepted_records","status":"RECEIVED"}.
+-- Empty body → 400; another Content-Type → 415; raw PII → 422 (PII firewall).
 CREATE FUNCTION sdp_api.process_file(text) RETURNS json
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -216,17 +220,19 @@ BEGIN
   RETURN sdp.sdp_api_upload_response(sdp.sdp_ingest_csv(
     sdp.sdp_api_client(sdp.sdp_api_header('x-client-id')), v_processing, $1,
     coalesce(sdp.sdp_api_header('x-key-column'), 'customer_id'),
-    sdp.sdp_api_header('idempotency-key')));
+    sdp.sdp_api_header('idempotency-key'), sdp.sdp_api_header('x-sdp-manifest')::jsonb));
 END
 $$;
 COMMENT ON FUNCTION sdp_api.process_file(text) IS
-  'POST text/plain CSV; headers X-Client-Id, X-Processing-Type, X-Key-Column, Idempotency-Key → {batch_id, accepted_records, status}';
+  'POST text/plain CSV; headers X-Client-Id, X-Processing-Type, X-Key-Column, Idempotency-Key, X-Sdp-Manifest → {batch_id, accepted_records, status}';
 
 -- ---- chunked, resumable upload ---------------------------------------------------------------
--- POST /rpc/batch_open {"processing_type"[,"key_column","idempotency_key","client_id"]}
+-- POST /rpc/batch_open {"processing_type"[,"key_column","idempotency_key","client_id","manifest"]}
 -- → 201 (200 when the idempotency key already opened it) {"batch_id","accepted_records","status":"UPLOADING"}.
+-- The manifest (82_firewall.sql) applies to every chunk; a chunk with raw PII is refused with 422.
 CREATE FUNCTION sdp_api.batch_open(processing_type text, key_column text DEFAULT 'customer_id',
-                                   idempotency_key text DEFAULT NULL, client_id text DEFAULT NULL)
+                                   idempotency_key text DEFAULT NULL, client_id text DEFAULT NULL,
+                                   manifest jsonb DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -235,7 +241,8 @@ BEGIN
   RETURN sdp.sdp_api_upload_response(sdp.sdp_batch_open(
     sdp.sdp_api_client(batch_open.client_id), batch_open.processing_type,
     coalesce(batch_open.key_column, 'customer_id'),
-    coalesce(batch_open.idempotency_key, sdp.sdp_api_header('idempotency-key'))));
+    coalesce(batch_open.idempotency_key, sdp.sdp_api_header('idempotency-key')),
+    coalesce(batch_open.manifest, sdp.sdp_api_header('x-sdp-manifest')::jsonb)));
 END
 $$;
 

@@ -45,14 +45,14 @@ GRANT EXECUTE ON FUNCTION
 GRANT USAGE ON SCHEMA sdp, sdp_api TO sdp_client;
 GRANT EXECUTE ON FUNCTION
     sdp_api.pre_request(), sdp_api.health(), sdp_api.readyz(), sdp_api.metrics(),
-    sdp_api.process(jsonb, text, text, text, text), sdp_api.process_file(text),
-    sdp_api.batch_open(text, text, text, text), sdp_api.batch_append(text),
+    sdp_api.process(jsonb, text, text, text, text, jsonb), sdp_api.process_file(text),
+    sdp_api.batch_open(text, text, text, text, jsonb), sdp_api.batch_append(text),
     sdp_api.batch_seal(uuid, integer, text), sdp_api.batch_abort(uuid, text),
     sdp_api.process_batch(uuid), sdp_api.dev_process_batch(uuid),
     sdp_api.batch(uuid), sdp_api.results(uuid), sdp_api.results_csv(uuid),
     sdp.sdp_authenticate(text, text), sdp.sdp_health(), sdp.sdp_ready(),
-    sdp.sdp_ingest_csv(text, text, text, text, text), sdp.sdp_ingest_json(text, text, jsonb, text, text),
-    sdp.sdp_batch_open(text, text, text, text), sdp.sdp_batch_append(uuid, integer, text, text),
+    sdp.sdp_ingest_csv(text, text, text, text, text, jsonb), sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb),
+    sdp.sdp_batch_open(text, text, text, text, jsonb), sdp.sdp_batch_append(uuid, integer, text, text),
     sdp.sdp_batch_seal(uuid, integer, text), sdp.sdp_batch_abort(uuid, text),
     sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid), sdp.sdp_batch_status(uuid),
     sdp.sdp_results(uuid), sdp.sdp_results_csv(uuid),
@@ -79,8 +79,8 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_create_client(text, text), sdp.sdp_rotate_key(text, text), sdp.sdp_revoke_key(text),
     sdp.sdp_require_admin(), sdp.sdp_check_api_key(text), sdp.sdp_check_client_id(text),
     sdp.sdp_auth_new_key(),
-    sdp.sdp_ingest_csv(text, text, text, text, text), sdp.sdp_ingest_json(text, text, jsonb, text, text),
-    sdp.sdp_batch_open(text, text, text, text), sdp.sdp_batch_append(uuid, integer, text, text),
+    sdp.sdp_ingest_csv(text, text, text, text, text, jsonb), sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb),
+    sdp.sdp_batch_open(text, text, text, text, jsonb), sdp.sdp_batch_append(uuid, integer, text, text),
     sdp.sdp_batch_seal(uuid, integer, text), sdp.sdp_batch_abort(uuid, text),
     sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid), sdp.sdp_batch_status(uuid),
     sdp.sdp_batch_counts(), sdp.sdp_score_logistic(float8[], float8[], float8),
@@ -124,8 +124,8 @@ GRANT SELECT (client_id, key_prefix, created_at, key_rotated_at, revoked_at) ON 
 -- ---- sdp_engineer: upload and process for any client, read records and results, edit them ----
 GRANT USAGE ON SCHEMA sdp TO sdp_engineer;
 GRANT EXECUTE ON FUNCTION
-    sdp.sdp_ingest_csv(text, text, text, text, text), sdp.sdp_ingest_json(text, text, jsonb, text, text),
-    sdp.sdp_batch_open(text, text, text, text), sdp.sdp_batch_append(uuid, integer, text, text),
+    sdp.sdp_ingest_csv(text, text, text, text, text, jsonb), sdp.sdp_ingest_json(text, text, jsonb, text, text, jsonb),
+    sdp.sdp_batch_open(text, text, text, text, jsonb), sdp.sdp_batch_append(uuid, integer, text, text),
     sdp.sdp_batch_seal(uuid, integer, text), sdp.sdp_batch_abort(uuid, text),
     sdp.sdp_process_batch(uuid), sdp.sdp_dev_process_batch(uuid),
     sdp.sdp_batch_status(uuid), sdp.sdp_batch_counts(),
@@ -200,3 +200,12 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_metrics(), sdp.sdp_metrics_samples(), sdp._met
 GRANT SELECT ON sdp.metrics_batches, sdp.metrics_api_requests, sdp.metrics_pipeline,
                 sdp.metrics_latency
   TO pg_monitor;
+
+-- ---- column classification and the PII firewall (82_firewall.sql) ---------------------------
+-- Engineers and administrators reclassify columns; only administrators let a class through the
+-- firewall. The classes (never values) are readable by the governance roles.
+GRANT EXECUTE ON FUNCTION sdp.sdp_classify(text, text, text, text, uuid, text)
+  TO sdp_admin, sdp_engineer;
+GRANT EXECUTE ON FUNCTION sdp.sdp_firewall_allow(text, text, text) TO sdp_admin;
+GRANT SELECT ON sdp.column_classes TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor;
+GRANT SELECT ON sdp.firewall_allow TO sdp_admin, sdp_auditor;

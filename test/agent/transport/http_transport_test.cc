@@ -130,7 +130,7 @@ TEST_F(HttpTransportTest, OpenBatchSendsNamedJsonArguments) {
   auto t = Make();
   BatchInfo info;
   TransportError err;
-  ASSERT_TRUE(t->OpenBatch("bank_demo", "risk_scoring", "customer_id", "idem-1", &info, &err))
+  ASSERT_TRUE(t->OpenBatch("bank_demo", "risk_scoring", "customer_id", "idem-1", "", &info, &err))
       << err.message;
   EXPECT_EQ(info.batch_id, kBatch);
   EXPECT_EQ(info.status, "UPLOADING");
@@ -154,10 +154,27 @@ TEST_F(HttpTransportTest, OpenBatchOmitsEmptyOptionalArguments) {
   auto t = Make();
   BatchInfo info;
   TransportError err;
-  ASSERT_TRUE(t->OpenBatch("", "risk_scoring", "", "", &info, &err));
+  ASSERT_TRUE(t->OpenBatch("", "risk_scoring", "", "", "", &info, &err));
   EXPECT_EQ(state_->requests[0].body, R"({"processing_type":"risk_scoring"})");
   EXPECT_EQ(state_->requests[0].Header("X-Client-Id"), nullptr);
   EXPECT_EQ(info.accepted_records, 5);
+}
+
+TEST_F(HttpTransportTest, OpenBatchSendsTheManifestAsAJsonObject) {
+  state_->script.push_back(Reply(201, std::string(R"({"batch_id":")") + kBatch +
+                                          R"(","accepted_records":0,"status":"UPLOADING"})"));
+  auto t = Make();
+  BatchInfo info;
+  TransportError err;
+  ASSERT_TRUE(t->OpenBatch("bank_demo", "risk_scoring", "", "", R"({"email":{"transform":"HASH"}})",
+                           &info, &err))
+      << err.message;
+  EXPECT_EQ(state_->requests[0].body,
+            R"({"client_id":"bank_demo","manifest":{"email":{"transform":"HASH"}},)"
+            R"("processing_type":"risk_scoring"})");
+  // Not a JSON object: refused before anything is sent.
+  EXPECT_FALSE(t->OpenBatch("bank_demo", "risk_scoring", "", "", "[1]", &info, &err));
+  EXPECT_EQ(state_->requests.size(), 1u);
 }
 
 TEST_F(HttpTransportTest, AppendChunkSendsTextPlainWithHeaders) {
@@ -329,7 +346,9 @@ TEST_F(HttpTransportTest, ServerTextCannotReorderTheTerminal) {
   const std::string line = DescribeTransportError("upload failed", err);
   EXPECT_EQ(line.find(rlo), std::string::npos) << line;
   EXPECT_EQ(line.find('\xE2'), std::string::npos) << line;
-  EXPECT_EQ(err.message, "sealed ???gnp.exe (d???" ")");  // split: no ??) trigraph
+  EXPECT_EQ(err.message,
+            "sealed ???gnp.exe (d???"
+            ")");  // split: no ??) trigraph
   EXPECT_EQ(err.hint, "run ???exe.png");
   EXPECT_EQ(err.code, "PT???409");
   // Not PostgREST (a proxy's page): the same rules.
@@ -511,7 +530,7 @@ TEST_F(HttpTransportTest, Pgrst202ExplainsMissingFunction) {
   auto t = Make();
   BatchInfo info;
   TransportError err;
-  EXPECT_FALSE(t->OpenBatch("c", "risk_scoring", "", "", &info, &err));
+  EXPECT_FALSE(t->OpenBatch("c", "risk_scoring", "", "", "", &info, &err));
   EXPECT_EQ(err.code, "PGRST202");
   EXPECT_NE(err.hint.find("reload schema"), std::string::npos);
 }

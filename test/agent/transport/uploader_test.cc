@@ -16,8 +16,9 @@ namespace {
 class RecordingTransport : public ServerTransport {
  public:
   bool OpenBatch(const std::string&, const std::string&, const std::string&, const std::string&,
-                 BatchInfo* out, TransportError*) override {
+                 const std::string& sent_manifest, BatchInfo* out, TransportError*) override {
     ++opened;
+    manifest = sent_manifest;
     out->batch_id = "00000000-0000-4000-8000-000000000001";
     out->status = "UPLOADING";
     return true;
@@ -55,6 +56,7 @@ class RecordingTransport : public ServerTransport {
   const char* name() const override { return "fake"; }
 
   int opened = 0;
+  std::string manifest;
   std::vector<std::string> chunks;
   std::vector<std::string> aborted;
   int fail_at_chunk = -1;  // AppendChunk of this seq fails with fail_kind
@@ -70,7 +72,8 @@ struct Upload {
   RecordingTransport transport;
 };
 
-void UploadContent(const std::string& content, Upload* u, size_t chunk_bytes = size_t{8} << 20) {
+void UploadContent(const std::string& content, Upload* u, size_t chunk_bytes = size_t{8} << 20,
+                   const std::string& manifest = "") {
   testing::ScopedTempDir dir;
   UploadJob job;
   job.file = dir.File("t.csv");
@@ -78,6 +81,7 @@ void UploadContent(const std::string& content, Upload* u, size_t chunk_bytes = s
   job.client_id = "c";
   job.processing_type = "risk_scoring";
   job.chunk_bytes = chunk_bytes;
+  job.manifest = manifest;
   UploadOutcome outcome;
   Failure failure;
   u->ok = UploadCsvFile(job, &u->transport, &outcome, &failure);
@@ -108,6 +112,15 @@ TEST(UploaderTest, ChunksAtRecordBoundariesAndHashesTheWholeFile) {
   std::string err;
   ASSERT_TRUE(Sha256File(dir.File("x"), &sha, &err));
   EXPECT_EQ(u.transport.sealed_sha, sha);
+}
+
+// The manifest goes to the server with the open, where the PII firewall applies it to every chunk.
+TEST(UploaderTest, SendsTheManifestWithTheOpen) {
+  Upload u;
+  UploadContent("customer_id,email\nk1,hAAAAAAAAAAAAAAAAAAAAAAAA\n", &u, size_t{8} << 20,
+                R"({"email":{"transform":"HASH"}})");
+  ASSERT_TRUE(u.ok) << u.err;
+  EXPECT_EQ(u.transport.manifest, R"({"email":{"transform":"HASH"}})");
 }
 
 // A chunk the server refuses for good (PT413 at its size limit) aborts the batch, so the chunks
@@ -147,7 +160,7 @@ TEST(UploaderTest, PermanentlyRefusedChunkAbortsTheBatchTransientOneKeepsIt) {
 class ChunkServer : public ServerTransport {
  public:
   bool OpenBatch(const std::string&, const std::string&, const std::string&, const std::string&,
-                 BatchInfo* out, TransportError*) override {
+                 const std::string&, BatchInfo* out, TransportError*) override {
     out->batch_id = kId;
     out->status = status;
     out->accepted_records = rows;

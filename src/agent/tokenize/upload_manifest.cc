@@ -1,0 +1,23 @@
+// The upload manifest (see upload_manifest.h).
+#include "agent/tokenize/upload_manifest.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sdp {
+
+std::string UploadManifestJson(const TokenizationConfig& config) {
+  if (config.columns.empty()) return "";
+  // ordered_json: config order, so the same config always gives the same bytes.
+  nlohmann::ordered_json manifest = nlohmann::ordered_json::object();
+  for (const ColumnRule& rule : config.columns) {
+    // FPE is named by its algorithm: the server accepts its outputs as declared (a
+    // format-preserving ciphertext of a card number looks like one), and the classification
+    // table keeps which cipher made them.
+    const char* transform =
+        rule.type == TokenType::kFpe ? FpeAlgorithmName(rule.algorithm) : TokenTypeName(rule.type);
+    manifest[rule.column] = {{"transform", transform}};
+  }
+  return manifest.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace sdp
