@@ -9,6 +9,8 @@
 #  - generated uploads with raw PII in every format and obfuscation, through SQL in one session:
 #    0 accepted, each refusal audited (firewall.refused) and counted
 #    (sdp_pii_firewall_rejections_total), no batch stored;
+#  - a config proposed by `sdp-agent scan` (with its classes): the batch's classification holds
+#    the scan's classes;
 #  - the same refusal through Caddy and the gateway: HTTP 422 with code PT422, for the agent
 #    (chunked upload, then aborted) and for curl on /api/v1/process-file.
 source "$(dirname "$0")/lib.sh"
@@ -53,6 +55,21 @@ classes=$(sql -c "SELECT string_agg(column_name || ':' || transform, ',' ORDER B
 [[ $classes == "address:RANDOM,birth_date:RANDOM,card_number:FF1,customer_id:HASH,email:HASH,first_name:MASKED,iban:FF1,last_name:RANDOM,phone:MASKED,ssn:FF1" ]] ||
   fail "classification of the demo batch: $classes"
 pass "demo and bench tokenized files ($rows rows each) uploaded with their manifests: 0 refused; the manifest is the batch's classification"
+
+# ---- the scan's classes travel with the upload (classes only, never values) -----------------
+expect_exit 0 scan --input "$w/raw.csv" --config-out "$w/scanned.yml"
+"$agent" tokenize-config --config "$w/scanned.yml" --input "$w/raw.csv" --output "$w/scanned.tok.csv" \
+  --vault "$w/scanned.db" 2>/dev/null
+expect_exit 0 upload-batch --file "$w/scanned.tok.csv" --config "$w/scanned.yml" --client-id bank_fw \
+  --processing-type risk_scoring
+scanned_batch=$(jq -r .batch_id "$w/out")
+proposed=$(grep -o '^  "[a-z_]*": { token_type: [A-Z]*, class: [a-z_0-9]*' "$w/scanned.yml" |
+  sed -E 's/^  "([a-z_]*)": \{ token_type: [A-Z]*, class: ([a-z_0-9]*)/\1:\2/' | sort | paste -sd, -)
+stored=$(sql -c "SELECT string_agg(column_name || ':' || class, ',' ORDER BY column_name)
+                   FROM sdp.column_classification
+                  WHERE batch_id = '$scanned_batch' AND transform <> 'CLEAR' AND source = 'scan'")
+[[ -n "$proposed" && "$stored" == "$proposed" ]] || fail "scan classes: proposed $proposed, stored $stored"
+pass "the scan's proposed classes are the uploaded batch's classification ($stored)"
 
 # ---- a column forgotten in the config: refused, aborted, nothing stored ----------------------
 before_batches=$(sql -c "SELECT count(*) FROM sdp.processing_batch WHERE accepted_records > 0")

@@ -168,7 +168,8 @@ std::string ProposedConfig(const ScanReport& report, const std::string& input_pa
     for (int k = 2; !domains.insert(domain).second; ++k) {
       domain = table + "." + Identifier(e.column, 60) + "_" + std::to_string(k);
     }
-    out += "  " + YamlQuoted(e.column) + ": { token_type: " + e.type;
+    out += "  " + YamlQuoted(e.column) + ": { token_type: " + e.type +
+           ", class: " + PiiClassName(e.cls);
     if (e.type == "MASKED") {
       out += ", mask: last4";
     } else {
@@ -176,8 +177,7 @@ std::string ProposedConfig(const ScanReport& report, const std::string& input_pa
       if (e.cls == PiiClass::kEmail) out += ", normalize: lowercase_trim";
       if (e.type == "FPE") out += ", algorithm: FF1, alphabet: digits";
     }
-    out += " }  # " + std::string(PiiClassName(e.cls)) + ", confidence " + Fixed(e.confidence, 2) +
-           "\n";
+    out += " }  # confidence " + Fixed(e.confidence, 2) + "\n";
   }
   return out;
 }

@@ -93,6 +93,15 @@ bool CheckRuleOptions(const ColumnRule& rule, TokenOptions given, const std::str
   return true;
 }
 
+// A column class as the server's classification table takes it: ^[a-z][a-z0-9_]{0,62}$.
+bool IsClassName(const std::string& text) {
+  if (text.empty() || text.size() > 63 || text[0] < 'a' || text[0] > 'z') return false;
+  for (char c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
 bool IsExtraKey(const RuleSpecContext& context, const std::string& key) {
   for (const std::string& extra : context.extra_keys) {
     if (extra == key) return true;
@@ -363,11 +372,24 @@ bool ParseRuleSpec(const YAML::Node& spec, const RuleSpecContext& context, Colum
     const YAML::Node value = it->second;
     const int vline = LineOfNode(it->first, line);
     if (key == "token_type" || IsExtraKey(context, key)) continue;
+    if (key == "class") {
+      if (!ScalarOf(value, source, vline, ctx + key, &text, err)) return false;
+      if (!IsClassName(text)) {
+        return FailAt(source, vline,
+                      ctx + "class " + QuotedValue(text) +
+                          " is invalid; fix: use a lowercase name of 1-63 letters, digits and '_' "
+                          "starting with a letter, e.g. email or payment_card",
+                      err);
+      }
+      rule->pii_class = text;
+      continue;
+    }
     TokenOption option;
     if (!ParseTokenOption(key, &option)) {
       return FailAt(source, vline,
                     ctx + "unknown key " + QuotedValue(key) + " (expected " + ExtraKeys(context) +
-                        "token_type, " + ListTokenOptions(" or ") + "); fix: correct or remove it",
+                        "token_type, class, " + ListTokenOptions(" or ") +
+                        "); fix: correct or remove it",
                     err);
     }
     if (!traits.allowed.Has(option)) {

@@ -61,6 +61,10 @@ struct ColumnRule {
   /// Store the original in the vault. Defaults to the type's vault_default
   /// (token_type.h); always false for a type that does not take `vault`.
   bool vault = true;
+  /// What the column holds (`class:`, e.g. email, payment_card; `sdp-agent scan` proposes it),
+  /// sent with every upload of the column in its manifest so the server classifies it; empty:
+  /// the server's default. Never a value, only the class.
+  std::string pii_class;
   /// Line of the column in the config (0 if not from a file), for messages.
   int line = 0;
 };

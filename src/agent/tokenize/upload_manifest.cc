@@ -16,6 +16,8 @@ std::string UploadManifestJson(const TokenizationConfig& config) {
     const char* transform =
         rule.type == TokenType::kFpe ? FpeAlgorithmName(rule.algorithm) : TokenTypeName(rule.type);
     manifest[rule.column] = {{"transform", transform}};
+    // The class the config names (what `sdp-agent scan` found); never a value.
+    if (!rule.pii_class.empty()) manifest[rule.column]["class"] = rule.pii_class;
   }
   return manifest.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

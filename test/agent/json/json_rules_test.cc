@@ -81,7 +81,7 @@ rules:
 TEST(JsonRulesTest, ErrorsNameFileLineKeyAndFix) {
   const std::string head = "version: 1\nrules:\n";
   EXPECT_EQ(RulesError(head + "  - { path: \"$.a\", token_type: HASH, normalise: trim }\n"),
-            "r.yml:3: rule 1 ('$.a'): unknown key 'normalise' (expected path, token_type, "
+            "r.yml:3: rule 1 ('$.a'): unknown key 'normalise' (expected path, token_type, class, "
             "domain, normalize, mask, algorithm, alphabet or vault); fix: correct or remove it");
   EXPECT_EQ(RulesError(head + "  - { path: \"$.a\", token_type: HSH }\n"),
             "r.yml:3: rule 1 ('$.a'): unknown token_type 'HSH' (expected HASH, MASKED, RANDOM or "

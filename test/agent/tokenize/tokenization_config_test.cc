@@ -133,10 +133,29 @@ TEST(TokenizationConfigTest, UnknownTokenType) {
             "or FPE)");
 }
 
+// `class:` names what a column holds (any token type), for the upload manifest; a name the
+// server's classification table would refuse is refused here, at the line.
+TEST(TokenizationConfigTest, ClassIsKeptAndChecked) {
+  TokenizationConfig config;
+  std::string err;
+  ASSERT_TRUE(ParseTokenizationConfig(std::string(kHead) +
+                                          "  email: { token_type: HASH, class: email }\n"
+                                          "  card: { token_type: FPE, class: payment_card }\n",
+                                      "x.yml", &config, &err))
+      << err;
+  ASSERT_EQ(config.columns.size(), 2u);
+  EXPECT_EQ(config.columns[0].pii_class, "email");
+  EXPECT_EQ(config.columns[1].pii_class, "payment_card");
+  EXPECT_EQ(ParseError(std::string(kHead) + "  email: { token_type: HASH, class: E-Mail }\n"),
+            "x.yml:4: column 'email': class 'E-Mail' is invalid; fix: use a lowercase name of 1-63 "
+            "letters, digits and '_' starting with a letter, e.g. email or payment_card");
+  EXPECT_NE(ParseError(std::string(kHead) + "  email: { token_type: HASH, class: [a] }\n"), "");
+}
+
 TEST(TokenizationConfigTest, UnknownKeysAreErrors) {
   EXPECT_EQ(
       ParseError(std::string(kHead) + "  email: { token_type: HASH, normalise: lowercase }\n"),
-      "x.yml:4: column 'email': unknown key 'normalise' (expected token_type, domain, "
+      "x.yml:4: column 'email': unknown key 'normalise' (expected token_type, class, domain, "
       "normalize, mask, algorithm, alphabet or vault); fix: correct or remove it");
   EXPECT_EQ(ParseError("version: 1\nsource_table: t\ncolumn:\n  a: HASH\n"),
             "x.yml:3: unknown key 'column' (expected version, source_table, key_column, columns, "

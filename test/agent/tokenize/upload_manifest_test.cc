@@ -39,5 +39,16 @@ TEST(UploadManifestTest, Ff31AndAnEmptyConfig) {
   EXPECT_EQ(UploadManifestJson(config), R"({"card":{"transform":"FF3-1"}})");
 }
 
+// The config's class travels with the column; never anything else.
+TEST(UploadManifestTest, CarriesTheColumnClass) {
+  TokenizationConfig config;
+  ColumnRule rule;
+  rule.column = "mail";
+  rule.type = TokenType::kHash;
+  rule.pii_class = "email";
+  config.columns.push_back(rule);
+  EXPECT_EQ(UploadManifestJson(config), R"({"mail":{"transform":"HASH","class":"email"}})");
+}
+
 }  // namespace
 }  // namespace sdp
