@@ -53,7 +53,12 @@ bool IsDash(int32_t cp) {
 
 }  // namespace
 
-std::string FoldObfuscation(std::string_view text) {
+namespace {
+
+// One pass; *rejoin says whether its output may fold further: an ill-formed byte (kept as is)
+// next to a removed invisible character can join the bytes after it into a new sequence.
+std::string FoldOnce(std::string_view text, bool* rejoin) {
+  bool removed = false, ill_formed = false;
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
@@ -66,6 +71,7 @@ std::string FoldObfuscation(std::string_view text) {
     }
     size_t len;
     const int32_t cp = DecodeAt(text, i, &len);
+    if (cp < 0) ill_formed = true;
     if (cp >= 0xFF01 && cp <= 0xFF5E) {
       out.push_back(static_cast<char>(cp - 0xFEE0));
     } else if (cp == 0x3002 || cp == 0xFF61) {
@@ -78,8 +84,26 @@ std::string FoldObfuscation(std::string_view text) {
       out.push_back('-');
     } else if (!IsInvisible(cp)) {
       out.append(text.substr(i, len));
+    } else {
+      removed = true;
     }
     i += len;
+  }
+  *rejoin = removed && ill_formed;
+  return out;
+}
+
+}  // namespace
+
+// Folded until nothing changes, so folding is idempotent even on ill-formed UTF-8 (a second pass
+// runs only when a pass both removed a character and kept an ill-formed byte).
+std::string FoldObfuscation(std::string_view text) {
+  bool rejoin = false;
+  std::string out = FoldOnce(text, &rejoin);
+  while (rejoin) {
+    std::string next = FoldOnce(out, &rejoin);
+    if (next == out) break;
+    out = std::move(next);
   }
   return out;
 }

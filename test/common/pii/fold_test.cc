@@ -78,3 +78,21 @@ TEST(FoldObfuscation, HugeInputIsLinearAndExact) {
 
 }  // namespace
 }  // namespace sdp::pii
+
+namespace sdp::pii {
+namespace {
+// Found by the pii_scan fuzzer: an ill-formed byte next to a removed zero-width space joined the
+// bytes after it into a new zero-width space; folding must still be idempotent and never longer.
+TEST(FoldObfuscationTest, IdempotentOnIllFormedBytesAroundInvisibles) {
+  const std::string in(
+      "\xEF\xBC\x94"
+      "111111"
+      "\xE2\x80\xE2\x80\x8B\x8B"
+      "1111",
+      19);
+  const std::string once = FoldObfuscation(in);
+  EXPECT_EQ(FoldObfuscation(once), once);
+  EXPECT_LE(once.size(), in.size());
+}
+}  // namespace
+}  // namespace sdp::pii
