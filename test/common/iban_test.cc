@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 #include "test/support/test_vectors.h"
 
 namespace sdp {
@@ -63,6 +66,53 @@ TEST(Iban, SpecificReasons) {
   EXPECT_FALSE(IbanValid("12GBWEST12345698765432", &why));
   EXPECT_EQ(IbanLengthForCountry("gb"), 0u);
   EXPECT_EQ(IbanLengthForCountry("GBR"), 0u);
+}
+
+// The check-digit arithmetic against the textbook one (one mod per character, letters as two
+// digits): for random strings of every registry length, and for each string with its check
+// digits set so that it is valid, both agree.
+TEST(Iban, ChunkedModuloAgreesWithPerCharacterModulo) {
+  auto textbook = [](const std::string& s) {
+    unsigned r = 0;
+    for (size_t k = 0; k < s.size(); ++k) {
+      const char c = s[(k + 4) % s.size()];
+      r = c <= '9' ? (r * 10 + static_cast<unsigned>(c - '0')) % 97
+                   : (r * 100 + static_cast<unsigned>(c - 'A' + 10)) % 97;
+    }
+    return r;
+  };
+  std::mt19937 rng(20261207);
+  const std::string alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const char* const countries[] = {"AD", "BR", "DE", "FR", "GB", "LC", "MT", "NO", "RU", "ZZ"};
+  size_t valid = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string country = countries[i % 10];
+    const size_t len = IbanLengthForCountry(country);
+    if (len == 0) {
+      EXPECT_FALSE(IbanValid(country + "00ABCDEFGHIJKL"));
+      continue;
+    }
+    std::string s = country + "00";
+    while (s.size() < len) s.push_back(alnum[rng() % (i % 3 == 0 ? 10 : 36)]);
+    EXPECT_EQ(IbanValid(s), textbook(s) == 1) << s;
+    const unsigned check = 98 - textbook(s);  // ISO 13616: check digits for remainder 1
+    s[2] = static_cast<char>('0' + check / 10);
+    s[3] = static_cast<char>('0' + check % 10);
+    ASSERT_EQ(textbook(s), 1u) << s;
+    EXPECT_TRUE(IbanValid(s)) << s;
+    ++valid;
+  }
+  EXPECT_EQ(valid, 18000u);
+  std::string why;
+  EXPECT_FALSE(IbanValid(std::string(35, '1'), &why));
+  EXPECT_EQ(why, "longer than the 34 characters of any IBAN");
+}
+
+TEST(Iban, EveryRegistryCodeIsFound) {
+  // The binary search must find each entry, including the first and the last.
+  for (const char* c : {"AD", "AE", "YE", "XK", "NO", "RU", "LC"})
+    EXPECT_GT(IbanLengthForCountry(c), 0u) << c;
+  for (const char* c : {"AA", "ZZ", "AC", "YF", "00"}) EXPECT_EQ(IbanLengthForCountry(c), 0u) << c;
 }
 
 }  // namespace
