@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 
@@ -222,9 +223,13 @@ bool JsonPseudonymizer::CanonicalMac(std::string_view doc, std::string* mac,
 
 bool NewPseudonymId(std::string* id, std::string* err) {
   uint8_t b[16];
-  if (!RandomBytes(b, sizeof b, err)) return false;
-  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  if (!ThreadRandomBytes(b + 6, 10, err)) return false;
+  const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x70);  // version 7
+  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 9562 variant
   static constexpr char kHex[] = "0123456789abcdef";
   id->clear();
   for (size_t i = 0; i < 16; ++i) {
@@ -232,6 +237,7 @@ bool NewPseudonymId(std::string* id, std::string* err) {
     id->push_back(kHex[b[i] >> 4]);
     id->push_back(kHex[b[i] & 15]);
   }
+  OPENSSL_cleanse(b, sizeof b);
   return true;
 }
 

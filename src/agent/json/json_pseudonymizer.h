@@ -77,7 +77,10 @@ class JsonPseudonymizer {
   std::string token_, original_;  // scratch
 };
 
-// A random UUID (version 4), the id of a pseudonym record.
+// The id of a pseudonym record: a UUID version 7 (RFC 9562), 48 bits of Unix milliseconds then 74
+// random bits. Time-ordered ids land at the right edge of the vault's primary-key index instead of
+// at random pages of it, which halves the cost of storing a record; the 74 random bits keep ids
+// unguessable. The time they show is also stored in the record (created_at).
 bool NewPseudonymId(std::string* id, std::string* err);
 // Whether `id` is shaped like NewPseudonymId's ids (36 characters, lowercase hex and dashes).
 bool IsPseudonymId(std::string_view id);

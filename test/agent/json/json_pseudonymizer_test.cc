@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/json/json_canonical.h"
@@ -164,7 +166,21 @@ TEST(JsonPseudonymizerTest, PseudonymIds) {
   std::string id, err;
   ASSERT_TRUE(NewPseudonymId(&id, &err));
   EXPECT_TRUE(IsPseudonymId(id)) << id;
-  EXPECT_EQ(id[14], '4');
+  EXPECT_EQ(id[14], '7');                                                // UUID version 7
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // RFC 9562 variant
+  // Time-ordered: an id made later sorts after (the millisecond prefix), and ids never repeat.
+  std::set<std::string> seen{id};
+  std::string prev = id;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 20000; ++i) {
+    std::string next;
+    ASSERT_TRUE(NewPseudonymId(&next, &err));
+    ASSERT_TRUE(IsPseudonymId(next)) << next;
+    EXPECT_GE(next.substr(0, 13), prev.substr(0, 13));
+    EXPECT_TRUE(seen.insert(next).second) << next;
+    prev = next;
+  }
+  EXPECT_GT(prev.substr(0, 13), id.substr(0, 13));
   EXPECT_FALSE(IsPseudonymId("../../etc/passwd"));
   EXPECT_FALSE(IsPseudonymId(std::string(36, 'a')));
 }
