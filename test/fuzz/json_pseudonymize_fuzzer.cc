@@ -7,6 +7,8 @@
 // Properties: any input is refused with a "byte N: " message or pseudonymized; a pseudonymized
 // document is valid JSON again, and repersonalizing it gives the input back byte for byte (so in
 // RFC 8785 canonical form too); no original of a HASH or RANDOM value is left in the output.
+// The one-pass RFC 8785 canonicalizer (json_canonical.cc) runs on every input: it refuses with a
+// "byte N: " message or gives a form that is its own canonical form.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/json/json_canonical.h"
 #include "agent/json/json_pseudonymizer.h"
 #include "agent/json/json_rules.h"
 
@@ -59,6 +62,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view doc(reinterpret_cast<const char*>(data), size);
   std::string out, originals, back, err;
   size_t fields = 0;
+  std::string canonical, recanonical;
+  if (sdp::CanonicalJson(doc, &canonical, &err)) {
+    Check(sdp::CanonicalJson(canonical, &recanonical, &err), "a canonical form is valid JSON");
+    Check(recanonical == canonical, "canonicalization is idempotent");
+  } else {
+    Check(err.rfind("byte ", 0) == 0, "a canonicalization refusal names the byte");
+  }
   if (!state->p.Pseudonymize(doc, &out, &originals, &fields, &err)) {
     Check(err.rfind("byte ", 0) == 0 || err.find("(at ") != std::string::npos,
           "a refusal names the byte or the path");

@@ -194,6 +194,14 @@ bool RepersonalizeJsonFile(const JsonFileJob& job, const JsonRules& rules, const
         if (!vault.FindPseudonymByMac(pseudonymizer.Mac(doc), now, &record, &found, err)) {
           return false;
         }
+        // Not found by its bytes: a record the service made holds the MAC of the canonical
+        // form (and a document re-serialized since the CLI made it is found this way only if
+        // the service made its record).
+        std::string canonical_mac, not_json;
+        if (!found && pseudonymizer.CanonicalMac(doc, &canonical_mac, &not_json) &&
+            !vault.FindPseudonymByMac(canonical_mac, now, &record, &found, err)) {
+          return false;
+        }
         if (!found) {
           *err = job.input + ":" + std::to_string(line) +
                  ": no pseudonym record for this document in vault " + job.vault_path +

@@ -221,6 +221,16 @@ bool JsonPseudonymizer::CanonicalMac(std::string_view doc, std::string* mac,
   return true;
 }
 
+bool JsonPseudonymizer::MatchesMac(std::string_view doc, std::string_view record_mac) const {
+  auto same = [&](const std::string& mac) {
+    return mac.size() == record_mac.size() &&
+           CRYPTO_memcmp(mac.data(), record_mac.data(), mac.size()) == 0;
+  };
+  if (same(Mac(doc))) return true;
+  std::string canonical_mac, err;
+  return CanonicalMac(doc, &canonical_mac, &err) && same(canonical_mac);
+}
+
 bool NewPseudonymId(std::string* id, std::string* err) {
   uint8_t b[16];
   if (!ThreadRandomBytes(b + 6, 10, err)) return false;

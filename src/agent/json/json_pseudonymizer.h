@@ -63,6 +63,10 @@ class JsonPseudonymizer {
   // pseudonymized_data they got (white space, escapes, number spellings change), which must not
   // count as tampering. False when `doc` is not JSON.
   bool CanonicalMac(std::string_view doc, std::string* mac, std::string* err) const;
+  // Whether `doc` is the document a record's MAC was made of, by either form: the CLI stores the
+  // MAC of the bytes, the service that of the canonical form, and one vault may hold both. The
+  // bytes are tried first (the cheap, common case); constant-time comparisons.
+  bool MatchesMac(std::string_view doc, std::string_view record_mac) const;
 
   const JsonRules& rules() const { return *rules_; }
 

@@ -364,10 +364,13 @@ bool JsonService::PseudonymizeOne(std::string_view doc, std::string* result, int
   Counters& c = counters_[0];
   ++c.documents;
   c.fields += fields;
-  *result = "\"pseudonym_id\":\"" + record.id + "\",\"pseudonymized_data\":" + out_ +
-            ",\"fields_pseudonymized\":" + std::to_string(fields) +
-            ",\"expires_at\":" + Iso8601(record.expires_at) +
-            ",\"processing_time_ms\":" + Number(Ms(start));
+  // Appended piece by piece: a bulk answer is built in one reserved buffer, with no temporary
+  // copy of each document (those copies were a third of the bulk endpoint's time).
+  result->append("\"pseudonym_id\":\"").append(record.id).append("\",\"pseudonymized_data\":");
+  result->append(out_);
+  result->append(",\"fields_pseudonymized\":").append(std::to_string(fields));
+  result->append(",\"expires_at\":").append(Iso8601(record.expires_at));
+  result->append(",\"processing_time_ms\":").append(Number(Ms(start)));
   return true;
 }
 
@@ -405,19 +408,24 @@ ServiceResponse JsonService::PseudonymizeBulk(std::string_view body) {
   ++counters_[0].bulk;
   const auto start = std::chrono::steady_clock::now();
   std::string results;
+  // Each result holds its document (about its size in the body) and ~200 bytes of fields.
+  results.reserve(body.size() + picked[0].size() * 256);
   size_t ok = 0, failed = 0;
+  std::string title, detail;
   for (size_t i = 0; i < picked[0].size(); ++i) {
-    std::string result, title, detail;
     int status = 200;
-    if (i > 0) results += ",";
-    if (PseudonymizeOne(picked[0][i].raw, &result, &status, &title, &detail)) {
+    if (i > 0) results.push_back(',');
+    const size_t mark = results.size();
+    results.append("{\"index\":").append(std::to_string(i)).append(",\"success\":true,");
+    if (PseudonymizeOne(picked[0][i].raw, &results, &status, &title, &detail)) {
       ++ok;
-      results += "{\"index\":" + std::to_string(i) + ",\"success\":true," + result + "}";
+      results.push_back('}');
     } else {
       ++failed;
-      results += "{\"index\":" + std::to_string(i) +
-                 ",\"success\":false,\"status\":" + std::to_string(status) +
-                 ",\"error\":" + Quoted(detail) + "}";
+      results.resize(mark);
+      results.append("{\"index\":").append(std::to_string(i));
+      results.append(",\"success\":false,\"status\":").append(std::to_string(status));
+      results.append(",\"error\":").append(Quoted(detail)).push_back('}');
     }
   }
   // One durable commit for the whole request, before any id is handed out.
@@ -428,9 +436,13 @@ ServiceResponse JsonService::PseudonymizeBulk(std::string_view body) {
                                 ? "null"
                                 : Quoted(picked[1][0].value);
   ServiceResponse r;
-  r.body = "{\"batch_id\":" + batch + ",\"total\":" + std::to_string(picked[0].size()) +
-           ",\"successful\":" + std::to_string(ok) + ",\"failed\":" + std::to_string(failed) +
-           ",\"processing_time_ms\":" + Number(Ms(start)) + ",\"results\":[" + results + "]}";
+  r.body.reserve(results.size() + 256);
+  r.body.append("{\"batch_id\":").append(batch);
+  r.body.append(",\"total\":").append(std::to_string(picked[0].size()));
+  r.body.append(",\"successful\":").append(std::to_string(ok));
+  r.body.append(",\"failed\":").append(std::to_string(failed));
+  r.body.append(",\"processing_time_ms\":").append(Number(Ms(start)));
+  r.body.append(",\"results\":[").append(results).append("]}");
   return r;
 }
 
@@ -467,10 +479,7 @@ bool JsonService::RepersonalizeOne(std::string_view id, std::string_view doc, bo
     *detail = "no pseudonym record " + std::string(id) + " (expired, cleaned up, or never made)";
     return false;
   }
-  std::string mac;
-  if (!pseudonymizer_.CanonicalMac(doc, &mac, &err)) mac.clear();
-  const bool verified = mac.size() == record.mac.size() &&
-                        CRYPTO_memcmp(mac.data(), record.mac.data(), mac.size()) == 0;
+  const bool verified = pseudonymizer_.MatchesMac(doc, record.mac);
   if (verify && !verified) {
     OPENSSL_cleanse(&record.originals[0], record.originals.size());
     *status = 409;
@@ -620,12 +629,7 @@ ServiceResponse JsonService::Verify(std::string_view body) {
     if (!found) return Problem(404, "Not Found", "no pseudonym record " + id);
   }
   bool mac_valid = false;
-  if (found) {
-    std::string mac;
-    if (!pseudonymizer_.CanonicalMac(doc, &mac, &err)) mac.clear();
-    mac_valid = mac.size() == record.mac.size() &&
-                CRYPTO_memcmp(mac.data(), record.mac.data(), mac.size()) == 0;
-  }
+  if (found) mac_valid = pseudonymizer_.MatchesMac(doc, record.mac);
   std::vector<std::string> clear;
   const bool scanned =
       pseudonymizer_.FindPlaintext(doc, found ? &record.originals : nullptr, &clear, &err);

@@ -93,7 +93,8 @@ class JsonService {
   std::string Metrics();
   bool Authorized(JsonServiceRole role, const ServiceRequest& request) const;
   bool TakeToken(JsonServiceRole role, int* retry_after);
-  // One document pseudonymized and its record stored: the fields of a result, or a problem.
+  // One document pseudonymized and its record stored: appends the fields of its result to
+  // *result (nothing on failure), or sets a problem.
   bool PseudonymizeOne(std::string_view doc, std::string* result, int* status,
                        std::string* problem_title, std::string* problem_detail);
   bool RepersonalizeOne(std::string_view id, std::string_view doc, bool verify, std::string* result,

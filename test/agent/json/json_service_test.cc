@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
+#include "agent/json/json_file.h"
 #include "test/support/test_util.h"
 
 namespace sdp {
@@ -97,6 +100,53 @@ TEST_F(JsonServiceTest, PseudonymizeThenRepersonalizeThenCleanup) {
   EXPECT_EQ(Call(R, "POST", "/repersonalize", req.dump()).status, 404);
   const json stats = json::parse(Call(R, "GET", "/stats").body);
   EXPECT_EQ(stats["statistics"]["total_repersonalized"], 1);
+}
+
+// One vault, both front ends: the CLI keeps the MAC of a document's bytes, the service that of its
+// canonical form. Each finds and verifies the other's records.
+TEST_F(JsonServiceTest, RecordsOfTheCliAndOfTheServiceServeEachOther) {
+  auto read = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  // A document the CLI pseudonymized (not in canonical form: spaces, member order).
+  const std::string doc = R"({"name": "Ann", "email": "ann@x.org", "n": 1.50})";
+  { std::ofstream(dir_.File("in.json")) << doc; }
+  JsonFileJob job;
+  job.input = dir_.File("in.json");
+  job.output = dir_.File("out.json");
+  job.vault_path = dir_.File("v.db");
+  job.ids_output = dir_.File("ids.txt");
+  JsonFileReport report;
+  std::string err;
+  ASSERT_TRUE(PseudonymizeJsonFile(job, rules_, keys_, &report, &err)) << err;
+  const std::string cli_out = read(job.output);
+  std::string id = read(job.ids_output);
+  id.erase(id.find_last_not_of('\n') + 1);
+  // Its exact bytes: verified by the service (the MAC of the bytes matches).
+  std::string body = R"({"pseudonym_id":")" + id + R"(","pseudonymized_data":)" + cli_out + "}";
+  ServiceResponse r = Call(R, "POST", "/repersonalize", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["verified"], true);
+  EXPECT_EQ(json::parse(r.body)["original_data"], json::parse(doc));
+  // A document the service pseudonymized, restored by the CLI from the bytes it answered.
+  const ServiceResponse p = Call(P, "POST", "/pseudonymize", R"({"email": "bob@y.org", "b": [1]})");
+  ASSERT_EQ(p.status, 200) << p.body;
+  const std::string svc_doc = json::parse(p.body)["pseudonymized_data"].dump(2);  // re-serialized
+  { std::ofstream(dir_.File("svc.json")) << svc_doc; }
+  JsonFileJob back;
+  back.input = dir_.File("svc.json");
+  back.output = dir_.File("svc.restored.json");
+  back.vault_path = job.vault_path;
+  ASSERT_TRUE(RepersonalizeJsonFile(back, rules_, keys_, &report, &err)) << err;
+  EXPECT_EQ(json::parse(read(back.output)), json::parse(R"({"email": "bob@y.org", "b": [1]})"));
+  // Tampering still shows, whichever form made the record.
+  json tampered = json::parse(cli_out);
+  tampered["n"] = 2;
+  body = R"({"pseudonym_id":")" + id + R"(","pseudonymized_data":)" + tampered.dump() + "}";
+  EXPECT_EQ(Call(R, "POST", "/repersonalize", body).status, 409);
 }
 
 TEST_F(JsonServiceTest, KeysAreCheckedPerListener) {
