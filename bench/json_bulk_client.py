@@ -5,8 +5,12 @@ connection, and checks every document succeeded.
 
     bench/json_bulk_client.py INPUT PORT [BATCH]     (key from SDP_PSEUDONYMIZE_API_KEY)
 
-The request bodies are built from the lines as they are (no parsing), so the client costs little
-next to the service; it prints "documents=N successful=N".
+The request bodies are built from the lines as they are (no parsing), and of each answer only the
+counts before "results" are parsed (the service puts them first) while the whole answer is
+written to OUTPUT, as the CLI writes its output file: the client costs little next to the service
+and the contender measures the service. Prints "documents=N successful=N".
+
+    bench/json_bulk_client.py INPUT PORT [BATCH [OUTPUT]]
 """
 import http.client
 import json
@@ -17,6 +21,7 @@ import sys
 def main():
     path, port = sys.argv[1], int(sys.argv[2])
     batch = int(sys.argv[3]) if len(sys.argv) > 3 else 500
+    out = open(sys.argv[4] if len(sys.argv) > 4 else os.devnull, "wb")
     key = os.environ["SDP_PSEUDONYMIZE_API_KEY"]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     total = ok = 0
@@ -30,7 +35,12 @@ def main():
         data = resp.read()
         if resp.status != 200:
             sys.exit(f"json_bulk_client: HTTP {resp.status}: {data[:200]!r}")
-        ok += json.loads(data)["successful"]
+        cut = data.find(b',"results":[')
+        if cut < 0:
+            sys.exit(f"json_bulk_client: an answer without results: {data[:200]!r}")
+        ok += json.loads(data[:cut] + b"}")["successful"]
+        out.write(data)
+        out.write(b"\n")
 
     lines = []
     with open(path, encoding="utf-8") as f:
@@ -42,6 +52,7 @@ def main():
                 lines = []
     if lines:
         send(lines)
+    out.close()
     print(f"documents={total} successful={ok}")
     if ok != total:
         sys.exit(1)

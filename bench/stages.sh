@@ -262,7 +262,7 @@ for rep in $(seq 1 "$reps"); do
   json_pid=$!
   for _ in $(seq 100); do [[ -s "$work/json_ports" ]] && break; sleep 0.1; done
   run_cmd json service_bulk "$rep" "$json_docs" \
-    "$py" "$repo/bench/json_bulk_client.py" "$work/docs.ndjson" "$(sed -n 's/^pseudonymize=//p' "$work/json_ports")" 500
+    "$py" "$repo/bench/json_bulk_client.py" "$work/docs.ndjson" "$(sed -n 's/^pseudonymize=//p' "$work/json_ports")" 500 "$work/docs.bulk.json"
   kill "$json_pid" 2>/dev/null || true
   wait "$json_pid" 2>/dev/null || true
 done
@@ -271,7 +271,7 @@ check "json: sdp-agent and Python give the same bytes" "$(cmp -s "$work/docs.p.n
   --vault "$work/json_vault.db" 2>>"$logs/json.repersonalize.log" || true
 check "json: repersonalize restores every document byte for byte" "$(cmp -s "$work/docs.ndjson" "$work/docs.r.ndjson" && echo ok || echo FAIL)" "$json_docs documents"
 unset SDP_PSEUDONYMIZE_API_KEY SDP_REPERSONALIZE_API_KEY
-rm -f "$work"/docs*.ndjson "$work"/json_vault.db* "$work"/json_svc.db* "$work/json_ports"
+rm -f "$work"/docs*.ndjson "$work/docs.bulk.json" "$work"/json_vault.db* "$work"/json_svc.db* "$work/json_ports"
 
 # ---- 4. ingest --------------------------------------------------------------------------------
 # The file has no column of raw PII (cfg_ingest), as the PII firewall requires; made once, untimed.
