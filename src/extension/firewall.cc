@@ -17,10 +17,10 @@
 // Backend headers last (pg.h rule).
 #include "firewall.h"
 #include "metrics.h"
+#include "oneshot_worker.h"
 #include "pg_datum.h"
 
 extern "C" {
-#include "storage/dsm.h"
 #include "utils/guc.h"
 }
 
@@ -32,7 +32,6 @@ namespace {
 
 // actor, login, tenant, batch, column, row, class, transform: sdp._firewall_audit's arguments.
 constexpr int kArgs = 8;
-constexpr const char* kSearchPath = "pg_catalog, pg_temp";
 // The worker waits this long for the audit chain's head before it gives up (see above).
 constexpr const char* kLockTimeout = "5s";
 
@@ -45,11 +44,7 @@ struct AuditSlot {
 // The worker's side: one transaction, sdp._firewall_audit, commit. C-style.
 void RunAudit(AuditSlot* slot) {
   const char* arg[kArgs];
-  const char* p = slot->args;
-  for (int i = 0; i < kArgs; ++i) {
-    arg[i] = slot->arg_len[i] < 0 ? nullptr : p;
-    if (slot->arg_len[i] >= 0) p += slot->arg_len[i] + 1;
-  }
+  sdp::oneshot::UnpackArgs(slot, kArgs, arg);
   PG_TRY();
   {
     SetCurrentStatementStartTimestamp();
@@ -85,18 +80,6 @@ void RunAudit(AuditSlot* slot) {
     RESUME_INTERRUPTS();
   }
   PG_END_TRY();
-}
-
-// The caller's side: starts the worker and waits for it to exit; false when no worker could be
-// started (no free slot). C-style: reached only through sdp::pg::PgCall.
-bool StartAndWait(BackgroundWorker* w) {
-  BackgroundWorkerHandle* handle = nullptr;
-  if (!RegisterDynamicBackgroundWorker(w, &handle)) return false;
-  if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED) {
-    ereport(FATAL, (errcode(ERRCODE_ADMIN_SHUTDOWN),
-                    errmsg("postmaster exited while the firewall refusal was audited")));
-  }
-  return true;
 }
 
 std::string UuidText(const pg_uuid_t& uuid) {
@@ -148,36 +131,13 @@ void RecordRefusal(const Refusal& refusal) {
   args[6] = cls;
   args[7] = transform;
 
-  size_t size = offsetof(AuditSlot, args);
-  for (int i = 0; i < kArgs; ++i) size += is_null[i] ? 0 : args[i].size() + 1;
-  dsm_segment* seg = pg::PgCall([size] { return dsm_create(size, 0); });
-  auto* slot = static_cast<AuditSlot*>(dsm_segment_address(seg));
-  std::memset(slot, 0, offsetof(AuditSlot, args));
+  AuditSlot* slot = nullptr;
+  dsm_segment* seg = pg::PgCall([&] { return sdp::oneshot::PackArgs(args, is_null, &slot); });
   pg_atomic_init_u32(&slot->done, 0);
-  char* p = slot->args;
-  for (int i = 0; i < kArgs; ++i) {
-    if (is_null[i]) {
-      slot->arg_len[i] = -1;
-      continue;
-    }
-    slot->arg_len[i] = static_cast<int32>(args[i].size());
-    std::memcpy(p, args[i].c_str(), args[i].size() + 1);
-    p += args[i].size() + 1;
-  }
-
-  BackgroundWorker w;
-  std::memset(&w, 0, sizeof(w));
-  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  w.bgw_restart_time = BGW_NEVER_RESTART;
-  strlcpy(w.bgw_library_name, "sdp", BGW_MAXLEN);
-  strlcpy(w.bgw_function_name, "sdp_firewall_audit_main", BGW_MAXLEN);
-  strlcpy(w.bgw_name, "sdp firewall audit", BGW_MAXLEN);
-  strlcpy(w.bgw_type, "sdp firewall audit", BGW_MAXLEN);
-  w.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-  w.bgw_notify_pid = MyProcPid;
-  std::memcpy(w.bgw_extra, &MyDatabaseId, sizeof(Oid));
-  const bool started = pg::PgCall([&w] { return StartAndWait(&w); });
+  // No wait for a free slot: the refusal is in the server log and the counter whatever happens.
+  const bool started = pg::PgCall([seg] {
+    return sdp::oneshot::StartAndWait(seg, "sdp_firewall_audit_main", "sdp firewall audit", 0);
+  });
   pg_read_barrier();
   const bool audited = started && pg_atomic_read_u32(&slot->done) == 1;
   pg::PgCall([seg] { dsm_detach(seg); });
@@ -198,20 +158,7 @@ void RecordRefusal(const Refusal& refusal) {
 extern "C" {
 
 void sdp_firewall_audit_main(Datum arg) {
-  pqsignal(SIGTERM, die);
-  BackgroundWorkerUnblockSignals();
-  Oid database;
-  std::memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-  // NULL: the caller is gone already (its segment with it); nothing to audit for it.
-  dsm_segment* seg = dsm_attach(DatumGetUInt32(arg));
-  if (seg == nullptr) proc_exit(0);
-  BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
-  // PGC_S_OVERRIDE: wins over ALTER DATABASE/ROLE ... SET, which the database's owner controls.
-  SetConfigOption("search_path", kSearchPath, PGC_SUSET, PGC_S_OVERRIDE);
-  SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
-  SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-  SetConfigOption("lock_timeout", kLockTimeout, PGC_SUSET, PGC_S_OVERRIDE);
-  pgstat_report_appname("sdp firewall audit");
+  dsm_segment* seg = sdp::oneshot::AttachAndConnect(arg, "sdp firewall audit", kLockTimeout);
   RunAudit(static_cast<AuditSlot*>(dsm_segment_address(seg)));
   dsm_detach(seg);
   proc_exit(0);

@@ -20,12 +20,9 @@
 
 #include "error.h"
 #include "metrics.h"
+#include "oneshot_worker.h"
 #include "pg_bridge.h"
 #include "pg_datum.h"
-
-extern "C" {
-#include "storage/dsm.h"
-}
 
 extern "C" {
 PGDLLEXPORT void sdp_dp_charge_main(Datum arg);
@@ -36,10 +33,8 @@ namespace {
 // dataset, caller role, login, client, kind, epsilon, delta, params: sdp._dp_charge's arguments.
 constexpr int kArgs = 8;
 constexpr size_t kAnswerSize = 8192;
-constexpr const char* kSearchPath = "pg_catalog, pg_temp";
 // A free worker slot is waited for this long, then the caller gets PT409 (retry later).
 constexpr long kSlotWaitMs = 30000;
-constexpr long kSlotRetryMs = 20;
 
 enum Outcome : uint32 { kPending = 0, kCommitted = 1, kFailed = 2 };
 
@@ -137,30 +132,6 @@ void RunCharge(ChargeSlot* slot) {
   pg_atomic_write_u32(&slot->outcome, kCommitted);
 }
 
-// The caller's side: registers the worker (waiting for a free slot), waits for it to exit.
-// C-style (no C++ objects with destructors): reached only through sdp::pg::PgCall.
-void StartAndWait(BackgroundWorker* w) {
-  BackgroundWorkerHandle* handle = nullptr;
-  long waited = 0;
-  while (!RegisterDynamicBackgroundWorker(w, &handle)) {
-    if (waited >= kSlotWaitMs) {
-      sdp::metrics::AddDpQuery(sdp::metrics::DpOutcome::kFailed);
-      ereport(ERROR, (errcode(MAKE_SQLSTATE('P', 'T', '4', '0', '9')),
-                      errmsg("the privacy budget cannot be charged now: no free background "
-                             "worker slot; retry the request"),
-                      errhint("Raise max_worker_processes if this persists.")));
-    }
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kSlotRetryMs,
-                    PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
-    waited += kSlotRetryMs;
-  }
-  // Interruptible: a cancel here leaves the worker to finish (charged, no result: conservative).
-  if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
-    ereport(FATAL, (errcode(ERRCODE_ADMIN_SHUTDOWN), errmsg("postmaster exited during a charge")));
-}
-
 }  // namespace
 
 // sdp._dp_charge_committed(dataset, caller, login, client, kind, epsilon, delta, params) ->
@@ -190,37 +161,20 @@ SDP_PG_FUNCTION(sdp_dp_charge_committed) {
       args[i] = pg::TextArg(fcinfo, i);
     }
   }
-  size_t size = offsetof(ChargeSlot, args);
-  for (int i = 0; i < kArgs; ++i) size += is_null[i] ? 0 : args[i].size() + 1;
-
-  dsm_segment* seg = pg::PgCall([size] { return dsm_create(size, 0); });
-  auto* slot = static_cast<ChargeSlot*>(dsm_segment_address(seg));
-  std::memset(slot, 0, offsetof(ChargeSlot, args));
+  ChargeSlot* slot = nullptr;
+  dsm_segment* seg = pg::PgCall([&] { return sdp::oneshot::PackArgs(args, is_null, &slot); });
   pg_atomic_init_u32(&slot->outcome, kPending);
-  char* p = slot->args;
-  for (int i = 0; i < kArgs; ++i) {
-    if (is_null[i]) {
-      slot->arg_len[i] = -1;
-      continue;
-    }
-    slot->arg_len[i] = static_cast<int32>(args[i].size());
-    std::memcpy(p, args[i].c_str(), args[i].size() + 1);
-    p += args[i].size() + 1;
+  const bool started = pg::PgCall([seg] {
+    return sdp::oneshot::StartAndWait(seg, "sdp_dp_charge_main", "sdp privacy charge", kSlotWaitMs);
+  });
+  if (!started) {
+    pg::PgCall([seg] { dsm_detach(seg); });
+    sdp::metrics::AddDpQuery(sdp::metrics::DpOutcome::kFailed);
+    throw sdp::Error(sdp::sqlstate::kConflict,
+                     "the privacy budget cannot be charged now: no free background worker slot; "
+                     "retry the request",
+                     "", "Raise max_worker_processes if this persists.");
   }
-
-  BackgroundWorker w;
-  std::memset(&w, 0, sizeof(w));
-  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  w.bgw_restart_time = BGW_NEVER_RESTART;
-  strlcpy(w.bgw_library_name, "sdp", BGW_MAXLEN);
-  strlcpy(w.bgw_function_name, "sdp_dp_charge_main", BGW_MAXLEN);
-  strlcpy(w.bgw_name, "sdp privacy charge", BGW_MAXLEN);
-  strlcpy(w.bgw_type, "sdp privacy charge", BGW_MAXLEN);
-  w.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-  w.bgw_notify_pid = MyProcPid;
-  std::memcpy(w.bgw_extra, &MyDatabaseId, sizeof(Oid));
-  pg::PgCall([&w] { StartAndWait(&w); });
 
   pg_read_barrier();
   const uint32 outcome = pg_atomic_read_u32(&slot->outcome);
@@ -251,20 +205,7 @@ SDP_PG_FUNCTION(sdp_dp_charge_committed) {
 extern "C" {
 
 void sdp_dp_charge_main(Datum arg) {
-  pqsignal(SIGTERM, die);
-  BackgroundWorkerUnblockSignals();
-  Oid database;
-  std::memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-  // Attached before any transaction, so the mapping lives as long as this process. NULL: the
-  // caller is gone already (its segment with it) and nothing is charged.
-  dsm_segment* seg = dsm_attach(DatumGetUInt32(arg));
-  if (seg == nullptr) proc_exit(0);
-  BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
-  // PGC_S_OVERRIDE: wins over ALTER DATABASE/ROLE ... SET, which the database's owner controls.
-  SetConfigOption("search_path", kSearchPath, PGC_SUSET, PGC_S_OVERRIDE);
-  SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
-  SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-  pgstat_report_appname("sdp privacy charge");
+  dsm_segment* seg = sdp::oneshot::AttachAndConnect(arg, "sdp privacy charge", nullptr);
   RunCharge(static_cast<ChargeSlot*>(dsm_segment_address(seg)));
   dsm_detach(seg);
   proc_exit(0);
