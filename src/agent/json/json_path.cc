@@ -4,62 +4,12 @@
 #include <algorithm>
 
 #include "common/shown_value.h"
+#include "common/utf8.h"
 
 namespace sdp {
 namespace {
 
 constexpr uint64_t kMaxIndex = (uint64_t{1} << 53) - 1;  // I-JSON range (RFC 9535 2.1)
-
-// Appends the UTF-8 of code point `cp`.
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// Length of the valid UTF-8 sequence at s[i] (RFC 3629: no overlongs, surrogates or > U+10FFFF),
-// or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
-  const uint8_t c = b(i);
-  if (c < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return n;
-}
 
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -114,7 +64,7 @@ bool PathParser::Shorthand(std::string* name) {
     if (alpha || (digit && i_ > start)) {
       ++i_;
     } else if (static_cast<uint8_t>(c) >= 0x80) {
-      const size_t n = Utf8Length(s_, i_);
+      const size_t n = Utf8SequenceLength(s_, i_);
       if (n == 0) return Fail(i_, "invalid UTF-8", "save the rules file as UTF-8");
       i_ += n;
     } else {
@@ -148,7 +98,7 @@ bool PathParser::StringLiteral(std::string* out) {
       return Fail(i_, "control character in a name", "write it as \\u00XX");
     }
     if (static_cast<uint8_t>(c) >= 0x80) {
-      const size_t n = Utf8Length(s_, i_);
+      const size_t n = Utf8SequenceLength(s_, i_);
       if (n == 0) return Fail(i_, "invalid UTF-8", "save the rules file as UTF-8");
       out->append(s_.substr(i_, n));
       i_ += n;
@@ -318,7 +268,7 @@ bool PathParser::PointerSteps(std::vector<JsonPathStep>* steps) {
         return Fail(i, "'~' must be followed by 0 or 1 (RFC 6901)", "write ~0 for '~', ~1 for '/'");
       }
       if (static_cast<uint8_t>(c) >= 0x80) {
-        const size_t n = Utf8Length(s_, i);
+        const size_t n = Utf8SequenceLength(s_, i);
         if (n == 0) return Fail(i, "invalid UTF-8", "save the rules file as UTF-8");
         step.name.append(s_.substr(i, n));
         i += n;
