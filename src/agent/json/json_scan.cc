@@ -292,30 +292,8 @@ bool JsonScanner::String(bool* has_escape) {
       continue;
     }
     // UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return Fail(i_, "invalid UTF-8 in a string");
-    }
-    if (i_ + n > s_.size()) return Fail(i_, "invalid UTF-8 in a string");
-    for (size_t k = 1; k < n; ++k) {
-      const auto b = static_cast<uint8_t>(s_[i_ + k]);
-      if ((b & 0xC0) != 0x80) return Fail(i_, "invalid UTF-8 in a string");
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return Fail(i_, "invalid UTF-8 in a string");
-    }
+    const size_t n = Utf8SequenceLength(s_, i_);
+    if (n == 0) return Fail(i_, "invalid UTF-8 in a string");
     i_ += n;
   }
 }
