@@ -3169,8 +3169,10 @@ SELECT pg_catalog.pg_extension_config_dump('sdp.key_rotation', '');
 -- The old -> new pairs of a rotation (tokens only). A mapping is one-to-one both ways.
 CREATE TABLE sdp.key_rotation_pair (
   rotation_id uuid NOT NULL REFERENCES sdp.key_rotation (rotation_id) ON DELETE CASCADE,
-  old_token   text NOT NULL,
-  new_token   text NOT NULL,
+  -- Byte order: a probe of the index compares with memcmp instead of the database's collation
+  -- (a million probes per million rows rewritten). Probes name the collation: `= (x COLLATE "C")`.
+  old_token   text COLLATE "C" NOT NULL,
+  new_token   text COLLATE "C" NOT NULL,
   PRIMARY KEY (rotation_id, old_token),
   UNIQUE (rotation_id, new_token)
 );
@@ -3392,7 +3394,7 @@ AS $$
      AND tok.t IS NOT NULL AND tok.t OPERATOR(pg_catalog.<>) ''
      AND NOT EXISTS (SELECT 1 FROM sdp.key_rotation_pair p
                       WHERE p.rotation_id OPERATOR(pg_catalog.=) r.rotation_id
-                        AND p.old_token OPERATOR(pg_catalog.=) tok.t)
+                        AND p.old_token OPERATOR(pg_catalog.=) (tok.t COLLATE "C"))
 $$;
 
 -- The new value of one column cell in the rewrite statement: '' and NULL stay as they are, any
@@ -3420,7 +3422,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
            ', (SELECT q.new_token FROM sdp.key_rotation_pair q WHERE q.rotation_id OPERATOR(pg_catalog.=) $1'
-           ' AND q.old_token OPERATOR(pg_catalog.=) %1$s.fields[%2$s]) AS n%3$s', p_alias, u.pos, u.j), '' ORDER BY u.j), '')
+           ' AND q.old_token OPERATOR(pg_catalog.=) (%1$s.fields[%2$s] COLLATE "C")) AS n%3$s', p_alias, u.pos, u.j), '' ORDER BY u.j), '')
     FROM pg_catalog.unnest(p_pos) WITH ORDINALITY AS u(pos, j)
 $$;
 
@@ -3495,7 +3497,7 @@ BEGIN
                     v_pos[v_key_pair], sdp._rekey_cell_sql('r', v_pos[v_key_pair], v_key_pair, false));
     v_mapped := v_mapped OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) v_key OPERATOR(pg_catalog.||) ' IS NOT NULL';
     v_hkey := 'coalesce((SELECT q.new_token FROM sdp.key_rotation_pair q'
-              ' WHERE q.rotation_id OPERATOR(pg_catalog.=) $1 AND q.old_token OPERATOR(pg_catalog.=) v.record_key), v.record_key)';
+              ' WHERE q.rotation_id OPERATOR(pg_catalog.=) $1 AND q.old_token OPERATOR(pg_catalog.=) (v.record_key COLLATE "C")), v.record_key)';
   END IF;
   -- The row's result (scored before or after an edit of the key) has its own pair: nrk, its new
   -- key; a row whose result key has no pair is held with it.
@@ -3504,7 +3506,7 @@ BEGIN
       ', (SELECT x.record_key FROM sdp.processed_result x WHERE x.batch_id OPERATOR(pg_catalog.=) t.batch_id'
       ' AND x.row_no OPERATOR(pg_catalog.=) t.row_no) AS rk'
       ', (SELECT q.new_token FROM sdp.processed_result x JOIN sdp.key_rotation_pair q'
-      ' ON q.rotation_id OPERATOR(pg_catalog.=) $1 AND q.old_token OPERATOR(pg_catalog.=) x.record_key'
+      ' ON q.rotation_id OPERATOR(pg_catalog.=) $1 AND q.old_token OPERATOR(pg_catalog.=) (x.record_key COLLATE "C")'
       ' WHERE x.batch_id OPERATOR(pg_catalog.=) t.batch_id AND x.row_no OPERATOR(pg_catalog.=) t.row_no) AS nrk';
     v_mapped := v_mapped OPERATOR(pg_catalog.||)
       ' AND (r.rk IS NULL OR r.rk OPERATOR(pg_catalog.=) '''' OR r.nrk IS NOT NULL)';
@@ -3854,7 +3856,8 @@ BEGIN
       FROM ROWS FROM (pg_catalog.unnest(v_old), pg_catalog.unnest(v_new)) WITH ORDINALITY AS u(o, w, n)
      WHERE NOT EXISTS (SELECT 1 FROM sdp.key_rotation_pair p
                         WHERE p.rotation_id OPERATOR(pg_catalog.=) r.rotation_id
-                          AND p.old_token OPERATOR(pg_catalog.=) u.o AND p.new_token OPERATOR(pg_catalog.=) u.w);
+                          AND p.old_token OPERATOR(pg_catalog.=) (u.o COLLATE "C")
+                          AND p.new_token OPERATOR(pg_catalog.=) (u.w COLLATE "C"));
     IF v_conflict.n IS NOT NULL THEN
       PERFORM sdp._raise_conflict(
         format('pairs: line %s maps a token differently from a pair already given', v_conflict.n + 1),
