@@ -3887,6 +3887,7 @@ COMMENT ON FUNCTION sdp.sdp_rekey_pairs(uuid, text) IS
 CREATE FUNCTION sdp.sdp_rekey_apply(rotation_id uuid, max_rows integer DEFAULT 20000) RETURNS json
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- for every statement of the call, as in sdp._rekey_slice
 AS $$
 #variable_conflict use_column
 DECLARE
