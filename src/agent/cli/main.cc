@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   sdp::AddScanCommand(&app, &commands);
   sdp::AddKeyCommands(&app, &commands);
   sdp::AddVaultCommands(&app, &commands);
+  sdp::AddRotateCommand(&app, &commands);
 
   // CLI11 answers an unknown command with "A subcommand is required": name it and suggest.
   const std::string requested = sdp::RequestedCommand(argc, argv);
