@@ -329,6 +329,10 @@ class Rotation {
         }
         done = state.done;
         rep.rows_done = state.rows_done;
+        log::Event(log::Level::kDebug, "rotate_apply", "",
+                   "\"domain\":" + log::JsonString(domain) +
+                       ",\"rows_done\":" + std::to_string(state.rows_done) +
+                       ",\"rows_total\":" + std::to_string(state.rows_total));
       }
       if (state.unmapped == 0) break;
       // Tokens of the old key that arrived after the pages were read (an upload under the old
@@ -432,6 +436,9 @@ class Rotation {
           return TransportFail(failure_, "uploading token pairs of domain '" + domain + "'", terr);
         }
         *pairs_sent += rows;
+        log::Event(
+            log::Level::kDebug, "rotate_pairs", "",
+            "\"domain\":" + log::JsonString(domain) + ",\"pairs\":" + std::to_string(*pairs_sent));
       }
       if (static_cast<int>(tokens.size()) < page) break;
     }
@@ -452,6 +459,7 @@ class Rotation {
   bool RekeyVault() {
     if (vault_ == nullptr || vault_under_new_key_) return true;
     std::string err;
+    log::Event(log::Level::kInfo, "rotate_vault_rekey", options_.vault_path);
     if (!vault_->RotateKey(new_keys_, &report_->vault_rekeyed, &err)) {
       return Fail(failure_, kExitFailure, err);
     }
