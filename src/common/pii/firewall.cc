@@ -64,10 +64,20 @@ struct ByteKindTable {
 };
 constexpr ByteKindTable kByteKind;
 
-// "h" + 24 base64url characters (18 bytes) or "r" + 22 (16 bytes): column_tokenizer.cc.
+// "h" + 24 base64url characters (18 bytes) or "r" + 22 (16 bytes): column_tokenizer.cc. Tokens of
+// key version v >= 2 carry the base62 digit of v (2-9, A-Z, a-z) after the letter (key rotation,
+// docs/key_rotation.md); version 1 tokens have none, so the length tells the two apart.
 bool IsToken(std::string_view value, char lead, size_t body) {
-  if (value.size() != body + 1 || value[0] != lead) return false;
-  for (size_t i = 1; i < value.size(); ++i) {
+  if (value.empty() || value[0] != lead) return false;
+  size_t first = 1;
+  if (value.size() == body + 2) {
+    const char v = value[1];
+    if (!((v >= '2' && v <= '9') || (v >= 'A' && v <= 'Z') || (v >= 'a' && v <= 'z'))) return false;
+    first = 2;
+  } else if (value.size() != body + 1) {
+    return false;
+  }
+  for (size_t i = first; i < value.size(); ++i) {
     if (!IsBase64Url(value[i])) return false;
   }
   return true;

@@ -117,6 +117,32 @@ BEGIN
         MESSAGE = format('manifest: column "%s" has class "%s"; a class is lowercase letters, digits and _ (e.g. email)',
                          sdp._echo(k), sdp._echo(c));
     END IF;
+    -- The key that made the column (issue 21, 84_rekey.sql): optional, checked when present.
+    IF v ? 'domain' AND (pg_catalog.jsonb_typeof(v -> 'domain') <> 'string'
+                         OR (v ->> 'domain') !~ '^[A-Za-z0-9_.:-]{1,128}$') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" has domain "%s"; a domain is 1 to 128 of A-Z a-z 0-9 _ . : -',
+                         sdp._echo(k), sdp._echo(coalesce(v ->> 'domain', '')));
+    END IF;
+    IF v ? 'key_version' AND (pg_catalog.jsonb_typeof(v -> 'key_version') <> 'number'
+                              OR (v ->> 'key_version') !~ '^[0-9]{1,2}$'
+                              OR (v ->> 'key_version')::integer NOT BETWEEN 1 AND 61) THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" has key_version %s; expected an integer from 1 to 61',
+                         sdp._echo(k), sdp._echo((v -> 'key_version')::text));
+    END IF;
+    IF v ? 'key_id' AND (pg_catalog.jsonb_typeof(v -> 'key_id') <> 'string'
+                         OR (v ->> 'key_id') !~ '^[0-9a-f]{8}$') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" has key_id "%s"; expected 8 lowercase hex digits',
+                         sdp._echo(k), sdp._echo(coalesce(v ->> 'key_id', (v -> 'key_id')::text)));
+    END IF;
+    IF (v ? 'domain' OR v ? 'key_version' OR v ? 'key_id')
+       AND t NOT IN ('HASH', 'RANDOM', 'FPE', 'FF1', 'FF3-1') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('manifest: column "%s" is %s; domain, key_version and key_id are for HASH, RANDOM and FPE columns',
+                         sdp._echo(k), t);
+    END IF;
     s := coalesce(v ->> 'sensitivity', sdp._class_sensitivity(c));
     IF s NOT IN ('public', 'internal', 'confidential', 'restricted') THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
@@ -133,16 +159,26 @@ END
 $$;
 
 -- Stores the manifest of a new batch as its classification (source 'scan'), before any row is
--- loaded: the firewall reads the transforms from there (sdp._firewall_spec).
+-- loaded: the firewall reads the transforms from there (sdp._firewall_spec). The tokenized
+-- columns also get their domain and key (sdp.batch_column_key, 84_rekey.sql; version 1 and no
+-- key id when the manifest does not say). PL/pgSQL: that table is created after this file.
 CREATE FUNCTION sdp._store_manifest(p_client text, p_batch uuid, p_manifest jsonb) RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
   INSERT INTO sdp.column_classification (client_id, batch_id, column_name, transform, class,
                                          sensitivity, source, classified_by)
   SELECT p_client, p_batch, m.column_name, m.transform, m.class, m.sensitivity, 'scan',
          sdp.sdp_caller_role()
+    FROM sdp._manifest_entries(p_manifest) m;
+  INSERT INTO sdp.batch_column_key (batch_id, column_name, client_id, transform, domain, key_version, key_id)
+  SELECT p_batch, m.column_name, p_client, m.transform, p_manifest -> m.column_name ->> 'domain',
+         coalesce((p_manifest -> m.column_name ->> 'key_version')::integer, 1),
+         p_manifest -> m.column_name ->> 'key_id'
     FROM sdp._manifest_entries(p_manifest) m
+   WHERE m.transform IN ('HASH', 'RANDOM', 'FPE', 'FF1', 'FF3-1');
+END
 $$;
 
 -- Once the columns of a batch are known (whole upload, or chunk 0): every column the manifest

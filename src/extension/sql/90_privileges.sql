@@ -209,3 +209,18 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_classify(text, text, text, text, uuid, text)
 GRANT EXECUTE ON FUNCTION sdp.sdp_firewall_allow(text, text, text) TO sdp_admin;
 GRANT SELECT ON sdp.column_classes TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor;
 GRANT SELECT ON sdp.firewall_allow TO sdp_admin, sdp_auditor;
+
+-- ---- key rotation of stored tokens (84_rekey.sql) ------------------------------------------
+-- A client rotates its own domains (PostgREST wrappers or the SQL API, tenant-checked);
+-- engineers and administrators for any client. The rotation tables are read through the
+-- functions only.
+GRANT EXECUTE ON FUNCTION
+    sdp_api.rekey_begin(text, integer, integer, text, text), sdp_api.rekey_tokens(uuid, text, integer),
+    sdp_api.rekey_pairs(uuid, text), sdp_api.rekey_apply(uuid, integer), sdp_api.rekey_finish(uuid),
+    sdp_api.token_versions(text, text), sdp_api.rekey_status(text, text)
+  TO sdp_client;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_rekey_begin(text, text, integer, integer, text), sdp.sdp_rekey_tokens(uuid, text, integer),
+    sdp.sdp_rekey_pairs(uuid, text), sdp.sdp_rekey_apply(uuid, integer), sdp.sdp_rekey_finish(uuid),
+    sdp.sdp_token_versions(text, text), sdp.sdp_rekey_status(text, text)
+  TO sdp_client, sdp_admin, sdp_engineer;

@@ -131,6 +131,17 @@ TEST(PiiFirewallTest, TokenColumnsHoldOnlyTheirTokens) {
   EXPECT_EQ(As(Transform::kRandom, "123-45-6789"), FirewallClass::kUsSsn);
 }
 
+// Tokens of key version v >= 2 carry the base62 digit of v after the letter (key rotation).
+TEST(PiiFirewallTest, TokensOfLaterKeyVersionsHaveTheirVersionDigit) {
+  EXPECT_EQ(As(Transform::kHash, "h2AbCdEfGhIjKlMnOpQrStUvWx"), FirewallClass::kNone);
+  EXPECT_EQ(As(Transform::kHash, "hzAbCdEfGhIjKlMnOpQrStUvWx"), FirewallClass::kNone);
+  EXPECT_EQ(As(Transform::kRandom, "rAAbCdEfGhIjKlMnOpQrST-_"), FirewallClass::kNone);
+  // 0 and 1 are no version digit (version 1 has none), nor is a base64url symbol.
+  EXPECT_EQ(As(Transform::kHash, "h1AbCdEfGhIjKlMnOpQrStUvWx"), FirewallClass::kTokenShape);
+  EXPECT_EQ(As(Transform::kHash, "h-AbCdEfGhIjKlMnOpQrStUvWx"), FirewallClass::kTokenShape);
+  EXPECT_EQ(As(Transform::kHash, "h2AbCdEfGhIjKlMnOpQrStUvWxy"), FirewallClass::kTokenShape);
+}
+
 TEST(PiiFirewallTest, MaskedColumnsHoldOnlyMasks) {
   for (const char* v : {"a***@example.com", "***-***-2671", "***-**-6789", "J*** S****", "A", "",
                         "**34", "************1111", "*"}) {
