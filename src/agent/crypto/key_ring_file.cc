@@ -49,13 +49,14 @@ bool IsTimestamp(const std::string& s) {
   return true;
 }
 
-// Wipes every string of a parsed document (the key values) before it is freed.
-void WipeStrings(Json* j) {
+// Wipes the strings of a parsed document (the key values) before it is freed, down to the depth
+// a ring's keys are at (a deeper, hostile document holds no key of ours and must not recurse).
+void WipeStrings(Json* j, int depth = 0) {
   if (j->is_string()) {
     std::string& s = j->get_ref<std::string&>();
     OPENSSL_cleanse(s.data(), s.size());
-  } else if (j->is_structured()) {
-    for (auto& child : *j) WipeStrings(&child);
+  } else if (j->is_structured() && depth < 4) {
+    for (auto& child : *j) WipeStrings(&child, depth + 1);
   }
 }
 
@@ -170,13 +171,22 @@ bool KeyRingFile::Load(const std::string& path, KeyRingFile* out, std::string* e
     got += static_cast<size_t>(n);
   }
   text.resize(got);
-  Json doc = Json::parse(text.data(), text.data() + text.size(), nullptr,
-                         /*allow_exceptions=*/false);
+  return Parse(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), path, out,
+               err);
+}
+
+bool KeyRingFile::Parse(std::string_view text, const std::string& name, KeyRingFile* out,
+                        std::string* err) {
+  if (text.size() > kMaxRingBytes) {
+    *err = "key ring " + name + " is larger than 1 MiB" + kFix;
+    return false;
+  }
+  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   KeyRingFile ring;
   std::string why;
   auto fail = [&](const std::string& reason) {
     WipeStrings(&doc);
-    *err = "key ring " + path + ": " + reason + kFix;
+    *err = "key ring " + name + ": " + reason + kFix;
     return false;
   };
   if (doc.is_discarded()) return fail("not valid JSON");

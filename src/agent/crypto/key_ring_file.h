@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/crypto/crypto_keys.h"
@@ -34,6 +35,9 @@ class KeyRingFile {
   // key 32 bytes of URL-safe base64 whose key id is its `id`. Errors name the file and the
   // entry, never key material.
   static bool Load(const std::string& path, KeyRingFile* out, std::string* err);
+  // The content checks of Load on `text` (no file checks); `name` prefixes errors.
+  static bool Parse(std::string_view text, const std::string& name, KeyRingFile* out,
+                    std::string* err);
   // Writes the ring to `path` atomically (a 0600 temporary file, fsync, rename); refuses a
   // `path` that is a symlink.
   bool Save(const std::string& path, std::string* err) const;

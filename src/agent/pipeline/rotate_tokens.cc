@@ -302,6 +302,16 @@ class Rotation {
       report_->domains.push_back(rep);
       return MarkFinished(domain);
     }
+    // Nothing stored under the old key in this domain (no data at all, or all of it uploaded
+    // under other keys) and no rotation open: nothing to rotate, and sdp_rekey_begin would
+    // refuse it. (An open rotation whose batches are all rewritten still needs its finish.)
+    if (state.known_stored_versions && !state.open_rotation &&
+        std::find(state.stored_versions.begin(), state.stored_versions.end(),
+                  old_keys_.version()) == state.stored_versions.end()) {
+      rep.skipped = true;
+      report_->domains.push_back(rep);
+      return MarkFinished(domain);
+    }
     if (!state.key_id.empty() && state.current_version == old_keys_.version() &&
         state.key_id != old_keys_.key_id()) {
       return Fail(failure_, kExitConfig,

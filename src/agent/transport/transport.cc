@@ -96,6 +96,17 @@ bool ParseRekeyJson(std::string_view body, RekeyState* out, std::string* err) {
   if (key_id != j.end() && key_id->is_string()) {
     out->key_id = ShownServerText(key_id->get<std::string>(), 16);
   }
+  const auto stored = j.find("stored_versions");
+  if (stored != j.end() && stored->is_array()) {
+    out->known_stored_versions = true;
+    for (const auto& v : *stored) {
+      if (v.is_number_integer() && v.get<int64_t>() > 0 && v.get<int64_t>() < 1000) {
+        out->stored_versions.push_back(static_cast<int>(v.get<int64_t>()));
+      }
+    }
+  }
+  const auto rotation = j.find("rotation");
+  out->open_rotation = rotation != j.end() && rotation->is_object();
   const auto done = j.find("done");
   out->done = done != j.end() && done->is_boolean() && done->get<bool>();
   out->json = ShownServerText(body, 4096);

@@ -36,7 +36,12 @@ struct RekeyState {
   bool done = false;        // sdp_rekey_apply: nothing left to rewrite
   int current_version = 0;  // sdp_rekey_status: the domain's key version (0: not reported)
   std::string key_id;       // sdp_rekey_status: that version's key id, when known
-  std::string json;         // the reply as received (bounded, printable), for status output
+  // sdp_rekey_status: the key versions the domain's stored batches were uploaded under (none:
+  // the client has no data in the domain); known_stored_versions false when not reported.
+  std::vector<int> stored_versions;
+  bool known_stored_versions = false;
+  bool open_rotation = false;  // sdp_rekey_status: an unfinished rotation exists ("rotation")
+  std::string json;            // the reply as received (bounded, printable), for status output
 };
 
 struct TokenVersionPair {

@@ -63,15 +63,15 @@ TEST(UploadManifestTest, KeyVersionAndDomainPerKeyedColumn) {
   const std::string id = keys.key_id();
   const std::string m = UploadManifestJson(config, &keys);
   EXPECT_NE(m.find(R"("customer_id":{"transform":"HASH","domain":"customer_id","key_version":3,)"
-                   R"("key_id":")" + id + ""
-}"),
+                   R"("key_id":")" +
+                   id + R"("})"),
             std::string::npos)
       << m;
-EXPECT_NE(m.find(R"("ssn":{"transform":"FF1","domain":"customers.ssn","key_version":3,)"),
-          std::string::npos)
-    << m;
-EXPECT_NE(m.find(R"("first_name":{"transform":"MASKED"})"), std::string::npos) << m;
-EXPECT_EQ(UploadManifestJson(config, nullptr), UploadManifestJson(config));
+  EXPECT_NE(m.find(R"("ssn":{"transform":"FF1","domain":"customers.ssn","key_version":3,)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(R"("first_name":{"transform":"MASKED"})"), std::string::npos) << m;
+  EXPECT_EQ(UploadManifestJson(config, nullptr), UploadManifestJson(config));
 }
 
 }  // namespace
