@@ -480,6 +480,51 @@ check "round_trip: the standard-tools vault holds as many entries as the agent's
 rm -rf "$work/rt"
 reset_server
 
+# ---- 7b. key rotation ---------------------------------------------------------------------------
+# rotate-tokens (docs/key_rotation.md) of the two vaulted HASH domains of the uploaded batch
+# (customer_id and email: 2 pairs per row), timed as a whole: listing, mapping through the vault,
+# pairs upload, apply, finish, vault re-key. rows = pairs. Peer: a plain SQL UPDATE ... FROM of the
+# same pairs on a copy of the stored rows (record_key only, no MAC, no audit, no resumability).
+cfg_rekey="$repo/bench/configs/rekey.yml"
+# BENCH_REKEY_ROWS: the first N rows only (QUICK: 2,000, so that make check stays short).
+rk_rows=${BENCH_REKEY_ROWS:-$rows}
+rk_raw="$work/rekey_raw.csv"
+head -n "$((rk_rows + 1))" "$raw" >"$rk_raw"
+rk_rows=$(($(wc -l <"$rk_raw") - 1))
+say "rekey: sdp-agent rotate-tokens (customer_id, email; $rk_rows rows) vs SQL UPDATE ... FROM pairs"
+stage_load rekey
+for rep in $(seq 1 "$reps"); do
+  rm -rf "$work/rk" && mkdir -p "$work/rk"
+  reset_server
+  key1=$SDP_CRYPTO_KEY
+  key2=$(SDP_CRYPTO_KEY=$key1 "$agent" keygen --ring "$work/rk/ring" 2>/dev/null)
+  SDP_KEY_RING="$work/rk/ring" "$agent" tokenize-config --config "$cfg_rekey" --input "$rk_raw" \
+    --output "$work/rk/tok.csv" --vault "$work/rk/vault.db" >/dev/null 2>"$logs/rekey.setup.$rep.log"
+  SDP_KEY_RING="$work/rk/ring" "$agent" upload-batch --file "$work/rk/tok.csv" --config "$cfg_rekey" \
+    --client-id bench --processing-type risk_scoring --server-url "$SDP_PG_URL" >/dev/null 2>>"$logs/rekey.setup.$rep.log" ||
+    { say "rekey: setup upload failed"; cat "$logs/rekey.setup.$rep.log" >&2; exit 1; }
+  psqlq -c "DROP TABLE IF EXISTS bench_rekey_rows" \
+    -c "CREATE TABLE bench_rekey_rows AS SELECT batch_id, row_no, record_key, fields FROM sdp.tokenized_record" \
+    -c "CHECKPOINT" >/dev/null
+  pairs=$((2 * rk_rows))
+  OLD_KEY=$key1 SDP_CRYPTO_KEY=$key2 SDP_KEY_RING="$work/rk/ring" run_cmd rekey sdp-agent "$rep" "$pairs" \
+    "$agent" rotate-tokens --config "$cfg_rekey" --client-id bench --from-key-env OLD_KEY \
+    --vault "$work/rk/vault.db" --domain customer_id --domain email --server-url "$SDP_PG_URL" \
+    --journal "$work/rk/journal"
+  psqlq -c "DROP TABLE IF EXISTS bench_rekey_pairs" \
+    -c "CREATE TABLE bench_rekey_pairs AS SELECT old_token, new_token FROM sdp.key_rotation_pair" \
+    -c "CREATE UNIQUE INDEX ON bench_rekey_pairs (old_token)" -c "ANALYZE bench_rekey_pairs" -c "CHECKPOINT" >/dev/null
+  sql_time rekey sql_update "$rep" "$pairs" \
+    "UPDATE bench_rekey_rows r SET record_key = p.new_token FROM bench_rekey_pairs p WHERE r.record_key = p.old_token"
+done
+rk_old=$(psqlq -At -c "SELECT count(*) FROM sdp.tokenized_record WHERE length(record_key) <> 26")
+rk_pairs=$(psqlq -At -c "SELECT count(*) FROM bench_rekey_pairs")
+check "rekey: every stored customer token is a key 2 token" "$([[ "$rk_old" == 0 ]] && echo ok || echo FAIL)" "$rk_old rows left"
+check "rekey: one pair per customer and per e-mail" "$([[ "$rk_pairs" == "$((2 * rk_rows))" ]] && echo ok || echo FAIL)" "$rk_pairs pairs"
+psqlq -c "DROP TABLE bench_rekey_rows, bench_rekey_pairs" >/dev/null
+rm -rf "$work/rk" "$rk_raw"
+reset_server
+
 # ---- 8. PII scan (no server): bench/scan_stage.sh -------------------------------------------
 BENCH_REPS=$reps BENCH_PYTHON=$py bash "$repo/bench/scan_stage.sh"
 

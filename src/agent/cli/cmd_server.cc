@@ -87,7 +87,13 @@ int RunUpload(const ServerFlags& flags) {
   if (!flags.config.empty()) {
     TokenizationConfig config;
     if (!LoadTokenizationConfig(flags.config, &config, &err)) return ReportError(kExitConfig, err);
-    job.manifest = UploadManifestJson(config);
+    // Which key made the tokens, when SDP_CRYPTO_KEY is set (docs/key_rotation.md).
+    KeyRing keys;
+    bool have_keys = false;
+    if (!LoadKeyRingIfSet("SDP_CRYPTO_KEY", &keys, &have_keys, &err)) {
+      return ReportError(kExitConfig, err);
+    }
+    job.manifest = UploadManifestJson(config, have_keys ? &keys : nullptr);
   }
   UploadOutcome outcome;
   Failure failure;

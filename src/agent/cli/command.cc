@@ -11,7 +11,7 @@ namespace {
 // Global options that take a value in the next argument (main.cc).
 bool TakesValue(const char* arg) {
   return std::strcmp(arg, "--log-format") == 0 || std::strcmp(arg, "--log-level") == 0 ||
-         std::strcmp(arg, "--env-file") == 0;
+         std::strcmp(arg, "--env-file") == 0 || std::strcmp(arg, "--key-ring") == 0;
 }
 
 size_t EditDistance(const std::string& a, const std::string& b) {

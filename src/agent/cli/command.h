@@ -39,5 +39,6 @@ void AddServerCommands(CLI::App* app, CommandList* commands);
 void AddWatchCommand(CLI::App* app, CommandList* commands);
 void AddScanCommand(CLI::App* app, CommandList* commands);
 void AddJsonCommands(CLI::App* app, CommandList* commands);
+void AddRotateCommand(CLI::App* app, CommandList* commands);
 
 }  // namespace sdp

@@ -9,6 +9,7 @@
 
 #include "agent/cli/command.h"
 #include "agent/cli/dotenv.h"
+#include "agent/crypto/key_ring_file.h"
 #include "agent/crypto/secret_env.h"
 #include "agent/support/exit_status.h"
 #include "agent/support/log.h"
@@ -26,6 +27,7 @@ constexpr const char* kDescription =
     "  SDP_API_KEY      API key of the client (HTTPS, and libpq as a non-admin role)\n"
     "  SDP_CA_BUNDLE    CA bundle that signs the server's certificate (the only CAs trusted)\n"
     "  SDP_PROXY        HTTPS proxy (proxy environment variables are ignored; never loopback)\n"
+    "  SDP_KEY_RING     key ring file (0600) of SDP_CRYPTO_KEY's versions (or --key-ring)\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 retryable, 5 rejected by server,\n"
     "130 interrupted.";
 
@@ -37,7 +39,7 @@ std::string EnvFileArgument(int argc, char** argv) {
     if (arg.empty() || arg[0] != '-' || arg == "--") break;  // the subcommand: its options follow
     if (arg == flag) return i + 1 < argc ? argv[i + 1] : "";
     if (arg.compare(0, flag.size() + 1, flag + "=") == 0) return arg.substr(flag.size() + 1);
-    if (arg == "--log-format" || arg == "--log-level") ++i;
+    if (arg == "--log-format" || arg == "--log-level" || arg == "--key-ring") ++i;
   }
   return "";
 }
@@ -79,6 +81,11 @@ int main(int argc, char** argv) {
       ->envname("SDP_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  std::string key_ring;
+  app.add_option("--key-ring", key_ring,
+                 "Key ring file (sdp-agent keygen --ring): versions of SDP_CRYPTO_KEY and the "
+                 "older keys whose tokens are still accepted")
+      ->envname("SDP_KEY_RING");
   // Read before parsing (see EnvFileArgument); declared so that it is accepted and listed.
   std::string env_file;
   app.add_option("--env-file", env_file,
@@ -93,6 +100,7 @@ int main(int argc, char** argv) {
   sdp::AddScanCommand(&app, &commands);
   sdp::AddKeyCommands(&app, &commands);
   sdp::AddVaultCommands(&app, &commands);
+  sdp::AddRotateCommand(&app, &commands);
 
   // CLI11 answers an unknown command with "A subcommand is required": name it and suggest.
   const std::string requested = sdp::RequestedCommand(argc, argv);
@@ -128,6 +136,8 @@ int main(int argc, char** argv) {
   sdp::log::ParseFormat(log_format, &format);  // validated by CLI::IsMember above
   sdp::log::ParseLevel(log_level, &level);
   sdp::log::Configure(format, level);
+
+  sdp::SetKeyRingPath(key_ring);
 
   int status = sdp::kExitUsage;
   try {

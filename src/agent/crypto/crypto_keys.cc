@@ -54,6 +54,24 @@ bool KeyRing::FromMasterKey(const SecretBuffer& master, KeyRing* out, std::strin
   return true;
 }
 
+char KeyVersionChar(int version) {
+  constexpr char kBase62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  if (version < 2 || version > KeyRing::kMaxKeyVersion) return '\0';
+  return kBase62[version];
+}
+
+int KeyVersionOfChar(char c) {
+  int v = 0;
+  if (c >= '0' && c <= '9') {
+    v = c - '0';
+  } else if (c >= 'A' && c <= 'Z') {
+    v = 10 + (c - 'A');
+  } else if (c >= 'a' && c <= 'z') {
+    v = 36 + (c - 'a');
+  }
+  return v >= 2 ? v : 0;
+}
+
 bool GenerateKeyString(SecretBuffer* key_text, std::string* err) {
   SecretBuffer master(KeyRing::kMasterKeySize);
   if (!RandomBytes(master.data(), master.size(), err)) return false;

@@ -17,6 +17,11 @@
 //
 // key_id is public: it is stored next to tokens to detect a key mismatch
 // without revealing anything about the key.
+//
+// A KeyRing is ONE master key's subkeys plus its key version (1 for the key a deployment started
+// with, +1 per rotation; assigned by the key ring file, key_ring_file.h). HASH and RANDOM tokens
+// of version >= 2 carry the version as one base62 character after the type letter
+// (docs/key_rotation.md); version 1 tokens are unchanged.
 #pragma once
 
 #include <string>
@@ -43,6 +48,12 @@ class KeyRing {
   const SecretBuffer& ff3_1_key() const { return ff3_1_key_; }
   // 8 lowercase hex characters.
   const std::string& key_id() const { return key_id_; }
+  // 1..kMaxKeyVersion; 1 unless a key ring file says otherwise.
+  int version() const { return version_; }
+  void set_version(int version) { version_ = version; }
+
+  // Versions a token can name with one base62 character (2..61; 1 has no character).
+  static constexpr int kMaxKeyVersion = 61;
 
  private:
   SecretBuffer vault_key_;
@@ -50,7 +61,14 @@ class KeyRing {
   SecretBuffer ff1_key_;
   SecretBuffer ff3_1_key_;
   std::string key_id_;
+  int version_ = 1;
 };
+
+// The base62 digit of a key version in 2..61 ('2'..'9', 'A'..'Z', 'a'..'z'), or '\0' for any
+// other version (1 has none).
+char KeyVersionChar(int version);
+// The version a base62 digit names (2..61), or 0 when `c` names none ('0', '1', any other byte).
+int KeyVersionOfChar(char c);
 
 // A fresh random master key as URL-safe base64 (44 characters, padded), for
 // `sdp-agent keygen`. Returns "" only if the system RNG fails.

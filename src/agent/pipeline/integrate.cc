@@ -158,7 +158,12 @@ class BatchMerger {
       return false;
     }
     key_tokenizer_ = std::make_unique<ColumnTokenizer>();
-    return key_tokenizer_->Init(*rule, *job_.config, *job_.keys, err);
+    if (!key_tokenizer_->Init(*rule, *job_.config, *job_.keys, err)) return false;
+    for (const KeyRing* other : job_.other_keys) {
+      other_tokenizers_.push_back(std::make_unique<ColumnTokenizer>());
+      if (!other_tokenizers_.back()->Init(*rule, *job_.config, *other, err)) return false;
+    }
+    return true;
   }
 
   // Appends the merged rows of `batch` to *out; `first_row` is the batch's index among the raw
@@ -183,6 +188,17 @@ class BatchMerger {
         key = token_;
       }
       const ResultRow* found = key.empty() ? nullptr : results_.Find(key, &cursor);
+      // Not under the primary key: the token an older key of the ring made (deterministic key
+      // columns only, so re-deriving it is exact).
+      for (size_t k = 0; found == nullptr && !key.empty() && k < other_tokenizers_.size(); ++k) {
+        bool store = false;
+        if (!other_tokenizers_[k]->Tokenize(row.field(key_index_), &other_token_, &store,
+                                            &lookup_err_)) {
+          *err = job_.raw_input + ":" + std::to_string(batch.lines[r]) + ": " + lookup_err_;
+          return false;
+        }
+        found = results_.Find(other_token_, &cursor);
+      }
       const ResultRow& cells = found ? *found : empty;
       *matched += found != nullptr;
       // A row that ended the file without a newline gets one: result columns follow.
@@ -217,7 +233,8 @@ class BatchMerger {
   int key_index_;
   CsvWriterOptions options_;
   std::unique_ptr<ColumnTokenizer> key_tokenizer_;
-  std::string token_, lookup_err_;
+  std::vector<std::unique_ptr<ColumnTokenizer>> other_tokenizers_;
+  std::string token_, other_token_, lookup_err_;
 };
 
 bool LoadResults(const std::string& csv, ResultIndex* out, std::string* err) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "agent/crypto/crypto_keys.h"
 #include "agent/tokenize/tokenization_config.h"
@@ -24,7 +25,10 @@ struct IntegrateJob {
   std::string results_csv;                     // record_key,score,risk_band,model_version
   const TokenizationConfig* config = nullptr;  // to re-derive a tokenized key; may be null
   const KeyRing* keys = nullptr;               // needed when the key column is tokenized
-  bool escape_formulas = false;                // guard raw cells against spreadsheet formulas
+  // The key ring's other keys (LoadOtherRingKeys): a result whose record_key an older key made
+  // (a batch uploaded before a rotation that has not reached it yet) still joins.
+  std::vector<const KeyRing*> other_keys;
+  bool escape_formulas = false;  // guard raw cells against spreadsheet formulas
 };
 
 struct IntegrateReport {

@@ -193,6 +193,7 @@ bool FetchAndIntegrate(const RoundTripOptions& options, const std::string& batch
   }
   TokenizationConfig config;
   KeyRing keys;
+  std::vector<KeyRing> other_keys;
   if (!options.config_path.empty()) {
     if (!LoadTokenizationConfig(options.config_path, &config, &err)) {
       return Fail(failure, kExitConfig, err);
@@ -203,6 +204,8 @@ bool FetchAndIntegrate(const RoundTripOptions& options, const std::string& batch
         return Fail(failure, kExitConfig, err);
       }
       job.keys = &keys;
+      if (!LoadOtherRingKeys(keys, &other_keys, &err)) return Fail(failure, kExitConfig, err);
+      for (const KeyRing& other : other_keys) job.other_keys.push_back(&other);
     }
   }
   job.raw_input = options.raw_input;
@@ -248,7 +251,14 @@ bool RunRoundTrip(const RoundTripOptions& options, ServerTransport* transport,
     if (!LoadTokenizationConfig(options.config_path, &config, &err)) {
       return Fail(failure, kExitConfig, err);
     }
-    upload.manifest = UploadManifestJson(config);
+    // With the key that made the tokens (when this agent knows it): which key version made each
+    // column, so the server can rotate them later (docs/key_rotation.md).
+    KeyRing keys;
+    bool have_keys = false;
+    if (!LoadKeyRingIfSet("SDP_CRYPTO_KEY", &keys, &have_keys, &err)) {
+      return Fail(failure, kExitConfig, err);
+    }
+    upload.manifest = UploadManifestJson(config, have_keys ? &keys : nullptr);
   }
   if (!UploadCsvFile(upload, transport, &result->upload, failure)) {
     // The tokenized file is kept for a re-run to resume the same batch, which only makes sense

@@ -53,6 +53,7 @@ void AppendBase64UrlNoPad(const uint8_t* p, size_t n, std::string* out) {
 bool ColumnTokenizer::Init(const ColumnRule& rule, const TokenizationConfig& config,
                            const KeyRing& keys, std::string* err) {
   rule_ = rule;
+  version_char_ = KeyVersionChar(keys.version());
   empty_values_ = config.empty_values;
   short_fpe_ = config.short_fpe_values;
   if (rule.type == TokenType::kHash) {
@@ -92,6 +93,7 @@ bool ColumnTokenizer::RandomToken(std::string* token, std::string* err) {
     random_pos_ = 0;
   }
   token->assign("r");
+  if (version_char_ != '\0') token->push_back(version_char_);
   AppendBase64UrlNoPad(random_pool_.data() + random_pos_, kRandomTokenBytes, token);
   last_random_ = true;
   OPENSSL_cleanse(random_pool_.data() + random_pos_, kRandomTokenBytes);
@@ -117,6 +119,7 @@ bool ColumnTokenizer::Tokenize(std::string_view value, std::string* token, bool*
       uint8_t mac[kHmacSha256Size];
       hash_key_->Mac(input, mac);
       token->assign("h");
+      if (version_char_ != '\0') token->push_back(version_char_);
       AppendBase64UrlNoPad(mac, kHashTokenBytes, token);
       *store_in_vault = rule_.vault;
       return true;
@@ -172,6 +175,27 @@ bool ColumnTokenizer::Detokenize(std::string_view token, Vault* vault, std::stri
          (vault ? vault->path() : std::string("(none given)")) +
          "; fix: pass --vault with the vault written when this file was tokenized";
   return false;
+}
+
+int TokenKeyVersion(std::string_view token) {
+  if (token.empty() || (token[0] != 'h' && token[0] != 'r')) return 0;
+  const size_t body = token[0] == 'h' ? 24 : 22;
+  size_t start = 1;
+  int version = 1;
+  if (token.size() == body + 2) {
+    version = KeyVersionOfChar(token[1]);
+    if (version == 0) return 0;
+    start = 2;
+  } else if (token.size() != body + 1) {
+    return 0;
+  }
+  for (size_t i = start; i < token.size(); ++i) {
+    const char c = token[i];
+    const bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '_';
+    if (!b64) return 0;
+  }
+  return version;
 }
 
 }  // namespace sdp

@@ -1,6 +1,8 @@
 // One column's tokenization rule, ready to run: keys derived, ciphers initialised.
 //
 // Token formats (all ASCII, never starting with a spreadsheet formula character):
+// HASH and RANDOM tokens of key version v >= 2 have the base62 digit of v after the type letter
+// ("h" + V + 24, "r" + V + 22; crypto_keys.h); version 1 tokens have none, as before key rings.
 //   HASH    "h" + 24 base64url chars: the first 144 bits of HMAC-SHA256 under a per-domain key
 //           (HKDF-style: HMAC(hash subkey, "sdp/hash-domain/v1" 0x00 domain)), over the
 //           normalised value. Same value + key + domain -> same token on every machine.
@@ -62,7 +64,12 @@ class ColumnTokenizer {
   std::vector<uint8_t> random_pool_;
   size_t random_pos_ = 0;
   bool last_random_ = false;
+  char version_char_ = '\0';  // the key version's base62 digit, none for version 1
 };
+
+// The key version a HASH or RANDOM token names (1 for "h" + 24 / "r" + 22 characters, v for
+// "h" + V + 24 / "r" + V + 22), or 0 when `token` has neither shape.
+int TokenKeyVersion(std::string_view token);
 
 // Appends base64url (no padding) of `n` bytes to *out.
 void AppendBase64UrlNoPad(const uint8_t* p, size_t n, std::string* out);

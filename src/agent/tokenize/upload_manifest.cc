@@ -6,6 +6,10 @@
 namespace sdp {
 
 std::string UploadManifestJson(const TokenizationConfig& config) {
+  return UploadManifestJson(config, nullptr);
+}
+
+std::string UploadManifestJson(const TokenizationConfig& config, const KeyRing* keys) {
   if (config.columns.empty()) return "";
   // ordered_json: config order, so the same config always gives the same bytes.
   nlohmann::ordered_json manifest = nlohmann::ordered_json::object();
@@ -18,6 +22,11 @@ std::string UploadManifestJson(const TokenizationConfig& config) {
     manifest[rule.column] = {{"transform", transform}};
     // The class the config names (what `sdp-agent scan` found); never a value.
     if (!rule.pii_class.empty()) manifest[rule.column]["class"] = rule.pii_class;
+    if (keys != nullptr && rule.type != TokenType::kMasked) {
+      manifest[rule.column]["domain"] = rule.domain;
+      manifest[rule.column]["key_version"] = keys->version();
+      manifest[rule.column]["key_id"] = keys->key_id();
+    }
   }
   return manifest.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

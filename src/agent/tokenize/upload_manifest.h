@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "agent/crypto/crypto_keys.h"
 #include "agent/tokenize/tokenization_config.h"
 
 namespace sdp {
@@ -12,5 +13,10 @@ namespace sdp {
 // {"<column>": {"transform": "HASH" | "RANDOM" | "MASKED" | "FF1" | "FF3-1"}, ...} as compact
 // JSON, in config order; "" for a config without columns. Transforms only, never a value.
 std::string UploadManifestJson(const TokenizationConfig& config);
+// With `keys` (the primary key that tokenized the file): HASH, RANDOM and FPE columns also say
+// which key made them, {"domain": "<rule's domain>", "key_version": n, "key_id": "<8 hex>"},
+// so that the server can tell FPE tokens of different keys apart (they carry no version) and
+// rotate them (docs/key_rotation.md).
+std::string UploadManifestJson(const TokenizationConfig& config, const KeyRing* keys);
 
 }  // namespace sdp

@@ -302,7 +302,113 @@ class HttpTransport : public ServerTransport {
 
   const char* name() const override { return "https"; }
 
+  bool RekeyBegin(const std::string& client_id, const std::string& domain, int from_version,
+                  int to_version, const std::string& to_key_id, RekeyState* out,
+                  TransportError* err) override {
+    if (!client_id.empty()) client_id_ = client_id;
+    return RekeyCall("rekey_begin",
+                     {{"client_id", client_id_},
+                      {"domain", domain},
+                      {"from_version", from_version},
+                      {"to_version", to_version},
+                      {"to_key_id", to_key_id}},
+                     out, err);
+  }
+
+  bool RekeyTokens(const std::string& rotation_id, const std::string& after, int max_tokens,
+                   std::vector<std::string>* tokens, TransportError* err) override {
+    tokens->clear();
+    if (!CheckRotationId(rotation_id, err)) return false;
+    Json args = {{"rotation_id", rotation_id}, {"max_tokens", max_tokens}};
+    args["after"] = after.empty() ? Json(nullptr) : Json(after);
+    HttpResponse resp;
+    if (!Call(true, "rekey_tokens", "", {}, JsonBody(args), "application/json", &resp, err)) {
+      return false;
+    }
+    // SETOF text: PostgREST answers an array of strings, or of one-key objects
+    // ({"rekey_tokens": "..."}) depending on its version; both are read.
+    const Json j = TooDeep(resp.body) ? Json(nullptr)
+                                      : Json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_array() || j.size() > static_cast<size_t>(max_tokens)) {
+      return BadReply("rekey_tokens", "not a JSON array of at most max_tokens tokens", err);
+    }
+    for (const Json& item : j) {
+      const Json* value = &item;
+      if (item.is_object() && item.size() == 1) value = &item.begin().value();
+      if (!value->is_string()) return BadReply("rekey_tokens", "an item is not a string", err);
+      tokens->push_back(value->get<std::string>());
+    }
+    return true;
+  }
+
+  bool RekeyPairs(const std::string& rotation_id, const std::string& pairs_csv, RekeyState* out,
+                  TransportError* err) override {
+    if (!CheckRotationId(rotation_id, err)) return false;
+    return RekeyCall("rekey_pairs", {{"rotation_id", rotation_id}, {"pairs", pairs_csv}}, out, err);
+  }
+
+  bool RekeyApply(const std::string& rotation_id, int max_rows, RekeyState* out,
+                  TransportError* err) override {
+    if (!CheckRotationId(rotation_id, err)) return false;
+    return RekeyCall("rekey_apply", {{"rotation_id", rotation_id}, {"max_rows", max_rows}}, out,
+                     err);
+  }
+
+  bool RekeyFinish(const std::string& rotation_id, RekeyState* out, TransportError* err) override {
+    if (!CheckRotationId(rotation_id, err)) return false;
+    return RekeyCall("rekey_finish", {{"rotation_id", rotation_id}}, out, err);
+  }
+
+  bool TokenVersions(const std::string& client_id, const std::string& domain,
+                     std::vector<TokenVersionPair>* out, TransportError* err) override {
+    out->clear();
+    if (!client_id.empty()) client_id_ = client_id;
+    Json args = {{"client_id", client_id_}, {"domain", domain}};
+    HttpResponse resp;
+    if (!Call(true, "token_versions", "", {}, JsonBody(args), "application/json", &resp, err)) {
+      return false;
+    }
+    const Json j = TooDeep(resp.body) ? Json(nullptr)
+                                      : Json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_array()) {
+      return BadReply("token_versions", "not a JSON array", err);
+    }
+    for (const Json& item : j) {
+      std::string old_token, new_token;
+      int64_t from = 0, to = 0;
+      if (!item.is_object() || !StringField(item, "old_token", &old_token) ||
+          !StringField(item, "new_token", &new_token) || !IntField(item, "from_version", &from) ||
+          !IntField(item, "to_version", &to)) {
+        return BadReply("token_versions", "an item is not {old_token, new_token, ...}", err);
+      }
+      out->push_back({old_token, new_token, static_cast<int>(from), static_cast<int>(to)});
+    }
+    return true;
+  }
+
+  bool RekeyStatus(const std::string& client_id, const std::string& domain, RekeyState* out,
+                   TransportError* err) override {
+    if (!client_id.empty()) client_id_ = client_id;
+    return RekeyCall("rekey_status", {{"client_id", client_id_}, {"domain", domain}}, out, err);
+  }
+
  private:
+  bool CheckRotationId(const std::string& id, TransportError* err) {
+    if (IsCanonicalUuid(id)) return true;
+    return Invalid("rotation id " + QuotedValue(id) + " is not a UUID", err);
+  }
+
+  // One rotation function answering a JSON object.
+  bool RekeyCall(const char* fn, const Json& args, RekeyState* out, TransportError* err) {
+    HttpResponse resp;
+    if (!Call(true, fn, "", {}, JsonBody(args), "application/json", &resp, err)) return false;
+    std::string why;
+    if (TooDeep(resp.body) || !ParseRekeyJson(resp.body, out, &why)) {
+      return BadReply(fn, "HTTP " + std::to_string(resp.status) + ", " + why, err);
+    }
+    return true;
+  }
+
   static std::string JsonBody(const Json& j) {
     // error_handler::replace: invalid UTF-8 in an argument becomes U+FFFD instead of throwing.
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);

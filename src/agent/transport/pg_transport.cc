@@ -206,7 +206,96 @@ class PgTransport : public ServerTransport {
 
   const char* name() const override { return "postgresql"; }
 
+  bool RekeyBegin(const std::string& client_id, const std::string& domain, int from_version,
+                  int to_version, const std::string& to_key_id, RekeyState* out,
+                  TransportError* err) override {
+    if (!client_id.empty()) client_id_ = client_id;
+    return RekeyCall(
+        "sdp.sdp_rekey_begin($1, $2, $3::int, $4::int, $5)",
+        {client_id_, domain, std::to_string(from_version), std::to_string(to_version), to_key_id},
+        out, err);
+  }
+
+  bool RekeyTokens(const std::string& rotation_id, const std::string& after, int max_tokens,
+                   std::vector<std::string>* tokens, TransportError* err) override {
+    tokens->clear();
+    Result r;
+    // "" is sent as NULL: the first page.
+    if (!Call("SELECT t FROM sdp.sdp_rekey_tokens($1::uuid, $2, $3::int) AS t",
+              {rotation_id, after, std::to_string(max_tokens)}, &r, err)) {
+      return false;
+    }
+    if (PQnfields(r.get()) != 1 || PQntuples(r.get()) > max_tokens) {
+      return HasShape(r.get(), 1, err);  // the wrong shape, reported as such
+    }
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      tokens->emplace_back(PQgetvalue(r.get(), i, 0), PQgetlength(r.get(), i, 0));
+    }
+    return true;
+  }
+
+  bool RekeyPairs(const std::string& rotation_id, const std::string& pairs_csv, RekeyState* out,
+                  TransportError* err) override {
+    return RekeyCall("sdp.sdp_rekey_pairs($1::uuid, $2)", {rotation_id, pairs_csv}, out, err);
+  }
+
+  bool RekeyApply(const std::string& rotation_id, int max_rows, RekeyState* out,
+                  TransportError* err) override {
+    return RekeyCall("sdp.sdp_rekey_apply($1::uuid, $2::int)",
+                     {rotation_id, std::to_string(max_rows)}, out, err);
+  }
+
+  bool RekeyFinish(const std::string& rotation_id, RekeyState* out, TransportError* err) override {
+    return RekeyCall("sdp.sdp_rekey_finish($1::uuid)", {rotation_id}, out, err);
+  }
+
+  bool TokenVersions(const std::string& client_id, const std::string& domain,
+                     std::vector<TokenVersionPair>* out, TransportError* err) override {
+    out->clear();
+    if (!client_id.empty()) client_id_ = client_id;
+    Result r;
+    if (!Call("SELECT old_token, new_token, from_version, to_version "
+              "FROM sdp.sdp_token_versions($1, $2)",
+              {client_id_, domain}, &r, err)) {
+      return false;
+    }
+    if (PQnfields(r.get()) != 4) return HasShape(r.get(), 4, err);
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      TokenVersionPair p;
+      p.old_token.assign(PQgetvalue(r.get(), i, 0), PQgetlength(r.get(), i, 0));
+      p.new_token.assign(PQgetvalue(r.get(), i, 1), PQgetlength(r.get(), i, 1));
+      p.from_version = std::atoi(PQgetvalue(r.get(), i, 2));
+      p.to_version = std::atoi(PQgetvalue(r.get(), i, 3));
+      out->push_back(std::move(p));
+    }
+    return true;
+  }
+
+  bool RekeyStatus(const std::string& client_id, const std::string& domain, RekeyState* out,
+                   TransportError* err) override {
+    if (!client_id.empty()) client_id_ = client_id;
+    return RekeyCall("sdp.sdp_rekey_status($1, $2)", {client_id_, domain}, out, err);
+  }
+
  private:
+  // One rotation function returning json: its text, parsed.
+  bool RekeyCall(const std::string& call, const std::vector<std::string>& params, RekeyState* out,
+                 TransportError* err) {
+    Result r;
+    const std::string sql = "SELECT (" + call + ")::text";
+    if (!Call(sql.c_str(), params, &r, err)) return false;
+    if (!HasShape(r.get(), 1, err)) return false;
+    std::string why;
+    if (!ParseRekeyJson(std::string_view(PQgetvalue(r.get(), 0, 0), PQgetlength(r.get(), 0, 0)),
+                        out, &why)) {
+      err->kind = TransportError::Kind::kFatal;
+      err->code = "08P01";
+      err->message = "unexpected reply from " + call.substr(0, call.find('(')) + ": " + why;
+      return false;
+    }
+    return true;
+  }
+
   bool Connect(TransportError* err) {
     if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return true;
     // The URL first, then the plan's parameters, which override it (sslmode=verify-full,

@@ -4,16 +4,114 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/crypto/secret_env.h"
 #include "agent/transport/pg_transport.h"
+#include "common/shown_value.h"
+#include "common/text.h"
 
 namespace sdp {
 
 // Defined in http_transport.cc.
 std::unique_ptr<ServerTransport> NewHttpTransport(const TransportOptions& options,
                                                   std::string* err);
+
+namespace {
+
+bool NotSupported(const ServerTransport& t, TransportError* err) {
+  *err = TransportError();
+  err->kind = TransportError::Kind::kFatal;
+  err->message = std::string("key rotation is not supported over ") + t.name();
+  return false;
+}
+
+}  // namespace
+
+bool ServerTransport::RekeyBegin(const std::string&, const std::string&, int, int,
+                                 const std::string&, RekeyState*, TransportError* err) {
+  return NotSupported(*this, err);
+}
+bool ServerTransport::RekeyTokens(const std::string&, const std::string&, int,
+                                  std::vector<std::string>*, TransportError* err) {
+  return NotSupported(*this, err);
+}
+bool ServerTransport::RekeyPairs(const std::string&, const std::string&, RekeyState*,
+                                 TransportError* err) {
+  return NotSupported(*this, err);
+}
+bool ServerTransport::RekeyApply(const std::string&, int, RekeyState*, TransportError* err) {
+  return NotSupported(*this, err);
+}
+bool ServerTransport::RekeyFinish(const std::string&, RekeyState*, TransportError* err) {
+  return NotSupported(*this, err);
+}
+bool ServerTransport::TokenVersions(const std::string&, const std::string&,
+                                    std::vector<TokenVersionPair>*, TransportError* err) {
+  return NotSupported(*this, err);
+}
+bool ServerTransport::RekeyStatus(const std::string&, const std::string&, RekeyState*,
+                                  TransportError* err) {
+  return NotSupported(*this, err);
+}
+
+bool ParseRekeyJson(std::string_view body, RekeyState* out, std::string* err) {
+  *out = RekeyState();
+  if (body.size() > (1 << 20)) {
+    *err = "reply larger than 1 MiB";
+    return false;
+  }
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    *err = body.empty() ? "empty reply" : "not a JSON object: " + ShownServerText(body, 120);
+    return false;
+  }
+  auto integer = [&j](const char* key, int64_t* v) {
+    const auto it = j.find(key);
+    if (it != j.end() && it->is_number_integer()) *v = it->get<int64_t>();
+  };
+  const auto id = j.find("rotation_id");
+  if (id != j.end() && id->is_string()) {
+    out->rotation_id = id->get<std::string>();
+    if (!IsCanonicalUuid(out->rotation_id)) {
+      *err = "rotation_id is not a UUID";
+      return false;
+    }
+  }
+  const auto state = j.find("state");
+  if (state != j.end() && state->is_string()) {
+    out->state = ShownServerText(state->get<std::string>(), 32);
+  }
+  integer("pairs", &out->pairs);
+  integer("accepted", &out->accepted);
+  integer("rows_done", &out->rows_done);
+  integer("rows_total", &out->rows_total);
+  integer("unmapped", &out->unmapped);
+  int64_t version = 0;
+  integer("key_version", &version);
+  if (version == 0) integer("current_version", &version);
+  out->current_version = version > 0 && version < 1000 ? static_cast<int>(version) : 0;
+  const auto key_id = j.find("key_id");
+  if (key_id != j.end() && key_id->is_string()) {
+    out->key_id = ShownServerText(key_id->get<std::string>(), 16);
+  }
+  const auto stored = j.find("stored_versions");
+  if (stored != j.end() && stored->is_array()) {
+    out->known_stored_versions = true;
+    for (const auto& v : *stored) {
+      if (v.is_number_integer() && v.get<int64_t>() > 0 && v.get<int64_t>() < 1000) {
+        out->stored_versions.push_back(static_cast<int>(v.get<int64_t>()));
+      }
+    }
+  }
+  const auto rotation = j.find("rotation");
+  out->open_rotation = rotation != j.end() && rotation->is_object();
+  const auto done = j.find("done");
+  out->done = done != j.end() && done->is_boolean() && done->get<bool>();
+  out->json = ShownServerText(body, 4096);
+  return true;
+}
 
 TransportOptions TransportOptionsFromEnv(const std::string& url_flag, const std::string& client_id,
                                          bool insecure_http) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sdp {
 
@@ -20,6 +21,34 @@ struct BatchInfo {
   int64_t processed_records = 0;
   std::string model_version;
   std::string content_sha256;
+};
+
+// A key rotation as the server reports it (sdp_rekey_begin/pairs/apply/finish/status, all JSON
+// objects; fields a reply lacks stay at their defaults). docs/key_rotation.md.
+struct RekeyState {
+  std::string rotation_id;  // UUID
+  std::string state;        // the server's state name ("pairs", "applying", "finished", ...)
+  int64_t pairs = 0;        // pairs stored for the rotation
+  int64_t accepted = 0;     // pairs new in the last sdp_rekey_pairs call
+  int64_t rows_done = 0;
+  int64_t rows_total = 0;
+  int64_t unmapped = 0;     // stored tokens of the domain without a pair
+  bool done = false;        // sdp_rekey_apply: nothing left to rewrite
+  int current_version = 0;  // sdp_rekey_status: the domain's key version (0: not reported)
+  std::string key_id;       // sdp_rekey_status: that version's key id, when known
+  // sdp_rekey_status: the key versions the domain's stored batches were uploaded under (none:
+  // the client has no data in the domain); known_stored_versions false when not reported.
+  std::vector<int> stored_versions;
+  bool known_stored_versions = false;
+  bool open_rotation = false;  // sdp_rekey_status: an unfinished rotation exists ("rotation")
+  std::string json;            // the reply as received (bounded, printable), for status output
+};
+
+struct TokenVersionPair {
+  std::string old_token;
+  std::string new_token;
+  int from_version = 0;
+  int to_version = 0;
 };
 
 struct TransportError {
@@ -89,7 +118,34 @@ class ServerTransport {
                                TransportError* err) = 0;
   // "postgresql" or "https", for messages.
   virtual const char* name() const = 0;
+
+  // Key rotation (docs/key_rotation.md; SQL sdp.sdp_rekey_*, PostgREST /rpc/rekey_*). Each
+  // implementation that does not support it answers kFatal "not supported".
+  // Opens (or returns the unfinished) rotation of `domain` from `from_version` to `to_version`.
+  virtual bool RekeyBegin(const std::string& client_id, const std::string& domain, int from_version,
+                          int to_version, const std::string& to_key_id, RekeyState* out,
+                          TransportError* err);
+  // The domain's tokens still stored under from_version, in byte order, strictly after `after`
+  // ("" for the first page), at most `max_tokens`.
+  virtual bool RekeyTokens(const std::string& rotation_id, const std::string& after, int max_tokens,
+                           std::vector<std::string>* tokens, TransportError* err);
+  // Uploads pairs as CSV (header old_token,new_token; at most 50,000 rows).
+  virtual bool RekeyPairs(const std::string& rotation_id, const std::string& pairs_csv,
+                          RekeyState* out, TransportError* err);
+  // Rewrites at most `max_rows` rows in one server transaction.
+  virtual bool RekeyApply(const std::string& rotation_id, int max_rows, RekeyState* out,
+                          TransportError* err);
+  virtual bool RekeyFinish(const std::string& rotation_id, RekeyState* out, TransportError* err);
+  virtual bool TokenVersions(const std::string& client_id, const std::string& domain,
+                             std::vector<TokenVersionPair>* out, TransportError* err);
+  virtual bool RekeyStatus(const std::string& client_id, const std::string& domain, RekeyState* out,
+                           TransportError* err);
 };
+
+// Reads a rotation reply ({"rotation_id", "state", "pairs", "accepted", "rows_done",
+// "rows_total", "unmapped", "done", "key_version"}); false with *err when `body` is not a JSON
+// object or a rotation_id present is not a UUID.
+bool ParseRekeyJson(std::string_view body, RekeyState* out, std::string* err);
 
 // Options from the command line (`url_flag` may be empty) and the environment: SDP_SERVER_URL,
 // SDP_API_KEY, SDP_CA_BUNDLE, SDP_CLIENT_CERT, SDP_CLIENT_KEY, SDP_PROXY.

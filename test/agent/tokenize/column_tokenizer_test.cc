@@ -151,5 +151,68 @@ TEST(ColumnTokenizerTest, Base64UrlWithoutPadding) {
   }
 }
 
+// Version 1 tokens are what the agent made before key rings: these were computed with the
+// tokenizer of the commit before versioned tokens (df24c8e) and the demo key. Upgrading the
+// agent must not change them, or new uploads would stop joining with history.
+TEST(ColumnTokenizerTest, VersionOneTokensAreByteIdenticalToBeforeKeyRings) {
+  ColumnRule email = DefaultRule("customers", "email", TokenType::kHash);
+  email.normalize = Normalize::kLowercaseTrim;
+  EXPECT_EQ(Tok(Make(email).get(), "Ann@Example.COM"), "hGzHforLW9qKju7rM2XEsaFfX");
+  // A version 1 token may start with "h2": its length (25) is what says it has no version.
+  const std::string id =
+      Tok(Make(DefaultRule("customers", "customer_id", TokenType::kHash)).get(), "C000123");
+  EXPECT_EQ(id, "h2VDE8Djvl9HyY7P1vnaQd3Wf");
+  EXPECT_EQ(TokenKeyVersion(id), 1);
+}
+
+TEST(ColumnTokenizerTest, LaterKeyVersionsCarryTheirBase62DigitAfterTheTypeLetter) {
+  const ColumnRule hash = DefaultRule("customers", "customer_id", TokenType::kHash);
+  const ColumnRule random = DefaultRule("customers", "address", TokenType::kRandom);
+  for (int version : {2, 9, 10, 35, 36, 61}) {
+    KeyRing keys = Keys(testing::kOtherKey);
+    keys.set_version(version);
+    const char v = KeyVersionChar(version);
+    const std::string h = Tok(Make(hash, {}, keys).get(), "C000123");
+    ASSERT_EQ(h.size(), 26u);
+    EXPECT_EQ(h[0], 'h');
+    EXPECT_EQ(h[1], v);
+    EXPECT_EQ(TokenKeyVersion(h), version);
+    const std::string r = Tok(Make(random, {}, keys).get(), "1 High St");
+    ASSERT_EQ(r.size(), 24u);
+    EXPECT_EQ(r[0], 'r');
+    EXPECT_EQ(r[1], v);
+    EXPECT_EQ(TokenKeyVersion(r), version);
+    // The HMAC part is the key's alone: the version does not change it.
+    KeyRing v1 = Keys(testing::kOtherKey);
+    EXPECT_EQ(h.substr(2), Tok(Make(hash, {}, v1).get(), "C000123").substr(1));
+  }
+  EXPECT_EQ(TokenKeyVersion("h"), 0);
+  EXPECT_EQ(TokenKeyVersion("h1AAAAAAAAAAAAAAAAAAAAAAAA"), 0);  // '1' is never a version digit
+  EXPECT_EQ(TokenKeyVersion("x2AAAAAAAAAAAAAAAAAAAAAAAA"), 0);
+  EXPECT_EQ(TokenKeyVersion("h2AAAAAAAAAAAAAAAAAAAAAA=A"), 0);
+  EXPECT_EQ(TokenKeyVersion("123-45-6789"), 0);
+}
+
+TEST(ColumnTokenizerTest, FpeRoundTripsUnderEachKeyOfARing) {
+  ColumnRule ssn = DefaultRule("customers", "ssn", TokenType::kFpe);
+  ssn.algorithm = FpeAlgorithm::kFf1;
+  ssn.alphabet = "digits";
+  std::set<std::string> tokens;
+  for (const char* key : {testing::kDemoKey, testing::kOtherKey}) {
+    for (int version : {1, 2}) {
+      KeyRing keys = Keys(key);
+      keys.set_version(version);
+      auto t = Make(ssn, {}, keys);
+      const std::string token = Tok(t.get(), "123-45-6789");
+      EXPECT_EQ(token.size(), 11u);  // FPE has no room for a version: the manifest says it
+      std::string back, err;
+      ASSERT_TRUE(t->Detokenize(token, nullptr, &back, &err)) << err;
+      EXPECT_EQ(back, "123-45-6789");
+      tokens.insert(token);
+    }
+  }
+  EXPECT_EQ(tokens.size(), 2u);  // one per key: the version number does not enter FPE
+}
+
 }  // namespace
 }  // namespace sdp

@@ -50,5 +50,29 @@ TEST(UploadManifestTest, CarriesTheColumnClass) {
   EXPECT_EQ(UploadManifestJson(config), R"({"mail":{"transform":"HASH","class":"email"}})");
 }
 
+// With the key that tokenized the file: every HASH, RANDOM and FPE column says its domain and
+// which key version (and key id) made it; MASKED columns have no key.
+TEST(UploadManifestTest, KeyVersionAndDomainPerKeyedColumn) {
+  TokenizationConfig config;
+  std::string err;
+  ASSERT_TRUE(LoadTokenizationConfig(kRepo + "/configs/customers_tokenization.yml", &config, &err))
+      << err;
+  KeyRing keys;
+  ASSERT_TRUE(KeyRing::FromEnvValue("Miql-SH11OTpm4rFOh5QF7iNG2fPolSwwvvb1YceREw=", &keys, &err));
+  keys.set_version(3);
+  const std::string id = keys.key_id();
+  const std::string m = UploadManifestJson(config, &keys);
+  EXPECT_NE(m.find(R"("customer_id":{"transform":"HASH","domain":"customer_id","key_version":3,)"
+                   R"("key_id":")" +
+                   id + R"("})"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(R"("ssn":{"transform":"FF1","domain":"customers.ssn","key_version":3,)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(R"("first_name":{"transform":"MASKED"})"), std::string::npos) << m;
+  EXPECT_EQ(UploadManifestJson(config, nullptr), UploadManifestJson(config));
+}
+
 }  // namespace
 }  // namespace sdp

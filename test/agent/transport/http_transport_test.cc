@@ -657,5 +657,71 @@ TEST(BatchJsonTest, ParsesAndRejects) {
   EXPECT_FALSE(ParseChunkJson(R"({"accepted_records":1e3})", &rows, &err));
 }
 
+// Key rotation over PostgREST (docs/key_rotation.md): each call posts its JSON arguments to
+// /rpc/rekey_*; SETOF text comes as an array of strings or of one-key objects.
+TEST_F(HttpTransportTest, RekeyCallsPostTheirArgumentsAndReadTheReplies) {
+  const std::string rid = "0812d48d-bab6-49d2-a5ec-77177acca612";
+  state_->script.push_back(Reply(200, R"({"rotation_id":")" + rid +
+                                          R"(","state":"mapping","pairs":0,"rows_done":0,)"
+                                          R"("rows_total":12})"));
+  state_->script.push_back(Reply(200, R"(["hAAA","hBBB"])"));
+  state_->script.push_back(Reply(200, R"([{"rekey_tokens":"hCCC"}])"));
+  state_->script.push_back(Reply(200, R"({"accepted":2,"pairs":2})"));
+  state_->script.push_back(
+      Reply(200, R"({"rows_done":12,"rows_total":12,"unmapped":0,"done":true,"state":"applied"})"));
+  state_->script.push_back(Reply(200, R"({"rotation_id":")" + rid + R"(","state":"finished"})"));
+  state_->script.push_back(
+      Reply(200, R"({"client_id":"acme","domain":"email","key_version":2,"key_id":"4a374e35"})"));
+  state_->script.push_back(Reply(200, R"(not json)"));
+  auto t = Make();
+  RekeyState st;
+  TransportError err;
+  ASSERT_TRUE(t->RekeyBegin("acme", "email", 1, 2, "4a374e35", &st, &err)) << err.message;
+  EXPECT_EQ(st.rotation_id, rid);
+  EXPECT_EQ(st.rows_total, 12);
+  EXPECT_EQ(state_->requests[0].url, "https://sdp.example.org:8443/rpc/rekey_begin");
+  EXPECT_EQ(state_->requests[0].body,
+            R"({"client_id":"acme","domain":"email","from_version":1,"to_key_id":"4a374e35",)"
+            R"("to_version":2})");
+  std::vector<std::string> tokens;
+  ASSERT_TRUE(t->RekeyTokens(rid, "", 10, &tokens, &err)) << err.message;
+  EXPECT_EQ(tokens, (std::vector<std::string>{"hAAA", "hBBB"}));
+  EXPECT_NE(state_->requests[1].body.find(R"("after":null)"), std::string::npos);
+  ASSERT_TRUE(t->RekeyTokens(rid, "hBBB", 10, &tokens, &err)) << err.message;
+  EXPECT_EQ(tokens, std::vector<std::string>{"hCCC"});
+  EXPECT_NE(state_->requests[2].body.find(R"("after":"hBBB")"), std::string::npos);
+  ASSERT_TRUE(t->RekeyPairs(rid, "old_token,new_token\nhAAA,h2XXX\n", &st, &err)) << err.message;
+  EXPECT_EQ(st.accepted, 2);
+  EXPECT_EQ(state_->requests[3].url, "https://sdp.example.org:8443/rpc/rekey_pairs");
+  ASSERT_TRUE(t->RekeyApply(rid, 500, &st, &err)) << err.message;
+  EXPECT_TRUE(st.done);
+  EXPECT_EQ(st.rows_done, 12);
+  ASSERT_TRUE(t->RekeyFinish(rid, &st, &err)) << err.message;
+  EXPECT_EQ(st.state, "finished");
+  ASSERT_TRUE(t->RekeyStatus("acme", "email", &st, &err)) << err.message;
+  EXPECT_EQ(st.current_version, 2);
+  EXPECT_EQ(st.key_id, "4a374e35");
+  EXPECT_FALSE(t->RekeyApply(rid, 500, &st, &err));  // "not json"
+  EXPECT_EQ(err.kind, TransportError::Kind::kFatal);
+  // A rotation id that is not a UUID never reaches the network.
+  const size_t sent = state_->requests.size();
+  EXPECT_FALSE(t->RekeyApply("../health", 1, &st, &err));
+  EXPECT_FALSE(t->RekeyTokens("x", "", 1, &tokens, &err));
+  EXPECT_EQ(state_->requests.size(), sent);
+}
+
+TEST(ParseRekeyJsonTest, HostileRepliesAreRefusedOrBounded) {
+  RekeyState st;
+  std::string why;
+  EXPECT_FALSE(ParseRekeyJson("", &st, &why));
+  EXPECT_FALSE(ParseRekeyJson("[1]", &st, &why));
+  EXPECT_FALSE(ParseRekeyJson(R"({"rotation_id":"../x"})", &st, &why));
+  ASSERT_TRUE(
+      ParseRekeyJson(R"({"state":"a\u001b[31mb","pairs":"7","key_version":99999})", &st, &why));
+  EXPECT_EQ(st.state.find('\x1b'), std::string::npos);
+  EXPECT_EQ(st.pairs, 0);            // not an integer: ignored
+  EXPECT_EQ(st.current_version, 0);  // out of range: ignored
+}
+
 }  // namespace
 }  // namespace sdp
