@@ -3731,15 +3731,19 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_dash_record_history(text) IS
   'every version of a record (engineer, auditor, admin; sdp_record_history, access-logged)';
 
-CREATE FUNCTION sdp.sdp_dash_record_update(record_id text, patch jsonb) RETURNS jsonb
+-- The record is named by record_id or, for PUT /api/v1/records/{id} (Caddy), by X-Record-Id.
+CREATE FUNCTION sdp.sdp_dash_record_update(record_id text DEFAULT NULL, patch jsonb DEFAULT NULL)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_rid text := coalesce(nullif(sdp_dash_record_update.record_id, ''), sdp.sdp_api_header('x-record-id'));
 BEGIN
   IF NOT 'records.edit' = ANY (sdp._dash_capabilities(sdp.sdp_caller_role())) THEN
-    PERFORM sdp._dash_require('records.propose', 'dash_record_update', sdp_dash_record_update.record_id);
+    PERFORM sdp._dash_require('records.propose', 'dash_record_update', v_rid);
   END IF;
-  RETURN sdp.sdp_update_record(sdp_dash_record_update.record_id, sdp_dash_record_update.patch);
+  RETURN sdp.sdp_update_record(v_rid, sdp_dash_record_update.patch);
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_dash_record_update(text, jsonb) IS
@@ -3989,7 +3993,8 @@ CREATE FUNCTION sdp_api.dash_record_history(record_id text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sdp.sdp_dash_record_history(record_id) $$;
-CREATE FUNCTION sdp_api.dash_record_update(record_id text, patch jsonb) RETURNS jsonb
+CREATE FUNCTION sdp_api.dash_record_update(record_id text DEFAULT NULL, patch jsonb DEFAULT NULL)
+RETURNS jsonb
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sdp.sdp_dash_record_update(record_id, patch) $$;
@@ -4026,7 +4031,8 @@ COMMENT ON FUNCTION sdp_api.dash_records(uuid, text, text, integer, integer, tex
   'GET ?batch_id=&search=&risk_band=&row_limit=&row_offset=&sort= -> {total, items}';
 COMMENT ON FUNCTION sdp_api.dash_record(text) IS 'GET ?record_id=<batch_id>:<row_no> -> one record';
 COMMENT ON FUNCTION sdp_api.dash_record_history(text) IS 'GET ?record_id= -> {record_id, items: versions}';
-COMMENT ON FUNCTION sdp_api.dash_record_update(text, jsonb) IS 'POST {record_id, patch} -> the new or proposed version';
+COMMENT ON FUNCTION sdp_api.dash_record_update(text, jsonb) IS
+  'POST {record_id, patch} (or PUT /api/v1/records/{id} {patch}) -> the new or proposed version';
 COMMENT ON FUNCTION sdp_api.dash_record_decide(bigint, boolean) IS 'POST {version_id, approve} -> the decided version';
 COMMENT ON FUNCTION sdp_api.dash_audit(text, text, timestamptz, integer, text) IS
   'GET ?actor=&action=&since=&row_limit= (or user_id=) -> {items, verify}';
