@@ -128,7 +128,13 @@ check_call dp_analyst GET /rpc/dash_overview 403
 st=$(req POST /rpc/dp_count -H "$(bearer dp_analyst)" -H 'Content-Type: application/json' \
   -d '{"dataset": "demo_customers", "epsilon": 0.5}')
 expect 200 "" "dp_count with the dashboard token"
-pass "one JWT call per role through Caddy: allowed readers 200, refused ones 403 (viewer, analyst, engineer, dp_analyst), the DP form's dp_count 200"
+st=$(login engineer); expect 200 "" "second sign-in of the engineer"
+second=$(jq -r .token "$w/body")
+st=$(req POST /rpc/dash_logout -H "Authorization: Bearer $second"); expect 200 "" "sign out"
+jq -e '.signed_out' "$w/body" >/dev/null || fail "logout: $(cat "$w/body")"
+st=$(req GET /rpc/dash_me -H "Authorization: Bearer $second"); expect 401 PT401 "a signed-out token"
+check_call engineer GET /rpc/dash_me 200
+pass "one JWT call per role through Caddy: allowed readers 200, refused ones 403 (viewer, analyst, engineer, dp_analyst), the DP form's dp_count 200; a signed-out token 401, the user's other session still valid"
 
 # ---- refused tokens -----------------------------------------------------------------------------
 now=$(date +%s)
@@ -146,6 +152,10 @@ no_role=$(https_jwt "{\"role\": \"no_such_role_xyz\", \"sub\": \"admin\", \"aud\
 st=$(req GET /rpc/dash_me -H "Authorization: Bearer $no_role"); expect 400 22023 "role claim naming no role"
 no_user=$(https_jwt "{\"role\": \"sdp_admin\", \"aud\": \"sdp-dashboard\", \"exp\": $((now + 600))}")
 st=$(req GET /rpc/dash_me -H "Authorization: Bearer $no_user"); expect 401 PT401 "governance role without a staff user (secret known, no sign-in)"
+# The secret alone is not enough: a well-formed token for a real user, but with a jti that no
+# sign-in issued (what a leaked secret allows), is refused by the database.
+guessed=$(https_jwt "{\"role\": \"sdp_admin\", \"sub\": \"admin\", \"aud\": \"sdp-dashboard\", \"exp\": $((now + 600)), \"jti\": \"$(openssl rand -hex 16)\"}")
+st=$(req GET /rpc/dash_me -H "Authorization: Bearer $guessed"); expect 401 PT401 "a token forged with the secret (no session)"
 st=$(req GET /rpc/dash_me); expect 401 PT401 "dash_me without a token"
 st=$(req POST /api/v1/process -H "$(bearer admin)" -H 'Content-Type: application/json' \
   -d '{"processing_type": "risk_scoring", "records": [{"customer_id": "x"}]}')
@@ -155,7 +165,7 @@ st=$(req_gateway POST /rpc/process -H "$(bearer admin)" -H 'Content-Type: applic
 expect 403 PT403 "a dashboard token on /rpc/process straight at the gateway"
 [[ $(psql -XAtq -c "SELECT count(*) FROM sdp.processing_batch WHERE accepted_records = 1") == 0 ]] ||
   fail "a refused request stored a batch"
-pass "refused: another secret, expired, alg none, another aud (401 PGRST301), a role claim naming no role (400 22023, PostgREST v12), a forged governance-role token without a sign-in (401 PT401), no token (401), a dashboard token on the API-key surface (401 via Caddy, 403 at the gateway); nothing stored"
+pass "refused: another secret, expired, alg none, another aud (401 PGRST301), a role claim naming no role (400 22023, PostgREST v12), forged governance-role tokens without a sign-in, even with a real user's sub (401 PT401), no token (401), a dashboard token on the API-key surface (401 via Caddy, 403 at the gateway); nothing stored"
 
 # ---- lockout over HTTP -----------------------------------------------------------------------------
 for i in 1 2 3 4 5; do
