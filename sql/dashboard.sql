@@ -246,6 +246,18 @@ SELECT status, code FROM regress.respond('SELECT sdp_api.dash_batches()::text');
 ROLLBACK;
 RESET SESSION AUTHORIZATION;
 
+-- The audit and access logs name the signed-in user behind the role (sdp._request_login): only
+-- for a live session of that user and role; a claim that is not one records the login alone.
+BEGIN;
+SET LOCAL ROLE sdp_admin;
+SELECT set_config('request.jwt.claims', :'c_admin', true) IS NOT NULL AS claims_set;
+SELECT sdp_api.dash_record_update(:'rec', '{"balance": "7"}') ->> 'status' AS edit;
+SELECT set_config('request.jwt.claims', (:'c_admin'::jsonb || '{"jti": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}')::text, true) IS NOT NULL AS forged_claims_set;
+SELECT sdp_api.dash_record_update(:'rec', '{"balance": "8"}') ->> 'status' AS edit;
+RESET ROLE;
+SELECT actor, login, event FROM sdp.audit_log ORDER BY seq DESC LIMIT 2;
+ROLLBACK;
+
 -- ---- every dash_* function for every role ---------------------------------------------------------
 -- 'none': allowed (the call ran); 42501: refused by the function; other codes: allowed past the
 -- gate, refused by the data (PT404: no such version).

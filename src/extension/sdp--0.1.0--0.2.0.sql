@@ -2969,7 +2969,8 @@ GRANT SELECT ON sdp.firewall_allow TO sdp_admin, sdp_auditor;
 -- New in 86_dashboard.sql: staff sign-in (sdp.staff_user, sdp.jwt_secret, scrypt and HS256 in
 -- staff_auth.cc), sdp_api.login and the dash_* readers; the authenticator may switch to the
 -- governance roles. Changed: sdp_api.pre_request (60_api.sql) admits a dashboard token to the
--- dash_* functions and answers /rpc/login without a key. Privileges as 90_privileges.sql.
+-- dash_* functions and answers /rpc/login without a key; sdp._audit and sdp._access (76_audit.sql)
+-- record the signed-in user (sdp._request_login). Privileges as 90_privileges.sql.
 -- The web dashboard's server side (issue 22; docs/dashboard.md, "Server side: sign-in, roles and
 -- endpoints"): staff sign-in with scrypt password hashes and short-lived HS256 JWTs, and the
 -- dash_* readers the dashboard calls through PostgREST.
@@ -4121,6 +4122,61 @@ $$;
 COMMENT ON FUNCTION sdp_api.pre_request() IS
   'PostgREST db-pre-request: verifies X-API-Key (PT401) against X-Client-Id (PT403), sets the tenant, switches to sdp_client; admits an API-enabled analyst''s JWT role to the dp_* functions and a dashboard sign-in to the dash_* functions only';
 
+-- 76_audit.sql: the audit and access logs name the signed-in dashboard user in login.
+-- The login behind the caller, as the audit and access logs record it: session_user, and for a
+-- request with a dashboard token (86_dashboard.sql) the signed-in person too,
+-- "sdp_authenticator:<user name>", when the token's sub, role and jti are a live session of an
+-- enabled user (what pre_request admitted; an unverified claim is never recorded). Internal.
+CREATE FUNCTION sdp._request_login() RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_claims jsonb;
+  v_user text;
+BEGIN
+  v_claims := nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb;
+  IF v_claims IS NULL OR v_claims ->> 'aud' IS DISTINCT FROM 'sdp-dashboard' THEN
+    RETURN pg_catalog.session_user();
+  END IF;
+  SELECT u.username INTO v_user
+    FROM sdp.staff_user u JOIN sdp.staff_session x ON x.username OPERATOR(pg_catalog.=) u.username
+   WHERE u.username OPERATOR(pg_catalog.=) (v_claims ->> 'sub')
+     AND u.db_role OPERATOR(pg_catalog.=) sdp.sdp_caller_role() AND NOT u.disabled
+     AND x.jti OPERATOR(pg_catalog.=) (v_claims ->> 'jti') AND x.expires_at > pg_catalog.now();
+  RETURN pg_catalog.session_user() || coalesce(':' || v_user, '');
+EXCEPTION WHEN invalid_text_representation THEN  -- claims that are not JSON: not a dashboard token
+  RETURN pg_catalog.session_user();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sdp._audit(p_event text, p_target text, p_details jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN sdp._audit_as(sdp.sdp_caller_role(), sdp._request_login(), sdp.sdp_auth_tenant(),
+                       p_event, p_target, p_details);
+END
+$$;
+CREATE OR REPLACE FUNCTION sdp._access(p_action text, p_target text, p_outcome text, p_rows bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE LOG 'sdp access: role=% login=% client=% action=% target=% outcome=% rows=%',
+    sdp.sdp_caller_role(), sdp._request_login(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
+    coalesce(p_target, '-'), p_outcome, coalesce(p_rows::text, '-');
+  IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+    RETURN;
+  END IF;
+  INSERT INTO sdp.access_log (actor, login, client_id, action, target, outcome, rows)
+  VALUES (sdp.sdp_caller_role(), sdp._request_login(), sdp.sdp_auth_tenant(), p_action, p_target,
+          p_outcome, p_rows);
+END
+$$;
+
 REVOKE ALL ON FUNCTION
     sdp.sdp_staff_scrypt(text, bytea, integer, integer, integer),
     sdp.sdp_staff_scrypt_match(text, bytea, integer, integer, integer, bytea),
@@ -4174,7 +4230,8 @@ REVOKE ALL ON FUNCTION
     sdp_api.dash_privacy(),
     sdp_api.dash_classification(),
     sdp_api.dash_compliance(),
-    sdp_api.dash_logout()
+    sdp_api.dash_logout(),
+    sdp._request_login()
   FROM PUBLIC;
 REVOKE ALL ON sdp.jwt_secret, sdp.staff_user, sdp.staff_session FROM PUBLIC;
 -- ---- the dashboard (86_dashboard.sql) ------------------------------------------------------------

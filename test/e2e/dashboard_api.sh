@@ -195,6 +195,9 @@ jq -e '.version == 2 and .fields.age == "44"' "$w/body" >/dev/null || fail "reco
 st=$(req PUT "/api/v1/records/$record" -H "$(bearer engineer)" -H 'Content-Type: application/json' \
   -d '{"patch": {"age": "45"}}'); expect 200 "" "PUT /api/v1/records/{id}"
 jq -e '.status == "current" and .version_no == 3' "$w/body" >/dev/null || fail "put: $(cat "$w/body")"
+[[ $(psql -XAtq -c "SELECT actor || '|' || login FROM sdp.audit_log WHERE event = 'record.update'
+                     ORDER BY seq DESC LIMIT 1") == "sdp_engineer|sdp_authenticator:engineer" ]] ||
+  fail "the edit's audit entry does not name the signed-in user"
 st=$(req GET "/api/v1/records/$record/history" -H "$(bearer auditor)"); expect 200 "" "GET /api/v1/records/{id}/history"
 jq -e '(.items | length == 3) and .items[1].fields.age == "44" and .items[2].fields.age == "45"' "$w/body" >/dev/null ||
   fail "history: $(cat "$w/body")"
@@ -208,7 +211,7 @@ st=$(req POST /api/v1/jobs/upload -H "X-API-Key: $key" -H 'X-Processing-Type: ri
   -H 'Content-Type: text/plain' -H "$(bearer admin)" --data-binary @"$w/upload.csv")
 expect 201 "" "POST /api/v1/jobs/upload with the client's API key"
 jq -e '.status == "RECEIVED" and .accepted_records == 1' "$w/body" >/dev/null || fail "upload: $(cat "$w/body")"
-pass "seeds' REST paths: /healthz, GET /api/v1/jobs, /jobs/{id}/records, /records/{id}, PUT /records/{id} (new version), /records/{id}/history, /api/v1/audit (limit -> row_limit; viewer 403), POST /api/v1/jobs/upload (API key, 201)"
+pass "seeds' REST paths: /healthz, GET /api/v1/jobs, /jobs/{id}/records, /records/{id}, PUT /records/{id} (new version, audited with the signed-in user), /records/{id}/history, /api/v1/audit (limit -> row_limit; viewer 403), POST /api/v1/jobs/upload (API key, 201)"
 
 # ---- Prometheus through Caddy ------------------------------------------------------------------------
 st=$(req GET "/prometheus/api/v1/query?query=up"); expect 401 PT401 "/prometheus without a JWT"
