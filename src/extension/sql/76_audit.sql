@@ -24,7 +24,8 @@ CREATE TABLE sdp.audit_log (
   prev_hash  bytea NOT NULL,
   entry_hash bytea NOT NULL,
   -- session_user: the login behind actor. After SET ROLE sdp_admin, actor says sdp_admin and
-  -- this names who logged in (under PostgREST: its authenticator role). '' in entries written
+  -- this names who logged in (under PostgREST: its authenticator role; with a dashboard token
+  -- also the signed-in user, "sdp_authenticator:alice", sdp._request_login()). '' in entries written
   -- before 0.2.0, which did not record it (no role name is empty). Last column: added in 0.2.0,
   -- and ALTER EXTENSION sdp UPDATE can only add it at the end (sdp--0.1.0--0.2.0.sql).
   login      text NOT NULL
@@ -75,13 +76,40 @@ AS $$
          END::text, 'UTF8')
 $$;
 
+-- The login behind the caller, as the audit and access logs record it: session_user, and for a
+-- request with a dashboard token (86_dashboard.sql) the signed-in person too,
+-- "sdp_authenticator:<user name>", when the token's sub, role and jti are a live session of an
+-- enabled user (what pre_request admitted; an unverified claim is never recorded). Internal.
+CREATE FUNCTION sdp._request_login() RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_claims jsonb;
+  v_user text;
+BEGIN
+  v_claims := nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb;
+  IF v_claims IS NULL OR v_claims ->> 'aud' IS DISTINCT FROM 'sdp-dashboard' THEN
+    RETURN pg_catalog.session_user();
+  END IF;
+  SELECT u.username INTO v_user
+    FROM sdp.staff_user u JOIN sdp.staff_session x ON x.username OPERATOR(pg_catalog.=) u.username
+   WHERE u.username OPERATOR(pg_catalog.=) (v_claims ->> 'sub')
+     AND u.db_role OPERATOR(pg_catalog.=) sdp.sdp_caller_role() AND NOT u.disabled
+     AND x.jti OPERATOR(pg_catalog.=) (v_claims ->> 'jti') AND x.expires_at > pg_catalog.now();
+  RETURN pg_catalog.session_user() || coalesce(':' || v_user, '');
+EXCEPTION WHEN invalid_text_representation THEN  -- claims that are not JSON: not a dashboard token
+  RETURN pg_catalog.session_user();
+END
+$$;
+
 -- Appends one event; returns its seq. Internal (owner only): the public functions call it.
 CREATE FUNCTION sdp._audit(p_event text, p_target text, p_details jsonb DEFAULT '{}') RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  RETURN sdp._audit_as(sdp.sdp_caller_role(), pg_catalog.session_user(), sdp.sdp_auth_tenant(),
+  RETURN sdp._audit_as(sdp.sdp_caller_role(), sdp._request_login(), sdp.sdp_auth_tenant(),
                        p_event, p_target, p_details);
 END
 $$;
@@ -247,13 +275,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RAISE LOG 'sdp access: role=% login=% client=% action=% target=% outcome=% rows=%',
-    sdp.sdp_caller_role(), pg_catalog.session_user(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
+    sdp.sdp_caller_role(), sdp._request_login(), coalesce(sdp.sdp_auth_tenant(), '-'), p_action,
     coalesce(p_target, '-'), p_outcome, coalesce(p_rows::text, '-');
   IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
     RETURN;
   END IF;
   INSERT INTO sdp.access_log (actor, login, client_id, action, target, outcome, rows)
-  VALUES (sdp.sdp_caller_role(), pg_catalog.session_user(), sdp.sdp_auth_tenant(), p_action, p_target,
+  VALUES (sdp.sdp_caller_role(), sdp._request_login(), sdp.sdp_auth_tenant(), p_action, p_target,
           p_outcome, p_rows);
 END
 $$;
