@@ -67,7 +67,7 @@ export function Privacy() {
         {() => (
           <>
             <DataTable caption="Budgets per analyst, group and dataset" columns={columns} rows={q.data!.grants ?? []} />
-            <BurnDown burn={q.data!.burn_down ?? []} />
+            <BurnDown burn={q.data!.burn_down ?? []} grants={q.data!.grants ?? []} />
           </>
         )}
       </Loaded>
@@ -76,7 +76,9 @@ export function Privacy() {
   );
 }
 
-function BurnDown({ burn }: { burn: Burn[] }) {
+// Remaining ε of each grantee and dataset after each charge (the grant minus what was spent by
+// then); a series without a grant in view plots what was spent.
+function BurnDown({ burn, grants }: { burn: Burn[]; grants: Grant[] }) {
   const { x, series } = useMemo(() => {
     const keys = Array.from(new Set(burn.map((b) => b.grantee + ' / ' + b.dataset)));
     const times = Array.from(new Set(burn.map((b) => Date.parse(b.at) / 1000))).sort((a, b) => a - b);
@@ -88,12 +90,15 @@ function BurnDown({ burn }: { burn: Burn[] }) {
         if (mine.has(t)) cur = mine.get(t)!;
         last.push(cur);
       }
-      return { label: 'ε spent: ' + k, values: last, color: COLORS[i % COLORS.length] };
+      const g = grants.find((g) => g.grantee + ' / ' + g.dataset === k);
+      if (!g) return { label: 'ε spent: ' + k, values: last, color: COLORS[i % COLORS.length] };
+      const cap = Number(g.epsilon);
+      return { label: 'ε remaining: ' + k, values: last.map((v) => (v == null ? cap : cap - v)), color: COLORS[i % COLORS.length] };
     });
     return { x: times, series };
-  }, [burn]);
+  }, [burn, grants]);
   if (x.length === 0) return <p>No privacy budget spent yet.</p>;
-  return <LineChart title="Burn-down: ε spent over time" x={x} series={series} />;
+  return <LineChart title="Burn-down: ε remaining over time" x={x} series={series} />;
 }
 
 function DpForm({ datasets }: { datasets: string[] }) {

@@ -183,7 +183,7 @@ function RecordDetail({ id }: { id: string }) {
                 ))}
               </dl>
               {editable && (
-                <form className="edit" onSubmit={submit} aria-label="Change a field">
+                <form className="edit filters" onSubmit={submit} aria-label="Change a field">
                   <label>
                     Field{' '}
                     <select value={field} onChange={(e) => setField(e.target.value)} required>
