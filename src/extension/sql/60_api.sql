@@ -115,8 +115,10 @@ $$;
 -- unknown → PT401, key of another client than X-Client-Id → PT403 (JSON body
 -- {"code","message","details","hint"} from PostgREST). On success the tenant is set for this
 -- transaction and the role switched to sdp_client. With a verified JWT PostgREST has switched to
--- the token's role claim: sdp._api_admit_analyst (80_privacy.sql) lets an API-enabled analyst reach
--- the dp_* functions and nothing else, without an API key (PT403 otherwise). SECURITY INVOKER:
+-- the token's role claim: sdp._api_admit_jwt (86_dashboard.sql) lets an API-enabled analyst reach
+-- the dp_* functions (sdp._api_admit_analyst, 80_privacy.sql) and a signed-in dashboard user the
+-- dash_* functions, and nothing else, without an API key (PT403 otherwise). /rpc/login (dashboard
+-- sign-in) needs no key; the dash_* functions are refused without a JWT (PT401). SECURITY INVOKER:
 -- inside SECURITY DEFINER, set_config('role') fails with 42501, and current_user would be the
 -- owner. Its only SET clause pins search_path (PostgREST's own puts `public` in the path, where
 -- a planted `=`(text, text) would decide which paths skip the key check); a role set with
@@ -130,11 +132,16 @@ DECLARE
 BEGIN
   PERFORM sdp._metrics_request(v_path);  -- sdp_api_requests_total, counted when the request ends
   IF pg_catalog.current_user() OPERATOR(pg_catalog.<>) 'sdp_anon'::name THEN
-    PERFORM sdp._api_admit_analyst(v_path);
+    PERFORM sdp._api_admit_jwt(v_path);
     RETURN;
   END IF;
-  IF v_path IN ('/rpc/health', '/rpc/readyz', '/rpc/metrics') THEN
+  IF v_path IN ('/rpc/health', '/rpc/readyz', '/rpc/metrics', '/rpc/login') THEN
     RETURN;
+  END IF;
+  IF v_path LIKE '/rpc/dash\_%' THEN
+    RAISE EXCEPTION USING ERRCODE = 'PT401',
+      MESSAGE = 'the dash_* functions need a dashboard sign-in, not an API key',
+      HINT = 'sign in with POST /rpc/login and send Authorization: Bearer <token>';
   END IF;
   IF v_path LIKE '/rpc/dp\_%' THEN
     RAISE EXCEPTION USING ERRCODE = 'PT401',
@@ -146,7 +153,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sdp_api.pre_request() IS
-  'PostgREST db-pre-request: verifies X-API-Key (PT401) against X-Client-Id (PT403), sets the tenant, switches to sdp_client; admits an API-enabled analyst''s JWT role to the dp_* functions only';
+  'PostgREST db-pre-request: verifies X-API-Key (PT401) against X-Client-Id (PT403), sets the tenant, switches to sdp_client; admits an API-enabled analyst''s JWT role to the dp_* functions and a dashboard sign-in to the dash_* functions only';
 
 -- ---- health ----------------------------------------------------------------------------------
 -- GET /rpc/health → {"status":"ok","service":"ingestion_api"}; no key needed.

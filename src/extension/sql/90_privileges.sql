@@ -209,3 +209,32 @@ GRANT EXECUTE ON FUNCTION sdp.sdp_classify(text, text, text, text, uuid, text)
 GRANT EXECUTE ON FUNCTION sdp.sdp_firewall_allow(text, text, text) TO sdp_admin;
 GRANT SELECT ON sdp.column_classes TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor;
 GRANT SELECT ON sdp.firewall_allow TO sdp_admin, sdp_auditor;
+
+-- ---- the dashboard (86_dashboard.sql) ------------------------------------------------------------
+-- Sign-in needs no key (sdp_anon). A dashboard token makes PostgREST switch to a governance role or
+-- an enabled analyst role: pre_request runs as that role (sdp._api_admit_jwt admits it to the
+-- dash_* functions), and each sdp_dash_* function checks the caller's dashboard capability itself.
+-- Staff management and the JWT secret: administrators.
+GRANT EXECUTE ON FUNCTION sdp_api.login(text, text), sdp.sdp_staff_login(text, text) TO sdp_anon;
+GRANT USAGE ON SCHEMA sdp_api TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor, sdp_viewer;
+GRANT EXECUTE ON FUNCTION
+    sdp_api.pre_request(), sdp._metrics_request(text), sdp._api_admit_jwt(text),
+    sdp_api.dash_me(), sdp_api.dash_overview(), sdp_api.dash_batches(text, text, integer, integer),
+    sdp_api.dash_batch(uuid), sdp_api.dash_records(uuid, text, text, integer, integer, text),
+    sdp_api.dash_record(text), sdp_api.dash_record_history(text),
+    sdp_api.dash_record_update(text, jsonb), sdp_api.dash_record_decide(bigint, boolean),
+    sdp_api.dash_audit(text, text, timestamptz, integer, text),
+    sdp_api.dash_access_log(text, text, timestamptz, integer), sdp_api.dash_privacy(),
+    sdp_api.dash_classification(), sdp_api.dash_compliance(),
+    sdp.sdp_dash_me(), sdp.sdp_dash_overview(), sdp.sdp_dash_batches(text, text, integer, integer),
+    sdp.sdp_dash_batch(uuid), sdp.sdp_dash_records(uuid, text, text, integer, integer, text),
+    sdp.sdp_dash_record(text), sdp.sdp_dash_record_history(text),
+    sdp.sdp_dash_record_update(text, jsonb), sdp.sdp_dash_record_decide(bigint, boolean),
+    sdp.sdp_dash_audit(text, text, timestamptz, integer, text),
+    sdp.sdp_dash_access_log(text, text, timestamptz, integer), sdp.sdp_dash_privacy(),
+    sdp.sdp_dash_classification(), sdp.sdp_dash_compliance()
+  TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor, sdp_viewer, sdp_dp_analyst;
+GRANT EXECUTE ON FUNCTION
+    sdp.sdp_set_jwt_secret(text), sdp.sdp_staff_create(text, name, text),
+    sdp.sdp_staff_set_password(text, text), sdp.sdp_staff_disable(text), sdp.sdp_staff_unlock(text)
+  TO sdp_admin;
