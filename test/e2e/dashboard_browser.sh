@@ -124,6 +124,12 @@ done
 export SDP_DASHBOARD_ROOT="$dash"
 export SDP_PROMETHEUS_UPSTREAM="127.0.0.1:$prom_port"
 https_start sdp_e2e_dashboard
+# Sign-in signs its tokens with PostgREST's jwt-secret (here the gateway's), given on stdin.
+python3 - "$SDP_HTTPS_JWT_SECRET_FILE" <<'PY' | psql -XAtq -v ON_ERROR_STOP=1 >/dev/null || fail "setting the JWT secret failed"
+import sys
+secret = open(sys.argv[1]).read().rstrip("\n")
+print("SELECT sdp.sdp_set_jwt_secret('%s');" % secret.replace("'", "''"))
+PY
 
 rm -rf "$shots"
 SDP_DASH_URL="$SDP_SERVER_URL" SDP_DASH_USERS="$w/users.json" SDP_DASH_RAW_VALUES="$w/raw_values.txt" \

@@ -13,7 +13,7 @@ interface AuditAnswer {
 
 function Filters(props: {
   label: string;
-  onApply: (f: { actor: string; action: string; since: string; limit: string }) => void;
+  onApply: (f: { actor: string; action: string; since: string; row_limit: string }) => void;
 }) {
   const [actor, setActor] = useState('');
   const [action, setAction] = useState('');
@@ -26,7 +26,8 @@ function Filters(props: {
       aria-label={props.label}
       onSubmit={(e) => {
         e.preventDefault();
-        props.onApply({ actor, action, since: since ? new Date(since).toISOString() : '', limit });
+        // row_limit: PostgREST keeps `limit` in a query string for itself.
+        props.onApply({ actor, action, since: since ? new Date(since).toISOString() : '', row_limit: limit });
       }}
     >
       <label htmlFor={id + '-actor'}>Who</label>
@@ -36,7 +37,7 @@ function Filters(props: {
       <label htmlFor={id + '-since'}>Since</label>
       <input id={id + '-since'} type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
       <label htmlFor={id + '-limit'}>Limit</label>
-      <input id={id + '-limit'} type="number" min={1} max={1000} value={limit} onChange={(e) => setLimit(e.target.value)} />
+      <input id={id + '-limit'} type="number" min={1} max={500} value={limit} onChange={(e) => setLimit(e.target.value)} />
       <button type="submit">Apply</button>
     </form>
   );
@@ -44,16 +45,16 @@ function Filters(props: {
 
 export function Audit() {
   const session = useSession();
-  const [auditF, setAuditF] = useState({ actor: '', action: '', since: '', limit: '100' });
-  const [accessF, setAccessF] = useState({ actor: '', action: '', since: '', limit: '100' });
+  const [auditF, setAuditF] = useState({ actor: '', action: '', since: '', row_limit: '100' });
+  const [accessF, setAccessF] = useState({ actor: '', action: '', since: '', row_limit: '100' });
   const audit = useQuery({ queryKey: ['dash_audit', auditF], queryFn: () => rpcGet<AuditAnswer>('dash_audit', auditF) });
   const showAccess = can(session.capabilities, 'access_log.read');
   const access = useQuery({
     queryKey: ['dash_access_log', accessF],
-    queryFn: () => rpcGet<unknown>('dash_access_log', accessF),
+    queryFn: () => rpcGet<{ items: unknown[] }>('dash_access_log', accessF),
     enabled: showAccess,
   });
-  const accessItems = Array.isArray(access.data) ? access.data : ((access.data as { items?: unknown[] } | undefined)?.items ?? []);
+  const accessItems = access.data?.items ?? [];
   return (
     <section aria-labelledby="h-audit">
       <h1 id="h-audit">Audit</h1>

@@ -28,11 +28,11 @@ interface BatchDetail extends Batch {
   classification: unknown[] | null;
 }
 
-const STATUSES = ['', 'RECEIVED', 'PROCESSING', 'COMPLETED', 'FAILED', 'UPLOADING', 'ABORTED'];
+const STATUSES = ['', 'UPLOADING', 'RECEIVED', 'PROCESSING', 'PROCESSED', 'FAILED'];
 const PAGE = 25;
 
 function statusTone(s: string) {
-  return s === 'COMPLETED' ? 'ok' : s === 'FAILED' || s === 'ABORTED' ? 'bad' : 'neutral';
+  return s === 'PROCESSED' ? 'ok' : s === 'FAILED' ? 'bad' : 'neutral';
 }
 
 const col = createColumnHelper<Batch>();
@@ -54,8 +54,9 @@ function BatchList() {
       rpcGet<{ total: number; items: Batch[] }>('dash_batches', {
         status,
         client_id: client,
-        limit: PAGE,
-        offset,
+        // row_limit/row_offset: PostgREST keeps limit/offset in a query string for itself.
+        row_limit: PAGE,
+        row_offset: offset,
       }),
     refetchInterval: auto ? 10_000 : false,
   });

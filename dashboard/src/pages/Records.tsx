@@ -39,9 +39,9 @@ export function Records({ route }: { route: Route }) {
         batch_id: batch,
         search,
         risk_band: band,
-        order,
-        limit: PAGE,
-        offset,
+        sort: order,
+        row_limit: PAGE,
+        row_offset: offset,
       }),
   });
   const link = (id: string) => href('records', batch ? { batch, record: id } : { record: id });
@@ -81,7 +81,7 @@ export function Records({ route }: { route: Route }) {
           Order{' '}
           <select value={order} onChange={(e) => setOrder(e.target.value)}>
             <option value="row_no">row</option>
-            <option value="score.desc">score, highest first</option>
+            <option value="-score">score, highest first</option>
             <option value="record_key">key</option>
           </select>
         </label>
@@ -101,10 +101,15 @@ export function Records({ route }: { route: Route }) {
 }
 
 interface Version {
-  version_id: string;
-  version?: number;
-  status?: string;
-  [k: string]: unknown;
+  version_id: number;
+  version_no: number;
+  status: string; // current, pending, superseded, rejected
+  changed_columns: string[] | null;
+  fields: Record<string, unknown>;
+  proposed_by: string | null;
+  proposed_at: string | null;
+  decided_by: string | null;
+  decided_at: string | null;
 }
 
 function RecordDetail({ id }: { id: string }) {
@@ -115,7 +120,7 @@ function RecordDetail({ id }: { id: string }) {
   const canHistory = can(caps, 'records.history');
   const hist = useQuery({
     queryKey: ['dash_record_history', id],
-    queryFn: () => rpcGet<unknown>('dash_record_history', { record_id: id }),
+    queryFn: () => rpcGet<{ items: Version[] }>('dash_record_history', { record_id: id }),
     enabled: canHistory,
   });
   const [field, setField] = useState('');
@@ -135,7 +140,7 @@ function RecordDetail({ id }: { id: string }) {
     onError: (e) => setMessage(errorText(e)),
   });
   const decide = useMutation({
-    mutationFn: (v: { version_id: string; approve: boolean }) => rpcPost<unknown>('dash_record_decide', v),
+    mutationFn: (v: { version_id: number; approve: boolean }) => rpcPost<unknown>('dash_record_decide', v),
     onSuccess: (_d, v) => {
       setMessage(v.approve ? 'Version approved.' : 'Version rejected.');
       refresh();
@@ -147,9 +152,7 @@ function RecordDetail({ id }: { id: string }) {
     e.preventDefault();
     if (field) update.mutate();
   };
-  const versions: Version[] = Array.isArray(hist.data)
-    ? (hist.data as Version[])
-    : ((hist.data as { items?: Version[] } | undefined)?.items ?? []);
+  const versions: Version[] = hist.data?.items ?? [];
 
   return (
     <section className="panel" aria-labelledby="h-record">
@@ -222,20 +225,28 @@ function RecordDetail({ id }: { id: string }) {
                   <tr>
                     <th scope="col">Version</th>
                     <th scope="col">Status</th>
-                    <th scope="col">By</th>
+                    <th scope="col">Proposed by</th>
                     <th scope="col">At</th>
-                    <th scope="col">Change</th>
+                    <th scope="col">Changed</th>
+                    <th scope="col">Decided by</th>
                     {can(caps, 'records.approve') && <th scope="col">Decision</th>}
                   </tr>
                 </thead>
                 <tbody>
                   {versions.map((v) => (
-                    <tr key={v.version_id ?? String(v.version)}>
-                      <td>{show(v.version)}</td>
-                      <td>{show(v.status)}</td>
-                      <td>{show(v.created_by ?? v.proposed_by ?? v.actor)}</td>
-                      <td>{when((v.created_at ?? v.at) as string | undefined)}</td>
-                      <td>{show(v.patch ?? v.fields ?? v.change)}</td>
+                    <tr key={v.version_id}>
+                      <td>{v.version_no}</td>
+                      <td>{v.status}</td>
+                      <td>{show(v.proposed_by)}</td>
+                      <td>{when(v.proposed_at)}</td>
+                      <td>
+                        {(v.changed_columns ?? []).map((c) => (
+                          <span key={c}>
+                            {c} = {show(v.fields?.[c])}{' '}
+                          </span>
+                        ))}
+                      </td>
+                      <td>{show(v.decided_by)}</td>
                       {can(caps, 'records.approve') && (
                         <td>
                           {v.status === 'pending' && (
@@ -254,7 +265,7 @@ function RecordDetail({ id }: { id: string }) {
                   ))}
                   {versions.length === 0 && (
                     <tr>
-                      <td colSpan={6} className="empty">
+                      <td colSpan={7} className="empty">
                         No versions.
                       </td>
                     </tr>
