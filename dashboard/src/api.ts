@@ -22,10 +22,6 @@ export function setToken(t: string | null): void {
 export function hasToken(): boolean {
   return token !== null;
 }
-// The Authorization header for the one request not made with fetch (the upload, for progress).
-export function authorizationHeader(): string | null {
-  return token ? 'Bearer ' + token : null;
-}
 // Called on any 401 from the server: the session is gone, back to the sign-in page.
 export function setUnauthorizedHandler(f: () => void): void {
   onUnauthorized = f;

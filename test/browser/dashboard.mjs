@@ -14,7 +14,8 @@
 // Environment: SDP_DASH_URL (https://127.0.0.1:port), SDP_DASH_USERS (JSON file
 // {"admin": "<password>", ...}), SDP_DASH_RAW_VALUES (raw PII values, one a line),
 // SDP_DASH_SHOTS (directory), SDP_DASH_TOKENIZED_CSV, SDP_DASH_RAW_CSV (files for the upload),
-// SDP_DASH_LOCK_USER (a user this test may lock out), SDP_DASH_DP_DATASET.
+// SDP_DASH_CLIENT_KEY (the API key of the client the upload page uploads as),
+// SDP_DASH_LOCK_USER (a user this test may lock out).
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -326,6 +327,7 @@ async function flows(browser, sessions) {
     const agentPresent = (await eng.locator('#agent-state').innerText()).startsWith('Local agent found');
     const upload = async (file) => {
       await eng.locator('input[type=file]').setInputFiles(file);
+      if (!agentPresent) await eng.getByLabel('Client API key').fill(process.env.SDP_DASH_CLIENT_KEY);
       await eng.getByRole('button', { name: /upload/i }).click();
       await eng.locator('#upload-result').waitFor({ timeout: 30000 });
       return eng.locator('#upload-result').innerText();

@@ -3,8 +3,9 @@
 # driven by playwright-core (test/browser/dashboard.mjs; no browser is downloaded), against real
 # Caddy (docker/caddy/Caddyfile, /app/ served from build/dashboard) + the test gateway (a
 # PostgREST double, test/gateway/) + PostgreSQL with the sdp extension + a real Prometheus,
-# seeded with the demo's kind of data: synthetic customers tokenized by sdp-agent, uploaded and
-# scored, one staff user per role, a DP dataset with grants.
+# seeded with the demo's data by test/e2e/dashboard_seed.sh (synthetic customers tokenized by
+# sdp-agent, uploaded and scored; one staff user per role; a DP dataset and grant; a hold, a
+# retention policy, a firewall refusal, an edited record).
 # Checked here: the build (no inline <script> in index.html, at most 250 KB of gzipped JS);
 # checked in the browser: see test/browser/dashboard.mjs. Screenshots: build/dashboard-screenshots/.
 source "$(dirname "$0")/lib.sh"
@@ -37,69 +38,6 @@ pass "build/dashboard: no inline script or style in index.html; $gz bytes of gzi
     npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null
   fi) || fail "npm ci in test/browser failed"
 
-# ---- seed ------------------------------------------------------------------------------------
-e2e_database sdp_e2e_dashboard
-rows=${SDP_DASH_ROWS:-300}
-python3 "$repo/bench/gen_customers.py" "$rows" "$w/raw.csv"
-"$agent" tokenize-config --config "$repo/configs/customers_tokenization.yml" \
-  --input "$w/raw.csv" --output "$w/tokenized.csv" --vault "$w/vault.db" >/dev/null 2>&1 ||
-  fail "tokenize-config of the seed failed"
-# The raw PII values the leak crawl looks for: every cell of the columns the config tokenizes.
-python3 - "$w/raw.csv" "$repo/configs/customers_tokenization.yml" >"$w/raw_values.txt" <<'PY'
-import csv, re, sys
-cols = [m.group(1) for m in re.finditer(r'^  ([a-z_]+):\s*\{', open(sys.argv[2]).read(), re.M)]
-seen = set()
-for row in csv.DictReader(open(sys.argv[1], newline='')):
-    for c in cols:
-        v = row[c].strip()
-        if v and v not in seen:
-            seen.add(v)
-            print(v)
-PY
-[[ $(wc -l <"$w/raw_values.txt") -gt $rows ]] || fail "too few raw values extracted"
-# A small raw file for the upload page: the PII firewall must refuse it.
-head -n 6 "$w/raw.csv" >"$w/raw_small.csv"
-head -n 21 "$w/tokenized.csv" >"$w/tokenized_small.csv"
-
-key=sdp_e2e_key_dashboard_0123456789abcdef0
-https_client bank_demo "$key"
-export SDP_SERVER_URL="postgresql://postgres@127.0.0.1:$PGPORT/sdp_e2e_dashboard"
-upload=$("$agent" upload-batch --file "$w/tokenized.csv" --client-id bank_demo \
-  --processing-type risk_scoring --config "$repo/configs/customers_tokenization.yml" 2>/dev/null) ||
-  fail "seed upload failed"
-batch=$(jq -r .batch_id <<<"$upload")
-psql -XAtq -v ON_ERROR_STOP=1 -v b="$batch" -c "SELECT status FROM sdp.sdp_process_batch(:'b')" >/dev/null ||
-  fail "seed processing failed"
-
-# One staff user per role (passwords random, in a 0600 file, given to psql on stdin, never argv),
-# and one more that the test locks out.
-drop_roles() { psql -XAtq -d postgres -c "DROP ROLE IF EXISTS e2e_dash_dp" >/dev/null 2>&1; }
-drop_roles
-e2e_at_exit drop_roles
-(umask 077 && python3 - >"$w/users.json" <<'PY'
-import json, secrets
-print(json.dumps({u: secrets.token_hex(12) for u in
-                  ["admin", "engineer", "analyst", "auditor", "viewer", "dp_analyst", "lockme"]}))
-PY
-)
-python3 - "$w/users.json" <<'PY' | psql -XAtq -v ON_ERROR_STOP=1 >/dev/null || fail "seeding staff failed"
-import json, sys
-users = json.load(open(sys.argv[1]))
-roles = {"admin": "sdp_admin", "engineer": "sdp_engineer", "analyst": "sdp_analyst",
-         "auditor": "sdp_auditor", "viewer": "sdp_viewer", "dp_analyst": "e2e_dash_dp",
-         "lockme": "sdp_viewer"}
-q = lambda s: "'" + s.replace("'", "''") + "'"
-print("CREATE TABLE public.dash_people AS SELECT 'p' || i AS person, (i % 7) * 10 AS amount"
-      " FROM generate_series(1, 400) i;")
-print("SELECT (sdp.sdp_dp_register('dash_people', 'public.dash_people', 'person', 1, 10)).name;")
-print("CREATE ROLE e2e_dash_dp NOLOGIN IN ROLE sdp_dp_analyst;")
-print("SELECT grantee FROM sdp.sdp_dp_grant('e2e_dash_dp', 'dash_people', 2);")
-print("SELECT sdp.sdp_api_enable_analyst('e2e_dash_dp');")
-for u, pw in users.items():
-    print("SELECT sdp.sdp_staff_create(%s, %s, %s);" % (q(u), q(roles[u]), q(pw)))
-PY
-pass "seeded: $rows synthetic customers tokenized, uploaded and scored (batch $batch), 7 staff users, DP dataset dash_people"
-
 # ---- Prometheus (the monitoring page's status chips), scraping itself -----------------------
 prom_port=$(https_free_port)
 cat >"$w/prometheus.yml" <<YAML
@@ -120,21 +58,45 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 
-# ---- Caddy + gateway, then the browser -------------------------------------------------------
+# ---- Caddy + gateway (checking the dashboard audience, as PostgREST's jwt-aud) ---------------
+e2e_database sdp_e2e_dashboard
 export SDP_DASHBOARD_ROOT="$dash"
-export SDP_PROMETHEUS_UPSTREAM="127.0.0.1:$prom_port"
-https_start sdp_e2e_dashboard
-# Sign-in signs its tokens with PostgREST's jwt-secret (here the gateway's), given on stdin.
-python3 - "$SDP_HTTPS_JWT_SECRET_FILE" <<'PY' | psql -XAtq -v ON_ERROR_STOP=1 >/dev/null || fail "setting the JWT secret failed"
-import sys
-secret = open(sys.argv[1]).read().rstrip("\n")
-print("SELECT sdp.sdp_set_jwt_secret('%s');" % secret.replace("'", "''"))
+export SDP_PROMETHEUS="127.0.0.1:$prom_port"
+SDP_HTTPS_JWT_AUD=sdp-dashboard https_start sdp_e2e_dashboard
+
+# ---- the demo's data (test/e2e/dashboard_seed.sh) ---------------------------------------------
+users=$(SDP_JWT_SECRET_FILE=$SDP_HTTPS_JWT_SECRET_FILE SDP_DASH_SEED_DIR="$w/seed" \
+  SDP_DASH_SEED_ROWS="${SDP_DASH_ROWS:-200}" bash "$repo/test/e2e/dashboard_seed.sh" 2>"$w/seed.log") ||
+  fail "dashboard_seed.sh: $(tail -n 5 "$w/seed.log")"
+# One more staff user, for the lockout (its password joins the 0600 file), and a client whose
+# API key the upload page is given.
+python3 - "$users" <<'PY' | psql -XAtq -v ON_ERROR_STOP=1 >/dev/null || fail "seeding the lockout user failed"
+import json, secrets, sys
+users = json.load(open(sys.argv[1]))
+users["lockme"] = secrets.token_hex(12)
+json.dump(users, open(sys.argv[1], "w"))
+print("SELECT sdp.sdp_staff_create('lockme', 'sdp_viewer', '%s');" % users["lockme"])
 PY
+upload_key=sdp_e2e_key_dash_upload_0123456789abcdef
+https_client dash_upload "$upload_key"
+# The upload page's files: a few tokenized rows (tokens, no FPE digits, the model's columns) and
+# a few raw rows (the PII firewall must refuse them).
+python3 - "$w/seed/tokenized1.csv" "$w/tokenized_small.csv" <<'PY'
+import csv, sys
+keep = ["customer_id", "email", "age", "income", "balance", "num_transactions"]
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))[:20]
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=keep, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+PY
+head -n 6 "$w/seed/raw1.csv" >"$w/raw_small.csv"
+pass "seeded: the demo's data (dashboard_seed.sh), a lockout user, an upload client"
 
 rm -rf "$shots"
-SDP_DASH_URL="$SDP_SERVER_URL" SDP_DASH_USERS="$w/users.json" SDP_DASH_RAW_VALUES="$w/raw_values.txt" \
+SDP_DASH_URL="$SDP_SERVER_URL" SDP_DASH_USERS="$users" SDP_DASH_RAW_VALUES="$w/seed/pii_values.txt" \
   SDP_DASH_SHOTS="$shots" SDP_DASH_TOKENIZED_CSV="$w/tokenized_small.csv" \
-  SDP_DASH_RAW_CSV="$w/raw_small.csv" SDP_DASH_LOCK_USER=lockme \
+  SDP_DASH_RAW_CSV="$w/raw_small.csv" SDP_DASH_LOCK_USER=lockme SDP_DASH_CLIENT_KEY="$upload_key" \
   timeout 300 node "$repo/test/browser/dashboard.mjs" || fail "browser checks failed (above)"
 pass "browser checks passed; screenshots in $shots"
 echo "dashboard_browser: $checks checks passed"

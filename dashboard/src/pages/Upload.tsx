@@ -1,12 +1,14 @@
 import { DragEvent, useEffect, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { ApiError, authorizationHeader, errorText } from '../api';
+import { ApiError, errorText } from '../api';
 import { href } from '../nav';
 
 // The raw file never goes to the server. With a local agent (sdp-agent serve, 127.0.0.1:8001,
 // CORS limited to this origin) the page hands it the raw CSV; the agent tokenizes it and
 // uploads the tokens. Without one, the page accepts only an already tokenized file, sent to
-// /api/v1/jobs/upload, where the server's PII firewall refuses any raw PII (HTTP 422).
+// /api/v1/jobs/upload as the client it belongs to (its API key, typed in and held only by this
+// page while it is open: the upload path is the clients' surface, where a staff JWT does not
+// reach), and the server's PII firewall refuses any raw PII (HTTP 422).
 export const AGENT_URL = 'http://127.0.0.1:8001';
 
 type AgentState = 'probing' | 'present' | 'absent';
@@ -41,6 +43,7 @@ export function Upload() {
   const [file, setFile] = useState<File | null>(null);
   const [processing, setProcessing] = useState('risk_scoring');
   const [client, setClient] = useState('');
+  const [apiKey, setApiKey] = useState('');
   const [progress, setProgress] = useState<number | null>(null);
   const [result, setResult] = useState<{ ok: boolean; text: string; batch?: string } | null>(null);
   const [over, setOver] = useState(false);
@@ -83,8 +86,7 @@ export function Upload() {
       if (agent === 'present') {
         r = await send(AGENT_URL + '/upload', file, headers, setProgress);
       } else {
-        const auth = authorizationHeader();
-        if (auth) headers['Authorization'] = auth;
+        headers['X-API-Key'] = apiKey;
         r = await send('/api/v1/jobs/upload', file, headers, setProgress);
       }
       const b = (r.body && typeof r.body === 'object' ? r.body : {}) as Record<string, unknown>;
@@ -152,6 +154,12 @@ export function Upload() {
         <label>
           Client id (optional) <input value={client} onChange={(e) => setClient(e.target.value)} />
         </label>
+        {agent === 'absent' && (
+          <label>
+            Client API key{' '}
+            <input type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} required />
+          </label>
+        )}
         <button type="submit" disabled={!file || agent === 'probing' || (progress !== null && progress < 1)}>
           {agent === 'present' ? 'Tokenize and upload' : 'Upload tokenized file'}
         </button>
