@@ -4,7 +4,9 @@
 --     for pre_request) inflated sdp_api_requests_total at will, one request per transaction;
 --   * sdp_admin could add any amount to any unlabelled counter with sdp.sdp_metrics_count
 --     (fake integrity or auth failures, alerts on demand);
---   * PUBLIC had USAGE on schema sdp: any login of the cluster could use it.
+--   * PUBLIC had USAGE on schema sdp: any login of the cluster could use it;
+--   * (issue 22) the authenticator became a member of the governance roles for the dashboard's
+--     tokens: shown to give it no privilege of its own and no API-key path to those roles.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS sdp;
 \set VERBOSITY sqlstate
@@ -95,6 +97,44 @@ RESET SESSION AUTHORIZATION;
 SELECT r AS role, has_schema_privilege(r, 'sdp', 'USAGE') AS sdp_usage
   FROM unnest(ARRAY['sdp_admin', 'sdp_engineer', 'sdp_analyst', 'sdp_auditor', 'sdp_viewer',
                     'sdp_client', 'sdp_anon', 'sdp_dp_analyst', 'pg_monitor', 'sdp_authenticator']) r;
+
+-- ---- the authenticator may switch to the governance roles (issue 22, dashboard tokens) ---------
+-- PostgREST must be able to SET ROLE sdp_admin ... sdp_viewer for a dashboard token, so
+-- sdp_authenticator is a member of them. It is NOINHERIT: as itself it holds nothing more than a
+-- login without any sdp role, and no API-key path leads to those roles.
+SELECT r.rolname AS switches_to FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+ WHERE m.member = 'sdp_authenticator'::regrole ORDER BY 1;
+SELECT rolinherit AS authenticator_inherits FROM pg_roles WHERE rolname = 'sdp_authenticator';
+SELECT p.oid::regprocedure AS authenticator_may_execute FROM pg_proc p
+ WHERE p.pronamespace IN ('sdp'::regnamespace, 'sdp_api'::regnamespace)
+   AND has_function_privilege('sdp_authenticator', p.oid, 'EXECUTE')
+   AND NOT has_function_privilege('regress_pa_nobody', p.oid, 'EXECUTE');
+SELECT c.oid::regclass AS authenticator_may_read FROM pg_class c
+ WHERE c.relnamespace = 'sdp'::regnamespace AND has_table_privilege('sdp_authenticator', c.oid, 'SELECT');
+-- A verified API key still ends as sdp_client, which may call no dash_* function; a key on a
+-- dash_* path is refused before it is looked at. What the membership does allow: SQL running in
+-- the authenticator's session may SET ROLE to a governance role, as it already could to
+-- sdp_client or an enabled analyst (PostgreSQL checks the session user's memberships). No
+-- API-key path runs SQL of the caller's choosing (no dynamic SQL in sdp_api or behind it), so
+-- none reaches that statement; the line below shows the property, not a path.
+SELECT sdp.sdp_create_client('regress_pa_dash', 'regress-pa-dash-key-0123456789abcdef') IS NOT NULL AS client;
+SET SESSION AUTHORIZATION sdp_authenticator;
+BEGIN;
+SELECT regress.request('GET', '/rpc/batch', '{"x-api-key": "regress-pa-dash-key-0123456789abcdef"}');
+SELECT sdp_api.pre_request();
+SELECT current_user AS api_key_request_runs_as;
+SELECT code FROM regress.error_of('SET ROLE sdp_admin');
+SELECT code FROM regress.error_of('SELECT sdp_api.dash_batches()');
+ROLLBACK;
+BEGIN;
+SELECT regress.request('GET', '/rpc/dash_batches', '{"x-api-key": "regress-pa-dash-key-0123456789abcdef"}');
+SELECT status, code FROM regress.respond('SELECT sdp_api.dash_batches()::text');
+ROLLBACK;
+RESET SESSION AUTHORIZATION;
+SELECT p.oid::regprocedure AS client_may_execute_dash FROM pg_proc p
+ WHERE p.pronamespace IN ('sdp'::regnamespace, 'sdp_api'::regnamespace) AND p.proname LIKE '%dash%'
+   AND (has_function_privilege('sdp_client', p.oid, 'EXECUTE') OR has_function_privilege('sdp_anon', p.oid, 'EXECUTE'));
+SELECT sdp.sdp_revoke_key('regress_pa_dash');
 
 DROP TABLE public.regress_pa_before;
 DROP ROLE regress_pa_client, regress_pa_anon, regress_pa_dp, regress_pa_admin, regress_pa_nobody;

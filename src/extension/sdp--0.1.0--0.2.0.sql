@@ -3039,6 +3039,21 @@ ALTER TABLE sdp.staff_user ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sdp.staff_user FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('sdp.staff_user', '');
 
+-- One row per token issued by sign-in (its jti). pre_request admits a dashboard token only while
+-- its row exists and has not expired, so the database does not rest on the JWT secret alone: a
+-- token forged with a leaked secret names no session, and disabling a user or changing its
+-- password ends its sessions at once. Expired rows of a user are removed at its next sign-in.
+CREATE TABLE sdp.staff_session (
+  jti        text PRIMARY KEY,
+  username   text NOT NULL REFERENCES sdp.staff_user (username) ON DELETE CASCADE,
+  issued_at  timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+COMMENT ON TABLE sdp.staff_session IS 'dashboard sessions: the jti of each token sign-in issued; owner only';
+CREATE INDEX staff_session_user ON sdp.staff_session (username);
+ALTER TABLE sdp.staff_session ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sdp.staff_session FORCE ROW LEVEL SECURITY;
+
 -- C helpers (staff_auth.cc). Owner only: they take hashes and the secret as arguments.
 CREATE FUNCTION sdp.sdp_staff_scrypt(password text, salt bytea, log_n integer, r integer, p integer)
 RETURNS bytea
@@ -3263,6 +3278,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'PT404',
       MESSAGE = pg_catalog.format('unknown staff user %s', sdp._echo(coalesce(sdp_staff_set_password.username, '')));
   END IF;
+  DELETE FROM sdp.staff_session x WHERE x.username = sdp_staff_set_password.username;
   PERFORM sdp._audit('staff.set_password', sdp_staff_set_password.username, '{}');
 END
 $$;
@@ -3280,6 +3296,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'PT404',
       MESSAGE = pg_catalog.format('unknown staff user %s', sdp._echo(coalesce(sdp_staff_disable.username, '')));
   END IF;
+  DELETE FROM sdp.staff_session x WHERE x.username = sdp_staff_disable.username;
   PERFORM sdp._audit('staff.disable', sdp_staff_disable.username, '{}');
 END
 $$;
@@ -3337,6 +3354,7 @@ DECLARE
   v_iat bigint := pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()))::bigint;
   v_secret text;
   v_wrong constant text := 'wrong user name or password';
+  v_jti text := pg_catalog.substr(sdp.sdp_auth_new_key(), 5);  -- 192 random bits, base64url
 BEGIN
   -- Inputs no stored user or password can match still cost one scrypt below.
   IF sdp_staff_login.username IS NOT NULL AND pg_catalog.length(sdp_staff_login.username) <= 63 THEN
@@ -3393,11 +3411,14 @@ BEGIN
   END IF;
   UPDATE sdp.staff_user x SET failed_count = 0, locked_until = NULL, last_login = v_now
    WHERE x.username = u.username;
+  DELETE FROM sdp.staff_session x WHERE x.username = u.username AND x.expires_at < v_now;
+  INSERT INTO sdp.staff_session (jti, username, issued_at, expires_at)
+  VALUES (v_jti, u.username, pg_catalog.to_timestamp(v_iat), pg_catalog.to_timestamp(v_iat + 900));
   PERFORM sdp._audit('staff.login', u.username, pg_catalog.jsonb_build_object('role', u.db_role));
   RETURN pg_catalog.jsonb_build_object(
     'token', sdp.sdp_jwt_sign(v_secret, pg_catalog.jsonb_build_object(
                'role', u.db_role, 'sub', u.username, 'aud', 'sdp-dashboard',
-               'iat', v_iat, 'exp', v_iat + 900)::text),
+               'iat', v_iat, 'exp', v_iat + 900, 'jti', v_jti)::text),
     'role', u.db_role,
     'username', u.username,
     'expires_at', pg_catalog.to_char(pg_catalog.to_timestamp(v_iat + 900) AT TIME ZONE 'UTC',
@@ -3410,8 +3431,9 @@ COMMENT ON FUNCTION sdp.sdp_staff_login(text, text) IS
 
 -- pre_request's check for a request PostgREST switched to a JWT's role (sdp_api.pre_request,
 -- 60_api.sql). A governance role (only a dashboard token can name one) opens the dash_* functions
--- only, and only while the token's sub is an enabled staff user of that very role with the
--- dashboard audience: disabling a user or changing its role ends its tokens at once. An analyst's
+-- only, and only while the token's sub is an enabled staff user of that very role, its jti a
+-- session sign-in issued that has not expired, and its audience the dashboard's: disabling a
+-- user, a new password, a role change or signing out ends its tokens at once. An analyst's
 -- role opens the dp_* functions as before (sdp._api_admit_analyst) and, with a dashboard token, the
 -- dash_* functions. PT403 for a path the token does not open, PT401 for a token no longer valid.
 CREATE FUNCTION sdp._api_admit_jwt(path text) RETURNS void
@@ -3446,9 +3468,10 @@ BEGIN
       HINT = 'clients authenticate with X-API-Key, not with a JWT';
   END IF;
   IF v_claims IS NULL OR v_claims ->> 'aud' IS DISTINCT FROM 'sdp-dashboard'
-     OR NOT EXISTS (SELECT 1 FROM sdp.staff_user u
+     OR NOT EXISTS (SELECT 1 FROM sdp.staff_user u JOIN sdp.staff_session x ON x.username = u.username
                      WHERE u.username = v_claims ->> 'sub' AND u.db_role OPERATOR(pg_catalog.=) v_role
-                       AND NOT u.disabled) THEN
+                       AND NOT u.disabled AND x.jti = v_claims ->> 'jti'
+                       AND x.expires_at > pg_catalog.now()) THEN
     RAISE LOG 'sdp access denied: role=% login=% action=api target=%: not a current dashboard token',
       v_role, pg_catalog.session_user(), coalesce(path, '-');
     RAISE EXCEPTION USING ERRCODE = 'PT401',
@@ -3731,15 +3754,19 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_dash_record_history(text) IS
   'every version of a record (engineer, auditor, admin; sdp_record_history, access-logged)';
 
-CREATE FUNCTION sdp.sdp_dash_record_update(record_id text, patch jsonb) RETURNS jsonb
+-- The record is named by record_id or, for PUT /api/v1/records/{id} (Caddy), by X-Record-Id.
+CREATE FUNCTION sdp.sdp_dash_record_update(record_id text DEFAULT NULL, patch jsonb DEFAULT NULL)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_rid text := coalesce(nullif(sdp_dash_record_update.record_id, ''), sdp.sdp_api_header('x-record-id'));
 BEGIN
   IF NOT 'records.edit' = ANY (sdp._dash_capabilities(sdp.sdp_caller_role())) THEN
-    PERFORM sdp._dash_require('records.propose', 'dash_record_update', sdp_dash_record_update.record_id);
+    PERFORM sdp._dash_require('records.propose', 'dash_record_update', v_rid);
   END IF;
-  RETURN sdp.sdp_update_record(sdp_dash_record_update.record_id, sdp_dash_record_update.patch);
+  RETURN sdp.sdp_update_record(v_rid, sdp_dash_record_update.patch);
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_dash_record_update(text, jsonb) IS
@@ -3938,6 +3965,25 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_dash_compliance() IS
   'compliance report: audit head, holds, retention, erasures, integrity, DP budgets, key rotations';
 
+-- Signing out: the caller's session (the token's jti) ends; the token is refused from then on.
+CREATE FUNCTION sdp.sdp_dash_logout() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_claims jsonb := nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb;
+  v_user text;
+BEGIN
+  DELETE FROM sdp.staff_session x WHERE x.jti = v_claims ->> 'jti' AND x.username = v_claims ->> 'sub'
+  RETURNING x.username INTO v_user;
+  IF v_user IS NOT NULL THEN
+    PERFORM sdp._audit('staff.logout', v_user, '{}');
+  END IF;
+  RETURN pg_catalog.jsonb_build_object('signed_out', v_user IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_dash_logout() IS 'ends the session of the calling dashboard token; audited';
+
 -- ---- PostgREST (sdp_api): thin SECURITY INVOKER wrappers -----------------------------------------
 -- login is VOLATILE (it writes the failed-attempt count and the audit log: a POST); the readers
 -- are STABLE, so PostgREST runs them READ ONLY and allows GET with query parameters. Paging
@@ -3989,7 +4035,8 @@ CREATE FUNCTION sdp_api.dash_record_history(record_id text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sdp.sdp_dash_record_history(record_id) $$;
-CREATE FUNCTION sdp_api.dash_record_update(record_id text, patch jsonb) RETURNS jsonb
+CREATE FUNCTION sdp_api.dash_record_update(record_id text DEFAULT NULL, patch jsonb DEFAULT NULL)
+RETURNS jsonb
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sdp.sdp_dash_record_update(record_id, patch) $$;
@@ -4026,7 +4073,8 @@ COMMENT ON FUNCTION sdp_api.dash_records(uuid, text, text, integer, integer, tex
   'GET ?batch_id=&search=&risk_band=&row_limit=&row_offset=&sort= -> {total, items}';
 COMMENT ON FUNCTION sdp_api.dash_record(text) IS 'GET ?record_id=<batch_id>:<row_no> -> one record';
 COMMENT ON FUNCTION sdp_api.dash_record_history(text) IS 'GET ?record_id= -> {record_id, items: versions}';
-COMMENT ON FUNCTION sdp_api.dash_record_update(text, jsonb) IS 'POST {record_id, patch} -> the new or proposed version';
+COMMENT ON FUNCTION sdp_api.dash_record_update(text, jsonb) IS
+  'POST {record_id, patch} (or PUT /api/v1/records/{id} {patch}) -> the new or proposed version';
 COMMENT ON FUNCTION sdp_api.dash_record_decide(bigint, boolean) IS 'POST {version_id, approve} -> the decided version';
 COMMENT ON FUNCTION sdp_api.dash_audit(text, text, timestamptz, integer, text) IS
   'GET ?actor=&action=&since=&row_limit= (or user_id=) -> {items, verify}';
@@ -4035,6 +4083,11 @@ COMMENT ON FUNCTION sdp_api.dash_access_log(text, text, timestamptz, integer) IS
 COMMENT ON FUNCTION sdp_api.dash_privacy() IS 'GET -> {grants, burn_down, datasets}';
 COMMENT ON FUNCTION sdp_api.dash_classification() IS 'GET -> {columns, firewall_rejections}';
 COMMENT ON FUNCTION sdp_api.dash_compliance() IS 'GET -> the compliance report';
+CREATE FUNCTION sdp_api.dash_logout() RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sdp.sdp_dash_logout() $$;
+COMMENT ON FUNCTION sdp_api.dash_logout() IS 'POST: signs out (the token stops working) -> {signed_out}';
 
 CREATE OR REPLACE FUNCTION sdp_api.pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
@@ -4105,6 +4158,7 @@ REVOKE ALL ON FUNCTION
     sdp.sdp_dash_privacy(),
     sdp.sdp_dash_classification(),
     sdp.sdp_dash_compliance(),
+    sdp.sdp_dash_logout(),
     sdp_api.login(text, text),
     sdp_api.dash_me(),
     sdp_api.dash_overview(),
@@ -4119,9 +4173,10 @@ REVOKE ALL ON FUNCTION
     sdp_api.dash_access_log(text, text, timestamptz, integer),
     sdp_api.dash_privacy(),
     sdp_api.dash_classification(),
-    sdp_api.dash_compliance()
+    sdp_api.dash_compliance(),
+    sdp_api.dash_logout()
   FROM PUBLIC;
-REVOKE ALL ON sdp.jwt_secret, sdp.staff_user FROM PUBLIC;
+REVOKE ALL ON sdp.jwt_secret, sdp.staff_user, sdp.staff_session FROM PUBLIC;
 -- ---- the dashboard (86_dashboard.sql) ------------------------------------------------------------
 -- Sign-in needs no key (sdp_anon). A dashboard token makes PostgREST switch to a governance role or
 -- an enabled analyst role: pre_request runs as that role (sdp._api_admit_jwt admits it to the
@@ -4137,14 +4192,14 @@ GRANT EXECUTE ON FUNCTION
     sdp_api.dash_record_update(text, jsonb), sdp_api.dash_record_decide(bigint, boolean),
     sdp_api.dash_audit(text, text, timestamptz, integer, text),
     sdp_api.dash_access_log(text, text, timestamptz, integer), sdp_api.dash_privacy(),
-    sdp_api.dash_classification(), sdp_api.dash_compliance(),
+    sdp_api.dash_classification(), sdp_api.dash_compliance(), sdp_api.dash_logout(),
     sdp.sdp_dash_me(), sdp.sdp_dash_overview(), sdp.sdp_dash_batches(text, text, integer, integer),
     sdp.sdp_dash_batch(uuid), sdp.sdp_dash_records(uuid, text, text, integer, integer, text),
     sdp.sdp_dash_record(text), sdp.sdp_dash_record_history(text),
     sdp.sdp_dash_record_update(text, jsonb), sdp.sdp_dash_record_decide(bigint, boolean),
     sdp.sdp_dash_audit(text, text, timestamptz, integer, text),
     sdp.sdp_dash_access_log(text, text, timestamptz, integer), sdp.sdp_dash_privacy(),
-    sdp.sdp_dash_classification(), sdp.sdp_dash_compliance()
+    sdp.sdp_dash_classification(), sdp.sdp_dash_compliance(), sdp.sdp_dash_logout()
   TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor, sdp_viewer, sdp_dp_analyst;
 GRANT EXECUTE ON FUNCTION
     sdp.sdp_set_jwt_secret(text), sdp.sdp_staff_create(text, name, text),

@@ -10,6 +10,8 @@
 #                      SDP_HTTPS_DIR  SDP_HTTPS_PORT  SDP_GATEWAY_URL=http://127.0.0.1:<port>
 #                      SDP_HTTPS_JWT_SECRET_FILE=<the gateway's JWT secret, 0600> (PostgREST's
 #                      jwt-secret: sign an analyst's HS256 token with it, https_jwt)
+#                    Reads SDP_HTTPS_JWT_AUD (the gateway's --jwt-aud, PostgREST's jwt-aud; unset:
+#                    no aud check).
 #                    Reads SDP_HTTPS_MAX_BODY (Caddy's body limit, 16MB) and SDP_CADDY_LOG_LEVEL
 #                    (INFO; DEBUG logs every proxied request). Logs: $SDP_HTTPS_DIR/{caddy,gateway}.log.
 #   https_stop       stops Caddy and the gateway by PID (also run at exit: https_start
@@ -135,7 +137,8 @@ SQL
   /usr/bin/python3 "$https_repo/test/gateway/pgrst_gateway.py" \
     --dsn "host=127.0.0.1 port=$PGPORT dbname=$db user=sdp_authenticator" \
     --password-file "$d/authenticator.pw" --port 0 --port-file "$d/gateway.port" \
-    --jwt-secret-file "$d/jwt.secret" >"$d/gateway.log" 2>&1 &
+    --jwt-secret-file "$d/jwt.secret" ${SDP_HTTPS_JWT_AUD:+--jwt-aud "$SDP_HTTPS_JWT_AUD"} \
+    >"$d/gateway.log" 2>&1 &
   https_gateway_pid=$!
   for _ in $(seq 100); do
     [[ -s "$d/gateway.port" ]] && break

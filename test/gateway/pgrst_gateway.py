@@ -26,7 +26,7 @@ Per request, exactly as PostgREST v12 does for POST/GET/HEAD /rpc/<fn>:
 Usage (binds 127.0.0.1 only; --port 0 picks a free port and writes it to --port-file):
   /usr/bin/python3 test/gateway/pgrst_gateway.py --dsn "host=127.0.0.1 port=5432 dbname=x \
       user=sdp_authenticator" --password-file FILE --port 0 --port-file FILE [--pid-file FILE] \
-      [--jwt-secret-file FILE]
+      [--jwt-secret-file FILE] [--jwt-aud AUDIENCE]
 """
 
 import argparse
@@ -213,8 +213,13 @@ class BoundStatement:
 # ---- JWT (PostgREST v12 Auth.hs with jose 0.11) -------------------------------------------------
 # PostgREST reads `Authorization: Bearer <token>` (scheme case-insensitive; anything else means no
 # token), verifies the JWS with its jwt-secret and then the claims with a 30 s skew (exp, iat,
-# nbf; no aud check without jwt-aud), takes the role from the `role` claim (the anonymous role
-# when absent) and puts the claims, with "role" set, in request.jwt.claims. Every failure is
+# nbf; with jwt-aud (--jwt-aud here) a token's `aud`, a string or an array, must name it, and a
+# token without `aud` passes, as jose's validateAudClaim has it; no aud check without jwt-aud),
+# takes the role from the `role` claim (the anonymous role when absent) and puts the claims, with
+# "role" set, in request.jwt.claims. A role claim naming no role fails later, in the
+# set_config('role') of the request's first statement: 22023 "role ... does not exist", which
+# PostgREST v12 answers 400 (v13 made it 401); a role the authenticator is no member of: 42501
+# "permission denied to set role", 403 under a JWT. Every failure here is
 # 401 PGRST301 with the error's text and `WWW-Authenticate: Bearer error="invalid_token", ...`,
 # before any SQL runs. The double verifies HS256 only: jose drops algorithms it does not allow
 # ("none") before verifying, leaving no signature (JWSNoSignatures); a key of the secret's kind
@@ -249,7 +254,7 @@ def bearer_token(authorization):
     return rest.strip()
 
 
-def verify_jwt(token, secret, anon_role, now=None):
+def verify_jwt(token, secret, anon_role, now=None, audience=None):
     """(role, claims) of a verified token; ApiError as PostgREST v12 answers otherwise."""
     if token == "":
         return anon_role, {"role": anon_role}
@@ -292,6 +297,13 @@ def verify_jwt(token, secret, anon_role, now=None):
         raise jwt_error("JWTIssuedAtFuture")
     if "nbf" in claims and now < claims["nbf"] - JWT_SKEW_SECONDS:
         raise jwt_error("JWTNotYetValid")
+    if audience is not None and "aud" in claims:
+        aud = claims["aud"]
+        auds = aud if isinstance(aud, list) else [aud]
+        if not auds or not all(isinstance(a, str) for a in auds):
+            raise jwt_error("JWTClaimsSetDecodeError \"aud: expected a string or an array of strings\"")
+        if audience not in auds:
+            raise jwt_error("JWTNotInAudience")
     role = claims.get("role", anon_role)
     if not isinstance(role, str):
         role = json.dumps(role, separators=(",", ":"))
@@ -473,7 +485,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(404, "PGRSTGW", "the test gateway only emulates /rpc/<function>")
             # PostgREST's auth middleware runs first: a bad token never reaches the database.
             role, claims = verify_jwt(bearer_token(self.headers.get("Authorization")),
-                                      self.server.jwt_secret, cfg.anon_role)
+                                      self.server.jwt_secret, cfg.anon_role,
+                                      audience=cfg.jwt_aud)
             profile = self.headers.get("Content-Profile" if self.command == "POST" else "Accept-Profile")
             if profile and profile != cfg.schema:
                 raise ApiError(406, "PGRST106", "The schema must be one of the following: " + cfg.schema)
@@ -711,6 +724,9 @@ def main():
     ap.add_argument("--jwt-secret-file",
                     help="PostgREST's jwt-secret (HS256), read like its @file form (one trailing "
                          "newline dropped); without it a request with a JWT gets 500 PGRST300")
+    ap.add_argument("--jwt-aud",
+                    help="PostgREST's jwt-aud: a token whose aud claim does not name it gets 401 "
+                         "(a token without aud passes, as in PostgREST v12)")
     cfg = ap.parse_args()
     if cfg.listen not in ("127.0.0.1", "::1", "localhost"):
         ap.error("the test gateway binds loopback only")

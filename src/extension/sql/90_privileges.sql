@@ -225,14 +225,14 @@ GRANT EXECUTE ON FUNCTION
     sdp_api.dash_record_update(text, jsonb), sdp_api.dash_record_decide(bigint, boolean),
     sdp_api.dash_audit(text, text, timestamptz, integer, text),
     sdp_api.dash_access_log(text, text, timestamptz, integer), sdp_api.dash_privacy(),
-    sdp_api.dash_classification(), sdp_api.dash_compliance(),
+    sdp_api.dash_classification(), sdp_api.dash_compliance(), sdp_api.dash_logout(),
     sdp.sdp_dash_me(), sdp.sdp_dash_overview(), sdp.sdp_dash_batches(text, text, integer, integer),
     sdp.sdp_dash_batch(uuid), sdp.sdp_dash_records(uuid, text, text, integer, integer, text),
     sdp.sdp_dash_record(text), sdp.sdp_dash_record_history(text),
     sdp.sdp_dash_record_update(text, jsonb), sdp.sdp_dash_record_decide(bigint, boolean),
     sdp.sdp_dash_audit(text, text, timestamptz, integer, text),
     sdp.sdp_dash_access_log(text, text, timestamptz, integer), sdp.sdp_dash_privacy(),
-    sdp.sdp_dash_classification(), sdp.sdp_dash_compliance()
+    sdp.sdp_dash_classification(), sdp.sdp_dash_compliance(), sdp.sdp_dash_logout()
   TO sdp_admin, sdp_engineer, sdp_analyst, sdp_auditor, sdp_viewer, sdp_dp_analyst;
 GRANT EXECUTE ON FUNCTION
     sdp.sdp_set_jwt_secret(text), sdp.sdp_staff_create(text, name, text),
