@@ -11,7 +11,9 @@ const client = new QueryClient({
       // A refused or unauthenticated call is an answer, not a glitch: never retry those.
       retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
       refetchOnWindowFocus: false,
-      staleTime: 5_000,
+      // Every page shows the server's state when it opens (others change it meanwhile: a
+      // proposal to approve, a new batch); a page's own auto-refresh does the rest.
+      staleTime: 0,
     },
   },
 });

@@ -205,8 +205,12 @@ async function rolePass(browser, role) {
     const errors = await page.locator('main .error').allInnerTexts();
     const has = await pageHasData(page, id);
     check(errors.length === 0 && has, `${role}: page ${id} renders with data${errors.length ? ' (errors: ' + errors.join(' | ') + ')' : ''}`);
-    await axeCheck(page, `${role}/${id}`);
-    if ((SHOT_ROLE[id] ?? 'admin') === role) await page.screenshot({ path: `${shots}/${id}.png`, fullPage: true });
+    // axe-core and the screenshot once per page, as the role that sees most of it (the record
+    // form and history get theirs in the flows below).
+    if ((SHOT_ROLE[id] ?? 'admin') === role) {
+      await axeCheck(page, `${role}/${id}`);
+      await page.screenshot({ path: `${shots}/${id}.png`, fullPage: true });
+    }
   }
   // What the menu hides, the database refuses.
   for (const [id, p] of Object.entries(PAGES)) {
@@ -222,8 +226,11 @@ async function flows(browser, sessions) {
   // ---- wrong password and lockout -------------------------------------------------------------
   {
     const { context, page } = await newSession(browser, 'lockout');
-    await page.screenshot({ path: `${shots}/signin.png` }).catch(() => {});
     const lock = process.env.SDP_DASH_LOCK_USER;
+    await page.goto(base + '/app/', { waitUntil: 'domcontentloaded' });
+    await page.getByLabel('User name').waitFor();
+    await axeCheck(page, 'sign-in');
+    await page.screenshot({ path: `${shots}/signin.png` });
     await signIn(page, lock, 'not the password');
     const err = await page.getByRole('alert').innerText({ timeout: 10000 });
     check(/invalid|wrong|incorrect|unknown/i.test(err) && !err.includes(lock), `wrong password -> "${err}"`);
@@ -274,6 +281,7 @@ async function flows(browser, sessions) {
     ).catch(() => {});
     const after = await eng.locator('.panel table.grid tbody tr:not(:has(td.empty))').count();
     check(/new version/i.test(msg) && after > before, `engineer edits ${field}: "${msg}", history ${before} -> ${after} versions`);
+    await axeCheck(eng, 'engineer/record (edit form, history)');
     await eng.screenshot({ path: `${shots}/record_history.png`, fullPage: true });
 
     const an = sessions.analyst.page;
@@ -286,7 +294,10 @@ async function flows(browser, sessions) {
     const pmsg = await an.getByRole('status').innerText({ timeout: 10000 });
     check(/proposal/i.test(pmsg), `analyst proposes a change: "${pmsg}"`);
 
-    await eng.reload();
+    // Away and back within the app (a reload would sign out: the token lives in memory only).
+    await eng.goto(base + '/app/#/overview');
+    await waitLoaded(eng);
+    await eng.goto(recordUrl);
     await eng.locator('#h-record').waitFor();
     await waitLoaded(eng);
     const approve = eng.getByRole('button', { name: 'Approve' });
@@ -354,11 +365,17 @@ const browser = await chromium.launch({
 });
 try {
   const sessions = {};
-  for (const role of Object.keys(ROLES)) sessions[role] = await rolePass(browser, role);
+  for (const role of Object.keys(ROLES)) {
+    const t = Date.now();
+    sessions[role] = await rolePass(browser, role);
+    console.log(`   (${role}: ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  const t = Date.now();
   await flows(browser, sessions);
+  console.log(`   (flows: ${((Date.now() - t) / 1000).toFixed(1)} s)`);
   for (const s of Object.values(sessions)) await s.context.close();
 } catch (e) {
-  bad('unexpected: ' + (e && e.stack ? e.stack.split('\n').slice(0, 4).join(' / ') : e));
+  bad('unexpected: ' + (e && e.stack ? e.stack.split('\n').slice(0, 14).join(' / ') : e));
 } finally {
   await browser.close();
 }

@@ -59,6 +59,7 @@ for _ in $(seq 150); do
 done
 
 # ---- Caddy + gateway (checking the dashboard audience, as PostgREST's jwt-aud) ---------------
+t0=$SECONDS
 e2e_database sdp_e2e_dashboard
 export SDP_DASHBOARD_ROOT="$dash"
 export SDP_PROMETHEUS="127.0.0.1:$prom_port"
@@ -66,7 +67,7 @@ SDP_HTTPS_JWT_AUD=sdp-dashboard https_start sdp_e2e_dashboard
 
 # ---- the demo's data (test/e2e/dashboard_seed.sh) ---------------------------------------------
 users=$(SDP_JWT_SECRET_FILE=$SDP_HTTPS_JWT_SECRET_FILE SDP_DASH_SEED_DIR="$w/seed" \
-  SDP_DASH_SEED_ROWS="${SDP_DASH_ROWS:-200}" bash "$repo/test/e2e/dashboard_seed.sh" 2>"$w/seed.log") ||
+  SDP_DASH_SEED_ROWS="${SDP_DASH_ROWS:-100}" bash "$repo/test/e2e/dashboard_seed.sh" 2>"$w/seed.log") ||
   fail "dashboard_seed.sh: $(tail -n 5 "$w/seed.log")"
 # One more staff user, for the lockout (its password joins the 0600 file), and a client whose
 # API key the upload page is given.
@@ -91,7 +92,7 @@ with open(sys.argv[2], "w", newline="") as f:
     w.writerows(rows)
 PY
 head -n 6 "$w/seed/raw1.csv" >"$w/raw_small.csv"
-pass "seeded: the demo's data (dashboard_seed.sh), a lockout user, an upload client"
+pass "seeded: the demo's data (dashboard_seed.sh), a lockout user, an upload client ($((SECONDS - t0)) s)"
 
 rm -rf "$shots"
 SDP_DASH_URL="$SDP_SERVER_URL" SDP_DASH_USERS="$users" SDP_DASH_RAW_VALUES="$w/seed/pii_values.txt" \

@@ -2,7 +2,7 @@ import { FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { createColumnHelper } from '@tanstack/react-table';
 import { errorText, rpcGet, rpcPost } from '../api';
-import { DataTable, show } from '../components/DataTable';
+import { DataTable, ScrollRegion, show } from '../components/DataTable';
 import { Chip, Loaded, num, when } from '../components/Status';
 import { can, href, Route } from '../nav';
 import { useSession } from '../session';
@@ -218,7 +218,7 @@ function RecordDetail({ id }: { id: string }) {
       {canHistory && (
         <Loaded isLoading={hist.isLoading} error={hist.error}>
           {() => (
-            <div className="grid-wrap">
+            <ScrollRegion label="History">
               <table className="grid">
                 <caption>History</caption>
                 <thead>
@@ -272,7 +272,7 @@ function RecordDetail({ id }: { id: string }) {
                   )}
                 </tbody>
               </table>
-            </div>
+            </ScrollRegion>
           )}
         </Loaded>
       )}
