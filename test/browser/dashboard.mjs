@@ -290,7 +290,10 @@ async function flows(browser, sessions) {
     await waitLoaded(an);
     await an.locator('form.edit select').selectOption(field);
     await an.getByLabel('New value').fill('e2e_proposed_value');
-    await an.getByRole('button', { name: 'Propose change' }).click();
+    check((await an.getByRole('button', { name: 'Propose change' }).count()) === 1 &&
+      (await an.getByRole('button', { name: 'Save new version' }).count()) === 0, 'analyst: the form proposes, it does not save');
+    // Submitted from the keyboard (Enter in the field), as a user may.
+    await an.getByLabel('New value').press('Enter');
     const pmsg = await an.getByRole('status').innerText({ timeout: 10000 });
     check(/proposal/i.test(pmsg), `analyst proposes a change: "${pmsg}"`);
 

@@ -30,14 +30,24 @@ export function Overview() {
 
 function OverviewBody({ d }: { d: OverviewData }) {
   const days = d.ingested_per_day ?? [];
-  const x = useMemo(() => days.map((r) => Date.parse(r.day) / 1000), [days]);
-  const series = useMemo(
-    () => [
-      { label: 'ingested', values: days.map((r) => r.records), color: '#1f5fa8' },
-      { label: 'processed', values: days.map((r) => r.processed), color: '#2b7a3d' },
-    ],
-    [days],
-  );
+  // One point per calendar day over at least the last two weeks, 0 on days without batches, so
+  // a single busy day still reads as a day on a timeline.
+  const { x, series } = useMemo(() => {
+    const byDay = new Map(days.map((r) => [r.day.slice(0, 10), r]));
+    const DAY = 86400;
+    const today = Math.floor(Date.now() / 1000 / DAY) * DAY;
+    const first = Math.min(today - 13 * DAY, ...days.map((r) => Date.parse(r.day.slice(0, 10)) / 1000));
+    const x: number[] = [];
+    for (let t = first; t <= today; t += DAY) x.push(t);
+    const at = (t: number) => byDay.get(new Date(t * 1000).toISOString().slice(0, 10));
+    return {
+      x,
+      series: [
+        { label: 'ingested', values: x.map((t) => Number(at(t)?.records ?? 0)), color: '#1f5fa8' },
+        { label: 'processed', values: x.map((t) => Number(at(t)?.processed ?? 0)), color: '#2b7a3d' },
+      ],
+    };
+  }, [days]);
   const failures = d.integrity?.failures ?? 0;
   return (
     <>

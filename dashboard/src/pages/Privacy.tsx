@@ -81,10 +81,12 @@ export function Privacy() {
 function BurnDown({ burn, grants }: { burn: Burn[]; grants: Grant[] }) {
   const { x, series } = useMemo(() => {
     const keys = Array.from(new Set(burn.map((b) => b.grantee + ' / ' + b.dataset)));
-    const times = Array.from(new Set(burn.map((b) => Date.parse(b.at) / 1000))).sort((a, b) => a - b);
+    const charges = Array.from(new Set(burn.map((b) => Date.parse(b.at) / 1000))).sort((a, b) => a - b);
+    // The line starts a minute before the first charge, at the whole budget (nothing spent).
+    const times = charges.length ? [charges[0] - 60, ...charges] : [];
     const series = keys.map((k, i) => {
       const last: (number | null)[] = [];
-      let cur: number | null = null;
+      let cur: number | null = 0;
       const mine = new Map(burn.filter((b) => b.grantee + ' / ' + b.dataset === k).map((b) => [Date.parse(b.at) / 1000, Number(b.spent_epsilon)]));
       for (const t of times) {
         if (mine.has(t)) cur = mine.get(t)!;
