@@ -71,10 +71,15 @@ const SHOT_ROLE = { privacy: 'dp_analyst', upload: 'engineer' };
 // Every body the browser receives is kept; a raw value must not appear in any: as a whole string
 // of a JSON document, as a word, or as a run of words (names, addresses).
 const rawSet = new Set(rawValues);
+// Values with a separator inside (addresses: "201 High St, Madrid") are also looked for as plain
+// substrings; the word runs below would split them.
+const DELIM = /[\s"',;:(){}[\]<>=\\|]+/;
+const rawWithDelims = rawValues.filter((v) => /[,;:"'()<>=|\\{}[\]]/.test(v));
 const bodies = [];
 function leaksIn(text) {
   const found = new Set();
-  const words = text.split(/[\s"',;:(){}[\]<>=\\|]+/).filter(Boolean);
+  for (const v of rawWithDelims) if (text.includes(v)) found.add(v);
+  const words = text.split(DELIM).filter(Boolean);
   for (let i = 0; i < words.length; i++) {
     let run = words[i];
     if (rawSet.has(run)) found.add(run);
@@ -385,8 +390,19 @@ try {
 
 // ---- the leak crawl over everything every role received ----------------------------------------
 {
+  // The detector itself first: planted raw values (a JSON field, inside a sentence, a name of
+  // two words) must be found.
+  const name = rawValues.find((v) => / /.test(v) && !/[,"]/.test(v));
+  const planted = [JSON.stringify({ email: rawValues[0] }), 'seen ' + rawValues[1] + ' here', 'x ' + (name ?? rawValues[2]) + ' y'];
+  if (rawWithDelims.length) planted.push('at ' + rawWithDelims[0] + '.');
+  check(planted.every((t) => leaksIn(t).length > 0), 'leak detector finds planted raw values (JSON field, in a sentence, a multi-word value, an address)');
   let leaks = [];
-  for (const b of bodies) for (const v of leaksIn(b.text)) leaks.push(`${b.role} ${b.url}: ${v.slice(0, 3)}…`);
+  const seen = new Set(); // the same body (the app's files, per session) is scanned once
+  for (const b of bodies) {
+    if (seen.has(b.text)) continue;
+    seen.add(b.text);
+    for (const v of leaksIn(b.text)) leaks.push(`${b.role} ${b.url}: ${v.slice(0, 3)}…`);
+  }
   const roles = new Set(bodies.map((b) => b.role));
   check(rawValues.length > 0 && bodies.length > 0 && leaks.length === 0,
     `leak crawl: ${bodies.length} response bodies for ${roles.size} sessions, ${rawValues.length} raw PII values, ${leaks.length} found${leaks.length ? ': ' + leaks.slice(0, 5).join('; ') : ''}`);
