@@ -8,6 +8,7 @@
 #   make demo       deps, build, temporary cluster, the whole round trip
 #   make bench      throughput against peers in the same run (see bench/README.md)
 #   make deps       install the Debian packages that are missing (idempotent)
+#   make dashboard  the web dashboard (dashboard/, Vite) into build/dashboard/ (docs/dashboard.md)
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
@@ -107,13 +108,21 @@ fuzz-build:
 fuzz: deps fuzz-build
 	bash test/run_fuzzers.sh $(FUZZ_SECONDS)
 
-.PHONY: agent sdp-tests bench-tools deps check stress demo bench format fuzz fuzz-build
+.PHONY: agent sdp-tests bench-tools deps check stress demo bench format fuzz fuzz-build dashboard
 agent: $(BUILDDIR)/sdp-agent
 sdp-tests: $(BUILDDIR)/sdp-tests
 bench-tools: $(BUILDDIR)/bench/integrate-local
 
 deps:
 	@bash test/deps.sh
+
+# The web dashboard: dependencies exactly as dashboard/package-lock.json pins them (npm ci; the
+# local npm cache is used first), a type check, then Vite's production build into
+# $(BUILDDIR)/dashboard/, which Caddy serves under /app/ (docs/dashboard.md).
+dashboard:
+	cd dashboard && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	cd dashboard && npx --no-install tsc --noEmit
+	cd dashboard && npx --no-install vite build --logLevel warn --outDir $(abspath $(BUILDDIR))/dashboard
 
 # The preamble of check, stress, demo and bench, written once: the extension built and installed
 # into $(PG_CONFIG)'s PostgreSQL, then the agent-side targets named in $(1).
@@ -127,6 +136,7 @@ endef
 # GoogleTest, pg_regress on a temporary cluster and test/e2e/*.sh and prints one closing line.
 check: deps
 	$(call build_installed,agent sdp-tests bench-tools)
+	$(MAKE) dashboard
 	bash test/run_checks.sh
 
 # make stress: what make check builds and runs, in the long forms (test/run_checks.sh with
@@ -138,6 +148,7 @@ check: deps
 STRESS_FUZZ_SECONDS ?= 75
 stress: deps
 	$(call build_installed,agent sdp-tests bench-tools)
+	$(MAKE) dashboard
 	SDP_STRESS=1 SDP_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) bash test/run_checks.sh
 
 demo: deps

@@ -28,6 +28,10 @@ packages=(
   # bench (make bench): peers and the chart; GNU time for peak RSS; python3-cryptography for the
   # AES-GCM vault of the standard-tools round-trip peer (bench/py_vault_tokenize.py)
   python3-pandas python3-cryptography miller gnuplot-nox time
+  # the web dashboard (make dashboard: Vite, from dashboard/package-lock.json) and its browser
+  # tests (test/e2e/dashboard_browser.sh: playwright-core drives Debian's chromium, never a
+  # downloaded browser; a font for the screenshots)
+  nodejs chromium fonts-dejavu-core
 )
 
 missing=()
@@ -35,6 +39,8 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+# npm: Debian packages it apart from nodejs; other builds of nodejs bundle it (no npm package).
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#packages[@]} packages present"
