@@ -349,7 +349,10 @@ SELECT jsonb_path_query_array(sdp_api.dash_audit(action => 'staff.lockout'), '$.
 SELECT jsonb_path_query_array(sdp_api.dash_audit(user_id => 'viewer', action => 'staff.login'), '$.items[*].action') AS viewer_logins;
 SELECT jsonb_array_length(sdp_api.dash_access_log(actor => 'sdp_engineer') -> 'items') > 0 AS engineer_reads;
 SELECT jsonb_path_query_array(sdp_api.dash_privacy(), '$.grants[*] ? (@.grantee == "regress_dash_dp")') AS grants;
-SELECT x -> 'retention' AS retention, x -> 'holds' AS holds, x -> 'key_rotations' AS key_rotations,
+-- Holds and retention of this file's client only: other regress files (rekey) leave theirs.
+SELECT jsonb_path_query_array(x -> 'retention', '$[*] ? (@.client_id == "dash_client")') AS retention,
+       jsonb_path_query_array(x -> 'holds', '$[*] ? (@.client_id == "dash_client")') AS holds,
+       x -> 'key_rotations' AS key_rotations,
        x -> 'audit_head' ->> 'verified' AS verified, x -> 'dp_budgets' -> 0 ->> 'dataset' AS dp
   FROM sdp_api.dash_compliance() x;
 SELECT jsonb_path_query_array(sdp_api.dash_classification(), '$.columns[*] ? (@.client_id == "dash_client").column_name') AS classified;
