@@ -496,6 +496,9 @@ stage_load rekey
 for rep in $(seq 1 "$reps"); do
   rm -rf "$work/rk" && mkdir -p "$work/rk"
   reset_server
+  # Each repetition rotates from scratch: a finished rotation of the same client, domain and
+  # versions would otherwise be found by begin, and the next repetition would time a no-op.
+  psqlq -c "TRUNCATE sdp.key_rotation, sdp.key_rotation_pair, sdp.key_rotation_batch, sdp.key_rotation_held, sdp.key_rotation_token, sdp.domain_key_version CASCADE" >/dev/null
   key1=$SDP_CRYPTO_KEY
   key2=$(SDP_CRYPTO_KEY=$key1 "$agent" keygen --ring "$work/rk/ring" 2>/dev/null)
   SDP_KEY_RING="$work/rk/ring" "$agent" tokenize-config --config "$cfg_rekey" --input "$rk_raw" \
