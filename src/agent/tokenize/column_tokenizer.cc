@@ -16,7 +16,6 @@ namespace {
 
 constexpr size_t kHashTokenBytes = 18;    // 144 bits
 constexpr size_t kRandomTokenBytes = 16;  // 128 bits
-constexpr size_t kRandomPoolBytes = kRandomTokenBytes * 4096;
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::array<uint8_t, SHA256_DIGEST_LENGTH> Sha256(std::string_view a, std::string_view b) {
@@ -87,17 +86,14 @@ bool ColumnTokenizer::uses_vault() const {
 }
 
 bool ColumnTokenizer::RandomToken(std::string* token, std::string* err) {
-  if (random_pos_ + kRandomTokenBytes > random_pool_.size()) {
-    random_pool_.resize(kRandomPoolBytes);
-    if (!RandomBytes(random_pool_.data(), random_pool_.size(), err)) return false;
-    random_pos_ = 0;
-  }
+  // From the thread's RandomPool: one DRBG call per block, each byte handed out once and wiped.
+  uint8_t bytes[kRandomTokenBytes];
+  if (!ThreadRandomBytes(bytes, sizeof bytes, err)) return false;
   token->assign("r");
   if (version_char_ != '\0') token->push_back(version_char_);
-  AppendBase64UrlNoPad(random_pool_.data() + random_pos_, kRandomTokenBytes, token);
+  AppendBase64UrlNoPad(bytes, sizeof bytes, token);
+  OPENSSL_cleanse(bytes, sizeof bytes);
   last_random_ = true;
-  OPENSSL_cleanse(random_pool_.data() + random_pos_, kRandomTokenBytes);
-  random_pos_ += kRandomTokenBytes;
   return true;
 }
 

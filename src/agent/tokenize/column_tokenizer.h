@@ -61,8 +61,6 @@ class ColumnTokenizer {
   FpeStringCipher fpe_;
   std::string tweak_;
   std::string normalized_;  // scratch
-  std::vector<uint8_t> random_pool_;
-  size_t random_pos_ = 0;
   bool last_random_ = false;
   char version_char_ = '\0';  // the key version's base62 digit, none for version 1
 };
