@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "agent/json/json_scan.h"
 #include "common/utf8.h"
 
 namespace sdp {
@@ -65,48 +66,6 @@ bool Utf16Less(std::string_view a, std::string_view b) {
   return a.size() - i < b.size() - j;
 }
 
-// The canonical escaping of a decoded string (RFC 8785 3.2.2.2).
-void AppendCanonicalString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t run = 0;  // start of the bytes copied as they are
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\b':
-        *out += "\\b";
-        break;
-      case '\f':
-        *out += "\\f";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        *out += "\\u00";
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 15]);
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
-
 class Canonicalizer {
  public:
   explicit Canonicalizer(std::string_view text) : s_(text) {}
@@ -155,7 +114,7 @@ class Canonicalizer {
       case '"': {
         std::string decoded;
         if (!String(&decoded)) return false;
-        AppendCanonicalString(decoded, out);
+        AppendJsonString(decoded, out);
         return true;
       }
       case 't':
@@ -196,8 +155,8 @@ class Canonicalizer {
       ++pos_;
       SkipSpace();
       const size_t begin = body.size();
-      AppendCanonicalString(std::string_view(names).substr(name_begin, names.size() - name_begin),
-                            &body);
+      AppendJsonString(std::string_view(names).substr(name_begin, names.size() - name_begin),
+                       &body);
       body.push_back(':');
       if (!Value(&body, depth + 1)) return false;
       members.push_back({{}, begin, body.size()});

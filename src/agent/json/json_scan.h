@@ -98,7 +98,8 @@ class JsonScanner {
 // Decodes the content of a valid JSON string (between its quotes) into *out.
 void DecodeJsonString(std::string_view raw, std::string* out);
 // Appends `value` as a JSON string (quotes included): '"', '\\' and control characters escaped,
-// everything else (UTF-8 included) as it is.
+// everything else (UTF-8 included) as it is. These are RFC 8785's minimal escapes, so the
+// canonical form (json_canonical.cc) writes its strings with it too.
 void AppendJsonString(std::string_view value, std::string* out);
 // Whether `text` is exactly one JSON number (RFC 8259 grammar).
 bool IsJsonNumber(std::string_view text);
