@@ -44,7 +44,8 @@ w = sys.argv[1]
 rows = list(csv.reader(open(f"{w}/all.csv", newline="", encoding="utf-8")))
 header, data = rows[0], rows[1:]
 parts = {1: data[0:900], 2: data[600:1500], 3: data[1200:2100],
-         4: data[700:800] + data[1400:1460] + data[2050:2400]}
+         4: data[700:800] + data[1400:1460] + data[2050:2400],
+         5: data[100:200] + data[2050:2100]}  # the stale agent's batch, after the rotation
 for i, part in parts.items():
     with open(f"{w}/b{i}.csv", "w", newline="", encoding="utf-8") as f:
         csv.writer(f, lineterminator="\n").writerows([header] + part)
@@ -214,6 +215,28 @@ diff "$w/expected_joins.txt" "$w/joins.txt" >/dev/null ||
 [[ $(awk -F'|' '{s += $2} END {print s}' "$w/joins.txt") -gt 0 ]] || fail "no shared customers at all"
 pass "join on the customer token, every old batch x the new one: $(tr '\n' ' ' <"$w/joins.txt"| sed 's/[0-9a-f-]\{36\}|//g') shared customers, as in the raw files"
 
+# ---- a stale agent: a batch under the retired key after the rotation finished ----------------------
+# An agent that never got key 2 (its own vault, no ring) uploads under key 1. Its rows are stored
+# under key version 1 again; a re-run of rotate-tokens sees them (stored_versions) and rotates
+# them in a new rotation, so they join with the key 2 batch like every other old batch.
+b5=$(SDP_CRYPTO_KEY=$KEY1 env -u SDP_KEY_RING "$agent" process-batch --raw-input "$w/b5.csv" \
+  --output "$w/m5.csv" --config "$cfg" --vault "$w/stale_vault.db" --client-id bank_demo \
+  --processing-type risk_scoring --use-dev-processor --chunk-kb 64 2>"$w/s5.err" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["batch_id"])') ||
+  fail "stale agent's process-batch: $(tail -2 "$w/s5.err")"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record WHERE batch_id = '$b5' AND length(record_key) = 25") == 150 ]] ||
+  fail "the stale agent's batch is not 150 rows of version 1 tokens"
+"$agent" "${rotate_args[@]}" >"$w/rot5.out" 2>"$w/rot5.err" || fail "re-run after the stale upload: $(tail -3 "$w/rot5.err")"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.tokenized_record WHERE substr(record_key, 2, 1) <> '2' OR length(record_key) <> 26") == 0 ]] ||
+  fail "the stale agent's rows were not rotated: $(psql -XAtc "SELECT batch_id, count(*) FROM sdp.tokenized_record WHERE length(record_key) <> 26 GROUP BY 1")"
+[[ $(psql -XAtc "SELECT count(*) FROM sdp.key_rotation WHERE domain = 'customer_id' AND state = 'finished'") == 2 ]] ||
+  fail "expected a second finished rotation of customer_id"
+shared=$(psql -XAtc "SELECT count(DISTINCT o.record_key) FROM sdp.tokenized_record o
+  JOIN sdp.tokenized_record n ON n.record_key = o.record_key WHERE o.batch_id = '$b5' AND n.batch_id = '$b4'")
+[[ $shared == 50 ]] || fail "stale batch x key 2 batch: $shared shared customers, expected 50 (raw files)"
+no_foreign_tokens "after the stale agent's batch was rotated"
+pass "a batch uploaded under the retired key after the rotation: the re-run rotates it in a new rotation; it joins with the key 2 batch (50 shared, as in the raw files)"
+
 # ---- integrity, audit chain, leak scan ------------------------------------------------------------
 [[ $(psql -XAtc "SELECT count(*) FROM sdp.sdp_verify_integrity()") == 0 ]] ||
   fail "integrity: $(psql -XAtc "SELECT * FROM sdp.sdp_verify_integrity() LIMIT 5")"
@@ -231,9 +254,9 @@ psql -XAtc "COPY (SELECT * FROM sdp.key_rotation_pair) TO STDOUT" >"$w/pairs.txt
 grep -q "sdp_rekey_pairs" "$w/server.log" || fail "the server log did not record the rotation"
 python3 "$scan" extract "$w/all.csv" "$cfg" "$w/scan" >/dev/null
 tok=()
-for i in 1 2 3 4; do tok+=(--tokens "$w/b$i.csv" "$w/m$i.csv.tokenized.csv"); done
+for i in 1 2 3 4 5; do tok+=(--tokens "$w/b$i.csv" "$w/m$i.csv.tokenized.csv"); done
 python3 "$scan" scan "$w/scan" --secret-env KEY1 --secret-env KEY2 "${tok[@]}" \
-  "server_log=$w/server.log" "pairs=$w/pairs.txt" "agent_log=$w/rot.err" >"$w/scan.txt" ||
+  "server_log=$w/server.log" "pairs=$w/pairs.txt" "agent_log=$w/rot.err" "agent_log_stale=$w/rot5.err" >"$w/scan.txt" ||
   fail "a key or a raw value reached the server: $(cat "$w/scan.txt")"
 pass "leak scan of the server log (log_statement = all, parameters) and the pairs table: no key, no raw value"
 echo "$checks checks passed"

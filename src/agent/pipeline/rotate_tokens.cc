@@ -297,7 +297,14 @@ class Rotation {
     if (!transport_->RekeyStatus(options_.client_id, domain, &state, &terr)) {
       return TransportFail(failure_, "key rotation status of domain '" + domain + "'", terr);
     }
-    if (state.current_version >= new_keys_.version()) {
+    const bool old_version_stored =
+        state.known_stored_versions &&
+        std::find(state.stored_versions.begin(), state.stored_versions.end(),
+                  old_keys_.version()) != state.stored_versions.end();
+    // The domain is on the new key already: done, unless rows of the old key were stored again
+    // after that rotation finished (an agent that still had the old key uploaded a batch), which
+    // a new rotation of the same versions rewrites.
+    if (state.current_version >= new_keys_.version() && !old_version_stored) {
       rep.skipped = true;
       report_->domains.push_back(rep);
       return MarkFinished(domain);
@@ -305,9 +312,7 @@ class Rotation {
     // Nothing stored under the old key in this domain (no data at all, or all of it uploaded
     // under other keys) and no rotation open: nothing to rotate, and sdp_rekey_begin would
     // refuse it. (An open rotation whose batches are all rewritten still needs its finish.)
-    if (state.known_stored_versions && !state.open_rotation &&
-        std::find(state.stored_versions.begin(), state.stored_versions.end(),
-                  old_keys_.version()) == state.stored_versions.end()) {
+    if (state.known_stored_versions && !state.open_rotation && !old_version_stored) {
       rep.skipped = true;
       report_->domains.push_back(rep);
       return MarkFinished(domain);
