@@ -3,5 +3,5 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-make --no-print-directory fuzz-build >build-fuzz.log 2>&1 || { tail -20 build-fuzz.log; exit 1; }
+make --no-print-directory -j2 fuzz-build >build-fuzz.log 2>&1 || { tail -20 build-fuzz.log; exit 1; }
 bash test/run_fuzzers.sh "${SDP_FUZZ_SECONDS:-20}"

@@ -15,7 +15,7 @@ e2e_database $db
 if [[ "${SDP_STRESS:-0}" == 1 ]]; then
   rows=1000000 kills=6 slice=100000
 else
-  rows=80000 kills=3 slice=20000
+  rows=36000 kills=2 slice=8000
 fi
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
@@ -87,7 +87,7 @@ apply_killed() {  # starts an apply call and terminates it mid-way; true when th
   # Later kill points: let the slice run on for a few polls more.
   for ((i = 0; i < extra; i++)); do sleep 0.01; done
   local landed=false
-  [[ -n $pid && $(q "SELECT pg_terminate_backend($pid)") == t ]] && landed=true
+  [[ -n $pid && $(q "SET client_min_messages = error; SELECT pg_terminate_backend($pid)") == t ]] && landed=true
   wait $client || true
   $landed && grep -q 'terminat' "$e2e_work/apply.err"
 }

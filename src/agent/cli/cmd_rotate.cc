@@ -25,6 +25,7 @@ struct RotateFlags {
   bool insecure_http = false;
   int page_tokens = 50000;
   int apply_rows = 20000;
+  int mapping_connections = 2;
 };
 
 // The old key: from --from-key-env, or the ring's newest active key older than SDP_CRYPTO_KEY.
@@ -59,12 +60,10 @@ int RunRotate(const RotateFlags& flags) {
   }
   TokenizationConfig config;
   if (!LoadTokenizationConfig(flags.config, &config, &err)) return ReportError(kExitConfig, err);
+  const TransportOptions transport_options =
+      TransportOptionsFromEnv(flags.server_url, flags.client_id, flags.insecure_http);
   std::unique_ptr<ServerTransport> transport;
-  if (!MakeTransport(
-          TransportOptionsFromEnv(flags.server_url, flags.client_id, flags.insecure_http),
-          &transport, &err)) {
-    return ReportError(kExitConfig, err);
-  }
+  if (!MakeTransport(transport_options, &transport, &err)) return ReportError(kExitConfig, err);
   RotateOptions options;
   options.client_id = flags.client_id;
   options.vault_path = flags.vault;
@@ -74,6 +73,11 @@ int RunRotate(const RotateFlags& flags) {
   options.domains = flags.domains;
   options.page_tokens = flags.page_tokens;
   options.apply_rows = flags.apply_rows;
+  options.mapping_workers = flags.mapping_connections;
+  options.open_transport = [&transport_options](std::unique_ptr<ServerTransport>* out,
+                                                std::string* open_err) {
+    return MakeTransport(transport_options, out, open_err);
+  };
   RotateReport report;
   Failure failure;
   if (!RotateTokens(options, config, old_keys, new_keys, transport.get(), &report, &failure)) {
@@ -130,6 +134,11 @@ void AddRotateCommand(CLI::App* app, CommandList* commands) {
       ->capture_default_str();
   sub->add_option("--apply-rows", f->apply_rows, "Rows per server rewrite transaction")
       ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  sub->add_option("--mapping-connections", f->mapping_connections,
+                  "Domains whose pairs are listed and uploaded at once, each on its own server "
+                  "connection (rewrites run one domain at a time; 1: one after another)")
+      ->check(CLI::Range(1, 8))
       ->capture_default_str();
   sub->add_flag("--insecure-http", f->insecure_http,
                 "Allow http:// to a non-loopback host (never for production)");

@@ -7,13 +7,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "agent/crypto/fpe_alphabet.h"
 #include "agent/crypto/key_ring_file.h"
@@ -163,10 +167,7 @@ class Rotation {
     std::vector<std::string> domains;
     if (!PickDomains(&domains)) return false;
     if (!OpenJournal() || !OpenVault()) return false;
-    for (const std::string& domain : domains) {
-      if (Interrupted()) return Fail(failure_, kExitInterrupted, "interrupted; run it again");
-      if (!RotateDomain(domain)) return false;
-    }
+    if (!RotateDomains(domains)) return false;
     if (!RekeyVault() || !RetireOldKey()) return false;
     ::unlink(options_.journal_path.c_str());  // done: nothing left to resume
     return true;
@@ -281,7 +282,106 @@ class Rotation {
                     std::to_string(old_keys_.version()) + ") and " + old_err);
   }
 
-  bool RotateDomain(const std::string& domain) {
+  // A domain whose rotation is begun on the server: mapped (its first pass of pairs) by a mapping
+  // worker, then applied and finished by the main thread, in the order of the domains.
+  struct StartedDomain {
+    RotateDomainReport rep;
+    bool mapped = false;  // the first pass ended (ok, or failed with `failure`)
+    bool map_ok = false;
+    Failure failure;
+  };
+
+  // The domains one after another: status and begin (cheap), then the first pass of pairs of
+  // every begun domain -- side by side on connections of their own when the caller gave
+  // options_.open_transport, since listing tokens and storing pairs of one rotation do not touch
+  // another's rows and are most of a rotation's server time -- and the rewrites, one domain at a
+  // time on the main connection (two rewrites at once would update the same rows and hold each
+  // other's rows back). Each domain is applied as soon as its pairs are in, while the workers map
+  // the next ones.
+  bool RotateDomains(const std::vector<std::string>& domains) {
+    std::vector<StartedDomain> started;
+    for (const std::string& domain : domains) {
+      if (Interrupted()) return Fail(failure_, kExitInterrupted, "interrupted; run it again");
+      if (!StartDomain(domain, &started)) return false;
+    }
+    const size_t workers =
+        options_.open_transport
+            ? std::min<size_t>(std::max(1, options_.mapping_workers), started.size())
+            : 0;
+    if (workers <= 1) {
+      for (StartedDomain& d : started) {
+        DomainJob& job = jobs_[d.rep.domain];
+        if (!MapAndUpload(d.rep.domain, &job, d.rep.rotation_id, &d.rep.pairs, transport_,
+                          failure_) ||
+            !CompleteDomain(&d)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t next = 0, alive = workers;
+    Failure open_failure;
+    bool open_failed = false;
+    auto worker = [&]() {
+      std::unique_ptr<ServerTransport> transport;
+      std::string err;
+      const bool opened = options_.open_transport(&transport, &err);
+      for (;;) {
+        size_t i;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!opened && !open_failed) {
+            open_failed = true;
+            Fail(&open_failure, kExitConfig, err);
+          }
+          if (!opened || stop_ || next >= started.size()) break;
+          i = next++;
+        }
+        StartedDomain& d = started[i];
+        Failure failure;
+        const bool ok = MapAndUpload(d.rep.domain, &jobs_[d.rep.domain], d.rep.rotation_id,
+                                     &d.rep.pairs, transport.get(), &failure);
+        std::lock_guard<std::mutex> lock(mu);
+        d.mapped = true;
+        d.map_ok = ok;
+        d.failure = failure;
+        if (!ok) stop_ = true;
+        cv.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      --alive;
+      cv.notify_all();
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
+    bool ok = true;
+    for (StartedDomain& d : started) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return d.mapped || alive == 0; });
+        if (!d.mapped || !d.map_ok) {
+          *failure_ = d.mapped ? d.failure : open_failure;
+          if (!d.mapped && !open_failed) {
+            Fail(failure_, kExitInterrupted, "interrupted; run it again");
+          }
+          ok = false;
+        }
+      }
+      if (!ok || !CompleteDomain(&d)) {
+        ok = false;
+        break;
+      }
+    }
+    stop_ = true;  // a worker still mapping stops at its next page
+    for (std::thread& t : threads) t.join();
+    return ok;
+  }
+
+  // Status, the checks, and begin. A domain with nothing to rotate is reported skipped and
+  // journalled finished; a begun one is added to *started.
+  bool StartDomain(const std::string& domain, std::vector<StartedDomain>* started) {
     DomainJob& job = jobs_[domain];
     RotateDomainReport rep;
     rep.domain = domain;
@@ -334,8 +434,24 @@ class Rotation {
                "\"domain\":" + log::JsonString(domain) +
                    ",\"rotation_id\":" + log::JsonString(state.rotation_id) +
                    ",\"state\":" + log::JsonString(state.state));
+    started->emplace_back();
+    started->back().rep = rep;
+    return true;
+  }
+
+  // The rewrite of a mapped domain, more passes of pairs for tokens that arrived meanwhile, and
+  // finish. Main thread only (the journal and the report are written here).
+  bool CompleteDomain(StartedDomain* d) {
+    RotateDomainReport& rep = d->rep;
+    const std::string& domain = rep.domain;
+    DomainJob& job = jobs_[domain];
+    RekeyState state;
+    TransportError terr;
     for (int pass = 0;; ++pass) {
-      if (!MapAndUpload(domain, &job, rep.rotation_id, &rep.pairs)) return false;
+      if (pass > 0 &&
+          !MapAndUpload(domain, &job, rep.rotation_id, &rep.pairs, transport_, failure_)) {
+        return false;
+      }
       bool done = false;
       while (!done) {
         if (Interrupted()) return Fail(failure_, kExitInterrupted, "interrupted; run it again");
@@ -381,8 +497,10 @@ class Rotation {
 
   // Pages through the domain's old tokens; each page's new tokens reach the vault (durably)
   // before their pairs reach the server, so a new token the server stores always detokenizes.
+  // Thread-safe for different domains: each caller has its own transport and failure; the
+  // vault (one SQLite connection) is used under vault_mu_, one page at a time.
   bool MapAndUpload(const std::string& domain, DomainJob* job, const std::string& rotation_id,
-                    int64_t* pairs_sent) {
+                    int64_t* pairs_sent, ServerTransport* transport, Failure* failure) {
     const bool is_hash = job->rule->type == TokenType::kHash;
     const int page = std::max(1, std::min(options_.page_tokens, kMaxPairsPerCall));
     std::string after, original, check, new_token, csv, err;
@@ -391,18 +509,21 @@ class Rotation {
     std::string first_missing;
     TransportError terr;
     for (;;) {
-      if (Interrupted()) return Fail(failure_, kExitInterrupted, "interrupted; run it again");
-      if (!transport_->RekeyTokens(rotation_id, after, page, &tokens, &terr)) {
-        return TransportFail(failure_, "listing the tokens of domain '" + domain + "'", terr);
+      if (Interrupted() || stop_) {
+        return Fail(failure, kExitInterrupted, "interrupted; run it again");
+      }
+      if (!transport->RekeyTokens(rotation_id, after, page, &tokens, &terr)) {
+        return TransportFail(failure, "listing the tokens of domain '" + domain + "'", terr);
       }
       if (tokens.empty()) break;
       csv.assign("old_token,new_token\n");
       int64_t rows = 0;
+      std::unique_lock<std::mutex> vault_lock(vault_mu_);
       for (const std::string& token : tokens) {
         bool found = false;
         if (is_hash) {
           if (TokenKeyVersion(token) != old_keys_.version()) {
-            return Fail(failure_, kExitFailure,
+            return Fail(failure, kExitFailure,
                         "the server listed a token of domain '" + domain +
                             "' that is not a HASH token of key version " +
                             std::to_string(old_keys_.version()) +
@@ -410,7 +531,7 @@ class Rotation {
                             "uploaded with");
           }
           if (!vault_->Get(domain, token, &original, &found, &err)) {
-            return Fail(failure_, kExitFailure, err);
+            return Fail(failure, kExitFailure, err);
           }
           if (!found) {
             if (missing++ == 0) first_missing = token;
@@ -418,37 +539,38 @@ class Rotation {
           }
           bool store = false;
           if (!job->old_tokenizer.Tokenize(original, &check, &store, &err)) {
-            return Fail(failure_, kExitFailure, err);
+            return Fail(failure, kExitFailure, err);
           }
           if (check != token) {
             OPENSSL_cleanse(original.data(), original.size());
-            return Fail(failure_, kExitConfig,
+            return Fail(failure, kExitConfig,
                         "wrong old key: the vault's value for a token of domain '" + domain +
                             "' does not hash to that token under key id " + old_keys_.key_id() +
                             "; fix: name the key the batches were uploaded with in "
                             "--from-key-env");
           }
         } else if (!job->old_tokenizer.Detokenize(token, vault_.get(), &original, &err)) {
-          return Fail(failure_, kExitFailure, "domain '" + domain + "': " + err);
+          return Fail(failure, kExitFailure, "domain '" + domain + "': " + err);
         }
         bool store = false;
         const bool made = job->new_tokenizer.Tokenize(original, &new_token, &store, &err);
         if (made && (store || is_hash) && vault_ != nullptr &&
             !vault_->Put(domain, new_token, original, &err)) {
           OPENSSL_cleanse(original.data(), original.size());
-          return Fail(failure_, kExitFailure, err);
+          return Fail(failure, kExitFailure, err);
         }
         OPENSSL_cleanse(original.data(), original.size());
-        if (!made) return Fail(failure_, kExitFailure, "domain '" + domain + "': " + err);
+        if (!made) return Fail(failure, kExitFailure, "domain '" + domain + "': " + err);
         AppendPairsCsvRow(token, new_token, &csv);
         ++rows;
       }
       after = tokens.back();
-      if (vault_ != nullptr && !vault_->Commit(&err)) return Fail(failure_, kExitFailure, err);
+      if (vault_ != nullptr && !vault_->Commit(&err)) return Fail(failure, kExitFailure, err);
+      vault_lock.unlock();
       if (rows > 0) {
         RekeyState state;
-        if (!transport_->RekeyPairs(rotation_id, csv, &state, &terr)) {
-          return TransportFail(failure_, "uploading token pairs of domain '" + domain + "'", terr);
+        if (!transport->RekeyPairs(rotation_id, csv, &state, &terr)) {
+          return TransportFail(failure, "uploading token pairs of domain '" + domain + "'", terr);
         }
         *pairs_sent += rows;
         log::Event(
@@ -458,7 +580,7 @@ class Rotation {
       if (static_cast<int>(tokens.size()) < page) break;
     }
     if (missing > 0) {
-      return Fail(failure_, kExitFailure,
+      return Fail(failure, kExitFailure,
                   std::to_string(missing) + " token(s) of domain '" + domain +
                       "' stored on the server are not in vault " + options_.vault_path +
                       " (the first: " + first_missing +
@@ -510,6 +632,8 @@ class Rotation {
   bool needs_vault_ = false;
   std::unique_ptr<Vault> vault_;
   bool vault_under_new_key_ = false;
+  std::mutex vault_mu_;            // the vault's connection, shared by the mapping workers
+  std::atomic<bool> stop_{false};  // a failure somewhere: mapping workers stop at their next page
   Journal journal_;
 };
 

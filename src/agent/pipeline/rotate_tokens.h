@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,11 @@ struct RotateOptions {
   std::vector<std::string> domains;  // only these (all deterministic domains when empty)
   int page_tokens = 50000;           // tokens per sdp_rekey_tokens page (and per pairs call)
   int apply_rows = 20000;            // rows per sdp_rekey_apply call
+  // Opens one more connection to the server. Given, the domains' pairs are listed, mapped and
+  // uploaded by up to mapping_workers domains at once, each on a connection of its own, while
+  // the rewrites run one domain at a time on the main transport; unset, one domain after another.
+  std::function<bool(std::unique_ptr<ServerTransport>*, std::string* err)> open_transport;
+  int mapping_workers = 2;
 };
 
 struct RotateDomainReport {

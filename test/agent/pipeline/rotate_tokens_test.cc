@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -17,18 +19,20 @@ namespace sdp {
 namespace {
 
 // The server side of the rotation protocol in memory: stored tokens of one client, rewritten by
-// the pairs it is given, with the contract's refusals. `fail_apply_after` simulates a crash of
-// the agent during apply (the call fails as a lost connection would).
+// the pairs it is given, with the contract's refusals; one rotation per domain (the rotation id
+// names it), several open at once as on the server. `fail_apply_after` simulates a crash of
+// the agent during apply (the call fails as a lost connection would). Every call holds `mu`, so
+// the mapping workers' connections (ForwardingTransport) can share it.
 class FakeRotationServer : public ServerTransport {
  public:
   std::map<std::string, std::vector<std::string>> rows;  // domain -> stored tokens, one per row
   std::map<std::string, int> version;                    // domain -> current key version
-  std::map<std::string, std::string> pairs;
-  std::string domain_in_rotation;
+  std::map<std::string, std::map<std::string, std::string>> pairs;  // domain -> old -> new
   int from = 0, to = 0;
   int apply_calls = 0;
   int fail_apply_after = -1;
-  std::vector<std::string> received;  // every pairs CSV, for the leak check
+  std::vector<std::string> received;            // every pairs CSV, for the leak check
+  std::recursive_mutex mu;
 
   bool OpenBatch(const std::string&, const std::string&, const std::string&, const std::string&,
                  const std::string&, BatchInfo*, TransportError*) override {
@@ -60,26 +64,30 @@ class FakeRotationServer : public ServerTransport {
   }
   bool RekeyBegin(const std::string&, const std::string& domain, int from_version, int to_version,
                   const std::string&, RekeyState* out, TransportError* err) override {
+    std::lock_guard<std::recursive_mutex> lock(mu);
     if (rows[domain].empty()) return Refuse("22023", "domain has no data", err);
-    domain_in_rotation = domain;
     from = from_version;
     to = to_version;
     *out = RekeyState();
-    out->rotation_id = "0812d48d-bab6-49d2-a5ec-77177acca612";
+    out->rotation_id = "rotation:" + domain;
     return true;
   }
-  bool RekeyTokens(const std::string&, const std::string& after, int max_tokens,
+  bool RekeyTokens(const std::string& rotation_id, const std::string& after, int max_tokens,
                    std::vector<std::string>* tokens, TransportError*) override {
+    std::lock_guard<std::recursive_mutex> lock(mu);
+    const std::string domain = DomainOf(rotation_id);
     std::set<std::string> old;
-    for (const std::string& t : rows[domain_in_rotation]) {
-      if (IsOld(t) && t > after) old.insert(t);
+    for (const std::string& t : rows[domain]) {
+      if (IsOld(domain, t) && t > after) old.insert(t);
     }
     tokens->assign(old.begin(), old.end());
     if (static_cast<int>(tokens->size()) > max_tokens) tokens->resize(max_tokens);
     return true;
   }
-  bool RekeyPairs(const std::string&, const std::string& csv, RekeyState* out,
+  bool RekeyPairs(const std::string& rotation_id, const std::string& csv, RekeyState* out,
                   TransportError* err) override {
+    std::lock_guard<std::recursive_mutex> lock(mu);
+    std::map<std::string, std::string>& pairs = this->pairs[DomainOf(rotation_id)];
     received.push_back(csv);
     std::istringstream in(csv);
     std::string line;
@@ -98,7 +106,11 @@ class FakeRotationServer : public ServerTransport {
     out->pairs = static_cast<int64_t>(pairs.size());
     return true;
   }
-  bool RekeyApply(const std::string&, int max_rows, RekeyState* out, TransportError* err) override {
+  bool RekeyApply(const std::string& rotation_id, int max_rows, RekeyState* out,
+                  TransportError* err) override {
+    std::lock_guard<std::recursive_mutex> lock(mu);
+    const std::string domain = DomainOf(rotation_id);
+    const std::map<std::string, std::string>& pairs = this->pairs[domain];
     if (fail_apply_after >= 0 && apply_calls++ >= fail_apply_after) {
       err->kind = TransportError::Kind::kFatal;
       err->message = "connection lost";
@@ -106,18 +118,18 @@ class FakeRotationServer : public ServerTransport {
     }
     *out = RekeyState();
     int done = 0;
-    for (std::string& t : rows[domain_in_rotation]) {
+    for (std::string& t : rows[domain]) {
       if (done >= max_rows) break;
       auto it = pairs.find(t);
-      if (IsOld(t) && it != pairs.end()) {
+      if (IsOld(domain, t) && it != pairs.end()) {
         t = it->second;
         ++done;
       }
     }
     std::set<std::string> unmapped;
     bool left = false;
-    for (const std::string& t : rows[domain_in_rotation]) {
-      if (!IsOld(t)) continue;
+    for (const std::string& t : rows[domain]) {
+      if (!IsOld(domain, t)) continue;
       if (pairs.count(t) == 0) unmapped.insert(t);
       left = left || pairs.count(t) != 0;
     }
@@ -125,11 +137,13 @@ class FakeRotationServer : public ServerTransport {
     out->done = !left;
     return true;
   }
-  bool RekeyFinish(const std::string&, RekeyState* out, TransportError* err) override {
-    for (const std::string& t : rows[domain_in_rotation]) {
-      if (IsOld(t)) return Refuse("PT409", "rows remain", err);
+  bool RekeyFinish(const std::string& rotation_id, RekeyState* out, TransportError* err) override {
+    std::lock_guard<std::recursive_mutex> lock(mu);
+    const std::string domain = DomainOf(rotation_id);
+    for (const std::string& t : rows[domain]) {
+      if (IsOld(domain, t)) return Refuse("PT409", "rows remain", err);
     }
-    version[domain_in_rotation] = to;
+    version[domain] = to;
     *out = RekeyState();
     out->state = "finished";
     return true;
@@ -138,13 +152,16 @@ class FakeRotationServer : public ServerTransport {
  private:
   // A token of the rotation's old version: HASH tokens say it; FPE tokens are told apart by
   // whether they were rewritten (a value of the pairs' right-hand side).
-  bool IsOld(const std::string& t) const {
+  bool IsOld(const std::string& domain, const std::string& t) {
     const int v = TokenKeyVersion(t);
     if (v != 0) return v == from;
-    for (const auto& [o, n] : pairs) {
+    for (const auto& [o, n] : pairs[domain]) {
       if (n == t) return false;
     }
     return true;
+  }
+  static std::string DomainOf(const std::string& rotation_id) {
+    return rotation_id.substr(rotation_id.find(':') + 1);
   }
   static bool Refuse(const char* code, const char* message, TransportError* err) {
     *err = TransportError();
@@ -153,6 +170,34 @@ class FakeRotationServer : public ServerTransport {
     err->message = message;
     return false;
   }
+};
+
+// A mapping worker's own connection to the one fake server.
+class ForwardingTransport : public FakeRotationServer {
+ public:
+  explicit ForwardingTransport(FakeRotationServer* server) : server_(server) {}
+  bool RekeyTokens(const std::string& id, const std::string& after, int max_tokens,
+                   std::vector<std::string>* tokens, TransportError* err) override {
+    return server_->RekeyTokens(id, after, max_tokens, tokens, err);
+  }
+  bool RekeyPairs(const std::string& id, const std::string& csv, RekeyState* out,
+                  TransportError* err) override {
+    return server_->RekeyPairs(id, csv, out, err);
+  }
+  bool RekeyApply(const std::string&, int, RekeyState*, TransportError* err) override {
+    return Refuse(err);  // workers only map
+  }
+  bool RekeyFinish(const std::string&, RekeyState*, TransportError* err) override {
+    return Refuse(err);
+  }
+
+ private:
+  static bool Refuse(TransportError* err) {
+    err->kind = TransportError::Kind::kFatal;
+    err->message = "a mapping worker applied or finished a rotation";
+    return false;
+  }
+  FakeRotationServer* server_;
 };
 
 KeyRing Versioned(const char* key, int version) {
@@ -293,6 +338,59 @@ TEST_F(RotateTokensTest, MissingVaultEntriesAreCountedWithTheDomainAndTheFix) {
       << failure.message;
   EXPECT_NE(failure.message.find("fix: pass --vault"), std::string::npos) << failure.message;
   EXPECT_EQ(server_.version["customer_id"], 0);  // not finished
+}
+
+// Domains mapped side by side on connections of their own (what rotate-tokens does): the same
+// end as one after another, the workers never apply, and a mapping failure stops the run with
+// the failing domain's message while nothing of that domain is finished.
+TEST_F(RotateTokensTest, DomainsMappedSideBySideEndAsOneAfterAnother) {
+  int opened = 0;
+  std::mutex opened_mu;
+  options_.open_transport = [&](std::unique_ptr<ServerTransport>* out, std::string*) {
+    std::lock_guard<std::mutex> lock(opened_mu);
+    ++opened;
+    *out = std::make_unique<ForwardingTransport>(&server_);
+    return true;
+  };
+  options_.mapping_workers = 2;
+  Failure failure;
+  RotateReport report;
+  ASSERT_TRUE(RotateTokens(options_, config_, old_keys_, new_keys_, &server_, &report, &failure))
+      << failure.message;
+  EXPECT_EQ(opened, 2);
+  ASSERT_EQ(report.domains.size(), 2u);
+  EXPECT_EQ(report.domains[0].domain, "customer_id");  // reported in the domains' order
+  EXPECT_EQ(report.domains[1].domain, "customers.ssn");
+  EXPECT_EQ(report.domains[0].pairs, 250);
+  EXPECT_EQ(report.domains[1].pairs, 250);
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    EXPECT_EQ(server_.rows["customer_id"][2 * i],
+              Tokenize(config_, "customer_id", new_keys_, ids_[i]));
+    EXPECT_EQ(server_.rows["customers.ssn"][i], Tokenize(config_, "ssn", new_keys_, ssns_[i]));
+  }
+  EXPECT_EQ(server_.version["customer_id"], 2);
+  EXPECT_EQ(server_.version["customers.ssn"], 2);
+  EXPECT_FALSE(testing::FileExists(options_.journal_path));
+}
+
+TEST_F(RotateTokensTest, AMappingWorkersFailureStopsTheRunWithItsMessage) {
+  server_.rows["customer_id"].push_back(Tokenize(config_, "customer_id", old_keys_, "C999"));
+  options_.open_transport = [&](std::unique_ptr<ServerTransport>* out, std::string*) {
+    *out = std::make_unique<ForwardingTransport>(&server_);
+    return true;
+  };
+  Failure failure;
+  ASSERT_FALSE(Run(&failure));
+  EXPECT_NE(failure.message.find("1 token(s) of domain 'customer_id'"), std::string::npos)
+      << failure.message;
+  EXPECT_EQ(server_.version.count("customer_id"), 0u);  // not finished
+  // A worker that cannot connect: the run stops with the connection's error.
+  options_.open_transport = [](std::unique_ptr<ServerTransport>*, std::string* err) {
+    *err = "server postgresql://db.example/sdp: connection refused";
+    return false;
+  };
+  ASSERT_FALSE(Run(&failure));
+  EXPECT_NE(failure.message.find("connection refused"), std::string::npos) << failure.message;
 }
 
 TEST_F(RotateTokensTest, AWrongOldKeyIsNamed) {
