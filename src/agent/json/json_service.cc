@@ -408,8 +408,10 @@ ServiceResponse JsonService::PseudonymizeBulk(std::string_view body) {
   ++counters_[0].bulk;
   const auto start = std::chrono::steady_clock::now();
   std::string results;
-  // Each result holds its document (about its size in the body) and ~200 bytes of fields.
-  results.reserve(body.size() + picked[0].size() * 256);
+  // Each result holds its document and ~200 bytes of fields. A HASH token can be longer than the
+  // value it replaces, so half the body again is reserved: a buffer of megabytes that grows is
+  // copied whole each time (that growth was a tenth of the bulk endpoint's time).
+  results.reserve(body.size() + body.size() / 2 + picked[0].size() * 256);
   size_t ok = 0, failed = 0;
   std::string title, detail;
   for (size_t i = 0; i < picked[0].size(); ++i) {
