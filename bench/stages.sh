@@ -522,6 +522,14 @@ for rep in $(seq 1 "$reps"); do
     "$agent" rotate-tokens --config "$cfg_rekey" --client-id bench --from-key-env OLD_KEY \
     --vault "$work/rk/vault.db" --domain customer_id --domain email --server-url "$SDP_PG_URL" \
     --journal "$work/rk/journal"
+  # The server's rewrite alone (sdp_rekey_apply calls, timed by the agent: apply_seconds of its
+  # report), as its own line: the end-to-end figure above includes listing, vault and pairs.
+  rk_apply=$("$py" -c 'import json, sys
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    if line.startswith("{") and "\"from_version\"" in line:
+        print("%.4f" % sum(d["apply_seconds"] for d in json.loads(line)["domains"]))' \
+    "$logs/rekey.sdp-agent.$rep.log")
+  [[ -n "$rk_apply" ]] && record rekey sdp_apply "$rep" "$rk_apply" - - "$pairs" -
   psqlq -c "DROP TABLE IF EXISTS bench_rekey_pairs" \
     -c "CREATE TABLE bench_rekey_pairs AS SELECT old_token, new_token FROM sdp.key_rotation_pair" \
     -c "CREATE UNIQUE INDEX ON bench_rekey_pairs (old_token)" -c "ANALYZE bench_rekey_pairs" -c "CHECKPOINT" >/dev/null

@@ -91,6 +91,7 @@ int RunRotate(const RotateFlags& flags) {
                        {"rotation_id", d.rotation_id},
                        {"pairs", d.pairs},
                        {"rows_done", d.rows_done},
+                       {"apply_seconds", d.apply_seconds},
                        {"skipped", d.skipped}});
     pairs += d.pairs;
   }

@@ -453,6 +453,7 @@ class Rotation {
         return false;
       }
       bool done = false;
+      const auto apply_start = std::chrono::steady_clock::now();
       while (!done) {
         if (Interrupted()) return Fail(failure_, kExitInterrupted, "interrupted; run it again");
         if (!transport_->RekeyApply(rep.rotation_id, options_.apply_rows, &state, &terr)) {
@@ -465,6 +466,8 @@ class Rotation {
                        ",\"rows_done\":" + std::to_string(state.rows_done) +
                        ",\"rows_total\":" + std::to_string(state.rows_total));
       }
+      rep.apply_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - apply_start).count();
       if (state.unmapped == 0) break;
       // Tokens of the old key that arrived after the pages were read (an upload under the old
       // key during the rotation): map those too.

@@ -42,9 +42,10 @@ struct RotateDomainReport {
   std::string domain;
   std::string transform;  // HASH or FF1 / FF3-1
   std::string rotation_id;
-  int64_t pairs = 0;      // pairs this run uploaded
-  int64_t rows_done = 0;  // rows the server reports rewritten
-  bool skipped = false;   // already at the new version
+  int64_t pairs = 0;         // pairs this run uploaded
+  int64_t rows_done = 0;     // rows the server reports rewritten
+  double apply_seconds = 0;  // wall time of this run's sdp_rekey_apply calls (the rewrite)
+  bool skipped = false;      // already at the new version
 };
 
 struct RotateReport {
