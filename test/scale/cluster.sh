@@ -155,8 +155,13 @@ psql_on "$PGPORT" "SELECT citus_add_node('127.0.0.1', $SDP_WORKER1_PORT)"
 psql_on "$PGPORT" "SELECT citus_add_node('127.0.0.1', $SDP_WORKER2_PORT)"
 psql_on "$PGPORT" "CREATE EXTENSION sdp"
 
+# COMMAND runs in the background so that a TERM or INT to this script is handled at once (bash
+# runs a trap only after the foreground command returns): COMMAND is stopped, then the cluster.
 set +e
-"$@"
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM
+wait "$child"
 rc=$?
 set -e
 exit "$rc"
