@@ -8,7 +8,8 @@
 # Each node has shared_preload_libraries = 'citus,sdp' (Citus must come first) and scram-sha-256
 # with one random password for the `postgres` role, kept in a 0600 pgpass file that COMMAND and
 # the servers themselves use (Citus's connections between the nodes go through libpq and read
-# PGPASSFILE from the server's environment). The coordinator is registered with
+# PGPASSFILE from the server's environment); other roles log in over loopback without a
+# password (below). The coordinator is registered with
 # citus_set_coordinator_host, the workers with citus_add_node, and `CREATE EXTENSION citus` then
 # `CREATE EXTENSION sdp` run on the coordinator (Citus creates sdp on the workers too).
 #
@@ -92,6 +93,17 @@ for i in "${!pids[@]}"; do
     { echo "cluster: error: initdb of ${nodes[$i]} failed; see $state/citus.${nodes[$i]}.initdb.log" >&2; exit 1; }
 done
 rm -f "$pwfile"
+# Citus connects to the other nodes as the role that runs a query. `postgres` authenticates with
+# the password (pgpass); the roles the tests create have none, so other loopback logins are
+# trusted on these throwaway nodes. A deployment gives Citus credentials instead (certificates
+# through citus.node_conninfo, or pg_dist_authinfo; docs/scale.md).
+for n in "${nodes[@]}"; do
+  {
+    echo "local all all scram-sha-256"
+    echo "host all postgres 127.0.0.1/32 scram-sha-256"
+    echo "host all all 127.0.0.1/32 trust"
+  } >"$root/$n/pg_hba.conf"
+done
 
 # One pgpass for the servers (owned by the cluster owner) and the same lines for COMMAND.
 umask 077
@@ -124,6 +136,7 @@ start_node() {
       echo "wal_level = logical"
       echo "max_wal_size = 4GB"
       echo "max_prepared_transactions = 100"
+      echo "max_worker_processes = 32"  # Citus runs a maintenance daemon per database
       echo "${SDP_PG_SETTINGS:-}" | tr ';' '\n'
     } >"$data/sdp.conf"
     grep -q "^include_if_exists = 'sdp.conf'" "$data/postgresql.conf" ||
