@@ -137,6 +137,7 @@ start_node() {
       echo "max_wal_size = 4GB"
       echo "max_prepared_transactions = 100"
       echo "max_worker_processes = 32"  # Citus runs a maintenance daemon per database
+      echo "citus.local_hostname = '127.0.0.1'"  # its own address in shard moves (pgpass, pg_hba)
       echo "${SDP_PG_SETTINGS:-}" | tr ';' '\n'
     } >"$data/sdp.conf"
     grep -q "^include_if_exists = 'sdp.conf'" "$data/postgresql.conf" ||

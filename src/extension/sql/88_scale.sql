@@ -74,6 +74,7 @@ DECLARE
   v_rel regclass;
   v_policy text;
   v_fn regprocedure;
+  v_ddl text;
   v_done text[] := '{}';
   v_first text;
   tenant constant text :=
@@ -101,11 +102,22 @@ BEGIN
     v_policy := CASE t WHEN 'tokenized_record' THEN 'record_tenant' ELSE 'result_tenant' END;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
                     WHERE p.logicalrelid OPERATOR(pg_catalog.=) v_rel) THEN
-      EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I PRIMARY KEY (batch_id, row_no, client_id)',
-                                v_rel, t || '_pkey', t || '_pkey');
-      EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', v_rel, t || '_batch_id_fkey');
-      EXECUTE pg_catalog.format('DROP POLICY IF EXISTS %I ON %s', v_policy, v_rel);
-      EXECUTE pg_catalog.format('CREATE POLICY %I ON %s USING %s WITH CHECK %s', v_policy, v_rel, tenant, tenant);
+      -- The same change on the coordinator and on the workers' copies of the table (created by
+      -- CREATE EXTENSION there), which Citus uses as the table's shell on each worker: a query
+      -- that reaches a worker is planned against them.
+      v_ddl := pg_catalog.format(
+        'ALTER TABLE %1$s DROP CONSTRAINT %2$I, ADD CONSTRAINT %2$I PRIMARY KEY (batch_id, row_no, client_id); '
+        'ALTER TABLE %1$s DROP CONSTRAINT IF EXISTS %3$I; '
+        'DROP POLICY IF EXISTS %4$I ON %1$s; '
+        'CREATE POLICY %4$I ON %1$s USING %5$s WITH CHECK %5$s',
+        v_rel, t || '_pkey', t || '_batch_id_fkey', v_policy, tenant);
+      EXECUTE v_ddl;
+      IF EXISTS (SELECT 1 FROM run_command_on_workers(v_ddl) w WHERE NOT w.success) THEN
+        RAISE EXCEPTION USING ERRCODE = '55000',
+          MESSAGE = pg_catalog.format('sdp_distribute could not prepare %s on every worker', v_rel),
+          DETAIL = (SELECT pg_catalog.string_agg(w.nodename || ':' || w.nodeport || ': ' || w.result, '; ')
+                      FROM run_command_on_workers(v_ddl) w WHERE NOT w.success);
+      END IF;
       IF v_first IS NULL THEN
         PERFORM create_distributed_table(v_rel, 'client_id', colocate_with => 'none',
                                          shard_count => coalesce(shard_count, pg_catalog.current_setting('citus.shard_count')::integer));
