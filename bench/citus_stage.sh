@@ -8,9 +8,9 @@
 # The raw customers file is tokenized once with CONFIG (synthetic data; a throwaway key unless
 # SDP_CRYPTO_KEY is set), then the same tokenized file goes to both deployments.
 # Prints one line per deployment and the cluster/single ratio of the total (target: at most 1.5),
-# and writes OUT_DIR/citus.tsv. Ingest and scoring per worker are the cluster's rows per second
-# divided by the workers that hold rows (scoring itself runs on the coordinator today: docs/scale.md,
-# "Where scoring runs"). Skipped with a line when Citus is not installed. Run by bench/run.sh;
+# and writes OUT_DIR/citus.tsv. The batch is one client's, so its rows live in one shard on one
+# worker: the cluster's rows per second are that worker's ingest and scoring rates (scoring itself
+# runs on the coordinator today, reading the worker's shard: docs/scale.md, "Where scoring runs"). Skipped with a line when Citus is not installed. Run by bench/run.sh;
 # `bash bench/citus_stage.sh` on a small file checks that it works.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +38,8 @@ tok=$1 cfg=$2 db=sdp_bench_citus
 if [[ -n "${SDP_WORKER1_PORT:-}" ]]; then
   bash "$REPO/test/scale/database.sh" "$db"
 else
-  psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+  PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
+    -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
   psql -XAtq -d "$db" -c "CREATE EXTENSION sdp"
 fi
 export PGDATABASE=$db SDP_SERVER_URL="postgresql://postgres@127.0.0.1:$PGPORT/$db"
@@ -53,13 +54,13 @@ psql -XAtq -c "SELECT status FROM sdp.sdp_process_batch('$batch')" >/dev/null
 t2=$(now)
 rows=$(psql -XAtq -c "SELECT count(*) FROM sdp.sdp_results('$batch')")
 t3=$(now)
-psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 echo "$t0 $t1 $t2 $t3 $rows"
 EOF
 export REPO=$repo OUT=$out
 single=$(bash test/with_pg.sh bash "$out/citus_one.sh" "$tok" "$cfg" | tail -n 1)
 cluster=$(bash test/scale/cluster.sh bash "$out/citus_one.sh" "$tok" "$cfg" | tail -n 1)
-workers=2
+workers=1  # the worker that holds the client's shard
 python3 - "$single" "$cluster" "$workers" "$out/citus.tsv" <<'PY'
 import sys
 def phases(line):
@@ -77,6 +78,7 @@ for name, r in (("single", single), ("citus_2_workers", cluster)):
           f"total {total:7.2f} s  ({rows} rows)")
 ratio = sum(cluster[:3]) / sum(single[:3])
 print(f"citus stage: cluster/single total {ratio:.2f}x (target <= 1.5x); per worker: ingest "
-      f"{rows / cluster[0] / workers:,.0f} rows/s, scoring {rows / cluster[1] / workers:,.0f} rows/s")
+      f"{rows / cluster[0] / workers:,.0f} rows/s, scoring {rows / cluster[1] / workers:,.0f} rows/s "
+      f"(one client: its shard is on one worker)")
 open(tsv, "w").write("\n".join(lines) + f"\nratio\t{ratio:.3f}\n")
 PY
