@@ -9,6 +9,10 @@
 #   make bench      throughput against peers in the same run (see bench/README.md)
 #   make deps       install the Debian packages that are missing (idempotent)
 #   make dashboard  the web dashboard (dashboard/, Vite) into build/dashboard/ (docs/dashboard.md)
+#   make citus CITUS_SRC=<citus tarball> [CITUS_PATCH=<patch>]
+#                   build Citus from its source into $(PG_CONFIG)'s PostgreSQL (docs/scale.md)
+#   make check-scale  the cluster tests on a Citus coordinator + 2 workers (builds Citus first
+#                   when CITUS_SRC is given)
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
@@ -109,6 +113,7 @@ fuzz: deps fuzz-build
 	bash test/run_fuzzers.sh $(FUZZ_SECONDS)
 
 .PHONY: agent sdp-tests bench-tools deps check stress demo bench format fuzz fuzz-build dashboard
+.PHONY: citus check-scale
 agent: $(BUILDDIR)/sdp-agent
 sdp-tests: $(BUILDDIR)/sdp-tests
 bench-tools: $(BUILDDIR)/bench/integrate-local
@@ -132,10 +137,55 @@ define build_installed
 	$(MAKE) -j2 $(1)
 endef
 
+# --- Citus (docs/scale.md) -------------------------------------------------------------------------
+# Citus is a separate program (AGPL-3.0) that the cluster tests run beside sdp; it is never linked
+# into or shipped with sdp. Users install it from Citus's own packages. Where those are not
+# reachable, `make citus CITUS_SRC=<citus-X.Y.Z source tarball> CITUS_PATCH=<patch, optional>`
+# unpacks it into $(BUILDDIR)/citus, applies the patch, and builds and installs it into
+# $(PG_CONFIG)'s PostgreSQL (needs root when that is the system's). Without CITUS_SRC it only
+# checks that Citus is installed.
+CITUS_SRC ?=
+CITUS_PATCH ?=
+CITUS_SO = $(shell $(PG_CONFIG) --pkglibdir)/citus.so
+# A build of the same tarball and patch that is installed already is not repeated.
+CITUS_STAMP = $(BUILDDIR)/citus.built
+citus:
+ifneq ($(strip $(CITUS_SRC)),)
+	@bash test/deps.sh citus
+	@if [ -f $(CITUS_SO) ] && [ -f $(CITUS_STAMP) ] && \
+	    [ "$$(cat $(CITUS_SRC) $(CITUS_PATCH) | sha256sum)" = "$$(cat $(CITUS_STAMP))" ]; then \
+	  echo "citus: already built from $(CITUS_SRC)"; \
+	else \
+	  $(MAKE) citus-build && cat $(CITUS_SRC) $(CITUS_PATCH) | sha256sum >$(CITUS_STAMP); \
+	fi
+else
+	@test -f $(CITUS_SO) || { echo "citus: error: $(CITUS_SO) missing; fix: install Citus from its packages, or make citus CITUS_SRC=<citus source tarball>" >&2; exit 3; }
+endif
+	@echo "citus: $(CITUS_SO)"
+
+.PHONY: citus-build
+citus-build:
+	rm -rf $(BUILDDIR)/citus && mkdir -p $(BUILDDIR)/citus
+	tar -xf $(abspath $(CITUS_SRC)) -C $(BUILDDIR)/citus --strip-components=1
+	$(if $(strip $(CITUS_PATCH)),cd $(BUILDDIR)/citus && patch -p1 < $(abspath $(CITUS_PATCH)))
+	cd $(BUILDDIR)/citus && ./configure PG_CONFIG=$(PG_CONFIG) >configure.log
+	$(MAKE) -C $(BUILDDIR)/citus -j2 >$(BUILDDIR)/citus/make.log
+	$(MAKE) -C $(BUILDDIR)/citus install >$(BUILDDIR)/citus/install.log
+
+# make check-scale: the cluster tests (test/scale/*.sh) on a Citus coordinator and two workers
+# started by test/scale/cluster.sh, the extension built and installed first.
+check-scale: deps
+	$(call build_installed,agent)
+	$(MAKE) citus
+	bash test/run_checks.sh --only scale
+
 # make check: everything CI runs. Installs the extension (root), then test/run_checks.sh runs
 # GoogleTest, pg_regress on a temporary cluster and test/e2e/*.sh and prints one closing line.
+# With CITUS_SRC (or Citus installed) it runs the cluster tests too (test/scale/, docs/scale.md);
+# without Citus they are counted as skipped.
 check: deps
 	$(call build_installed,agent sdp-tests bench-tools)
+	$(if $(strip $(CITUS_SRC)),$(MAKE) citus)
 	$(MAKE) dashboard
 	bash test/run_checks.sh
 

@@ -111,6 +111,10 @@ if [[ -n "${PGPORT:-}" && -n "${SDP_PG_DATA:-}" ]]; then
 else
   bash test/with_pg.sh bash ${BENCH_TRACE:+-x} bench/stages.sh
 fi
+# The 2-worker Citus cluster against one node, same data (docs/scale.md): make bench only.
+if [[ -z "$quick" ]]; then
+  bash bench/citus_stage.sh "$raw" configs/customers_tokenization.yml "$out"
+fi
 echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
 echo "total_seconds=$(($(date +%s) - start))" >>"$out/meta.txt"
 

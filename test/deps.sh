@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages SDP needs, only those missing: a warm machine pays one dpkg query.
-# Run by `make deps` (and so by `make check`, `make demo`, `make bench`).
+# Run by `make deps` (and so by `make check`, `make demo`, `make bench`); `test/deps.sh citus`:
+# what building Citus from its source needs (`make citus CITUS_SRC=...`, docs/scale.md).
 set -euo pipefail
 
 packages=(
@@ -33,6 +34,10 @@ packages=(
   # downloaded browser; a font for the screenshots)
   nodejs chromium fonts-dejavu-core
 )
+if [[ "${1:-}" == citus ]]; then
+  packages=(make gcc patch xz-utils postgresql-server-dev-15 liblz4-dev libzstd-dev libkrb5-dev
+    libcurl4-openssl-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,7 +45,7 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 # npm: Debian packages it apart from nodejs; other builds of nodejs bundle it (no npm package).
-command -v npm >/dev/null || missing+=(npm)
+[[ "${1:-}" == citus ]] || command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#packages[@]} packages present"

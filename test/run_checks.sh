@@ -3,7 +3,12 @@
 # and the end-to-end scripts against one temporary PostgreSQL cluster (test/with_pg.sh), then one
 # closing line "N passed, N failed" over all suites. Exit status is non-zero on any failure.
 #
-#   test/run_checks.sh [--only gtest|regress|e2e]
+#   test/run_checks.sh [--only gtest|regress|e2e|scale]
+#
+# The scale suite (docs/scale.md) runs the cluster tests of test/scale/run.sh on a Citus
+# coordinator and two workers (test/scale/cluster.sh) when Citus is installed in $PG_CONFIG's
+# PostgreSQL (make citus CITUS_SRC=...); without it each of them is counted as skipped, on a line
+# of its own, never as passed.
 #
 # SDP_STRESS=1 (make stress) runs the same suites in their long forms: every e2e script reads
 # SDP_STRESS for bigger inputs and more rounds, and the fuzzers run SDP_FUZZ_SECONDS each
@@ -24,6 +29,7 @@ results="$builddir/check"
 [[ "${SDP_STRESS:-0}" == 1 ]] && results="$builddir/stress"
 mkdir -p "$results"
 : >"$results/summary"
+rm -f "$results/skipped"
 
 record() {  # suite passed failed
   echo "$1 $2 $3" >>"$results/summary"
@@ -106,7 +112,34 @@ run_e2e() {
   record e2e "$passed" "$failed"
 }
 
-if [[ -z "${PGPORT:-}" && "$only" != "gtest" ]]; then
+run_scale() {
+  echo "== scale-out on Citus: test/scale/run.sh (coordinator + 2 workers)"
+  local citus
+  citus="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --pkglibdir)/citus.so"
+  if [[ ! -f "$citus" ]]; then
+    local n=0 t
+    while read -r t; do
+      echo "skip ${t#*:} (skipped: citus not installed)"
+      n=$((n + 1))
+    done < <(bash test/scale/run.sh --list)
+    echo "$n" >"$results/skipped"
+    record scale 0 0
+    return
+  fi
+  local log="$results/scale.log"
+  bash test/scale/cluster.sh bash test/scale/run.sh "$results" 2>&1 | tee "$log" | grep -v '^scale [0-9]'
+  local line
+  line=$(grep '^scale [0-9]* [0-9]*$' "$log" | tail -n 1)
+  if [[ -z "$line" ]]; then
+    echo "the cluster tests did not finish; see $log" >&2
+    tail -n 20 "$log" >&2
+    record scale 0 1
+    return
+  fi
+  record scale "$(echo "$line" | cut -d' ' -f2)" "$(echo "$line" | cut -d' ' -f3)"
+}
+
+if [[ -z "${PGPORT:-}" && "$only" != "gtest" && "$only" != "scale" ]]; then
   # Everything that needs a server runs inside one temporary cluster.
   exec bash test/with_pg.sh bash "$0" "$@"
 fi
@@ -115,11 +148,15 @@ case "$only" in
   gtest) run_gtest ;;
   regress) run_regress ;;
   e2e) run_e2e ;;
-  *) run_gtest; run_regress; run_e2e ;;
+  scale) run_scale ;;
+  *) run_gtest; run_regress; run_e2e; run_scale ;;
 esac
 
 [[ "${SDP_STRESS:-0}" == 1 ]] && echo "stress run: $SECONDS s"
 total_passed=$(awk '{p += $2} END {print p + 0}' "$results/summary")
 total_failed=$(awk '{f += $3} END {print f + 0}' "$results/summary")
+if [[ -s "$results/skipped" ]]; then
+  echo "$(cat "$results/skipped") skipped: citus not installed (make check CITUS_SRC=<citus source tarball>, docs/scale.md)"
+fi
 echo "$total_passed passed, $total_failed failed"
 ((total_failed == 0))

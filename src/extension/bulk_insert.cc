@@ -26,6 +26,23 @@ Oid SdpRelid(const char* name) {
   return relid;
 }
 
+// Whether relid is a Citus table (a row in pg_catalog.pg_dist_partition; false without Citus).
+// On a Citus coordinator the relation itself is an empty shell and its rows live in shards on the
+// workers: writing its heap directly would store rows Citus never sees, and reading it would find
+// none. Callers ask once per load or scan, not per row.
+bool IsCitusTable(Oid relid) {
+  Oid dist = get_relname_relid("pg_dist_partition", get_namespace_oid("pg_catalog", false));
+  if (!OidIsValid(dist)) return false;
+  Relation rel = table_open(dist, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, 1 /* logicalrelid */, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+  SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+  const bool found = HeapTupleIsValid(systable_getnext(scan));
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  return found;
+}
+
 // Maps the logical columns `names` to attribute positions of rel; refuses extra live columns.
 void ResolveColumns(Relation rel, const char* const* names, int n, int* positions) {
   TupleDesc desc = RelationGetDescr(rel);
@@ -127,6 +144,8 @@ struct BulkInserter {
   ResultRelInfo* rri;
   BulkInsertState bistate;
   CommandId cid;
+  bool citus;  // a Citus distributed table: rows go through SQL (FlushSql), not the heap
+  int ncolumns;
   int natts;
   int pos[kMaxColumns];
   TupleTableSlot* slots[kMaxBuffered];
@@ -161,6 +180,8 @@ BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* c
   } else {
     ResolveColumns(b->rel, kResultColumns, 9, b->pos);
   }
+  b->ncolumns = records ? 6 : 9;
+  b->citus = IsCitusTable(RelationGetRelid(b->rel));
   b->natts = RelationGetDescr(b->rel)->natts;
   b->estate = CreateExecutorState();
   b->rri = makeNode(ResultRelInfo);
@@ -184,8 +205,56 @@ BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* c
   return b;
 }
 
+// The Citus path: the buffered rows as one multi-row INSERT through SPI, which Citus routes to
+// the shard of the batch's client (every row of a load has the same client_id). Same values,
+// MACs included, as the heap path.
+static void FlushSql(BulkInserter* b) {
+  const bool records = b->table == BulkTable::kTokenizedRecord;
+  const char* const* names = records ? kRecordColumns : kResultColumns;
+  static const Oid kRecordTypes[] = {UUIDOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID};
+  static const Oid kResultTypes[] = {UUIDOID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID,
+                                     TEXTOID, TEXTOID, INT4OID, BYTEAOID};
+  const Oid* types = records ? kRecordTypes : kResultTypes;
+  const int nc = b->ncolumns;
+  const int nargs = b->nbuffered * nc;
+  MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
+  StringInfoData sql;
+  initStringInfo(&sql);
+  appendStringInfo(&sql, "INSERT INTO sdp.%s (", records ? "tokenized_record" : "processed_result");
+  for (int c = 0; c < nc; ++c) appendStringInfo(&sql, "%s%s", c ? ", " : "", names[c]);
+  appendStringInfoString(&sql, ") VALUES ");
+  Oid* argtypes = static_cast<Oid*>(palloc(sizeof(Oid) * nargs));
+  Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * nargs));
+  char* nulls = static_cast<char*>(palloc(nargs + 1));
+  for (int r = 0; r < b->nbuffered; ++r) {
+    appendStringInfoString(&sql, r ? ", (" : "(");
+    for (int c = 0; c < nc; ++c) {
+      const int arg = r * nc + c;
+      appendStringInfo(&sql, "%s$%d", c ? ", " : "", arg + 1);
+      argtypes[arg] = types[c];
+      values[arg] = b->slots[r]->tts_values[b->pos[c]];
+      nulls[arg] = b->slots[r]->tts_isnull[b->pos[c]] ? 'n' : ' ';
+    }
+    appendStringInfoChar(&sql, ')');
+  }
+  nulls[nargs] = '\0';
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "sdp: SPI_connect failed");
+  const int rc = SPI_execute_with_args(sql.data, nargs, argtypes, values, nulls, false, 0);
+  if (rc != SPI_OK_INSERT) elog(ERROR, "sdp: bulk INSERT into a Citus table failed: %d", rc);
+  SPI_finish();
+  MemoryContextSwitchTo(old);
+}
+
 static void Flush(BulkInserter* b) {
   if (b->nbuffered == 0) return;
+  if (b->citus) {
+    FlushSql(b);
+    for (int i = 0; i < b->nbuffered; ++i) ExecClearTuple(b->slots[i]);
+    MemoryContextReset(b->batch_cxt);
+    b->nbuffered = 0;
+    b->buffered_bytes = 0;
+    return;
+  }
   // table_multi_insert and the index AMs leak into the current context: make it the row context.
   MemoryContext old = MemoryContextSwitchTo(b->batch_cxt);
   table_multi_insert(b->rel, b->slots, b->nbuffered, b->cid, 0, b->bistate);
@@ -280,7 +349,8 @@ void BulkFinish(BulkInserter* b) {
 
 namespace {
 constexpr int kMaxWanted = 64;
-}
+constexpr long kFetchRows = 1000;
+}  // namespace
 
 struct RecordScan {
   MemoryContext cxt;
@@ -291,12 +361,22 @@ struct RecordScan {
   TupleTableSlot* slot;
   ScanKeyData key;
   int pos[6];
+  // The Citus path: an SPI cursor over the batch's rows, fetched kFetchRows at a time into
+  // fetch_cxt (the cursor's portal outlives each short SPI connection).
+  bool citus;
+  char* portal;
+  MemoryContext fetch_cxt;
+  TupleDesc desc;
+  HeapTuple* rows;
+  uint64 nrows;
+  uint64 next;
   int nwanted;
   int wanted[kMaxWanted];
   int max_wanted;
 };
 
-RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wanted) {
+RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, const char* client_id, int nwanted,
+                           const int* wanted) {
   if (nwanted > kMaxWanted) {
     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                     errmsg("a model may use at most %d features", kMaxWanted)));
@@ -309,6 +389,33 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
   s->row_cxt = AllocSetContextCreate(cxt, "sdp record scan row", ALLOCSET_SMALL_SIZES);
   s->rel = table_open(SdpRelid("tokenized_record"), AccessShareLock);
   ResolveColumns(s->rel, kRecordColumns, 6, s->pos);
+  s->nwanted = nwanted;
+  s->max_wanted = -1;
+  for (int i = 0; i < nwanted; ++i) {
+    s->wanted[i] = wanted[i];
+    if (wanted[i] > s->max_wanted) s->max_wanted = wanted[i];
+  }
+  s->citus = IsCitusTable(RelationGetRelid(s->rel));
+  if (s->citus) {
+    // The client's shard only (client_id is the distribution column), in row order.
+    s->fetch_cxt = AllocSetContextCreate(cxt, "sdp record scan rows", ALLOCSET_DEFAULT_SIZES);
+    pg_uuid_t* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    std::memcpy(id, batch_id, sizeof(pg_uuid_t));
+    Oid types[2] = {TEXTOID, UUIDOID};
+    Datum values[2] = {CStringGetTextDatum(client_id), UUIDPGetDatum(id)};
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "sdp: SPI_connect failed");
+    Portal portal = SPI_cursor_open_with_args(
+        nullptr,
+        "SELECT row_no, record_key, fields FROM sdp.tokenized_record "
+        "WHERE client_id OPERATOR(pg_catalog.=) $1 AND batch_id OPERATOR(pg_catalog.=) $2 "
+        "ORDER BY row_no",
+        2, types, values, nullptr, true, CURSOR_OPT_NO_SCROLL);
+    MemoryContextSwitchTo(cxt);
+    s->portal = pstrdup(portal->name);
+    SPI_finish();
+    MemoryContextSwitchTo(old);
+    return s;
+  }
   Oid pk = RelationGetPrimaryKeyIndex(s->rel);
   if (!OidIsValid(pk)) {
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -321,28 +428,61 @@ RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wa
   ScanKeyInit(&s->key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
   s->scan = index_beginscan(s->rel, s->index, GetActiveSnapshot(), 1, 0);
   index_rescan(s->scan, &s->key, 1, nullptr, 0);
-  s->nwanted = nwanted;
-  s->max_wanted = -1;
-  for (int i = 0; i < nwanted; ++i) {
-    s->wanted[i] = wanted[i];
-    if (wanted[i] > s->max_wanted) s->max_wanted = wanted[i];
-  }
   MemoryContextSwitchTo(old);
   return s;
+}
+
+// The next row of the Citus cursor, fetching the next group when the last one is used up.
+static bool FetchNext(RecordScan* s, Datum* row_no, Datum* key, Datum* fields, bool* fields_null) {
+  if (s->next >= s->nrows) {
+    MemoryContextReset(s->fetch_cxt);
+    s->rows = nullptr;
+    s->nrows = 0;
+    s->next = 0;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "sdp: SPI_connect failed");
+    Portal portal = GetPortalByName(s->portal);
+    if (!PortalIsValid(portal)) elog(ERROR, "sdp: record cursor %s is gone", s->portal);
+    SPI_cursor_fetch(portal, true, kFetchRows);
+    MemoryContext old = MemoryContextSwitchTo(s->fetch_cxt);
+    if (s->desc == nullptr) {
+      MemoryContextSwitchTo(s->cxt);
+      s->desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+      MemoryContextSwitchTo(s->fetch_cxt);
+    }
+    s->nrows = SPI_processed;
+    s->rows = static_cast<HeapTuple*>(palloc(sizeof(HeapTuple) * (s->nrows + 1)));
+    for (uint64 i = 0; i < s->nrows; ++i) s->rows[i] = heap_copytuple(SPI_tuptable->vals[i]);
+    MemoryContextSwitchTo(old);
+    SPI_finish();
+    if (s->nrows == 0) return false;
+  }
+  HeapTuple t = s->rows[s->next++];
+  bool isnull = false;
+  *row_no = heap_getattr(t, 1, s->desc, &isnull);
+  *key = heap_getattr(t, 2, s->desc, &isnull);
+  *fields = heap_getattr(t, 3, s->desc, fields_null);
+  return true;
 }
 
 bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len,
                     const char** values, int* value_lens) {
   MemoryContextReset(s->row_cxt);
-  if (!index_getnext_slot(s->scan, ForwardScanDirection, s->slot)) return false;
-  MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
+  Datum row_datum, key_datum, fields;
   bool isnull = false;
-  *row_no = DatumGetInt64(slot_getattr(s->slot, s->pos[1] + 1, &isnull));
-  struct varlena* k = pg_detoast_datum_packed(
-      (struct varlena*)DatumGetPointer(slot_getattr(s->slot, s->pos[3] + 1, &isnull)));
+  if (s->citus) {
+    if (!FetchNext(s, &row_datum, &key_datum, &fields, &isnull)) return false;
+  } else {
+    if (!index_getnext_slot(s->scan, ForwardScanDirection, s->slot)) return false;
+    bool ignored = false;
+    row_datum = slot_getattr(s->slot, s->pos[1] + 1, &ignored);
+    key_datum = slot_getattr(s->slot, s->pos[3] + 1, &ignored);
+    fields = slot_getattr(s->slot, s->pos[4] + 1, &isnull);
+  }
+  MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
+  *row_no = DatumGetInt64(row_datum);
+  struct varlena* k = pg_detoast_datum_packed((struct varlena*)DatumGetPointer(key_datum));
   *key = VARDATA_ANY(k);
   *key_len = static_cast<int>(VARSIZE_ANY_EXHDR(k));
-  Datum fields = slot_getattr(s->slot, s->pos[4] + 1, &isnull);
   for (int i = 0; i < s->nwanted; ++i) value_lens[i] = -1;
   if (!isnull && s->max_wanted >= 0) {
     ArrayType* array = DatumGetArrayTypeP(fields);  // detoasts into row_cxt if needed
@@ -366,6 +506,13 @@ bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len
 }
 
 void RecordScanClose(RecordScan* s) {
+  if (s->citus) {
+    Portal portal = GetPortalByName(s->portal);
+    if (PortalIsValid(portal)) SPI_cursor_close(portal);
+    table_close(s->rel, NoLock);
+    MemoryContextDelete(s->cxt);
+    return;
+  }
   index_endscan(s->scan);
   ExecDropSingleTupleTableSlot(s->slot);
   index_close(s->index, NoLock);

@@ -25,6 +25,8 @@ struct BulkInserter;  // palloc'ed in a private memory context, see bulk_insert.
 enum class BulkTable { kTokenizedRecord, kProcessedResult };
 
 // Opens sdp.tokenized_record or sdp.processed_result for bulk insertion of rows of one batch.
+// On a Citus coordinator, where the table is distributed and its local heap an empty shell, the
+// rows go through a multi-row INSERT (SPI) that Citus routes to the client's shard instead.
 // `model_version` is used only for processed_result (pass nullptr otherwise).
 BulkInserter* BulkOpen(BulkTable table, const pg_uuid_t* batch_id, const char* client_id,
                        const char* model_version);
@@ -41,7 +43,10 @@ void BulkFinish(BulkInserter* b);
 // Ordered read of the rows of one batch from sdp.tokenized_record through its primary key.
 struct RecordScan;
 // `wanted` lists field positions (0-based) the caller needs from each row's fields array.
-RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, int nwanted, const int* wanted);
+// `client_id` is the batch's client: on a Citus coordinator the scan reads that client's shard
+// through SQL instead of the local heap (bulk_insert.cc, IsCitusTable).
+RecordScan* RecordScanOpen(const pg_uuid_t* batch_id, const char* client_id, int nwanted,
+                           const int* wanted);
 // Fetches the next row; false at the end. Pointers stay valid until the next call. A wanted
 // position beyond the row's array gets *len = -1.
 bool RecordScanNext(RecordScan* s, int64* row_no, const char** key, int* key_len,

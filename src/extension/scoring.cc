@@ -93,8 +93,9 @@ Datum ScoreLogistic(const ScoreTarget& target, const sdp::LogisticModel& model) 
     }
   }
   const int nwanted = static_cast<int>(wanted.size());
-  sdp::pg::RecordScan* scan =
-      sdp::pg::PgCall([&] { return sdp::pg::RecordScanOpen(batch, nwanted, wanted.data()); });
+  sdp::pg::RecordScan* scan = sdp::pg::PgCall([&] {
+    return sdp::pg::RecordScanOpen(batch, target.client.c_str(), nwanted, wanted.data());
+  });
   sdp::pg::BulkInserter* out = sdp::pg::PgCall([&] {
     return sdp::pg::BulkOpen(sdp::pg::BulkTable::kProcessedResult, batch, target.client.c_str(),
                              target.model_version.c_str());

@@ -3,6 +3,7 @@
 # engine on the test machines. What is checked:
 #   1. docker-compose config -q on docker/docker-compose.yml with docker/.env.example (syntax,
 #      interpolation, depends_on conditions), and that it refuses to start without the secrets;
+#      the same for the Citus variant docker/docker-compose.citus.yml;
 #   2. caddy validate on docker/caddy/Caddyfile (the same file the HTTPS e2e runs for real) with
 #      the docker environment and a throwaway certificate;
 #   3. systemd-analyze verify on docker/systemd/sdp-agent-watch.service, when available;
@@ -33,6 +34,16 @@ grep -qE '^\s+file: \$\{SDP_JWT_SECRET_FILE:\?' docker/docker-compose.yml ||
 : >"$work/empty.env"
 if docker-compose -f docker/docker-compose.yml --env-file "$work/empty.env" config -q 2>/dev/null; then
   fail "compose accepted a missing POSTGRES_PASSWORD / SDP_AUTHENTICATOR_PASSWORD"
+fi
+# The Citus variant (docs/scale.md): coordinator + 2 workers, citus before sdp, sdp distributed.
+docker-compose -f docker/docker-compose.citus.yml --env-file docker/.env.example config >"$work/citus.yml" ||
+  fail "docker-compose config rejected docker/docker-compose.citus.yml"
+for v in 'coordinator:' 'worker1:' 'worker2:' 'shared_preload_libraries=citus,sdp' 'wal_level=logical' \
+  "citus_add_node('worker2', 5432)" 'SELECT * FROM sdp.sdp_distribute()'; do
+  grep -qF "$v" "$work/citus.yml" || fail "citus compose: missing '$v'"
+done
+if docker-compose -f docker/docker-compose.citus.yml --env-file "$work/empty.env" config -q 2>/dev/null; then
+  fail "citus compose accepted a missing POSTGRES_PASSWORD"
 fi
 grep -v '^SDP_JWT_SECRET_FILE=' docker/.env.example >"$work/no-jwt.env"
 if docker-compose -f docker/docker-compose.yml --env-file "$work/no-jwt.env" config -q 2>/dev/null; then

@@ -58,9 +58,14 @@ pass() { checks=$((checks + 1)); echo "ok: $*"; }
 # Creates database $1 with the extension and exports SDP_SERVER_URL for it.
 e2e_database() {
   e2e_db=$1
-  PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
-    -c "DROP DATABASE IF EXISTS $e2e_db WITH (FORCE)" -c "CREATE DATABASE $e2e_db"
-  psql -XAtq -d "$e2e_db" -c "CREATE EXTENSION sdp"
+  if [[ -n "${SDP_E2E_DATABASE_SETUP:-}" ]]; then
+    # Another kind of server, e.g. a Citus cluster (test/scale/database.sh): its own set-up.
+    bash "$SDP_E2E_DATABASE_SETUP" "$e2e_db"
+  else
+    PGOPTIONS="-c client_min_messages=warning" psql -XAtq -d postgres \
+      -c "DROP DATABASE IF EXISTS $e2e_db WITH (FORCE)" -c "CREATE DATABASE $e2e_db"
+    psql -XAtq -d "$e2e_db" -c "CREATE EXTENSION sdp"
+  fi
   export PGDATABASE=$e2e_db
   export SDP_SERVER_URL="postgresql://postgres@127.0.0.1:$PGPORT/$e2e_db"
 }

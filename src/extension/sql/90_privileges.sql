@@ -252,3 +252,6 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_set_jwt_secret(text), sdp.sdp_staff_create(text, name, text),
     sdp.sdp_staff_set_password(text, text), sdp.sdp_staff_disable(text), sdp.sdp_staff_unlock(text)
   TO sdp_admin;
+-- ---- scale-out on Citus (88_scale.sql) ----------------------------------------------------------
+-- Distributing is an administrator's step.
+GRANT EXECUTE ON FUNCTION sdp.sdp_distribute(integer) TO sdp_admin;
