@@ -5550,3 +5550,50 @@ GRANT EXECUTE ON FUNCTION
     sdp.sdp_set_jwt_secret(text), sdp.sdp_staff_create(text, name, text),
     sdp.sdp_staff_set_password(text, text), sdp.sdp_staff_disable(text), sdp.sdp_staff_unlock(text)
   TO sdp_admin;
+
+-- ==== upload: the compliance report's key rotations come from sdp.key_rotation (issue 22) ====
+CREATE OR REPLACE FUNCTION sdp.sdp_dash_compliance() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_broken record;
+  h sdp.audit_head;
+BEGIN
+  PERFORM sdp._dash_require('compliance.read', 'dash_compliance');
+  SELECT * INTO v_broken FROM sdp.sdp_audit_verify() v LIMIT 1;
+  SELECT * INTO h FROM sdp.audit_head x WHERE x.id = 1;
+  PERFORM sdp._access('dash_compliance', NULL, 'allowed');
+  RETURN pg_catalog.jsonb_build_object(
+    'generated_at', pg_catalog.now(),
+    'audit_head', pg_catalog.jsonb_build_object('seq', h.seq, 'entry_hash', pg_catalog.encode(h.hash, 'hex'),
+                                                'verified', v_broken.seq IS NULL),
+    'holds', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.hold_id)
+                         FROM sdp.legal_hold x), '[]'),
+    'retention', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                             'client_id', x.client_id, 'ttl', x.ttl::text, 'set_by', x.set_by, 'set_at', x.set_at)
+                             ORDER BY x.client_id) FROM sdp.retention_policy x), '[]'),
+    'erasures', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                            'at', l.at, 'action', l.event, 'target', l.target, 'actor', l.actor,
+                            'details', l.details) ORDER BY l.seq)
+                            FROM sdp.audit_log l
+                           WHERE pg_catalog.starts_with(l.event, 'erasure.') OR l.event = 'retention.purge'), '[]'),
+    'integrity', (SELECT pg_catalog.jsonb_build_object('failures', pg_catalog.count(*),
+                                                       'last_failure_at', pg_catalog.max(f.detected_at))
+                    FROM sdp.integrity_failure f),
+    'dp_budgets', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                              'dataset', d.name, 'epsilon_cap', d.epsilon_cap, 'epsilon_spent', d.epsilon_spent,
+                              'delta_cap', d.delta_cap, 'delta_spent', d.delta_spent) ORDER BY d.name)
+                              FROM sdp.dp_dataset d), '[]'),
+    -- Token key rotations (sdp_rekey_*, docs/key_rotation.md): one row per rotation, no tokens.
+    -- sdp.key_rotation's row-level security scopes them as it scopes every client table.
+    'key_rotations', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                 'rotation_id', k.rotation_id, 'client_id', k.client_id, 'domain', k.domain,
+                                 'kind', k.kind, 'from_version', k.from_version, 'to_version', k.to_version,
+                                 'to_key_id', k.to_key_id, 'state', k.state, 'pairs', k.pairs,
+                                 'rows_rewritten', k.rows_done, 'started_by', k.created_by,
+                                 'started_at', k.created_at, 'finished_at', k.finished_at)
+                                 ORDER BY k.created_at, k.rotation_id)
+                                 FROM sdp.key_rotation k), '[]'));
+END
+$$;

@@ -983,11 +983,16 @@ BEGIN
                               'dataset', d.name, 'epsilon_cap', d.epsilon_cap, 'epsilon_spent', d.epsilon_spent,
                               'delta_cap', d.delta_cap, 'delta_spent', d.delta_spent) ORDER BY d.name)
                               FROM sdp.dp_dataset d), '[]'),
-    -- Encryption-key rotations, audited as key.* events once key rotation exists.
+    -- Token key rotations (sdp_rekey_*, docs/key_rotation.md): one row per rotation, no tokens.
+    -- sdp.key_rotation's row-level security scopes them as it scopes every client table.
     'key_rotations', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                                 'at', l.at, 'action', l.event, 'target', l.target, 'actor', l.actor,
-                                 'details', l.details) ORDER BY l.seq)
-                                 FROM sdp.audit_log l WHERE pg_catalog.starts_with(l.event, 'key.')), '[]'));
+                                 'rotation_id', k.rotation_id, 'client_id', k.client_id, 'domain', k.domain,
+                                 'kind', k.kind, 'from_version', k.from_version, 'to_version', k.to_version,
+                                 'to_key_id', k.to_key_id, 'state', k.state, 'pairs', k.pairs,
+                                 'rows_rewritten', k.rows_done, 'started_by', k.created_by,
+                                 'started_at', k.created_at, 'finished_at', k.finished_at)
+                                 ORDER BY k.created_at, k.rotation_id)
+                                 FROM sdp.key_rotation k), '[]'));
 END
 $$;
 COMMENT ON FUNCTION sdp.sdp_dash_compliance() IS
