@@ -59,7 +59,14 @@ std::string PageError(std::string message, const std::string& raw_path,
     }
   };
   replace(tokenized_path, "the tokenized file");  // first: it starts with raw_path
-  replace(raw_path + ":", "line ");
+  const std::string at_line = raw_path + ":";
+  for (size_t at = message.find(at_line); at != std::string::npos; at = message.find(at_line, at)) {
+    const bool numbered = at + at_line.size() < message.size() &&
+                          std::isdigit(static_cast<unsigned char>(message[at + at_line.size()]));
+    const std::string with = numbered ? "line " : "the uploaded CSV:";
+    message.replace(at, at_line.size(), with);
+    at += with.size();
+  }
   replace(raw_path, "the uploaded CSV");
   return message;
 }

@@ -409,6 +409,14 @@ TEST_F(RecordingUploadTest, AMalformedCsvFailsWithItsLineAndUploadsNothing) {
   EXPECT_TRUE(p["batch_id"].is_null());
   EXPECT_TRUE(WorkFiles().empty());
 
+  // A CSV without a configured column: the cause, naming the uploaded CSV, not a file name.
+  const json c = json::parse(Run("customer_id,age\nC-1,34\n"));
+  EXPECT_EQ(c["state"], "failed");
+  EXPECT_NE(c["error"].get<std::string>().find("column 'email' is not in the CSV header"),
+            std::string::npos)
+      << c.dump();
+  EXPECT_EQ(c["error"].get<std::string>().find(options_.work_dir), std::string::npos);
+
   const json q = json::parse(Run("customer_id,email,age\nC-1,ann@example.com\n"));
   EXPECT_EQ(q["state"], "failed");
   EXPECT_EQ(q["error"].get<std::string>().rfind("line 2: ", 0), 0u) << q.dump();
