@@ -44,16 +44,16 @@ SELECT kind, epsilon, parameters -> 'aggregate' AS aggregate FROM sdp.dp_ledger
 SELECT epsilon_spent FROM sdp.dp_grant WHERE grantee = 'regress_agg_dp';
 
 -- ---- refusals ---------------------------------------------------------------------------------
--- Not enough budget left: PT403 naming what is left; nothing charged.
+-- Not enough budget left: a 403 problem naming what is left; nothing charged. Refusals are
+-- answers (RFC 7807 problem details, the HTTP status set for PostgREST), not errors.
 SET ROLE regress_agg_poor;
-SELECT code, message FROM regress.error_of($$SELECT sdp_api.dp_aggregate('records', 'day', epsilon => 1)$$);
--- Wrong parameters: RFC 7807 problem details that PostgREST sends as they are (SQLSTATE PGRST).
-SELECT code, message::jsonb ->> 'status' AS status, message::jsonb ->> 'detail' AS detail
-  FROM regress.error_of($$SELECT sdp_api.dp_aggregate('salaries', 'day')$$);
-SELECT code, message::jsonb ->> 'detail' AS detail
-  FROM regress.error_of($$SELECT sdp_api.dp_aggregate('records', 'year')$$);
-SELECT code, message::jsonb ->> 'status' AS status, message::jsonb ->> 'detail' AS detail
-  FROM regress.error_of($$SELECT sdp_api.dp_aggregate('records', 'day', 'no_such')$$);
+SELECT x ->> 'status' AS status, x ->> 'code' AS code, x ->> 'detail' AS detail,
+       current_setting('response.status', true) AS http
+  FROM sdp_api.dp_aggregate('records', 'day', epsilon => 1) x;
+SELECT x ->> 'type' AS type, x ->> 'status' AS status, x ->> 'detail' AS detail
+  FROM sdp_api.dp_aggregate('salaries', 'day') x;
+SELECT x ->> 'detail' AS detail FROM sdp_api.dp_aggregate('records', 'year') x;
+SELECT x ->> 'status' AS status, x ->> 'detail' AS detail FROM sdp_api.dp_aggregate('records', 'day', 'no_such') x;
 RESET ROLE;
 SELECT count(*) AS poor_releases FROM sdp.dp_ledger WHERE actor = 'regress_agg_poor';
 -- A role without the DP capability: the database refuses it.

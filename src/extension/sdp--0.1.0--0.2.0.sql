@@ -5647,18 +5647,18 @@ DECLARE
   r record;
 BEGIN
   IF metric IS NULL OR metric NOT IN ('records', 'mean_score') THEN
-    PERFORM sdp._dp_aggregate_problem(400, 'Bad Request',
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
       format('metric %s is not one of records, mean_score', coalesce(sdp._echo(metric), 'NULL')), '22023');
   END IF;
   IF period IS NULL OR period NOT IN ('day', 'week', 'month') THEN
-    PERFORM sdp._dp_aggregate_problem(400, 'Bad Request',
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
       format('period %s is not one of day, week, month', coalesce(sdp._echo(period), 'NULL')), '22023');
   END IF;
   IF periods IS NULL OR periods < 1 OR periods > 366 THEN
-    PERFORM sdp._dp_aggregate_problem(400, 'Bad Request', 'periods is 1 to 366', '22023');
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request', 'periods is 1 to 366', '22023');
   END IF;
   IF epsilon IS NULL OR NOT (epsilon >= 0.000001 AND epsilon <= 1000000) THEN
-    PERFORM sdp._dp_aggregate_problem(400, 'Bad Request',
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
       'epsilon must be a finite number from 0.000001 to 1000000', '22023');
   END IF;
   -- Without a dataset: the caller's only batches dataset with a grant.
@@ -5668,14 +5668,14 @@ BEGIN
                       WHERE sdp._dp_draws_from(g.grantee, v_caller)
                         AND x.row_identity OPERATOR(pg_catalog.=) 'dp_row_id');
     IF pg_catalog.cardinality(v_names) <> 1 THEN
-      PERFORM sdp._dp_aggregate_problem(400, 'Bad Request',
+      RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
         'name the dataset: the caller draws from no batches dataset, or from several', '22023');
     END IF;
     v_dataset := v_names[1];
   END IF;
   SELECT * INTO d FROM sdp.dp_dataset x WHERE x.name OPERATOR(pg_catalog.=) v_dataset;
   IF d.name IS NULL OR d.row_identity IS DISTINCT FROM 'dp_row_id' THEN
-    PERFORM sdp._dp_aggregate_problem(404, 'Not Found',
+    RETURN sdp._dp_aggregate_problem(404, 'Not Found',
       format('no batches dataset %s (sdp_dp_register_batches): only those have a time', sdp._echo(v_dataset)), '22023');
   END IF;
 
@@ -5708,7 +5708,11 @@ BEGIN
     v_notnull := ' AND t.score IS NOT NULL';
     v_hi := (10::numeric OPERATOR(pg_catalog.^) d.sum_scale)::bigint;  -- scores are in [0, 1]
   END IF;
-  PERFORM sdp._dp_check_budgets(d.name, v_caller, epsilon, 0);
+  BEGIN
+    PERFORM sdp._dp_check_budgets(d.name, v_caller, epsilon, 0);
+  EXCEPTION WHEN SQLSTATE 'PT403' THEN
+    RETURN sdp._dp_aggregate_problem(403, 'Forbidden', SQLERRM, 'PT403');
+  END;
 
   FOR r IN EXECUTE format(
       'SELECT x.group_key, x.value, x.ci_low, x.ci_high FROM '
@@ -5744,22 +5748,14 @@ $$;
 COMMENT ON FUNCTION sdp.sdp_dp_aggregate(text, text, text, numeric, integer, date) IS
   'DP analyst: a metric (records, mean_score) per day/week/month of a batches dataset, released and charged once per request, repeated free';
 
--- A refusal PostgREST sends as it is: RFC 7807 problem details with the status (RAISE SQLSTATE
--- 'PGRST', docs/postgrest.md), plus PostgREST's code and message so either kind of client reads
--- it. Outside PostgREST (psql) the SQLSTATE is PGRST and the message is that JSON.
+-- A refusal as the answer (sdp._staff_refusal, as sign-in answers): the HTTP status set for
+-- PostgREST and an RFC 7807 problem body with PostgREST's code and message too. Returned, not
+-- raised: PostgREST sends a raised error's body only in its own shape.
 CREATE FUNCTION sdp._dp_aggregate_problem(p_status integer, p_title text, p_detail text, p_code text)
-RETURNS void
-LANGUAGE plpgsql STABLE
+RETURNS jsonb
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RAISE EXCEPTION USING ERRCODE = 'PGRST',
-    MESSAGE = pg_catalog.jsonb_build_object('type', 'about:blank', 'title', p_title, 'status', p_status,
-                                            'detail', p_detail, 'code', p_code, 'message', p_detail)::text,
-    DETAIL = pg_catalog.jsonb_build_object('status', p_status, 'headers',
-               pg_catalog.jsonb_build_object('Content-Type', 'application/problem+json'))::text;
-END
-$$;
+AS $$ SELECT sdp._staff_refusal(p_status, p_code, p_title, p_detail) $$;
 
 CREATE FUNCTION sdp_api.dp_aggregate(metric text, period text, dataset text DEFAULT NULL,
                                      epsilon numeric DEFAULT 0.5, periods integer DEFAULT 12,
