@@ -189,7 +189,9 @@ async function pageHasData(page, id) {
     case 'audit':
       return (await page.locator('#chain-verify').innerText()).includes('intact') && (await rows()) > 0;
     case 'compliance':
-      return /Generated .* at audit head seq \d+/.test(await page.locator('#report-date').innerText());
+      // ... with the key rotation the script put on record (sdp.key_rotation).
+      return /Generated .* at audit head seq \d+/.test(await page.locator('#report-date').innerText()) &&
+        /customers\.email\s+HASH\s+1 → 2\s+a1b2c3d4\s+finished\s+200\s+200/.test(await page.locator('main').innerText());
     case 'upload':
       return (await page.locator('#agent-state').count()) === 1;
     case 'monitoring':

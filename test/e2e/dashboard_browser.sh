@@ -96,6 +96,11 @@ with open(sys.argv[2], "w", newline="") as f:
     w.writerows(rows)
 PY
 head -n 6 "$w/seed/raw1.csv" >"$w/raw_small.csv"
+# A finished key rotation on record, for the compliance report's key_rotations (sdp.key_rotation).
+psql -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO sdp.key_rotation (client_id, domain, kind, from_version,
+    to_version, to_key_id, state, pairs, rows_done, created_by, finished_at)
+  VALUES ('bank_demo', 'customers.email', 'HASH', 1, 2, 'a1b2c3d4', 'finished', 200, 200, 'sdp_admin', now())" >/dev/null ||
+  fail "recording a key rotation failed"
 pass "seeded: the demo's data (dashboard_seed.sh), a lockout user, an upload client ($((SECONDS - t0)) s)"
 
 # ---- the local agent: sdp-agent serve --upload-config (docs/dashboard.md, "Upload") -----------
