@@ -185,7 +185,7 @@ int RunServe(const ServeFlags& flags) {
   }
   // The upload service tokenizes with the CSV config and uploads through the transport of
   // upload-batch; its work directory (raw bodies while they are tokenized) goes at exit.
-  LocalUploadService upload;
+  // Declared before the service: removed after its destructor waited for a running job.
   std::string work_dir;
   struct RemoveDir {
     std::string* dir;
@@ -193,6 +193,7 @@ int RunServe(const ServeFlags& flags) {
       if (!dir->empty()) ::rmdir(dir->c_str());
     }
   } remove_dir{&work_dir};
+  LocalUploadService upload;
   if (!flags.upload_config.empty()) {
     if (flags.cors_origin.empty()) {
       return ReportError(kExitUsage,
