@@ -349,14 +349,36 @@ SELECT jsonb_path_query_array(sdp_api.dash_audit(action => 'staff.lockout'), '$.
 SELECT jsonb_path_query_array(sdp_api.dash_audit(user_id => 'viewer', action => 'staff.login'), '$.items[*].action') AS viewer_logins;
 SELECT jsonb_array_length(sdp_api.dash_access_log(actor => 'sdp_engineer') -> 'items') > 0 AS engineer_reads;
 SELECT jsonb_path_query_array(sdp_api.dash_privacy(), '$.grants[*] ? (@.grantee == "regress_dash_dp")') AS grants;
--- Holds and retention of this file's client only: other regress files (rekey) leave theirs.
+-- Holds, retention and key rotations of this file's client only: other regress files (rekey)
+-- leave theirs.
 SELECT jsonb_path_query_array(x -> 'retention', '$[*] ? (@.client_id == "dash_client")') AS retention,
        jsonb_path_query_array(x -> 'holds', '$[*] ? (@.client_id == "dash_client")') AS holds,
-       x -> 'key_rotations' AS key_rotations,
+       jsonb_path_query_array(x -> 'key_rotations', '$[*] ? (@.client_id == "dash_client")') AS key_rotations,
        x -> 'audit_head' ->> 'verified' AS verified, x -> 'dp_budgets' -> 0 ->> 'dataset' AS dp
   FROM sdp_api.dash_compliance() x;
 SELECT jsonb_path_query_array(sdp_api.dash_classification(), '$.columns[*] ? (@.client_id == "dash_client").column_name') AS classified;
 RESET ROLE;
+-- Key rotations (sdp.key_rotation, 84_rekey.sql): one finished and one open rotation of this
+-- client; the report lists both, oldest first, with versions, state and rows rewritten.
+INSERT INTO sdp.key_rotation (client_id, domain, kind, from_version, to_version, to_key_id, state,
+                              pairs, rows_done, created_by, created_at, finished_at)
+VALUES ('dash_client', 'customers.email', 'HASH', 1, 2, '0a1b2c3d', 'finished', 40, 37, 'regress_rekey',
+        '2026-01-02 03:04:05+00', '2026-01-02 03:05:00+00'),
+       ('dash_client', 'customers.email', 'HASH', 2, 3, '4e5f6a7b', 'mapping', 0, 0, 'regress_rekey',
+        '2026-02-02 03:04:05+00', NULL);
+SET ROLE sdp_auditor;
+SELECT r ->> 'domain' AS domain, r ->> 'kind' AS kind, r ->> 'from_version' AS from_v,
+       r ->> 'to_version' AS to_v, r ->> 'to_key_id' AS key_id, r ->> 'state' AS state,
+       r ->> 'pairs' AS pairs, r ->> 'rows_rewritten' AS rows_rewritten, r ->> 'started_by' AS started_by,
+       (r ->> 'started_at')::timestamptz AT TIME ZONE 'UTC' AS started_at,
+       (r ->> 'finished_at')::timestamptz AT TIME ZONE 'UTC' AS finished_at
+  FROM sdp_api.dash_compliance() x,
+       jsonb_path_query(x -> 'key_rotations', '$[*] ? (@.client_id == "dash_client")') r;
+-- What the report says of a rotation: no token, no pair.
+SELECT DISTINCT k FROM sdp_api.dash_compliance() x, jsonb_array_elements(x -> 'key_rotations') r,
+       jsonb_object_keys(r) k ORDER BY k;
+RESET ROLE;
+DELETE FROM sdp.key_rotation WHERE client_id = 'dash_client';
 
 DROP TABLE public.regress_dash_people;
 DROP ROLE regress_dash_engineer_login, regress_dash_plain;

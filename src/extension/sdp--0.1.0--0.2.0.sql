@@ -5697,3 +5697,225 @@ COMMENT ON FUNCTION sdp.sdp_distribute(integer) IS
 REVOKE ALL ON FUNCTION sdp._citus_worker(), sdp._citus_delete_batch_rows(),
     sdp._citus_distributed_tables(), sdp.sdp_distribute(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sdp.sdp_distribute(integer) TO sdp_admin;
+
+-- ==== upload: the compliance report's key rotations come from sdp.key_rotation (issue 22) ====
+CREATE OR REPLACE FUNCTION sdp.sdp_dash_compliance() RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_broken record;
+  h sdp.audit_head;
+BEGIN
+  PERFORM sdp._dash_require('compliance.read', 'dash_compliance');
+  SELECT * INTO v_broken FROM sdp.sdp_audit_verify() v LIMIT 1;
+  SELECT * INTO h FROM sdp.audit_head x WHERE x.id = 1;
+  PERFORM sdp._access('dash_compliance', NULL, 'allowed');
+  RETURN pg_catalog.jsonb_build_object(
+    'generated_at', pg_catalog.now(),
+    'audit_head', pg_catalog.jsonb_build_object('seq', h.seq, 'entry_hash', pg_catalog.encode(h.hash, 'hex'),
+                                                'verified', v_broken.seq IS NULL),
+    'holds', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.hold_id)
+                         FROM sdp.legal_hold x), '[]'),
+    'retention', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                             'client_id', x.client_id, 'ttl', x.ttl::text, 'set_by', x.set_by, 'set_at', x.set_at)
+                             ORDER BY x.client_id) FROM sdp.retention_policy x), '[]'),
+    'erasures', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                            'at', l.at, 'action', l.event, 'target', l.target, 'actor', l.actor,
+                            'details', l.details) ORDER BY l.seq)
+                            FROM sdp.audit_log l
+                           WHERE pg_catalog.starts_with(l.event, 'erasure.') OR l.event = 'retention.purge'), '[]'),
+    'integrity', (SELECT pg_catalog.jsonb_build_object('failures', pg_catalog.count(*),
+                                                       'last_failure_at', pg_catalog.max(f.detected_at))
+                    FROM sdp.integrity_failure f),
+    'dp_budgets', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                              'dataset', d.name, 'epsilon_cap', d.epsilon_cap, 'epsilon_spent', d.epsilon_spent,
+                              'delta_cap', d.delta_cap, 'delta_spent', d.delta_spent) ORDER BY d.name)
+                              FROM sdp.dp_dataset d), '[]'),
+    -- Token key rotations (sdp_rekey_*, docs/key_rotation.md): one row per rotation, no tokens.
+    -- sdp.key_rotation's row-level security scopes them as it scopes every client table.
+    'key_rotations', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                 'rotation_id', k.rotation_id, 'client_id', k.client_id, 'domain', k.domain,
+                                 'kind', k.kind, 'from_version', k.from_version, 'to_version', k.to_version,
+                                 'to_key_id', k.to_key_id, 'state', k.state, 'pairs', k.pairs,
+                                 'rows_rewritten', k.rows_done, 'started_by', k.created_by,
+                                 'started_at', k.created_at, 'finished_at', k.finished_at)
+                                 ORDER BY k.created_at, k.rotation_id)
+                                 FROM sdp.key_rotation k), '[]'));
+END
+$$;
+
+-- ==== upload: GET /api/v1/analytics/aggregate, sdp_api.dp_aggregate (issue 22, 86_dashboard.sql) ====
+-- ---- GET /api/v1/analytics/aggregate?metric=&period= (issue 22): a DP time series --------------
+-- A differentially private aggregate of a named metric per calendar period (UTC) over the
+-- batches dataset of a DP analyst (sdp_dp_register_batches): `records` (how many records were
+-- received, counted with the count mechanism) or `mean_score` (the model's mean score, in [0, 1],
+-- with the avg mechanism), for `periods` consecutive buckets of `period` (day, week, month)
+-- ending with the one that holds `until` (default: today). The buckets are named by the request,
+-- never by the data, so they are public partition keys: every bucket is released, empty or not,
+-- and no delta is spent on which buckets exist.
+--
+-- A GET must be safe to repeat, and repeating a DP query must not let an analyst average the
+-- noise away: the release is made once per (analyst, dataset, metric, period, buckets, epsilon),
+-- charged once through the privacy ledger (sdp._dp_charge_committed, committed by a background
+-- worker, so it works in PostgREST's READ ONLY transaction of a GET), and stored in that ledger
+-- row (parameters.aggregate and parameters.release). A repeat finds the row and answers the same
+-- values without charging. Two first requests racing may both charge (never fewer charges than
+-- releases); the answer is then the first release.
+--
+-- Time: a record's batch's received_at. The dataset's view does not carry it, so the scan joins
+-- the view's row identity (hashtextextended(batch_id, row_no), sdp_dp_register_batches) back to
+-- the stored record and its batch.
+CREATE FUNCTION sdp.sdp_dp_aggregate(metric text, period text, dataset text DEFAULT NULL,
+                                     epsilon numeric DEFAULT 0.5, periods integer DEFAULT 12,
+                                     until date DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_caller text := sdp.sdp_caller_role();
+  v_dataset text := dataset;
+  v_names text[];
+  d sdp.dp_dataset;
+  v_step interval;
+  v_last date;
+  v_first date;
+  v_buckets text[];
+  v_key jsonb;
+  v_kind text;
+  v_value text := 'NULL::pg_catalog.float8';
+  v_notnull text := '';
+  v_lo bigint := 0;
+  v_hi bigint := 0;
+  v_release jsonb := '[]';
+  v_params jsonb;
+  v_found record;
+  r record;
+BEGIN
+  IF metric IS NULL OR metric NOT IN ('records', 'mean_score') THEN
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
+      format('metric %s is not one of records, mean_score', coalesce(sdp._echo(metric), 'NULL')), '22023');
+  END IF;
+  IF period IS NULL OR period NOT IN ('day', 'week', 'month') THEN
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
+      format('period %s is not one of day, week, month', coalesce(sdp._echo(period), 'NULL')), '22023');
+  END IF;
+  IF periods IS NULL OR periods < 1 OR periods > 366 THEN
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request', 'periods is 1 to 366', '22023');
+  END IF;
+  IF epsilon IS NULL OR NOT (epsilon >= 0.000001 AND epsilon <= 1000000) THEN
+    RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
+      'epsilon must be a finite number from 0.000001 to 1000000', '22023');
+  END IF;
+  -- Without a dataset: the caller's only batches dataset with a grant.
+  IF v_dataset IS NULL THEN
+    v_names := ARRAY(SELECT DISTINCT g.dataset FROM sdp.dp_grant g
+                       JOIN sdp.dp_dataset x ON x.name OPERATOR(pg_catalog.=) g.dataset
+                      WHERE sdp._dp_draws_from(g.grantee, v_caller)
+                        AND x.row_identity OPERATOR(pg_catalog.=) 'dp_row_id');
+    IF pg_catalog.cardinality(v_names) <> 1 THEN
+      RETURN sdp._dp_aggregate_problem(400, 'Bad Request',
+        'name the dataset: the caller draws from no batches dataset, or from several', '22023');
+    END IF;
+    v_dataset := v_names[1];
+  END IF;
+  SELECT * INTO d FROM sdp.dp_dataset x WHERE x.name OPERATOR(pg_catalog.=) v_dataset;
+  IF d.name IS NULL OR d.row_identity IS DISTINCT FROM 'dp_row_id' THEN
+    RETURN sdp._dp_aggregate_problem(404, 'Not Found',
+      format('no batches dataset %s (sdp_dp_register_batches): only those have a time', sdp._echo(v_dataset)), '22023');
+  END IF;
+
+  v_step := CASE period WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '1 week' ELSE interval '1 month' END;
+  v_last := pg_catalog.date_trunc(period, coalesce(until, (pg_catalog.now() AT TIME ZONE 'UTC')::date)::timestamp)::date;
+  v_first := (v_last::timestamp OPERATOR(pg_catalog.-) (v_step OPERATOR(pg_catalog.*) (periods - 1)))::date;
+  v_buckets := ARRAY(SELECT pg_catalog.to_char(g, 'YYYY-MM-DD')
+                       FROM pg_catalog.generate_series(v_first::timestamp, v_last::timestamp, v_step) g);
+  v_key := pg_catalog.jsonb_build_object('metric', metric, 'period', period, 'first', v_buckets[1],
+                                         'periods', periods);
+
+  -- ---- the release made before, if any: the same answer, no charge ----
+  SELECT l.id, l.at, l.parameters INTO v_found FROM sdp.dp_ledger l
+   WHERE l.actor OPERATOR(pg_catalog.=) v_caller AND l.dataset OPERATOR(pg_catalog.=) d.name
+     AND l.epsilon OPERATOR(pg_catalog.=) sdp_dp_aggregate.epsilon
+     AND l.parameters OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_object('aggregate', v_key)
+   ORDER BY l.id LIMIT 1;
+  IF v_found.id IS NOT NULL THEN
+    RETURN pg_catalog.jsonb_build_object('dataset', d.name, 'epsilon', epsilon, 'charged', false,
+                                         'ledger_id', v_found.id, 'released_at', v_found.at)
+           OPERATOR(pg_catalog.||) v_key
+           OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('buckets', v_found.parameters -> 'release');
+  END IF;
+
+  IF metric = 'records' THEN
+    v_kind := 'count';
+  ELSE
+    v_kind := 'avg';
+    v_value := 't.score';
+    v_notnull := ' AND t.score IS NOT NULL';
+    v_hi := (10::numeric OPERATOR(pg_catalog.^) d.sum_scale)::bigint;  -- scores are in [0, 1]
+  END IF;
+  BEGIN
+    PERFORM sdp._dp_check_budgets(d.name, v_caller, epsilon, 0);
+  EXCEPTION WHEN SQLSTATE 'PT403' THEN
+    RETURN sdp._dp_aggregate_problem(403, 'Forbidden', SQLERRM, 'PT403');
+  END;
+
+  FOR r IN EXECUTE format(
+      'SELECT x.group_key, x.value, x.ci_low, x.ci_high FROM '
+      '(SELECT sdp._dp_tally(t.%I::pg_catalog.text, t.dp_row_id, k.bucket, %s, $1, $2, $3, $4, $5) AS s '
+      '   FROM %s t '
+      '   JOIN sdp.tokenized_record tr '
+      '     ON pg_catalog.hashtextextended(tr.batch_id::pg_catalog.text, tr.row_no) OPERATOR(pg_catalog.=) t.dp_row_id '
+      '   JOIN sdp.processing_batch b ON b.batch_id OPERATOR(pg_catalog.=) tr.batch_id, '
+      '   LATERAL (SELECT pg_catalog.to_char(pg_catalog.date_trunc(%L, b.received_at AT TIME ZONE ''UTC''), '
+      '                                      ''YYYY-MM-DD'') AS bucket) k '
+      '  WHERE k.bucket OPERATOR(pg_catalog.=) ANY ($7)%s) a, '
+      'sdp._dp_release(a.s, $8, $6, NULL, $2, $3, $4, $5, $7, NULL, 0) x ORDER BY x.group_key',
+      d.privacy_unit, v_value, d.relation, period, v_notnull)
+    USING d.bounding_key, d.max_rows_per_unit, v_lo, v_hi, d.sum_scale::integer, epsilon::text,
+          v_buckets, v_kind
+  LOOP
+    v_release := v_release OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+      'period', r.group_key, 'value', r.value, 'ci_low', r.ci_low, 'ci_high', r.ci_high));
+  END LOOP;
+
+  v_params := pg_catalog.jsonb_build_object('aggregate', v_key, 'release', v_release);
+  PERFORM sdp._dp_charge_committed(d.name, v_caller, pg_catalog.session_user(), sdp.sdp_auth_tenant(),
+                                   v_kind, epsilon, 0, v_params);
+  PERFORM sdp._dp_count_query('released');
+  -- (The ledger row was committed by another transaction, which this STABLE function's snapshot
+  -- does not see: its id is in the answers of the repeats.)
+  RETURN pg_catalog.jsonb_build_object('dataset', d.name, 'epsilon', epsilon, 'charged', true,
+                                       'ledger_id', NULL, 'released_at', pg_catalog.clock_timestamp())
+         OPERATOR(pg_catalog.||) v_key
+         OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('buckets', v_release);
+END
+$$;
+COMMENT ON FUNCTION sdp.sdp_dp_aggregate(text, text, text, numeric, integer, date) IS
+  'DP analyst: a metric (records, mean_score) per day/week/month of a batches dataset, released and charged once per request, repeated free';
+
+-- A refusal as the answer (sdp._staff_refusal, as sign-in answers): the HTTP status set for
+-- PostgREST and an RFC 7807 problem body with PostgREST's code and message too. Returned, not
+-- raised: PostgREST sends a raised error's body only in its own shape.
+CREATE FUNCTION sdp._dp_aggregate_problem(p_status integer, p_title text, p_detail text, p_code text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sdp._staff_refusal(p_status, p_code, p_title, p_detail) $$;
+
+CREATE FUNCTION sdp_api.dp_aggregate(metric text, period text, dataset text DEFAULT NULL,
+                                     epsilon numeric DEFAULT 0.5, periods integer DEFAULT 12,
+                                     until date DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sdp.sdp_dp_aggregate(metric, period, dataset, epsilon, periods, until) $$;
+COMMENT ON FUNCTION sdp_api.dp_aggregate(text, text, text, numeric, integer, date) IS
+  'GET ?metric=records|mean_score&period=day|week|month[&dataset=&epsilon=&periods=&until=] -> a DP series, charged once';
+REVOKE ALL ON FUNCTION sdp.sdp_dp_aggregate(text, text, text, numeric, integer, date),
+                       sdp._dp_aggregate_problem(integer, text, text, text),
+                       sdp_api.dp_aggregate(text, text, text, numeric, integer, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sdp.sdp_dp_aggregate(text, text, text, numeric, integer, date),
+                          sdp_api.dp_aggregate(text, text, text, numeric, integer, date)
+  TO sdp_dp_analyst;

@@ -7,16 +7,19 @@
 // may not see is refused by the DATABASE (the endpoint called with that role's own JWT from the
 // page: 403), and every response body the browser received holds none of the raw PII values of
 // the seeded raw file. Then the flows: wrong password, lockout, 401 -> sign-in, record edit ->
-// history, propose -> approve, the DP form (value + interval), upload (agent path if a local
-// agent answers, else the tokenized-file path, and a raw file refused by the PII firewall).
+// history, propose -> approve, the DP form (value + interval), upload (without an agent: a
+// tokenized file accepted and a raw one refused by the PII firewall; with the local agent: a raw
+// CSV dropped, tokenized by the agent, its progress and batch; another origin's page refused).
 // Screenshots of each page go to SDP_DASH_SHOTS.
 //
 // Environment: SDP_DASH_URL (https://127.0.0.1:port), SDP_DASH_USERS (JSON file
 // {"admin": "<password>", ...}), SDP_DASH_RAW_VALUES (raw PII values, one a line),
 // SDP_DASH_SHOTS (directory), SDP_DASH_TOKENIZED_CSV, SDP_DASH_RAW_CSV (files for the upload),
 // SDP_DASH_CLIENT_KEY (the API key of the client the upload page uploads as),
-// SDP_DASH_LOCK_USER (a user this test may lock out).
-import { readFileSync, mkdirSync } from 'node:fs';
+// SDP_DASH_LOCK_USER (a user this test may lock out), SDP_DASH_AGENT_URL and SDP_DASH_AGENT_KEY (a
+// running `sdp-agent serve --upload-config`), SDP_DASH_AGENT_BATCH (file: the batch it uploaded),
+// SDP_DASH_OTHER_ORIGIN (a page of another origin, for the cross-site attack on the agent).
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
@@ -186,7 +189,9 @@ async function pageHasData(page, id) {
     case 'audit':
       return (await page.locator('#chain-verify').innerText()).includes('intact') && (await rows()) > 0;
     case 'compliance':
-      return /Generated .* at audit head seq \d+/.test(await page.locator('#report-date').innerText());
+      // ... with the key rotation the script put on record (sdp.key_rotation).
+      return /Generated .* at audit head seq \d+/.test(await page.locator('#report-date').innerText()) &&
+        /customers\.email\s+HASH\s+1 → 2\s+a1b2c3d4\s+finished\s+200\s+200/.test(await page.locator('main').innerText());
     case 'upload':
       return (await page.locator('#agent-state').count()) === 1;
     case 'monitoring':
@@ -224,7 +229,7 @@ async function rolePass(browser, role) {
     check(r.status === 403, `${role}: /rpc/${p.fn} (page ${id}) refused by the database: HTTP ${r.status}`);
   }
   check(cspErrors.length === 0, `${role}: no Content-Security-Policy violation${cspErrors.length ? ': ' + cspErrors[0] : ''}`);
-  return { context, page };
+  return { context, page, cspErrors };
 }
 
 async function flows(browser, sessions) {
@@ -341,26 +346,104 @@ async function flows(browser, sessions) {
   // ---- upload ----------------------------------------------------------------------------------
   {
     const eng = sessions.engineer.page;
-    await eng.goto(base + '/app/#/upload');
-    await eng.locator('#agent-state').waitFor({ timeout: 10000 });
-    const agentPresent = (await eng.locator('#agent-state').innerText()).startsWith('Local agent found');
-    const upload = async (file) => {
-      await eng.locator('input[type=file]').setInputFiles(file);
-      if (!agentPresent) await eng.getByLabel('Client API key').fill(process.env.SDP_DASH_CLIENT_KEY);
-      await eng.getByRole('button', { name: /upload/i }).click();
-      await eng.locator('#upload-result').waitFor({ timeout: 30000 });
+    const agentUrl = process.env.SDP_DASH_AGENT_URL;
+    const agentKey = process.env.SDP_DASH_AGENT_KEY;
+    // Everything the page sends to the server (not to the agent): the agent's key must be in none.
+    const toServer = [];
+    eng.on('request', (r) => {
+      if (agentUrl && r.url().startsWith(agentUrl)) return;
+      toServer.push(JSON.stringify({ url: r.url(), headers: r.headers(), body: r.postData() ?? '' }));
+    });
+    const openUpload = async (url) => {
+      await eng.evaluate((u) => sessionStorage.setItem('sdp-agent-url', u), url);
+      await eng.goto(base + '/app/#/overview');
+      await waitLoaded(eng);
+      await eng.goto(base + '/app/#/upload');
+      await eng.locator('#agent-state').waitFor({ timeout: 10000 });
+      return (await eng.locator('#agent-state').innerText()).startsWith('Local agent found');
+    };
+    const result = async () => {
+      await eng.locator('#upload-result').waitFor({ timeout: 60000 });
       return eng.locator('#upload-result').innerText();
     };
-    if (agentPresent) {
-      const r = await upload(process.env.SDP_DASH_RAW_CSV);
-      check(/^Uploaded: batch [0-9a-f-]{36}/.test(r), `upload through the local agent (raw CSV tokenized locally): "${r}"`);
-    } else {
-      ok('no local agent on 127.0.0.1:8001: the page says so and takes only a tokenized file');
-      const r = await upload(process.env.SDP_DASH_TOKENIZED_CSV);
-      check(/^Uploaded: batch [0-9a-f-]{36}/.test(r), `tokenized file -> /api/v1/jobs/upload: "${r}"`);
+    // No agent at this address (and the CSP allows none there): the page says so and takes only a
+    // tokenized file, sent to the server as the client; a raw one is refused by the PII firewall.
+    const before = sessions.engineer.cspErrors.length;
+    const absent = !(await openUpload('http://127.0.0.1:9'));
+    check(absent, 'no local agent at the address: the page says so and takes only a tokenized file');
+    check(sessions.engineer.cspErrors.slice(before).some((e) => e.includes('127.0.0.1:9')),
+      'the CSP refuses an agent address that connect-src does not name');
+    const viaServer = async (file) => {
+      await eng.locator('input[type=file]').setInputFiles(file);
+      await eng.getByLabel('Client API key').fill(process.env.SDP_DASH_CLIENT_KEY);
+      await eng.getByRole('button', { name: /upload/i }).click();
+      return result();
+    };
+    const r = await viaServer(process.env.SDP_DASH_TOKENIZED_CSV);
+    check(/^Uploaded: batch [0-9a-f-]{36}/.test(r), `tokenized file -> /api/v1/jobs/upload: "${r}"`);
+    const r2 = await viaServer(process.env.SDP_DASH_RAW_CSV);
+    check(/Refused \(HTTP 422\)/.test(r2), `raw file -> refused by the PII firewall: "${r2.slice(0, 160)}"`);
+
+    if (agentUrl) {
+      // The local agent: the raw CSV is dropped on the page, handed to the agent with its key
+      // (asked once, kept in sessionStorage), tokenized there and uploaded; the page shows the
+      // progress and the batch.
+      const present = await openUpload(agentUrl);
+      check(present, `local agent found at ${agentUrl}`);
+      const raw = readFileSync(process.env.SDP_DASH_RAW_CSV, 'utf8');
+      const dt = await eng.evaluateHandle((text) => {
+        const d = new DataTransfer();
+        d.items.add(new File([text], 'customers_raw.csv', { type: 'text/csv' }));
+        return d;
+      }, raw);
+      await eng.dispatchEvent('#drop-zone', 'dragover', { dataTransfer: dt });
+      await eng.dispatchEvent('#drop-zone', 'drop', { dataTransfer: dt });
+      await eng.getByLabel('Agent key').fill(agentKey);
+      await eng.getByRole('button', { name: 'Tokenize and upload' }).click();
+      await eng.locator('#upload-progress').waitFor({ timeout: 30000 });
+      const ra = await result();
+      const m = /^Uploaded: batch ([0-9a-f-]{36}), (\d+) records/.exec(ra);
+      const rows = raw.trim().split('\n').length - 1;
+      check(m && Number(m[2]) === rows, `raw CSV dropped -> tokenized by the local agent and uploaded: "${ra}"`);
+      const prog = await eng.locator('#upload-progress').innerText();
+      check(/Agent: uploaded; \d+ rows tokenized; ([\d,]+) of \1 bytes uploaded/.test(prog), `progress shown: "${prog}"`);
+      const link = await eng.getByRole('link', { name: 'view the batch' }).getAttribute('href');
+      check(m && link && link.includes(m[1]), `a link to the batch: ${link}`);
+      if (m && process.env.SDP_DASH_AGENT_BATCH) writeFileSync(process.env.SDP_DASH_AGENT_BATCH, m[1]);
       await eng.screenshot({ path: `${shots}/upload.png`, fullPage: true });
-      const r2 = await upload(process.env.SDP_DASH_RAW_CSV);
-      check(/Refused \(HTTP 422\)/.test(r2), `raw file -> refused by the PII firewall: "${r2.slice(0, 160)}"`);
+      const kept = await eng.evaluate(() => sessionStorage.getItem('sdp-agent-key'));
+      check(kept === agentKey, "the agent's key is kept in this tab's sessionStorage (asked once)");
+      check(!(await eng.getByLabel('Agent key').count()), 'the key is not asked again');
+      check(toServer.length > 0 && !toServer.some((t) => t.includes(agentKey)),
+        `the agent's key went to the agent only: in none of the ${toServer.length} requests to the server`);
+      await eng.goto(base + '/app/#/batches?batch=' + (m ? m[1] : ''));
+      await waitLoaded(eng);
+      check(m && (await eng.locator('main').innerText()).includes(m[1]), 'the batch page shows the uploaded batch');
+
+      // Another web page the user visits (another origin) tries the agent with the stolen key:
+      // the browser's preflight is refused, so the request never reaches the upload; a simple GET
+      // gets a 403 without CORS headers, which the page cannot even read.
+      const other = await sessions.engineer.context.newPage();
+      await other.goto(process.env.SDP_DASH_OTHER_ORIGIN);
+      const attack = await other.evaluate(async ([url, key]) => {
+        const out = {};
+        try {
+          const r = await fetch(url + '/upload', { method: 'POST', headers: { 'X-API-Key': key, 'Content-Type': 'text/csv' }, body: 'customer_id\nX-1\n' });
+          out.post = 'answered ' + r.status;
+        } catch (e) {
+          out.post = 'blocked';
+        }
+        try {
+          const r = await fetch(url + '/upload');
+          out.get = 'answered ' + r.status;
+        } catch (e) {
+          out.get = 'blocked';
+        }
+        return out;
+      }, [agentUrl, agentKey]);
+      check(attack.post === 'blocked' && attack.get === 'blocked',
+        `a page of another origin cannot use the agent, even with its key: POST ${attack.post}, GET ${attack.get}`);
+      await other.close();
     }
   }
 }

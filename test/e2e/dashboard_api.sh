@@ -128,6 +128,33 @@ check_call dp_analyst GET /rpc/dash_overview 403
 st=$(req POST /rpc/dp_count -H "$(bearer dp_analyst)" -H 'Content-Type: application/json' \
   -d '{"dataset": "demo_customers", "epsilon": 0.5}')
 expect 200 "" "dp_count with the dashboard token"
+# GET /api/v1/analytics/aggregate (sdp_api.dp_aggregate): a DP series, released and charged once;
+# the repeat is the same answer and free; no budget is refused; other roles are refused.
+spent() { psql -XAtq -c "SELECT epsilon_spent FROM sdp.dp_grant WHERE grantee = 'sdp_demo_dp_analyst'"; }
+before=$(spent)
+agg="/api/v1/analytics/aggregate?metric=records&period=day&periods=3&epsilon=1"
+st=$(req GET "$agg" -H "$(bearer dp_analyst)"); expect 200 "" "aggregate (first GET)"
+jq -e '.charged == true and (.buckets | length) == 3 and .metric == "records"' "$w/body" >/dev/null ||
+  fail "aggregate: $(cat "$w/body")"
+first=$(jq -c .buckets "$w/body")
+st=$(req GET "$agg" -H "$(bearer dp_analyst)"); expect 200 "" "aggregate (second GET)"
+[[ $(jq -r .charged "$w/body") == false && $(jq -c .buckets "$w/body") == "$first" ]] ||
+  fail "the second GET is not the first release: $(cat "$w/body") vs $first"
+[[ $(psql -XAtq -c "SELECT count(*) FROM sdp.dp_ledger WHERE actor = 'sdp_demo_dp_analyst' AND parameters ? 'aggregate'") == 1 ]] ||
+  fail "the ledger does not show exactly one aggregate charge"
+[[ $(psql -XAtq -c "SELECT $(spent) - $before = 1") == t ]] || fail "charged $(spent) - $before, expected epsilon 1 once"
+st=$(req GET "/api/v1/analytics/aggregate?metric=records&period=week&epsilon=100" -H "$(bearer dp_analyst)")
+expect 403 PT403 "aggregate beyond the budget"
+jq -e '.status == 403 and (.detail | test("privacy budget exceeded"))' "$w/body" >/dev/null ||
+  fail "no-budget refusal: $(cat "$w/body")"
+st=$(req GET "/api/v1/analytics/aggregate?metric=salaries&period=day" -H "$(bearer dp_analyst)")
+expect 400 22023 "aggregate of an unknown metric"
+jq -e '.type == "about:blank" and .status == 400 and (.detail | test("metric"))' "$w/body" >/dev/null ||
+  fail "not an RFC 7807 problem: $(cat "$w/headers" "$w/body")"
+for u in viewer auditor; do
+  st=$(req GET "$agg" -H "$(bearer $u)"); expect 403 "" "aggregate as $u"
+done
+pass "GET /api/v1/analytics/aggregate: first GET charged epsilon 1 once, the repeat the same values uncharged (one ledger row), beyond the budget PT403, unknown metric an RFC 7807 400, viewer and auditor refused (403)"
 st=$(login engineer); expect 200 "" "second sign-in of the engineer"
 second=$(jq -r .token "$w/body")
 st=$(req POST /rpc/dash_logout -H "Authorization: Bearer $second"); expect 200 "" "sign out"

@@ -30,6 +30,27 @@ function Facts({ caption, o }: { caption: string; o: Record<string, unknown> | n
   );
 }
 
+// Token key rotations (sdp.key_rotation, docs/key_rotation.md) in reading order: which domain,
+// from which key version to which, how far it got and when.
+function rotationRows(rows: unknown[]): Record<string, unknown>[] {
+  return (rows ?? []).map((x) => {
+    const r = (x ?? {}) as Record<string, unknown>;
+    return {
+      client: r.client_id,
+      domain: r.domain,
+      kind: r.kind,
+      versions: `${show(r.from_version)} → ${show(r.to_version)}`,
+      new_key_id: r.to_key_id,
+      state: r.state,
+      pairs: r.pairs,
+      rows_rewritten: r.rows_rewritten,
+      started: r.started_at,
+      started_by: r.started_by,
+      finished: r.finished_at,
+    };
+  });
+}
+
 // One printable page (print CSS in styles.css hides the menu and buttons), dated and naming the
 // audit head it was made at, so a printed copy can be checked against the chain later.
 export function Compliance() {
@@ -61,7 +82,7 @@ export function Compliance() {
               <h2>Differential privacy budgets</h2>
               <JsonTable caption="DP budgets" rows={d.dp_budgets} />
               <h2>Key rotations</h2>
-              <JsonTable caption="Key rotations" rows={d.key_rotations} />
+              <JsonTable caption="Key rotations" rows={rotationRows(d.key_rotations)} />
             </>
           );
         }}

@@ -1,4 +1,6 @@
 // `sdp-agent pseudonymize | repersonalize | pseudonyms ...`: JSON documents (src/agent/json/).
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -13,6 +15,8 @@
 #include "agent/json/json_rules.h"
 #include "agent/support/exit_status.h"
 #include "agent/support/signals.h"
+#include "agent/tokenize/tokenization_config.h"
+#include "agent/transport/transport.h"
 #include "agent/vault/vault.h"
 
 namespace sdp {
@@ -143,6 +147,11 @@ int RunPurge(const JsonFlags& flags) {
 
 struct ServeFlags {
   std::string rules, vault = "token_vault.db", port_file, ttl;
+  // The dashboard's local upload (docs/dashboard.md, "Upload").
+  std::string upload_config, cors_origin, server_url, client_id, processing_type = "risk_scoring",
+                                                                 key_column = "customer_id";
+  size_t upload_max_bytes = size_t{100} << 20, chunk_kb = 8192;
+  bool insecure_http = false;
   int pseudonymize_port = 8001, repersonalize_port = 8002, threads = 4;
   size_t max_body_bytes = size_t{10} << 20, max_depth = 64, max_bulk_items = 10000;
   double rate = 0, burst = 0;
@@ -174,7 +183,57 @@ int RunServe(const ServeFlags& flags) {
   if (!service.Init(options, rules, keys, pkey ? *pkey : none, rkey ? *rkey : none, &err)) {
     return ReportError(kExitConfig, err);
   }
+  // The upload service tokenizes with the CSV config and uploads through the transport of
+  // upload-batch; its work directory (raw bodies while they are tokenized) goes at exit.
+  // Declared before the service: removed after its destructor waited for a running job.
+  std::string work_dir;
+  struct RemoveDir {
+    std::string* dir;
+    ~RemoveDir() {
+      if (!dir->empty()) ::rmdir(dir->c_str());
+    }
+  } remove_dir{&work_dir};
+  LocalUploadService upload;
+  if (!flags.upload_config.empty()) {
+    if (flags.cors_origin.empty()) {
+      return ReportError(kExitUsage,
+                         "--upload-config needs --cors-origin, the dashboard's origin (e.g. "
+                         "https://sdp.example): no other web page may use the upload");
+    }
+    LocalUploadOptions uo;
+    if (!LoadTokenizationConfig(flags.upload_config, &uo.config, &err)) {
+      return ReportError(kExitConfig, err);
+    }
+    if (!MakeUploadWorkDir(&work_dir, &err)) return ReportError(kExitFailure, err);
+    uo.vault_path = flags.vault;
+    uo.work_dir = work_dir;
+    uo.allowed_origin = flags.cors_origin;
+    uo.client_id = flags.client_id;
+    uo.processing_type = flags.processing_type;
+    uo.key_column = flags.key_column;
+    uo.max_body_bytes = flags.upload_max_bytes;
+    uo.chunk_bytes = flags.chunk_kb << 10;
+    const TransportOptions topts =
+        TransportOptionsFromEnv(flags.server_url, flags.client_id, flags.insecure_http);
+    if (topts.url.empty()) {
+      return ReportError(kExitConfig,
+                         "--upload-config needs the server: set SDP_SERVER_URL (environment or "
+                         "dotenv file) or pass --server-url");
+    }
+    if (!upload.Init(
+            uo, keys, pkey ? *pkey : none,
+            [topts](std::unique_ptr<ServerTransport>* t, std::string* e) {
+              return MakeTransport(topts, t, e);
+            },
+            &err)) {
+      return ReportError(kExitConfig, err);
+    }
+  }
   JsonHttpOptions http;
+  if (!flags.upload_config.empty()) {
+    http.upload = &upload;
+    http.upload_max_body_bytes = flags.upload_max_bytes;
+  }
   http.pseudonymize_port = flags.pseudonymize_port;
   http.repersonalize_port = flags.repersonalize_port;
   http.port_file = flags.port_file;
@@ -251,6 +310,27 @@ void AddJsonCommands(CLI::App* app, CommandList* commands) {
     sub->add_option("--threads", flags->threads, "Connection threads per listener")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
+    sub->add_option("--upload-config", flags->upload_config,
+                    "Tokenization config: also serve the dashboard's local upload (POST /upload, "
+                    "GET /upload/{id}) on the pseudonymize listener");
+    sub->add_option("--cors-origin", flags->cors_origin,
+                    "The dashboard's origin (e.g. https://sdp.example), the only one the upload "
+                    "answers across origins");
+    sub->add_option("--server-url", flags->server_url,
+                    "Server for uploads (default SDP_SERVER_URL)");
+    sub->add_option("--client-id", flags->client_id, "Client the uploads belong to");
+    sub->add_option("--processing-type", flags->processing_type,
+                    "Processing type when the page names none")
+        ->capture_default_str();
+    sub->add_option("--key-column", flags->key_column, "Key column of uploaded files")
+        ->capture_default_str();
+    sub->add_option("--upload-max-bytes", flags->upload_max_bytes, "Larger uploads get 413")
+        ->capture_default_str();
+    sub->add_option("--chunk-kb", flags->chunk_kb, "Upload chunk size in KiB")
+        ->check(CLI::Range(1, 1 << 20))
+        ->capture_default_str();
+    sub->add_flag("--insecure-http", flags->insecure_http,
+                  "Allow http:// to a non-loopback server (never in production)");
     commands->push_back({sub, [flags] { return RunServe(*flags); }});
   }
   {

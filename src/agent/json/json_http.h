@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/json/json_service.h"
+#include "agent/pipeline/local_upload.h"
 
 namespace sdp {
 
@@ -14,6 +15,10 @@ struct JsonHttpOptions {
   int repersonalize_port = 8002;
   std::string port_file;  // written with both ports once they listen
   int threads = 4;        // per listener
+  // With `upload`: POST /upload, GET /upload[/{id}] and their CORS preflight on the
+  // pseudonymize listener (local_upload.h), bodies up to upload_max_body_bytes.
+  LocalUploadService* upload = nullptr;
+  size_t upload_max_body_bytes = 0;
 };
 
 // Serves until SIGINT/SIGTERM (true), or fails to listen (false with *err).
