@@ -145,7 +145,6 @@ class LocalUploadService {
   std::vector<std::string> order_;
   std::vector<std::pair<std::shared_ptr<Job>, std::thread>> threads_;  // joined once finished
   std::mutex run_mu_;  // one job tokenizes and uploads at a time (one vault, one transport)
-  uint64_t seq_ = 0;
 };
 
 // A private directory for the service's files under $TMPDIR (or /tmp), created 0700.
