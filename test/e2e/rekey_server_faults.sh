@@ -15,7 +15,7 @@ e2e_database $db
 if [[ "${SDP_STRESS:-0}" == 1 ]]; then
   rows=1000000 kills=6 slice=100000
 else
-  rows=36000 kills=2 slice=8000
+  rows=48000 kills=2 slice=12000
 fi
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
@@ -68,28 +68,32 @@ begin_and_pair() {
   pass "$1: rotation begun, $listed tokens listed and paired"
 }
 
-# The backend running sdp_rekey_apply once it has written (backend_xid set), polled from the
-# shell every 10 ms; empty when the call ended first.
-apply_backend() {
-  q "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-       AND state = 'active' AND query LIKE '%sdp_rekey_apply%' AND backend_xid IS NOT NULL LIMIT 1"
-}
-apply_killed() {  # starts an apply call and terminates it mid-way; true when the kill landed
-  local extra=$1 pid="" i
+# Starts an apply call and terminates it mid-way: a second session polls pg_stat_activity every
+# 2 ms (inside the server: a psql per poll is slower than a slice on an idle machine) for the
+# backend running sdp_rekey_apply once it has written (backend_xid set), lets it run $1 more
+# polls, and terminates it. True when the kill landed (the call ended with the termination).
+apply_killed() {
+  local extra=$1 landed
   psql -XAtq -c "SELECT sdp.sdp_rekey_apply('$rid', $slice)" >"$e2e_work/apply.out" 2>"$e2e_work/apply.err" &
   local client=$!
-  for ((i = 0; i < 1500; i++)); do
-    pid=$(apply_backend)
-    [[ -n $pid ]] && break
-    kill -0 $client 2>/dev/null || break
-    sleep 0.01
-  done
-  # Later kill points: let the slice run on for a few polls more.
-  for ((i = 0; i < extra; i++)); do sleep 0.01; done
-  local landed=false
-  [[ -n $pid && $(q "SET client_min_messages = error; SELECT pg_terminate_backend($pid)") == t ]] && landed=true
+  landed=$(q "SET client_min_messages = error;
+    DO \$\$ DECLARE p int; i int; BEGIN
+      FOR i IN 1 .. 15000 LOOP
+        PERFORM pg_stat_clear_snapshot();  -- else the first read is kept for the transaction
+        SELECT pid INTO p FROM pg_stat_activity WHERE datname = current_database()
+           AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%sdp_rekey_apply%'
+           AND backend_xid IS NOT NULL LIMIT 1;
+        EXIT WHEN p IS NOT NULL;
+        PERFORM pg_sleep(0.002);
+      END LOOP;
+      IF p IS NOT NULL THEN
+        PERFORM pg_sleep(0.002 * $extra);
+        PERFORM set_config('e2e.landed', pg_terminate_backend(p)::text, false);
+      END IF;
+    END \$\$;
+    SELECT current_setting('e2e.landed', true)")
   wait $client || true
-  $landed && grep -q 'terminat' "$e2e_work/apply.err"
+  [[ $landed == true ]] && grep -q 'terminat' "$e2e_work/apply.err"
 }
 apply_under_faults() {
   local killed=0 tries=0
